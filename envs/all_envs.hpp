@@ -1,0 +1,19 @@
+// Every built-in environment, and one X-macro that lists them for dispatch and instantiation.
+// Adding an environment: include its header here and add one line to METASIM_FOR_EACH_ENV.
+#pragma once
+
+#include "envs/acrobot.hpp"
+#include "envs/cartpole.hpp"
+#include "envs/mountain_car.hpp"
+#include "envs/mountain_car_continuous.hpp"
+#include "envs/pendulum.hpp"
+#include "envs/point_nav.hpp"
+
+// X(Id, Template): Id is the EnvId enumerator, Template the env's class template.
+#define METASIM_FOR_EACH_ENV(X)                                  \
+  X(kCartPole, ::metasim::envs::CartPole)                        \
+  X(kPendulum, ::metasim::envs::Pendulum)                        \
+  X(kMountainCar, ::metasim::envs::MountainCar)                  \
+  X(kMountainCarContinuous, ::metasim::envs::MountainCarContinuous) \
+  X(kAcrobot, ::metasim::envs::Acrobot)                          \
+  X(kPointNav, ::metasim::envs::PointNav)

@@ -1,0 +1,76 @@
+// Backend selection and device discovery.
+// Without a GPU, cudaGetDeviceCount fails (error 35 or 100) and may leave the count unwritten.
+#include "host/backend.hpp"
+
+#include <omp.h>
+
+#include "host/error.hpp"
+
+#if METASIM_HAS_CUDA
+#include <cuda_runtime.h>
+#endif
+
+namespace metasim {
+
+bool cuda_compiled() { return METASIM_HAS_CUDA != 0; }
+
+bool cuda_device_available() {
+#if METASIM_HAS_CUDA
+  int count = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess) {
+    cudaGetLastError();
+    return false;
+  }
+  return count > 0;
+#else
+  return false;
+#endif
+}
+
+std::string cuda_device_description() {
+#if METASIM_HAS_CUDA
+  int count = 0;
+  const cudaError_t e = cudaGetDeviceCount(&count);
+  if (e != cudaSuccess || count == 0) {
+    cudaGetLastError();
+    return std::string("no CUDA device (") + (e != cudaSuccess ? cudaGetErrorString(e) : "0 devices") +
+           ")";
+  }
+  int dev = 0;
+  cudaGetDevice(&dev);
+  cudaDeviceProp prop{};
+  if (cudaGetDeviceProperties(&prop, dev) != cudaSuccess) return "CUDA device (properties unavailable)";
+  return std::string(prop.name) + " (sm_" + std::to_string(prop.major) + std::to_string(prop.minor) +
+         ", " + std::to_string(prop.multiProcessorCount) + " SMs)";
+#else
+  return "no CUDA device (built without the CUDA backend)";
+#endif
+}
+
+int cpu_threads() { return omp_get_max_threads(); }
+
+Backend parse_backend(std::string_view name, std::string_view field) {
+  if (name == "cpu") return Backend::kCpu;
+  if (name == "cuda") {
+    if (!cuda_compiled()) {
+      throw InvalidArgument(field, "'cuda' is not available: this build has no CUDA backend");
+    }
+    if (!cuda_device_available()) {
+      throw InvalidArgument(field, "'cuda' is not available: " + cuda_device_description());
+    }
+    return Backend::kCuda;
+  }
+  if (name == "auto") return cuda_device_available() ? Backend::kCuda : Backend::kCpu;
+  throw InvalidArgument(field, "must be one of cpu, cuda, auto; got '" + std::string(name) + "'");
+}
+
+Precision parse_precision(std::string_view name, std::string_view field) {
+  if (name == "float" || name == "float32") return Precision::kFloat;
+  if (name == "double" || name == "float64") return Precision::kDouble;
+  throw InvalidArgument(field, "must be float or double; got '" + std::string(name) + "'");
+}
+
+const char* to_string(Backend b) { return b == Backend::kCuda ? "cuda" : "cpu"; }
+const char* to_string(Precision p) { return p == Precision::kDouble ? "double" : "float"; }
+
+}  // namespace metasim

@@ -1,0 +1,29 @@
+// Execution backends chosen at run time: the OpenMP CPU backend (always built) and CUDA.
+// `auto` resolves to CUDA when the library was built with it and a device is present.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace metasim {
+
+enum class Backend { kCpu, kCuda };
+enum class Precision { kFloat, kDouble };
+
+// Parses "cpu", "cuda" or "auto" (resolved here); throws InvalidArgument naming `field` otherwise,
+// and when "cuda" is asked for but unavailable.
+Backend parse_backend(std::string_view name, std::string_view field = "backend");
+Precision parse_precision(std::string_view name, std::string_view field = "precision");
+const char* to_string(Backend b);
+const char* to_string(Precision p);
+
+// True when this build contains the CUDA backend.
+bool cuda_compiled();
+// True when the CUDA backend is compiled in and at least one device is usable.
+bool cuda_device_available();
+// "NVIDIA H100 80GB HBM3 (sm_90, 132 SMs)" or a sentence saying why there is none.
+std::string cuda_device_description();
+// OpenMP threads the CPU backend uses.
+int cpu_threads();
+
+}  // namespace metasim

@@ -1,0 +1,34 @@
+// Timed random-action rollouts of a VectorEnv: the measurement behind `metasim rollout` and the demo.
+// Actions are drawn on the backend, so the loop never copies per-step data to the host.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "host/backend.hpp"
+#include "host/vector_env.hpp"
+
+namespace metasim {
+
+struct RolloutOptions {
+  std::string env = "CartPole-v1";
+  int64_t num_envs = 16384;
+  int64_t steps = 1000;
+  uint64_t seed = 0;
+  Backend backend = Backend::kCpu;
+  Precision precision = Precision::kFloat;
+  int64_t warmup_steps = 10;  // untimed steps first (page faults, caches, module load)
+};
+
+struct RolloutResult {
+  double seconds = 0.0;            // timed part only
+  double steps_per_second = 0.0;   // num_envs * steps / seconds
+  EpisodeStats stats;              // episodes finished during the timed steps
+  int threads = 0;                 // OpenMP threads of the CPU backend
+  std::string device;              // CUDA device, or "cpu"
+};
+
+// Validates the options (InvalidArgument naming the field) and runs them.
+RolloutResult run_random_rollout(const RolloutOptions& options);
+
+}  // namespace metasim

@@ -1,0 +1,426 @@
+// VectorEnv: owns the batch's buffers on its backend, validates inputs, and launches the per-env
+// kernels chosen once, at construction, through a table of function pointers.
+#include "host/vector_env.hpp"
+
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "envs/all_envs.hpp"
+#include "host/device_memory.hpp"
+#include "host/error.hpp"
+#include "kernels/env_launch.hpp"
+
+namespace metasim {
+
+namespace {
+
+template <typename Real>
+struct EnvOps {
+  void (*reset)(const EnvBatch<Real>&, PhiloxKey, uint32_t);
+  void (*step)(const EnvBatch<Real>&, const ActionSource<Real>&, PhiloxKey, PhiloxKey, uint32_t);
+  void (*restart)(const EnvBatch<Real>&);
+};
+
+template <class Env, typename Real>
+EnvOps<Real> ops_for(Backend backend) {
+#if METASIM_HAS_CUDA
+  if (backend == Backend::kCuda) {
+    return {&cuda::env_reset<Env, Real>, &cuda::env_step<Env, Real>,
+            &cuda::env_observe_restart<Env, Real>};
+  }
+#else
+  (void)backend;
+#endif
+  return {&cpu::env_reset<Env, Real>, &cpu::env_step<Env, Real>,
+          &cpu::env_observe_restart<Env, Real>};
+}
+
+template <typename Real>
+EnvOps<Real> ops_for(EnvId id, Backend backend) {
+  switch (id) {
+#define METASIM_OPS_CASE(Id, Template) \
+  case EnvId::Id:                      \
+    return ops_for<Template<Real>, Real>(backend);
+    METASIM_FOR_EACH_ENV(METASIM_OPS_CASE)
+#undef METASIM_OPS_CASE
+  }
+  throw Error("internal: unhandled env id");
+}
+
+// Row-major [n][dim] <-> structure-of-arrays [dim][n].
+template <typename Real>
+std::vector<Real> rows_to_soa(std::span<const Real> rows, int64_t n, int dim) {
+  std::vector<Real> soa(rows.size());
+  for (int64_t i = 0; i < n; ++i) {
+    for (int k = 0; k < dim; ++k) soa[static_cast<size_t>(k * n + i)] = rows[static_cast<size_t>(i * dim + k)];
+  }
+  return soa;
+}
+template <typename Real>
+std::vector<Real> soa_to_rows(const std::vector<Real>& soa, int64_t n, int dim) {
+  std::vector<Real> rows(soa.size());
+  for (int64_t i = 0; i < n; ++i) {
+    for (int k = 0; k < dim; ++k) rows[static_cast<size_t>(i * dim + k)] = soa[static_cast<size_t>(k * n + i)];
+  }
+  return rows;
+}
+
+}  // namespace
+
+template <typename Real>
+struct VectorEnv<Real>::Impl {
+  const EnvSpec* spec;
+  int64_t n;
+  Backend backend;
+  EnvOps<Real> ops;
+  uint64_t seed = 0;
+  uint32_t t = 0;
+  bool started = false;
+
+  BackendArray<Real> state, params, obs, final_obs, reward, episode_return, last_return;
+  BackendArray<uint8_t> terminated, truncated;
+  BackendArray<int32_t> elapsed, episodes, last_length;
+  BackendArray<double> return_sum, length_sum;
+  BackendArray<int32_t> staged_discrete;  // host actions copied to the device
+  BackendArray<Real> staged_continuous;
+
+  Impl(const EnvSpec& s, int64_t num, Backend b)
+      : spec(&s), n(num), backend(b), ops(ops_for<Real>(s.id, b)) {
+    const auto sz = static_cast<size_t>(n);
+    state = BackendArray<Real>(b, sz * static_cast<size_t>(s.state_dim));
+    params = BackendArray<Real>(b, sz * static_cast<size_t>(s.param_dim));
+    obs = BackendArray<Real>(b, sz * static_cast<size_t>(s.obs_dim));
+    final_obs = BackendArray<Real>(b, sz * static_cast<size_t>(s.obs_dim));
+    reward = BackendArray<Real>(b, sz);
+    episode_return = BackendArray<Real>(b, sz);
+    last_return = BackendArray<Real>(b, sz);
+    terminated = BackendArray<uint8_t>(b, sz);
+    truncated = BackendArray<uint8_t>(b, sz);
+    elapsed = BackendArray<int32_t>(b, sz);
+    episodes = BackendArray<int32_t>(b, sz);
+    last_length = BackendArray<int32_t>(b, sz);
+    return_sum = BackendArray<double>(b, sz);
+    length_sum = BackendArray<double>(b, sz);
+    if (b == Backend::kCuda) {
+      if (s.discrete) {
+        staged_discrete = BackendArray<int32_t>(b, sz);
+      } else {
+        staged_continuous = BackendArray<Real>(b, sz * static_cast<size_t>(s.action_dim));
+      }
+    }
+    // Every instance starts with the env's default (Gymnasium) parameters.
+    std::vector<Real> soa(params.size());
+    for (int k = 0; k < s.param_dim; ++k) {
+      for (int64_t i = 0; i < n; ++i) soa[static_cast<size_t>(k * n + i)] = static_cast<Real>(s.default_params[static_cast<size_t>(k)]);
+    }
+    params.upload(soa.data(), soa.size());
+  }
+
+  EnvBatch<Real> batch() {
+    EnvBatch<Real> b;
+    b.n = n;
+    b.max_episode_steps = spec->max_episode_steps;
+    b.state = state.data();
+    b.params = params.data();
+    b.obs = obs.data();
+    b.final_obs = final_obs.data();
+    b.reward = reward.data();
+    b.terminated = terminated.data();
+    b.truncated = truncated.data();
+    b.elapsed = elapsed.data();
+    b.episode_return = episode_return.data();
+    b.episodes = episodes.data();
+    b.return_sum = return_sum.data();
+    b.length_sum = length_sum.data();
+    b.last_return = last_return.data();
+    b.last_length = last_length.data();
+    return b;
+  }
+
+  void clear_stats() {
+    episodes.zero();
+    return_sum.zero();
+    length_sum.zero();
+    last_return.zero();
+    last_length.zero();
+    reward.zero();
+    terminated.zero();
+    truncated.zero();
+  }
+
+  void require_started() const {
+    if (!started) {
+      throw Error("VectorEnv(" + spec->name + "): call reset(seed) or set_states() before step()");
+    }
+  }
+
+  void launch_step(const ActionSource<Real>& src) {
+    require_started();
+    ops.step(batch(), src, make_key(seed, RngPurpose::kReset), make_key(seed, RngPurpose::kEnvStep), t);
+    ++t;
+  }
+};
+
+template <typename Real>
+VectorEnv<Real>::VectorEnv(std::string_view env_name, int64_t num_envs, Backend backend) {
+  const EnvSpec& s = env_spec(env_name);
+  require_positive("num_envs", num_envs);
+  constexpr int64_t kMaxEnvs = std::numeric_limits<int32_t>::max();
+  if (num_envs > kMaxEnvs) {
+    throw InvalidArgument("num_envs", "must be at most " + std::to_string(kMaxEnvs) + ", got " +
+                                          std::to_string(num_envs));
+  }
+  if (backend == Backend::kCuda && !cuda_device_available()) {
+    throw InvalidArgument("backend", "'cuda' is not available: " + cuda_device_description());
+  }
+  impl_ = std::make_unique<Impl>(s, num_envs, backend);
+}
+
+template <typename Real>
+VectorEnv<Real>::~VectorEnv() = default;
+template <typename Real>
+VectorEnv<Real>::VectorEnv(VectorEnv&&) noexcept = default;
+template <typename Real>
+VectorEnv<Real>& VectorEnv<Real>::operator=(VectorEnv&&) noexcept = default;
+
+template <typename Real>
+const EnvSpec& VectorEnv<Real>::spec() const { return *impl_->spec; }
+template <typename Real>
+int64_t VectorEnv<Real>::num_envs() const { return impl_->n; }
+template <typename Real>
+Backend VectorEnv<Real>::backend() const { return impl_->backend; }
+template <typename Real>
+uint32_t VectorEnv<Real>::steps_taken() const { return impl_->t; }
+
+template <typename Real>
+void VectorEnv<Real>::reset(uint64_t seed) {
+  Impl& m = *impl_;
+  m.seed = seed;
+  m.t = 0;
+  m.clear_stats();
+  m.ops.reset(m.batch(), make_key(seed, RngPurpose::kReset), 0u);
+  m.started = true;
+}
+
+template <typename Real>
+void VectorEnv<Real>::step(std::span<const int32_t> actions, MemorySpace where) {
+  Impl& m = *impl_;
+  const EnvSpec& s = *m.spec;
+  if (!s.discrete) {
+    throw InvalidArgument("actions", s.name + " has a continuous action space of " +
+                                         std::to_string(s.action_dim) +
+                                         " values per instance: pass floating-point actions");
+  }
+  if (static_cast<int64_t>(actions.size()) != m.n) {
+    throw InvalidArgument("actions", "expected " + std::to_string(m.n) +
+                                         " actions (one per instance), got " +
+                                         std::to_string(actions.size()));
+  }
+  const int32_t* ptr = actions.data();
+  int64_t bad = -1;
+  if (where == MemorySpace::kHost) {
+    for (int64_t i = 0; i < m.n; ++i) {
+      if (ptr[i] < 0 || ptr[i] >= s.num_actions) {
+        bad = i;
+        break;
+      }
+    }
+    if (bad < 0 && m.backend == Backend::kCuda) {
+      m.staged_discrete.upload(ptr, actions.size());
+      ptr = m.staged_discrete.data();
+    }
+  } else {
+    if (m.backend != Backend::kCuda) {
+      throw InvalidArgument("actions", "device memory was given to a VectorEnv on the cpu backend");
+    }
+#if METASIM_HAS_CUDA
+    bad = cuda::first_invalid_discrete(ptr, m.n, s.num_actions);
+#endif
+  }
+  if (bad >= 0) {
+    int32_t v = 0;
+    if (where == MemorySpace::kHost) {
+      v = actions[static_cast<size_t>(bad)];
+    } else {
+      detail::copy_device_to_host(&v, actions.data() + bad, sizeof(v));
+    }
+    throw InvalidArgument("actions", "actions[" + std::to_string(bad) + "] = " + std::to_string(v) +
+                                         " is outside [0, " + std::to_string(s.num_actions - 1) +
+                                         "] for " + s.name);
+  }
+  ActionSource<Real> src;
+  src.discrete = ptr;
+  m.launch_step(src);
+}
+
+template <typename Real>
+void VectorEnv<Real>::step(std::span<const Real> actions, MemorySpace where) {
+  Impl& m = *impl_;
+  const EnvSpec& s = *m.spec;
+  if (s.discrete) {
+    throw InvalidArgument("actions", s.name + " has a discrete action space (" +
+                                         std::to_string(s.num_actions) +
+                                         " actions): pass int32 actions");
+  }
+  const int64_t count = m.n * s.action_dim;
+  if (static_cast<int64_t>(actions.size()) != count) {
+    throw InvalidArgument("actions", "expected " + std::to_string(count) + " values (" +
+                                         std::to_string(m.n) + " instances x " +
+                                         std::to_string(s.action_dim) + "), got " +
+                                         std::to_string(actions.size()));
+  }
+  const Real* ptr = actions.data();
+  int64_t bad = -1;
+  if (where == MemorySpace::kHost) {
+    for (int64_t i = 0; i < count; ++i) {
+      if (std::isnan(ptr[i])) {
+        bad = i;
+        break;
+      }
+    }
+    if (bad < 0 && m.backend == Backend::kCuda) {
+      m.staged_continuous.upload(ptr, actions.size());
+      ptr = m.staged_continuous.data();
+    }
+  } else {
+    if (m.backend != Backend::kCuda) {
+      throw InvalidArgument("actions", "device memory was given to a VectorEnv on the cpu backend");
+    }
+#if METASIM_HAS_CUDA
+    bad = cuda::first_nan(ptr, count);
+#endif
+  }
+  if (bad >= 0) {
+    throw InvalidArgument("actions", "actions[" + std::to_string(bad / s.action_dim) + "][" +
+                                         std::to_string(bad % s.action_dim) + "] is NaN");
+  }
+  ActionSource<Real> src;
+  src.continuous = ptr;
+  m.launch_step(src);
+}
+
+template <typename Real>
+void VectorEnv<Real>::step_random() {
+  Impl& m = *impl_;
+  ActionSource<Real> src;
+  src.random = true;
+  src.key = make_key(m.seed, RngPurpose::kAction);
+  m.launch_step(src);
+}
+
+template <typename Real>
+const Real* VectorEnv<Real>::obs_data() const { return impl_->obs.data(); }
+template <typename Real>
+const Real* VectorEnv<Real>::final_obs_data() const { return impl_->final_obs.data(); }
+template <typename Real>
+const Real* VectorEnv<Real>::reward_data() const { return impl_->reward.data(); }
+template <typename Real>
+const uint8_t* VectorEnv<Real>::terminated_data() const { return impl_->terminated.data(); }
+template <typename Real>
+const uint8_t* VectorEnv<Real>::truncated_data() const { return impl_->truncated.data(); }
+
+template <typename Real>
+std::vector<Real> VectorEnv<Real>::obs() const { return impl_->obs.to_host(); }
+template <typename Real>
+std::vector<Real> VectorEnv<Real>::final_obs() const { return impl_->final_obs.to_host(); }
+template <typename Real>
+std::vector<Real> VectorEnv<Real>::rewards() const { return impl_->reward.to_host(); }
+template <typename Real>
+std::vector<uint8_t> VectorEnv<Real>::terminated() const { return impl_->terminated.to_host(); }
+template <typename Real>
+std::vector<uint8_t> VectorEnv<Real>::truncated() const { return impl_->truncated.to_host(); }
+
+template <typename Real>
+void VectorEnv<Real>::set_states(std::span<const Real> states) {
+  Impl& m = *impl_;
+  const int dim = m.spec->state_dim;
+  if (static_cast<int64_t>(states.size()) != m.n * dim) {
+    throw InvalidArgument("states", "expected " + std::to_string(m.n * dim) + " values (" +
+                                        std::to_string(m.n) + " instances x " +
+                                        std::to_string(dim) + " state fields), got " +
+                                        std::to_string(states.size()));
+  }
+  for (size_t j = 0; j < states.size(); ++j) {
+    if (!std::isfinite(states[j])) {
+      throw InvalidArgument("states", "states[" + std::to_string(j / static_cast<size_t>(dim)) + "]." +
+                                          m.spec->state_names[j % static_cast<size_t>(dim)] +
+                                          " is not finite");
+    }
+  }
+  const std::vector<Real> soa = rows_to_soa(states, m.n, dim);
+  m.state.upload(soa.data(), soa.size());
+  m.ops.restart(m.batch());
+  m.started = true;
+}
+
+template <typename Real>
+std::vector<Real> VectorEnv<Real>::states() const {
+  return soa_to_rows(impl_->state.to_host(), impl_->n, impl_->spec->state_dim);
+}
+
+template <typename Real>
+void VectorEnv<Real>::set_params(std::span<const Real> params) {
+  Impl& m = *impl_;
+  const int dim = m.spec->param_dim;
+  if (static_cast<int64_t>(params.size()) != m.n * dim) {
+    throw InvalidArgument("params", "expected " + std::to_string(m.n * dim) + " values (" +
+                                        std::to_string(m.n) + " instances x " +
+                                        std::to_string(dim) + " parameters), got " +
+                                        std::to_string(params.size()));
+  }
+  for (size_t j = 0; j < params.size(); ++j) {
+    if (!std::isfinite(params[j])) {
+      throw InvalidArgument("params", "params[" + std::to_string(j / static_cast<size_t>(dim)) + "]." +
+                                          m.spec->param_names[j % static_cast<size_t>(dim)] +
+                                          " is not finite");
+    }
+  }
+  const std::vector<Real> soa = rows_to_soa(params, m.n, dim);
+  m.params.upload(soa.data(), soa.size());
+}
+
+template <typename Real>
+std::vector<Real> VectorEnv<Real>::params() const {
+  return soa_to_rows(impl_->params.to_host(), impl_->n, impl_->spec->param_dim);
+}
+
+template <typename Real>
+EpisodeStats VectorEnv<Real>::episode_stats() const {
+  const Impl& m = *impl_;
+  const std::vector<int32_t> episodes = m.episodes.to_host();
+  const std::vector<double> return_sum = m.return_sum.to_host();
+  const std::vector<double> length_sum = m.length_sum.to_host();
+  const std::vector<Real> last_return = m.last_return.to_host();
+  EpisodeStats st;
+  double ret = 0.0, len = 0.0;
+  bool any = false;
+  for (size_t i = 0; i < episodes.size(); ++i) {  // fixed order: the same sum on every backend
+    st.episodes += episodes[i];
+    ret += return_sum[i];
+    len += length_sum[i];
+    if (episodes[i] > 0) {
+      const double r = static_cast<double>(last_return[i]);
+      st.min_last_return = any ? std::min(st.min_last_return, r) : r;
+      st.max_last_return = any ? std::max(st.max_last_return, r) : r;
+      any = true;
+    }
+  }
+  if (st.episodes > 0) {
+    st.mean_return = ret / static_cast<double>(st.episodes);
+    st.mean_length = len / static_cast<double>(st.episodes);
+  }
+  return st;
+}
+
+template <typename Real>
+void VectorEnv<Real>::synchronize() const {
+#if METASIM_HAS_CUDA
+  if (impl_->backend == Backend::kCuda) cuda::synchronize();
+#endif
+}
+
+template class VectorEnv<float>;
+template class VectorEnv<double>;
+
+}  // namespace metasim

@@ -1,0 +1,92 @@
+// VectorEnv: a batch of environment instances stepped together on the CPU or CUDA backend.
+// Each instance has its own task parameters; auto-reset and episode statistics are built in.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "host/backend.hpp"
+#include "host/env_registry.hpp"
+
+namespace metasim {
+
+// Where a caller's buffer lives.
+enum class MemorySpace { kHost, kDevice };
+
+struct EpisodeStats {
+  int64_t episodes = 0;       // finished episodes, all instances
+  double mean_return = 0.0;   // over finished episodes
+  double mean_length = 0.0;
+  double min_last_return = 0.0;  // over instances that finished at least one episode
+  double max_last_return = 0.0;
+};
+
+// Usage:
+//   VectorEnv<float> env("CartPole-v1", 4096, Backend::kCuda);
+//   env.reset(/*seed=*/1);
+//   env.step(actions);           // host or device int32 actions, one per instance
+//   auto obs = env.obs();        // host copy, [num_envs][obs_dim]
+// After an instance's episode ends it is reset within the same step (Gymnasium's "same-step"
+// autoreset): obs() holds the new episode's first observation, final_obs() the old one's last.
+template <typename Real>
+class VectorEnv {
+ public:
+  VectorEnv(std::string_view env_name, int64_t num_envs, Backend backend = Backend::kCpu);
+  ~VectorEnv();
+  VectorEnv(VectorEnv&&) noexcept;
+  VectorEnv& operator=(VectorEnv&&) noexcept;
+  VectorEnv(const VectorEnv&) = delete;
+  VectorEnv& operator=(const VectorEnv&) = delete;
+
+  const EnvSpec& spec() const;
+  int64_t num_envs() const;
+  Backend backend() const;
+  // Steps taken since the last reset(); part of every random-number address.
+  uint32_t steps_taken() const;
+
+  // Starts a new episode in every instance; instance i's start state depends only on (seed, i).
+  void reset(uint64_t seed);
+  // Discrete envs: one action in [0, num_actions) per instance.
+  void step(std::span<const int32_t> actions, MemorySpace where = MemorySpace::kHost);
+  // Continuous envs: num_envs * action_dim values, row-major; clipped to the Box as Gymnasium does.
+  void step(std::span<const Real> actions, MemorySpace where = MemorySpace::kHost);
+  // Uniformly random actions drawn on the backend from the (seed, instance, step) stream.
+  void step_random();
+
+  // Views in backend memory (device pointers on CUDA): valid until the next call.
+  const Real* obs_data() const;
+  const Real* final_obs_data() const;
+  const Real* reward_data() const;
+  const uint8_t* terminated_data() const;
+  const uint8_t* truncated_data() const;
+
+  // Host copies.
+  std::vector<Real> obs() const;        // [num_envs][obs_dim]
+  std::vector<Real> final_obs() const;  // [num_envs][obs_dim], meaningful where an episode ended
+  std::vector<Real> rewards() const;
+  std::vector<uint8_t> terminated() const;
+  std::vector<uint8_t> truncated() const;
+
+  // Per-instance state and task parameters, host memory, row-major [num_envs][dim] in the order
+  // of spec().state_names / spec().param_names. set_states starts a new episode in every instance.
+  void set_states(std::span<const Real> states);
+  std::vector<Real> states() const;
+  void set_params(std::span<const Real> params);
+  std::vector<Real> params() const;
+
+  EpisodeStats episode_stats() const;
+  // Waits for all queued work of this env's backend.
+  void synchronize() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+extern template class VectorEnv<float>;
+extern template class VectorEnv<double>;
+
+}  // namespace metasim

@@ -1,0 +1,30 @@
+// Portability macros for code that runs on both backends.
+// Per-task functions are marked METASIM_HD so nvcc compiles them for the device and g++ for the host.
+#pragma once
+
+#if defined(__CUDACC__)
+#define METASIM_HD __host__ __device__
+#define METASIM_DEVICE __device__
+#define METASIM_INLINE __forceinline__
+#else
+#define METASIM_HD
+#define METASIM_DEVICE
+#define METASIM_INLINE inline __attribute__((always_inline))
+#endif
+
+// Loop unrolling hint for whichever compiler sees the code: nvcc's device pass, or g++ for the
+// CPU backend. nvcc's host pass gets none (its front end rejects GCC's pragma).
+#if defined(__CUDA_ARCH__)
+#define METASIM_UNROLL _Pragma("unroll")
+#elif defined(__CUDACC__)
+#define METASIM_UNROLL
+#else
+#define METASIM_UNROLL _Pragma("GCC unroll 16")
+#endif
+
+// True while compiling the device side of a .cu file.
+#if defined(__CUDA_ARCH__)
+#define METASIM_DEVICE_CODE 1
+#else
+#define METASIM_DEVICE_CODE 0
+#endif

@@ -1,0 +1,66 @@
+// CPU launcher: OpenMP over fixed blocks of instances, calling the same per-instance code as CUDA.
+// Blocks have a fixed size, so which instances share a vector loop never depends on thread count.
+#include <omp.h>
+
+#include "envs/all_envs.hpp"
+#include "kernels/env_launch.hpp"
+
+namespace metasim::cpu {
+
+namespace {
+constexpr int64_t kBlock = 256;
+
+template <typename F>
+void for_each_block(int64_t n, F&& body) {
+  const int64_t blocks = (n + kBlock - 1) / kBlock;
+#pragma omp parallel for schedule(static)
+  for (int64_t blk = 0; blk < blocks; ++blk) {
+    const int64_t begin = blk * kBlock;
+    const int64_t end = begin + kBlock < n ? begin + kBlock : n;
+    body(begin, end);
+  }
+}
+}  // namespace
+
+template <class Env, typename Real>
+void env_reset(const EnvBatch<Real>& b, PhiloxKey reset_key, uint32_t t) {
+  for_each_block(b.n, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) env_reset_instance<Env>(b, i, reset_key, t);
+  });
+}
+
+template <class Env, typename Real>
+void env_step(const EnvBatch<Real>& b, const ActionSource<Real>& actions, PhiloxKey reset_key,
+              PhiloxKey step_key, uint32_t t) {
+  const EnvBatch<Real> batch = b;  // a local copy lets the compiler keep the pointers in registers
+  const ActionSource<Real> src = actions;
+  for_each_block(batch.n, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      env_step_instance<Env>(batch, i, src, reset_key, step_key, t);
+    }
+  });
+}
+
+template <class Env, typename Real>
+void env_observe_restart(const EnvBatch<Real>& b) {
+  for_each_block(b.n, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) env_restart_instance<Env>(b, i);
+  });
+}
+
+#define METASIM_INSTANTIATE_CPU(Id, Template)                                                   \
+  template void env_reset<Template<float>, float>(const EnvBatch<float>&, PhiloxKey, uint32_t);  \
+  template void env_reset<Template<double>, double>(const EnvBatch<double>&, PhiloxKey,          \
+                                                    uint32_t);                                   \
+  template void env_step<Template<float>, float>(const EnvBatch<float>&,                         \
+                                                 const ActionSource<float>&, PhiloxKey,          \
+                                                 PhiloxKey, uint32_t);                           \
+  template void env_step<Template<double>, double>(const EnvBatch<double>&,                      \
+                                                   const ActionSource<double>&, PhiloxKey,       \
+                                                   PhiloxKey, uint32_t);                         \
+  template void env_observe_restart<Template<float>, float>(const EnvBatch<float>&);             \
+  template void env_observe_restart<Template<double>, double>(const EnvBatch<double>&);
+METASIM_FOR_EACH_ENV(METASIM_INSTANTIATE_CPU)
+#undef METASIM_INSTANTIATE_CPU
+
+}  // namespace metasim::cpu

@@ -1,0 +1,122 @@
+// CUDA launcher: one thread per instance over the same per-instance code as the CPU backend.
+// Each kernel is a thin __global__ wrapper; the host functions size the grid and check the launch.
+#include <cuda_runtime.h>
+
+#include "envs/all_envs.hpp"
+#include "host/cuda_check.hpp"
+#include "kernels/env_launch.hpp"
+
+namespace metasim::cuda {
+
+namespace {
+constexpr int kThreads = 256;
+
+inline unsigned grid_for(int64_t n) { return static_cast<unsigned>((n + kThreads - 1) / kThreads); }
+
+template <class Env, typename Real>
+__global__ void reset_kernel(EnvBatch<Real> b, PhiloxKey key, uint32_t t) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < b.n) env_reset_instance<Env>(b, i, key, t);
+}
+
+template <class Env, typename Real>
+__global__ void step_kernel(EnvBatch<Real> b, ActionSource<Real> actions, PhiloxKey reset_key,
+                            PhiloxKey step_key, uint32_t t) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < b.n) env_step_instance<Env>(b, i, actions, reset_key, step_key, t);
+}
+
+template <class Env, typename Real>
+__global__ void restart_kernel(EnvBatch<Real> b) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < b.n) env_restart_instance<Env>(b, i);
+}
+
+__global__ void invalid_discrete_kernel(const int32_t* a, int64_t n, int32_t num_actions,
+                                        unsigned long long* first_bad) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n && (a[i] < 0 || a[i] >= num_actions)) {
+    atomicMin(first_bad, static_cast<unsigned long long>(i));
+  }
+}
+
+template <typename Real>
+__global__ void nan_kernel(const Real* v, int64_t n, unsigned long long* first_bad) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n && v[i] != v[i]) atomicMin(first_bad, static_cast<unsigned long long>(i));
+}
+
+int64_t read_first_bad(unsigned long long* d_flag) {
+  unsigned long long h = 0;
+  METASIM_CUDA_CHECK(cudaMemcpy(&h, d_flag, sizeof(h), cudaMemcpyDeviceToHost));
+  METASIM_CUDA_CHECK(cudaFree(d_flag));
+  return h == ~0ull ? -1 : static_cast<int64_t>(h);
+}
+
+unsigned long long* new_flag() {
+  unsigned long long* d = nullptr;
+  METASIM_CUDA_CHECK(cudaMalloc(&d, sizeof(unsigned long long)));
+  METASIM_CUDA_CHECK(cudaMemset(d, 0xff, sizeof(unsigned long long)));
+  return d;
+}
+}  // namespace
+
+template <class Env, typename Real>
+void env_reset(const EnvBatch<Real>& b, PhiloxKey reset_key, uint32_t t) {
+  if (b.n == 0) return;
+  reset_kernel<Env><<<grid_for(b.n), kThreads>>>(b, reset_key, t);
+  METASIM_CHECK_LAUNCH();
+}
+
+template <class Env, typename Real>
+void env_step(const EnvBatch<Real>& b, const ActionSource<Real>& actions, PhiloxKey reset_key,
+              PhiloxKey step_key, uint32_t t) {
+  if (b.n == 0) return;
+  step_kernel<Env><<<grid_for(b.n), kThreads>>>(b, actions, reset_key, step_key, t);
+  METASIM_CHECK_LAUNCH();
+}
+
+template <class Env, typename Real>
+void env_observe_restart(const EnvBatch<Real>& b) {
+  if (b.n == 0) return;
+  restart_kernel<Env><<<grid_for(b.n), kThreads>>>(b);
+  METASIM_CHECK_LAUNCH();
+}
+
+int64_t first_invalid_discrete(const int32_t* actions, int64_t n, int32_t num_actions) {
+  if (n == 0) return -1;
+  unsigned long long* d = new_flag();
+  invalid_discrete_kernel<<<grid_for(n), kThreads>>>(actions, n, num_actions, d);
+  METASIM_CHECK_LAUNCH();
+  return read_first_bad(d);
+}
+
+template <typename Real>
+int64_t first_nan(const Real* values, int64_t count) {
+  if (count == 0) return -1;
+  unsigned long long* d = new_flag();
+  nan_kernel<<<grid_for(count), kThreads>>>(values, count, d);
+  METASIM_CHECK_LAUNCH();
+  return read_first_bad(d);
+}
+template int64_t first_nan<float>(const float*, int64_t);
+template int64_t first_nan<double>(const double*, int64_t);
+
+void synchronize() { METASIM_CUDA_CHECK(cudaDeviceSynchronize()); }
+
+#define METASIM_INSTANTIATE_CUDA(Id, Template)                                                  \
+  template void env_reset<Template<float>, float>(const EnvBatch<float>&, PhiloxKey, uint32_t);  \
+  template void env_reset<Template<double>, double>(const EnvBatch<double>&, PhiloxKey,          \
+                                                    uint32_t);                                   \
+  template void env_step<Template<float>, float>(const EnvBatch<float>&,                         \
+                                                 const ActionSource<float>&, PhiloxKey,          \
+                                                 PhiloxKey, uint32_t);                           \
+  template void env_step<Template<double>, double>(const EnvBatch<double>&,                      \
+                                                   const ActionSource<double>&, PhiloxKey,       \
+                                                   PhiloxKey, uint32_t);                         \
+  template void env_observe_restart<Template<float>, float>(const EnvBatch<float>&);             \
+  template void env_observe_restart<Template<double>, double>(const EnvBatch<double>&);
+METASIM_FOR_EACH_ENV(METASIM_INSTANTIATE_CUDA)
+#undef METASIM_INSTANTIATE_CUDA
+
+}  // namespace metasim::cuda

@@ -1,0 +1,52 @@
+// Launchers that run the per-instance env functions over a whole batch, one per backend.
+// Explicitly instantiated for every built-in env and both precisions in kernels/{cpu,cuda}.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/env_step.hpp"
+
+namespace metasim {
+
+namespace cpu {
+// All instances reset from the kReset stream at step t.
+template <class Env, typename Real>
+void env_reset(const EnvBatch<Real>& b, PhiloxKey reset_key, uint32_t t);
+// One step of every instance (with auto-reset).
+template <class Env, typename Real>
+void env_step(const EnvBatch<Real>& b, const ActionSource<Real>& actions, PhiloxKey reset_key,
+              PhiloxKey step_key, uint32_t t);
+// Recomputes observations after states were written, and starts new episodes.
+template <class Env, typename Real>
+void env_observe_restart(const EnvBatch<Real>& b);
+}  // namespace cpu
+
+namespace cuda {
+template <class Env, typename Real>
+void env_reset(const EnvBatch<Real>& b, PhiloxKey reset_key, uint32_t t);
+template <class Env, typename Real>
+void env_step(const EnvBatch<Real>& b, const ActionSource<Real>& actions, PhiloxKey reset_key,
+              PhiloxKey step_key, uint32_t t);
+template <class Env, typename Real>
+void env_observe_restart(const EnvBatch<Real>& b);
+// Index of the first invalid action (out of [0, num_actions) for discrete, NaN for continuous),
+// or -1 when all are valid. `actions` is device memory.
+int64_t first_invalid_discrete(const int32_t* actions, int64_t n, int32_t num_actions);
+template <typename Real>
+int64_t first_nan(const Real* values, int64_t count);
+void synchronize();
+}  // namespace cuda
+
+// Observation restart for one instance: the state was just written by the user.
+template <class Env, typename Real>
+METASIM_HD METASIM_INLINE void env_restart_instance(const EnvBatch<Real>& b, int64_t i) {
+  using Params = typename Env::Params;
+  using State = typename Env::State;
+  const Params p = load_soa<Params>(b.params, b.n, i);
+  const State s = load_soa<State>(b.state, b.n, i);
+  b.elapsed[i] = 0;
+  b.episode_return[i] = Real(0);
+  Env::observe(p, s, b.obs + i * Env::kObsDim);
+}
+
+}  // namespace metasim

@@ -1,0 +1,224 @@
+// VectorEnv on the CPU backend: determinism, auto-reset, time limits, statistics, task parameters,
+// and the errors bad input must produce.
+#include <gtest/gtest.h>
+#include <omp.h>
+
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "envs/cartpole.hpp"
+#include "host/error.hpp"
+#include "host/vector_env.hpp"
+
+namespace metasim {
+namespace {
+
+template <typename T>
+bool bit_equal(const std::vector<T>& a, const std::vector<T>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
+}
+
+struct Trajectory {
+  std::vector<float> obs;
+  std::vector<float> rewards;
+  std::vector<uint8_t> flags;
+};
+
+Trajectory run_random(const char* env_name, int64_t n, int steps, uint64_t seed) {
+  VectorEnv<float> env(env_name, n, Backend::kCpu);
+  env.reset(seed);
+  Trajectory tr;
+  for (int t = 0; t < steps; ++t) {
+    env.step_random();
+    const auto o = env.obs();
+    const auto r = env.rewards();
+    const auto te = env.terminated();
+    const auto tu = env.truncated();
+    tr.obs.insert(tr.obs.end(), o.begin(), o.end());
+    tr.rewards.insert(tr.rewards.end(), r.begin(), r.end());
+    tr.flags.insert(tr.flags.end(), te.begin(), te.end());
+    tr.flags.insert(tr.flags.end(), tu.begin(), tu.end());
+  }
+  return tr;
+}
+
+TEST(VectorEnv_Determinism, BitIdenticalForAnyThreadCount) {
+  const int saved = omp_get_max_threads();
+  for (const char* name : {"CartPole-v1", "Pendulum-v1", "Acrobot-v1", "PointNav2D"}) {
+    omp_set_num_threads(1);
+    const Trajectory one = run_random(name, 1000, 120, 11);
+    omp_set_num_threads(2);
+    const Trajectory two = run_random(name, 1000, 120, 11);
+    omp_set_num_threads(3);
+    const Trajectory three = run_random(name, 1000, 120, 11);
+    EXPECT_TRUE(bit_equal(one.obs, two.obs) && bit_equal(one.obs, three.obs)) << name;
+    EXPECT_TRUE(bit_equal(one.rewards, two.rewards) && bit_equal(one.rewards, three.rewards)) << name;
+    EXPECT_TRUE(bit_equal(one.flags, two.flags) && bit_equal(one.flags, three.flags)) << name;
+  }
+  omp_set_num_threads(saved);
+}
+
+TEST(VectorEnv_Determinism, InstanceStreamIndependentOfBatchSize) {
+  const Trajectory small = run_random("CartPole-v1", 7, 50, 3);
+  const Trajectory large = run_random("CartPole-v1", 1000, 50, 3);
+  for (int t = 0; t < 50; ++t) {
+    for (int i = 0; i < 7; ++i) {
+      for (int k = 0; k < 4; ++k) {
+        ASSERT_EQ(small.obs[(t * 7 + i) * 4 + k], large.obs[(t * 1000 + i) * 4 + k])
+            << "t=" << t << " i=" << i;
+      }
+    }
+  }
+}
+
+TEST(VectorEnv_Determinism, SeedChangesTrajectories) {
+  const Trajectory a = run_random("CartPole-v1", 16, 5, 1);
+  const Trajectory b = run_random("CartPole-v1", 16, 5, 2);
+  EXPECT_FALSE(bit_equal(a.obs, b.obs));
+}
+
+TEST(VectorEnv_Reset, StartStatesInGymnasiumRange) {
+  VectorEnv<double> env("CartPole-v1", 5000, Backend::kCpu);
+  env.reset(9);
+  const auto s = env.states();
+  double lo = 1, hi = -1;
+  for (double v : s) {
+    lo = std::min(lo, v);
+    hi = std::max(hi, v);
+  }
+  EXPECT_GE(lo, -0.05);
+  EXPECT_LE(hi, 0.05);
+  EXPECT_LT(lo, -0.049);  // the whole range is used
+  EXPECT_GT(hi, 0.049);
+  EXPECT_TRUE(bit_equal(env.obs(), s));  // CartPole observes its state
+}
+
+TEST(VectorEnv_AutoReset, TerminalObservationKeptAndEpisodeRestarted) {
+  const int64_t n = 256;
+  VectorEnv<double> env("CartPole-v1", n, Backend::kCpu);
+  env.reset(5);
+  std::vector<int> length(n, 0);
+  int64_t done_seen = 0;
+  double return_seen = 0;
+  std::vector<int32_t> push_right(n, 1);  // always pushing right ends episodes quickly
+  for (int t = 0; t < 200; ++t) {
+    env.step(std::span<const int32_t>(push_right));
+    const auto term = env.terminated();
+    const auto trunc = env.truncated();
+    const auto fin = env.final_obs();
+    const auto obs = env.obs();
+    for (int64_t i = 0; i < n; ++i) {
+      ++length[i];
+      EXPECT_EQ(trunc[i], 0);
+      if (term[i]) {
+        const double x = fin[i * 4], theta = fin[i * 4 + 2];
+        EXPECT_TRUE(std::fabs(x) > 2.4 || std::fabs(theta) > 12 * 2 * M_PI / 360)
+            << "terminal obs must violate a threshold";
+        for (int k = 0; k < 4; ++k) EXPECT_LE(std::fabs(obs[i * 4 + k]), 0.05) << "restarted";
+        ++done_seen;
+        return_seen += length[i];  // reward 1 per step, termination step included
+        length[i] = 0;
+      }
+    }
+  }
+  ASSERT_GT(done_seen, n);
+  const EpisodeStats st = env.episode_stats();
+  EXPECT_EQ(st.episodes, done_seen);
+  EXPECT_DOUBLE_EQ(st.mean_return, return_seen / static_cast<double>(done_seen));
+  EXPECT_DOUBLE_EQ(st.mean_length, st.mean_return);
+}
+
+TEST(VectorEnv_TimeLimit, TruncatesAtGymnasiumLimit) {
+  for (const auto& [name, limit] : std::vector<std::pair<const char*, int>>{
+           {"Pendulum-v1", 200}, {"MountainCar-v0", 200}, {"MountainCarContinuous-v0", 999}}) {
+    VectorEnv<float> env(name, 8, Backend::kCpu);
+    env.reset(1);
+    const int dim = env.spec().action_dim;
+    std::vector<float> zero(8 * dim, 0.0f);
+    std::vector<int32_t> coast(8, 1);  // MountainCar: no push
+    for (int t = 1; t <= limit; ++t) {
+      if (env.spec().discrete) {
+        env.step(std::span<const int32_t>(coast));
+      } else {
+        env.step(std::span<const float>(zero));
+      }
+      const auto tr = env.truncated();
+      for (int i = 0; i < 8; ++i) ASSERT_EQ(tr[i], t == limit ? 1 : 0) << name << " t=" << t;
+    }
+    EXPECT_EQ(env.episode_stats().episodes, 8) << name;
+    EXPECT_DOUBLE_EQ(env.episode_stats().mean_length, limit) << name;
+  }
+}
+
+TEST(VectorEnv_Params, PerInstanceParametersChangeDynamics) {
+  const int64_t n = 4;
+  VectorEnv<double> env("CartPole-v1", n, Backend::kCpu);
+  std::vector<double> params = env.params();
+  ASSERT_EQ(params.size(), n * 6u);
+  EXPECT_DOUBLE_EQ(params[3], 0.5);  // default pole half-length
+  params[1 * 6 + 3] = 1.0;           // instance 1: longer pole
+  params[2 * 6 + 0] = 20.0;          // instance 2: stronger gravity
+  env.set_params(params);
+  EXPECT_EQ(env.params(), params);
+  const std::vector<double> start(n * 4, 0.01);
+  env.set_states(start);
+  std::vector<int32_t> a(n, 1);
+  env.step(std::span<const int32_t>(a));
+  const auto obs = env.obs();
+  // Instances 0 and 3 share parameters and state, 1 and 2 differ from them.
+  for (int k = 0; k < 4; ++k) EXPECT_EQ(obs[0 * 4 + k], obs[3 * 4 + k]);
+  EXPECT_NE(obs[1 * 4 + 3], obs[0 * 4 + 3]);
+  EXPECT_NE(obs[2 * 4 + 3], obs[0 * 4 + 3]);
+  // Instance 0 against the env's own step with default parameters.
+  envs::CartPole<double>::State s{0.01, 0.01, 0.01, 0.01};
+  RandomStream unused(make_key(0, RngPurpose::kEnvStep), 0, 0, 0);
+  envs::CartPole<double>::step({}, s, 1, unused);
+  EXPECT_EQ(obs[0], s.x);
+  EXPECT_EQ(obs[3], s.theta_dot);
+}
+
+TEST(VectorEnv_BadInput, ErrorsNameTheField) {
+  auto field_of = [](auto&& f) -> std::string {
+    try {
+      f();
+    } catch (const InvalidArgument& e) {
+      return e.field();
+    } catch (const std::exception& e) {
+      return std::string("other: ") + e.what();
+    }
+    return "no error";
+  };
+  EXPECT_EQ(field_of([] { VectorEnv<float>("CartPole-v2", 4, Backend::kCpu); }), "env");
+  EXPECT_EQ(field_of([] { VectorEnv<float>("CartPole-v1", 0, Backend::kCpu); }), "num_envs");
+  EXPECT_EQ(field_of([] { VectorEnv<float>("CartPole-v1", -3, Backend::kCpu); }), "num_envs");
+
+  VectorEnv<float> cp("CartPole-v1", 4, Backend::kCpu);
+  EXPECT_THROW(cp.step_random(), Error);  // not reset yet
+  cp.reset(0);
+  std::vector<int32_t> three(3, 0), bad = {0, 1, 2, 0};
+  std::vector<float> cont(4, 0.f);
+  EXPECT_EQ(field_of([&] { cp.step(std::span<const int32_t>(three)); }), "actions");
+  EXPECT_EQ(field_of([&] { cp.step(std::span<const int32_t>(bad)); }), "actions");
+  EXPECT_EQ(field_of([&] { cp.step(std::span<const float>(cont)); }), "actions");
+  EXPECT_EQ(field_of([&] { cp.step(std::span<const int32_t>(bad), MemorySpace::kDevice); }),
+            "actions");
+  try {
+    cp.step(std::span<const int32_t>(bad));
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("actions[2] = 2 is outside [0, 1]"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(field_of([&] { cp.set_states(std::vector<float>(5, 0.f)); }), "states");
+  EXPECT_EQ(field_of([&] { cp.set_states(std::vector<float>(16, NAN)); }), "states");
+  EXPECT_EQ(field_of([&] { cp.set_params(std::vector<float>(3, 1.f)); }), "params");
+
+  VectorEnv<float> pend("Pendulum-v1", 2, Backend::kCpu);
+  pend.reset(0);
+  std::vector<float> nan_action = {0.f, NAN};
+  EXPECT_EQ(field_of([&] { pend.step(std::span<const float>(nan_action)); }), "actions");
+  EXPECT_EQ(field_of([&] { pend.step(std::span<const int32_t>(three)); }), "actions");
+}
+
+}  // namespace
+}  // namespace metasim
