@@ -1,10 +1,11 @@
 // Acrobot-v1: Gymnasium's two-link swing-up with the "book" dynamics and one RK4 step per step.
-// Constants, integrator, wrapping, velocity bounds and termination follow classic_control/acrobot.py.
+// Constants, RK4, angle wrapping, velocity bounds and termination follow acrobot.py.
 #pragma once
 
 #include <cmath>
 
 #include "envs/env_api.hpp"
+#include "kernels/core/math.hpp"
 
 namespace metasim::envs {
 
@@ -38,7 +39,10 @@ struct Acrobot {
   struct State {
     Real theta1, theta2, dtheta1, dtheta2;
   };
-  static constexpr const char* kParamNames[] = {"link_length_1", "link_length_2", "link_mass_1", "link_mass_2", "link_com_pos_1", "link_com_pos_2", "link_moi", "gravity", "dt", "max_vel_1", "max_vel_2", "torque_noise_max"};
+  static constexpr const char* kParamNames[] = {
+      "link_length_1",  "link_length_2",   "link_mass_1", "link_mass_2", "link_com_pos_1",
+      "link_com_pos_2", "link_moi",        "gravity",     "dt",          "max_vel_1",
+      "max_vel_2",      "torque_noise_max"};
   static constexpr const char* kStateNames[] = {"theta1", "theta2", "dtheta1", "dtheta2"};
 
   static METASIM_HD METASIM_INLINE State reset(const Params&, RandomStream& rng) {
@@ -52,9 +56,8 @@ struct Acrobot {
     return s;
   }
 
-  static METASIM_HD METASIM_INLINE StepResult<Real> step(const Params& p, State& s,
-                                                         const Action& a, RandomStream& rng) {
-    using std::cos;
+  static METASIM_HD METASIM_INLINE StepResult<Real> step(const Params& p, State& s, const Action& a,
+                                                         RandomStream& rng) {
     Real torque = static_cast<Real>(a - 1);
     if (p.torque_noise_max > Real(0)) {
       torque += rng.uniform<Real>(-p.torque_noise_max, p.torque_noise_max);
@@ -84,40 +87,36 @@ struct Acrobot {
     ns.dtheta1 = bound(ns.dtheta1, -p.max_vel_1, p.max_vel_1);
     ns.dtheta2 = bound(ns.dtheta2, -p.max_vel_2, p.max_vel_2);
     s = ns;
-    const bool terminated = -cos(s.theta1) - cos(s.theta2 + s.theta1) > Real(1.0);
+    const bool terminated = -math::cos(s.theta1) - math::cos(s.theta2 + s.theta1) > Real(1.0);
     return {terminated ? Real(0) : Real(-1), terminated};
   }
 
   static METASIM_HD METASIM_INLINE void observe(const Params&, const State& s, Real* obs) {
-    using std::cos;
-    using std::sin;
-    obs[0] = cos(s.theta1);
-    obs[1] = sin(s.theta1);
-    obs[2] = cos(s.theta2);
-    obs[3] = sin(s.theta2);
+    obs[0] = math::cos(s.theta1);
+    obs[1] = math::sin(s.theta1);
+    obs[2] = math::cos(s.theta2);
+    obs[3] = math::sin(s.theta2);
     obs[4] = s.dtheta1;
     obs[5] = s.dtheta2;
   }
 
   // AcrobotEnv._dsdt with book_or_nips == "book"; d holds (dtheta1, dtheta2, ddtheta1, ddtheta2).
   static METASIM_HD METASIM_INLINE void dsdt(const Params& p, const State& s, Real a, State& d) {
-    using std::cos;
-    using std::sin;
     const Real m1 = p.link_mass_1, m2 = p.link_mass_2;
     const Real l1 = p.link_length_1;
     const Real lc1 = p.link_com_pos_1, lc2 = p.link_com_pos_2;
     const Real i1 = p.link_moi, i2 = p.link_moi;
     const Real g = p.gravity;
     const Real half_pi = kPi / Real(2.0);
-    const Real cos_t2 = cos(s.theta2);
-    const Real sin_t2 = sin(s.theta2);
+    const Real cos_t2 = math::cos(s.theta2);
+    const Real sin_t2 = math::sin(s.theta2);
     const Real d1 =
         m1 * (lc1 * lc1) + m2 * (l1 * l1 + lc2 * lc2 + Real(2) * l1 * lc2 * cos_t2) + i1 + i2;
     const Real d2 = m2 * (lc2 * lc2 + l1 * lc2 * cos_t2) + i2;
-    const Real phi2 = m2 * lc2 * g * cos(s.theta1 + s.theta2 - half_pi);
+    const Real phi2 = m2 * lc2 * g * math::cos(s.theta1 + s.theta2 - half_pi);
     const Real phi1 = -m2 * l1 * lc2 * (s.dtheta2 * s.dtheta2) * sin_t2 -
                       Real(2) * m2 * l1 * lc2 * s.dtheta2 * s.dtheta1 * sin_t2 +
-                      (m1 * lc1 + m2 * l1) * g * cos(s.theta1 - half_pi) + phi2;
+                      (m1 * lc1 + m2 * l1) * g * math::cos(s.theta1 - half_pi) + phi2;
     const Real ddtheta2 =
         (a + d2 / d1 * phi1 - m2 * l1 * lc2 * (s.dtheta1 * s.dtheta1) * sin_t2 - phi2) /
         (m2 * (lc2 * lc2) + i2 - d2 * d2 / d1);

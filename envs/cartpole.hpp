@@ -2,9 +2,8 @@
 // Constants, observation layout, reward and termination follow gymnasium/envs/classic_control/cartpole.py.
 #pragma once
 
-#include <cmath>
-
 #include "envs/env_api.hpp"
+#include "kernels/core/math.hpp"
 
 namespace metasim::envs {
 
@@ -48,13 +47,11 @@ struct CartPole {
 
   static METASIM_HD METASIM_INLINE StepResult<Real> step(const Params& p, State& s,
                                                          const Action& a, RandomStream&) {
-    using std::cos;
-    using std::sin;
     const Real total_mass = p.masspole + p.masscart;
     const Real polemass_length = p.masspole * p.length;
     const Real force = a == 1 ? p.force_mag : -p.force_mag;
-    const Real costheta = cos(s.theta);
-    const Real sintheta = sin(s.theta);
+    const Real costheta = math::cos(s.theta);
+    const Real sintheta = math::sin(s.theta);
     const Real temp = (force + polemass_length * (s.theta_dot * s.theta_dot) * sintheta) / total_mass;
     const Real thetaacc =
         (p.gravity * sintheta - costheta * temp) /

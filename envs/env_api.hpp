@@ -15,7 +15,7 @@ namespace metasim {
 template <typename Real>
 struct StepResult {
   Real reward;
-  bool terminated;
+  int32_t terminated;  // 0 or 1 (a full-width integer keeps the struct in registers)
 };
 
 // A continuous action of D components, passed by value.

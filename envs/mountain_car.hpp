@@ -1,10 +1,11 @@
 // MountainCar-v0: Gymnasium's under-powered car in a valley (Moore 1990), three discrete pushes.
-// Constants, clipping, the inelastic left wall and termination follow classic_control/mountain_car.py.
+// Constants, clipping, the inelastic left wall and termination follow mountain_car.py.
 #pragma once
 
 #include <cmath>
 
 #include "envs/env_api.hpp"
+#include "kernels/core/math.hpp"
 
 namespace metasim::envs {
 
@@ -30,7 +31,9 @@ struct MountainCar {
   struct State {
     Real position, velocity;
   };
-  static constexpr const char* kParamNames[] = {"min_position", "max_position", "max_speed", "goal_position", "goal_velocity", "force", "gravity"};
+  static constexpr const char* kParamNames[] = {"min_position",  "max_position",  "max_speed",
+                                                "goal_position", "goal_velocity", "force",
+                                                "gravity"};
   static constexpr const char* kStateNames[] = {"position", "velocity"};
 
   static METASIM_HD METASIM_INLINE State reset(const Params&, RandomStream& rng) {
@@ -40,11 +43,10 @@ struct MountainCar {
     return s;
   }
 
-  static METASIM_HD METASIM_INLINE StepResult<Real> step(const Params& p, State& s,
-                                                         const Action& a, RandomStream&) {
-    using std::cos;
-    Real velocity =
-        s.velocity + (static_cast<Real>(a - 1) * p.force + cos(Real(3) * s.position) * (-p.gravity));
+  static METASIM_HD METASIM_INLINE StepResult<Real> step(const Params& p, State& s, const Action& a,
+                                                         RandomStream&) {
+    Real velocity = s.velocity +
+                    (static_cast<Real>(a - 1) * p.force + math::cos(Real(3) * s.position) * (-p.gravity));
     velocity = clip(velocity, -p.max_speed, p.max_speed);
     Real position = clip(s.position + velocity, p.min_position, p.max_position);
     // The left wall is inelastic: the car stops there instead of bouncing.

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "envs/env_api.hpp"
+#include "kernels/core/math.hpp"
 
 namespace metasim::envs {
 
@@ -53,18 +54,16 @@ struct Pendulum {
     return s;
   }
 
-  static METASIM_HD METASIM_INLINE StepResult<Real> step(const Params& p, State& s,
-                                                         const Action& a, RandomStream&) {
-    using std::sin;
+  static METASIM_HD METASIM_INLINE StepResult<Real> step(const Params& p, State& s, const Action& a,
+                                                         RandomStream&) {
     const Real u = clip(a.v[0], -p.max_torque, p.max_torque);
     // The cost is charged on the state before the update, with the clipped torque.
     const Real th_n = angle_normalize(s.theta);
     const Real costs =
         th_n * th_n + Real(0.1) * (s.theta_dot * s.theta_dot) + Real(0.001) * (u * u);
-    Real new_theta_dot =
-        s.theta_dot + (Real(3) * p.g / (Real(2) * p.l) * sin(s.theta) +
-                       Real(3.0) / (p.m * (p.l * p.l)) * u) *
-                          p.dt;
+    Real new_theta_dot = s.theta_dot + (Real(3) * p.g / (Real(2) * p.l) * math::sin(s.theta) +
+                                        Real(3.0) / (p.m * (p.l * p.l)) * u) *
+                                           p.dt;
     new_theta_dot = clip(new_theta_dot, -p.max_speed, p.max_speed);
     s.theta = s.theta + new_theta_dot * p.dt;
     s.theta_dot = new_theta_dot;
@@ -72,10 +71,8 @@ struct Pendulum {
   }
 
   static METASIM_HD METASIM_INLINE void observe(const Params&, const State& s, Real* obs) {
-    using std::cos;
-    using std::sin;
-    obs[0] = cos(s.theta);
-    obs[1] = sin(s.theta);
+    obs[0] = math::cos(s.theta);
+    obs[1] = math::sin(s.theta);
     obs[2] = s.theta_dot;
   }
 

@@ -44,10 +44,12 @@ struct PointNav {
     return p;
   }
 
-  static METASIM_HD METASIM_INLINE State reset(const Params&, RandomStream&) { return {Real(0), Real(0)}; }
+  static METASIM_HD METASIM_INLINE State reset(const Params&, RandomStream&) {
+    return {Real(0), Real(0)};
+  }
 
-  static METASIM_HD METASIM_INLINE StepResult<Real> step(const Params& p, State& s,
-                                                         const Action& a, RandomStream&) {
+  static METASIM_HD METASIM_INLINE StepResult<Real> step(const Params& p, State& s, const Action& a,
+                                                         RandomStream&) {
     using std::fabs;
     using std::sqrt;
     // maml_rl clips in its NormalizedEnv wrapper before the env moves the point; here the env

@@ -78,10 +78,10 @@ struct VectorEnv<Real>::Impl {
   uint32_t t = 0;
   bool started = false;
 
-  BackendArray<Real> state, params, obs, final_obs, reward, episode_return, last_return;
+  BackendArray<Real> state, params, obs, final_obs, reward, episode_return;
   BackendArray<uint8_t> terminated, truncated;
-  BackendArray<int32_t> elapsed, episodes, last_length;
-  BackendArray<double> return_sum, length_sum;
+  BackendArray<int32_t> elapsed;
+  BackendArray<double> episodes, return_sum, length_sum, last_return;
   BackendArray<int32_t> staged_discrete;  // host actions copied to the device
   BackendArray<Real> staged_continuous;
 
@@ -94,12 +94,11 @@ struct VectorEnv<Real>::Impl {
     final_obs = BackendArray<Real>(b, sz * static_cast<size_t>(s.obs_dim));
     reward = BackendArray<Real>(b, sz);
     episode_return = BackendArray<Real>(b, sz);
-    last_return = BackendArray<Real>(b, sz);
+    last_return = BackendArray<double>(b, sz);
     terminated = BackendArray<uint8_t>(b, sz);
     truncated = BackendArray<uint8_t>(b, sz);
     elapsed = BackendArray<int32_t>(b, sz);
-    episodes = BackendArray<int32_t>(b, sz);
-    last_length = BackendArray<int32_t>(b, sz);
+    episodes = BackendArray<double>(b, sz);
     return_sum = BackendArray<double>(b, sz);
     length_sum = BackendArray<double>(b, sz);
     if (b == Backend::kCuda) {
@@ -134,7 +133,6 @@ struct VectorEnv<Real>::Impl {
     b.return_sum = return_sum.data();
     b.length_sum = length_sum.data();
     b.last_return = last_return.data();
-    b.last_length = last_length.data();
     return b;
   }
 
@@ -143,7 +141,6 @@ struct VectorEnv<Real>::Impl {
     return_sum.zero();
     length_sum.zero();
     last_return.zero();
-    last_length.zero();
     reward.zero();
     terminated.zero();
     truncated.zero();
@@ -388,19 +385,19 @@ std::vector<Real> VectorEnv<Real>::params() const {
 template <typename Real>
 EpisodeStats VectorEnv<Real>::episode_stats() const {
   const Impl& m = *impl_;
-  const std::vector<int32_t> episodes = m.episodes.to_host();
+  const std::vector<double> episodes = m.episodes.to_host();
   const std::vector<double> return_sum = m.return_sum.to_host();
   const std::vector<double> length_sum = m.length_sum.to_host();
-  const std::vector<Real> last_return = m.last_return.to_host();
+  const std::vector<double> last_return = m.last_return.to_host();
   EpisodeStats st;
   double ret = 0.0, len = 0.0;
   bool any = false;
   for (size_t i = 0; i < episodes.size(); ++i) {  // fixed order: the same sum on every backend
-    st.episodes += episodes[i];
+    st.episodes += static_cast<int64_t>(episodes[i]);
     ret += return_sum[i];
     len += length_sum[i];
     if (episodes[i] > 0) {
-      const double r = static_cast<double>(last_return[i]);
+      const double r = last_return[i];
       st.min_last_return = any ? std::min(st.min_last_return, r) : r;
       st.max_last_return = any ? std::max(st.max_last_return, r) : r;
       any = true;

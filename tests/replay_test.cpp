@@ -30,7 +30,8 @@ nlohmann::json load_json(const std::string& path) {
 // Compares a replay against the reference; only the first `max_steps` steps of each episode when
 // max_steps > 0. Returns the number of steps compared.
 int64_t compare_with_reference(const std::string& env, Backend backend, Precision precision,
-                               double obs_tol, double reward_tol, int64_t max_steps) {
+                               double obs_tol, double obs_rtol, double reward_tol,
+                               int64_t max_steps) {
   const nlohmann::json ref = load_json(trace_path(env));
   const ReplayTrace trace = load_replay_trace(trace_path(env));
   const std::vector<ReplayStep> steps = run_replay(trace, backend, precision);
@@ -39,29 +40,38 @@ int64_t compare_with_reference(const std::string& env, Backend backend, Precisio
   double worst_obs = 0, worst_reward = 0;
   for (size_t e = 0; e < ref["episodes"].size(); ++e) {
     const auto& ref_steps = ref["episodes"][e]["steps"];
-    for (size_t t = 0; t < ref_steps.size(); ++t, ++cursor) {
+    const size_t limit = max_steps > 0 ? std::min(ref_steps.size(), static_cast<size_t>(max_steps))
+                                       : ref_steps.size();
+    for (size_t t = 0; t < limit; ++t, ++cursor) {
       if (cursor >= steps.size() || steps[cursor].episode != static_cast<int64_t>(e)) {
         ADD_FAILURE() << env << " episode " << e << " ended after " << t << " steps; reference has "
                       << ref_steps.size();
         return compared;
       }
       const ReplayStep& s = steps[cursor];
-      if (max_steps > 0 && static_cast<int64_t>(t) >= max_steps) continue;
       EXPECT_EQ(s.t, static_cast<int64_t>(t));
       const auto& r = ref_steps[t];
+      bool ok = true;
       for (size_t k = 0; k < r["obs"].size(); ++k) {
-        const double d = std::fabs(s.obs[k] - r["obs"][k].get<double>());
+        const double want = r["obs"][k].get<double>();
+        const double d = std::fabs(s.obs[k] - want);
         worst_obs = std::max(worst_obs, d);
-        EXPECT_LE(d, obs_tol) << env << " episode " << e << " t " << t << " obs[" << k << "]";
+        ok &= d <= obs_tol + obs_rtol * std::fabs(want);
+        EXPECT_LE(d, obs_tol + obs_rtol * std::fabs(want))
+            << env << " episode " << e << " t " << t << " obs[" << k << "]";
       }
       const double dr = std::fabs(s.reward - r["reward"].get<double>());
       worst_reward = std::max(worst_reward, dr);
+      ok &= dr <= reward_tol;
       EXPECT_LE(dr, reward_tol) << env << " episode " << e << " t " << t;
+      ok &= s.terminated == r["terminated"].get<bool>() && s.truncated == r["truncated"].get<bool>();
       EXPECT_EQ(s.terminated, r["terminated"].get<bool>()) << env << " episode " << e << " t " << t;
       EXPECT_EQ(s.truncated, r["truncated"].get<bool>()) << env << " episode " << e << " t " << t;
       ++compared;
-      if (testing::Test::HasFailure() && ++failures_seen > 20) return compared;  // keep logs short
+      if (!ok && ++failures_seen > 20) return compared;  // keep the log short
     }
+    // Past the compared prefix the episode may end elsewhere; skip the rest of it.
+    while (cursor < steps.size() && steps[cursor].episode == static_cast<int64_t>(e)) ++cursor;
   }
   EXPECT_EQ(cursor, steps.size()) << env << ": replay produced extra steps";
   std::printf("%-26s %-6s %-4s steps compared %6lld, worst |obs diff| %.3g, worst |reward diff| %.3g\n",
@@ -74,27 +84,44 @@ int64_t compare_with_reference(const std::string& env, Backend backend, Precisio
 
 // Double precision: the reference observations are float32 values of float64 states, so 1e-5
 // absolute leaves room for that rounding (about 6e-8 relative) and nothing else.
-TEST(Replay_Gymnasium, DoubleMatchesEveryStepOfEveryEpisode) {
+// CartPole is compared over its first 250 steps: the trace carries NumPy's AVX-512 float64 sin/cos,
+// which differ from glibc's and CUDA's by 1-2 ulp, and the balanced pole is open-loop unstable, so
+// last-bit differences grow ~8% a step and pass 1e-5 between steps 320 and 370 of the 500-step
+// episodes whatever the implementation (envs_trace_test.cpp checks every CartPole step from
+// Gymnasium's previous state, and that one-ulp noise stays below 1e-7 through step 250). Every
+// CartPole episode that ends by termination is shorter than 250 steps and is compared whole.
+int64_t double_steps(const std::string& env) { return env == "CartPole-v1" ? 250 : 0; }
+
+void check_double(Backend backend) {
   for (const char* env : kEnvs) {
-    const int64_t n = compare_with_reference(env, Backend::kCpu, Precision::kDouble, 1e-5, 1e-6, 0);
+    const int64_t n = compare_with_reference(env, backend, Precision::kDouble, 1e-5, 0.0, 1e-6,
+                                             double_steps(env));
     EXPECT_GT(n, 1000) << env;
   }
 }
 
-// Float precision: rounding grows along the trajectory; the first 100 steps stay within 1e-3.
+TEST(Replay_Gymnasium, DoubleMatchesEveryEpisode) { check_double(Backend::kCpu); }
 
+// Float precision: 24 bits per value, compounded over the first 100 steps: 1e-3 absolute plus
+// 1e-3 relative, because Acrobot is chaotic and its velocities reach ~10 (its worst episode ends
+// at step 93 about 1e-3 off on a velocity of 3.2); every other env stays below 3e-4.
 TEST(Replay_Gymnasium, FloatMatchesFirstHundredSteps) {
   for (const char* env : kEnvs) {
     const int64_t n =
-        compare_with_reference(env, Backend::kCpu, Precision::kFloat, 1e-3, 1e-3, 100);
+        compare_with_reference(env, Backend::kCpu, Precision::kFloat, 1e-3, 1e-3, 1e-3, 100);
     EXPECT_GT(n, 500) << env;
   }
 }
 
-TEST(Replay_Gymnasium, CudaDoubleMatchesEveryStep) {
+TEST(Replay_Gymnasium, CudaDoubleMatchesEveryEpisode) {
+  if (!cuda_device_available()) GTEST_SKIP() << "no CUDA device: " << cuda_device_description();
+  check_double(Backend::kCuda);
+}
+
+TEST(Replay_Gymnasium, CudaFloatMatchesFirstHundredSteps) {
   if (!cuda_device_available()) GTEST_SKIP() << "no CUDA device: " << cuda_device_description();
   for (const char* env : kEnvs) {
-    compare_with_reference(env, Backend::kCuda, Precision::kDouble, 1e-5, 1e-6, 0);
+    compare_with_reference(env, Backend::kCuda, Precision::kFloat, 1e-3, 1e-3, 1e-3, 100);
   }
 }
 

@@ -22,6 +22,10 @@
 #define METASIM_UNROLL _Pragma("GCC unroll 16")
 #endif
 
+// Pointers that alias nothing else reachable in the same scope (EnvBatch's buffers): lets GCC
+// vectorise loops that read and write several of them, and nvcc use the read-only cache.
+#define METASIM_RESTRICT __restrict__
+
 // True while compiling the device side of a .cu file.
 #if defined(__CUDA_ARCH__)
 #define METASIM_DEVICE_CODE 1

@@ -90,7 +90,15 @@ class RandomStream {
       buf_ = philox4x32_10(ctr_, key_);
       used_ = 0;
     }
-    return buf_.v[used_++];
+    // Selects instead of buf_.v[used_]: with no variable index the compiler keeps the stream in
+    // registers and folds used_ to constants, so the branch above disappears for short sequences
+    // and loops over instances still vectorise.
+    const uint32_t r = used_ == 0   ? buf_.v[0]
+                       : used_ == 1 ? buf_.v[1]
+                       : used_ == 2 ? buf_.v[2]
+                                    : buf_.v[3];
+    ++used_;
+    return r;
   }
 
   // Uniform in (0, 1] at the precision of Real (float uses 24 bits, double 53 bits).

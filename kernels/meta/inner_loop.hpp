@@ -1,0 +1,293 @@
+// One task's whole fused inner loop and its meta-gradient (MAML, first-order MAML, Reptile,
+// Meta-SGD, ANIL), written once as HD code over a worker group; the CPU and CUDA launchers call it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "kernels/core/dual.hpp"
+#include "kernels/core/hd.hpp"
+#include "kernels/core/mlp.hpp"
+#include "kernels/core/philox.hpp"
+#include "kernels/meta/batched_mlp.hpp"
+#include "kernels/meta/task_family.hpp"
+
+namespace metasim::meta {
+
+// What a launch returns per task besides the losses.
+enum class MetaMode : int32_t {
+  kEvaluate = 0,     // adapt, report losses before and after; no meta-gradient
+  kFirstOrder = 1,   // first-order MAML: grad of the query loss at the adapted parameters
+  kReptile = 2,      // theta - phi_k, Reptile's direction written as a gradient
+  kSecondOrder = 3,  // exact d(query loss at phi_k)/d(theta) through all inner steps, by HVPs
+};
+
+// How the inner learning rate of parameter i is chosen.
+enum class RateKind : int32_t {
+  kScalar = 0,        // inner_lr for every parameter (MAML, FOMAML, Reptile)
+  kPerParameter = 1,  // alpha[i], learned (Meta-SGD); its gradient follows theta's in task_grads
+  kLastLayer = 2,     // inner_lr on the output layer, 0 elsewhere (ANIL)
+};
+
+// One fused launch over num_tasks tasks. All pointers are memory of the launching backend.
+template <typename T>
+struct MetaBatchArgs {
+  MetaMode mode = MetaMode::kSecondOrder;
+  RateKind rate = RateKind::kScalar;
+  int num_tasks = 0;
+  int support = 0;      // K support points per task (the inner loop's data)
+  int query = 0;        // query points per task (the meta-loss)
+  int inner_steps = 0;  // k
+  T inner_lr = T(0);
+  const T* theta = nullptr;  // [num_params]
+  const T* alpha = nullptr;  // [num_params], RateKind::kPerParameter only
+  TaskDataKeys keys{};
+  uint32_t first_task = 0;  // task t of this launch samples its data as task first_task + t
+  // Outputs. task_grads is parameter-major, [rows][num_tasks] with rows = num_params (times 2
+  // for kPerParameter: theta's gradient, then alpha's), so that summing over tasks reads each
+  // row contiguously (CUB's segmented reduction, or a fixed-order loop on the CPU).
+  T* task_grads = nullptr;       // unused for kEvaluate
+  T* loss_before = nullptr;      // [num_tasks] query MSE at theta
+  T* loss_after = nullptr;       // [num_tasks] query MSE at phi_k
+  int32_t* task_status = nullptr;  // [num_tasks] 0 ok, 1 a loss or gradient was not finite
+  T* trajectory = nullptr;  // kSecondOrder with k >= 2: [num_tasks][k - 1][num_params]
+};
+
+template <typename T>
+inline int meta_grad_rows(const MetaBatchArgs<T>& a, int num_params) {
+  return a.rate == RateKind::kPerParameter ? 2 * num_params : num_params;
+}
+
+// phi_1 .. phi_{k-1} of every task, kept for the reverse sweep of the exact meta-gradient
+// (phi_0 is theta). O(k * num_params) per task: the Hessian is never formed.
+template <typename T>
+inline std::size_t trajectory_elements(const MetaBatchArgs<T>& a, int num_params) {
+  if (a.mode != MetaMode::kSecondOrder || a.inner_steps < 2) return 0;
+  return static_cast<std::size_t>(a.num_tasks) * static_cast<std::size_t>(a.inner_steps - 1) *
+         static_cast<std::size_t>(num_params);
+}
+
+// Byte offsets of one task's scratch (shared memory on CUDA, a per-thread buffer on the CPU).
+struct TaskScratchLayout {
+  int chunk = 0;
+  int stride = 0;
+  std::size_t phi = 0, grad = 0, v = 0, hv = 0, u = 0;  // parameter vectors
+  std::size_t xs = 0, ys = 0, xq = 0, yq = 0;           // the task's data
+  std::size_t lterm = 0, chunk_buffers = 0;
+  std::size_t bytes = 0;
+};
+
+constexpr int kMaxChunk = 32;
+
+template <class Family, class Net, typename T>
+TaskScratchLayout make_scratch_layout(const MetaBatchArgs<T>& a) {
+  using B = BatchedMlp<Net>;
+  TaskScratchLayout l;
+  const int most = a.support > a.query ? a.support : a.query;
+  l.chunk = most < kMaxChunk ? (most > 0 ? most : 1) : kMaxChunk;
+  l.stride = l.chunk | 1;
+  std::size_t off = 0;
+  auto take = [&off](std::size_t bytes) {
+    const std::size_t at = off;
+    off += (bytes + 15) / 16 * 16;
+    return at;
+  };
+  const std::size_t vec = sizeof(T) * static_cast<std::size_t>(Net::kNumParams);
+  const bool first = a.mode == MetaMode::kFirstOrder || a.mode == MetaMode::kSecondOrder;
+  const bool second = a.mode == MetaMode::kSecondOrder;
+  l.phi = take(vec);
+  l.grad = take(vec);
+  l.v = first ? take(vec) : 0;
+  l.hv = second ? take(vec) : 0;
+  l.u = second ? take(vec) : 0;
+  const std::size_t k = static_cast<std::size_t>(a.support > 0 ? a.support : 0);
+  const std::size_t q = static_cast<std::size_t>(a.query > 0 ? a.query : 0);
+  l.xs = take(sizeof(T) * Family::kInputDim * k);
+  l.ys = take(sizeof(T) * Family::kOutputDim * k);
+  l.xq = take(sizeof(T) * Family::kInputDim * q);
+  l.yq = take(sizeof(T) * Family::kOutputDim * q);
+  l.lterm = take(sizeof(T) * Net::kOutputDim * static_cast<std::size_t>(l.stride));
+  // Plain and Dual chunk buffers are used at different times: they share these bytes.
+  const std::size_t scalar = second ? sizeof(Dual<T>) : sizeof(T);
+  l.chunk_buffers = take(scalar * static_cast<std::size_t>(B::buffer_elements(l.stride)));
+  l.bytes = off;
+  return l;
+}
+
+// Checks that do not depend on the backend; "" when the arguments are usable, otherwise a
+// sentence naming the offending field.
+template <class Family, class Net, typename T>
+std::string check_meta_args(const MetaBatchArgs<T>& a) {
+  static_assert(Net::kInputDim == Family::kInputDim && Net::kOutputDim == Family::kOutputDim,
+                "the model's input/output sizes must match the task family's");
+  if (a.num_tasks < 1) return "num_tasks: must be at least 1, got " + std::to_string(a.num_tasks);
+  if (a.support < 1) return "support: must be at least 1, got " + std::to_string(a.support);
+  if (a.query < 1) return "query: must be at least 1, got " + std::to_string(a.query);
+  if (a.inner_steps < 0) {
+    return "inner_steps: must be at least 0, got " + std::to_string(a.inner_steps);
+  }
+  if (a.theta == nullptr) return "theta: no parameter vector given";
+  if (a.rate == RateKind::kPerParameter && a.alpha == nullptr) {
+    return "alpha: per-parameter learning rates requested but none given";
+  }
+  if (a.loss_before == nullptr || a.loss_after == nullptr || a.task_status == nullptr) {
+    return "outputs: loss_before, loss_after and task_status are required";
+  }
+  if (a.mode != MetaMode::kEvaluate && a.task_grads == nullptr) {
+    return "task_grads: a meta-gradient was requested but no output was given";
+  }
+  if (trajectory_elements(a, Net::kNumParams) > 0 && a.trajectory == nullptr) {
+    return "trajectory: exact second order with inner_steps >= 2 needs a trajectory buffer";
+  }
+  return "";
+}
+
+template <typename T>
+struct InnerRate {
+  RateKind kind;
+  T lr;
+  const T* alpha;
+  int head_begin;
+  METASIM_HD METASIM_INLINE T operator()(int i) const {
+    if (kind == RateKind::kPerParameter) return alpha[i];
+    if (kind == RateKind::kLastLayer) return i >= head_begin ? lr : T(0);
+    return lr;
+  }
+};
+
+// Finite without <cmath>'s isfinite (not usable the same way on both sides): inf - inf and
+// NaN - NaN are NaN, which compares unequal to itself.
+template <typename T>
+METASIM_HD METASIM_INLINE bool is_finite(T x) {
+  const T d = x - x;
+  return d == d;
+}
+
+// The fused per-task computation. With a per-task learning-rate vector a (scalar, per-parameter
+// or masked to the last layer) the inner loop is phi_{j+1} = phi_j - a * grad L_support(phi_j),
+// j < k, and the meta-loss is L_query(phi_k). The exact meta-gradient comes from the reverse
+// sweep v_k = grad L_query(phi_k), v_j = v_{j+1} - H_j (a * v_{j+1}) with H_j the support-loss
+// Hessian at phi_j (symmetric), applied by one forward-over-reverse pass per step; Meta-SGD's
+// learning-rate gradient collects -grad L_support(phi_j) * v_{j+1} on the way. ANIL is the same
+// recursion with a zero outside the last layer, so the body still receives its exact gradient
+// through the head's adaptation.
+template <class Family, class Net, typename T, class Group>
+METASIM_HD void run_meta_task(const Group& g, const MetaBatchArgs<T>& a,
+                              const TaskScratchLayout& layout, int task, unsigned char* scratch) {
+  using B = BatchedMlp<Net>;
+  constexpr int n = Net::kNumParams;
+  const int k = a.support;
+  const int q = a.query;
+  const int steps = a.inner_steps;
+  const int num_tasks = a.num_tasks;
+  T* phi = reinterpret_cast<T*>(scratch + layout.phi);
+  T* grad = reinterpret_cast<T*>(scratch + layout.grad);
+  T* v = reinterpret_cast<T*>(scratch + layout.v);
+  T* hv = reinterpret_cast<T*>(scratch + layout.hv);
+  T* u = reinterpret_cast<T*>(scratch + layout.u);
+  T* xs = reinterpret_cast<T*>(scratch + layout.xs);
+  T* ys = reinterpret_cast<T*>(scratch + layout.ys);
+  T* xq = reinterpret_cast<T*>(scratch + layout.xq);
+  T* yq = reinterpret_cast<T*>(scratch + layout.yq);
+  T* lterm = reinterpret_cast<T*>(scratch + layout.lterm);
+  const ChunkBuffers<T> plain =
+      B::carve(reinterpret_cast<T*>(scratch + layout.chunk_buffers), layout.stride, layout.chunk);
+  const InnerRate<T> rate{a.rate, a.inner_lr, a.alpha, Net::weight_offset(Net::kNumLayers - 1)};
+  T* const no_grad = nullptr;
+
+  generate_task_data<Family, T>(g, a.keys, a.first_task + static_cast<uint32_t>(task), k, q, xs,
+                                ys, xq, yq);
+  g.for_each(n, [&](int i) { phi[i] = a.theta[i]; });
+  g.sync();
+  const T loss_before = B::template mse<false>(g, static_cast<const T*>(phi),
+                                               static_cast<const T*>(xq),
+                                               static_cast<const T*>(yq), q, plain, lterm, no_grad);
+
+  // Inner loop (plain reverse passes); phi_1 .. phi_{k-1} are saved for the reverse sweep.
+  const bool second = a.mode == MetaMode::kSecondOrder;
+  T* traj = second && steps >= 2
+                ? a.trajectory + static_cast<std::size_t>(task) * (steps - 1) * n
+                : nullptr;
+  for (int j = 0; j < steps; ++j) {
+    g.for_each(n, [&](int i) { grad[i] = T(0); });
+    g.sync();
+    B::template mse<true>(g, static_cast<const T*>(phi), static_cast<const T*>(xs),
+                          static_cast<const T*>(ys), k, plain, lterm, grad);
+    T* save = traj != nullptr && j + 1 < steps ? traj + static_cast<std::size_t>(j) * n : nullptr;
+    g.for_each(n, [&](int i) {
+      phi[i] -= rate(i) * grad[i];
+      if (save != nullptr) save[i] = phi[i];
+    });
+    g.sync();
+  }
+
+  bool bad = false;
+  T loss_after;
+  auto out_row = [&](int row) -> T& {
+    return a.task_grads[static_cast<std::size_t>(row) * num_tasks + task];
+  };
+  if (a.mode == MetaMode::kEvaluate || a.mode == MetaMode::kReptile) {
+    loss_after = B::template mse<false>(g, static_cast<const T*>(phi), static_cast<const T*>(xq),
+                                        static_cast<const T*>(yq), q, plain, lterm, no_grad);
+    if (a.mode == MetaMode::kReptile) {
+      g.for_each(n, [&](int i) {
+        const T d = a.theta[i] - phi[i];
+        out_row(i) = d;
+        bad = bad || !is_finite(d);
+      });
+    }
+  } else {
+    g.for_each(n, [&](int i) { grad[i] = T(0); });
+    g.sync();
+    loss_after = B::template mse<true>(g, static_cast<const T*>(phi), static_cast<const T*>(xq),
+                                       static_cast<const T*>(yq), q, plain, lterm, grad);
+    if (a.mode == MetaMode::kFirstOrder) {
+      g.for_each(n, [&](int i) {
+        out_row(i) = grad[i];
+        bad = bad || !is_finite(grad[i]);
+      });
+    } else {
+      const ChunkBuffers<Dual<T>> dual = B::carve(
+          reinterpret_cast<Dual<T>*>(scratch + layout.chunk_buffers), layout.stride, layout.chunk);
+      const bool per_param = a.rate == RateKind::kPerParameter;
+      g.for_each(n, [&](int i) {
+        v[i] = grad[i];
+        if (per_param) out_row(n + i) = T(0);
+      });
+      for (int j = steps - 1; j >= 0; --j) {
+        const T* src = j == 0 ? a.theta : traj + static_cast<std::size_t>(j - 1) * n;
+        // Each worker touches only its own indices here, and the pass below starts after a
+        // barrier, so the previous step's values are safely replaced.
+        g.for_each(n, [&](int i) {
+          phi[i] = src[i];
+          u[i] = rate(i) * v[i];
+          grad[i] = T(0);
+          hv[i] = T(0);
+        });
+        g.sync();
+        const DualParamView<T> p{phi, u};
+        B::template mse<true>(g, p, static_cast<const T*>(xs), static_cast<const T*>(ys), k, dual,
+                              lterm, DualGradSink<T, true>{grad, hv});
+        g.for_each(n, [&](int i) {
+          if (per_param) out_row(n + i) -= grad[i] * v[i];
+          v[i] -= hv[i];
+        });
+      }
+      g.for_each(n, [&](int i) {
+        out_row(i) = v[i];
+        bad = bad || !is_finite(v[i]);
+        if (per_param) bad = bad || !is_finite(out_row(n + i));
+      });
+    }
+  }
+  if (g.rank() == 0) {
+    bad = bad || !is_finite(loss_before) || !is_finite(loss_after);
+    a.loss_before[task] = loss_before;
+    a.loss_after[task] = loss_after;
+  }
+  bad = g.any(bad);
+  if (g.rank() == 0) a.task_status[task] = bad ? 1 : 0;
+}
+
+}  // namespace metasim::meta

@@ -1,0 +1,44 @@
+// The (task family, model) pairs the fused meta-learning launchers are compiled for.
+// To add a family or a model size, add one line to the list; the Trainer and CLI find it by name.
+#pragma once
+
+#include "kernels/core/mlp.hpp"
+#include "kernels/meta/sinusoid.hpp"
+
+namespace metasim::meta {
+
+// The per-task model of a family: Act hidden layers of the given widths between the family's
+// input and output sizes.
+template <class Family, class Act, int... Hidden>
+using FamilyNet = Mlp<Act, Family::kInputDim, Hidden..., Family::kOutputDim>;
+
+template <class Act>
+constexpr const char* activation_name();
+template <>
+constexpr const char* activation_name<Relu>() {
+  return "relu";
+}
+template <>
+constexpr const char* activation_name<Tanh>() {
+  return "tanh";
+}
+
+}  // namespace metasim::meta
+
+// X(Name, Family, Act, hidden widths...). Every entry costs one instantiation of the fused kernel
+// per precision in each launcher, so the list holds what the configs use, not every size one
+// might try.
+#define METASIM_FOR_EACH_META_MODEL(X)                                                 \
+  X(SinusoidRelu40x40, ::metasim::meta::SinusoidFamily, ::metasim::Relu, 40, 40)       \
+  X(SinusoidTanh40x40, ::metasim::meta::SinusoidFamily, ::metasim::Tanh, 40, 40)
+
+namespace metasim::meta::models {
+#define METASIM_META_MODEL_ALIAS(Name, Family, Act, ...) \
+  struct Name {                                          \
+    using FamilyType = Family;                           \
+    using ActType = Act;                                 \
+    using Net = FamilyNet<Family, Act, __VA_ARGS__>;     \
+  };
+METASIM_FOR_EACH_META_MODEL(METASIM_META_MODEL_ALIAS)
+#undef METASIM_META_MODEL_ALIAS
+}  // namespace metasim::meta::models
