@@ -59,8 +59,10 @@ void check_parity(const std::string& name, int64_t n, int steps, double tol) {
 
 TEST(CudaParity_Double, AllEnvsMatchCpuFor200Steps) {
   REQUIRE_CUDA();
-  // 1e-9: double rounding differences (1e-16) amplified by at most ~1e7 over 200 steps.
-  for (const std::string& name : env_names()) check_parity<double>(name, 2048, 200, 1e-9);
+  // 1e-7: last-bit differences (FMA contraction, sin/cos) grow along the trajectory; the worst
+  // seen on an H100 was 1.1e-9 (Pendulum, step 184). A wrong constant or a missed clip shows up
+  // at 1e-4 or more, and the Gymnasium replay on CUDA is held to 1e-5.
+  for (const std::string& name : env_names()) check_parity<double>(name, 2048, 200, 1e-7);
 }
 
 TEST(CudaParity_Float, AllEnvsMatchCpuFor50Steps) {
