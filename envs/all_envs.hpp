@@ -10,10 +10,10 @@
 #include "envs/point_nav.hpp"
 
 // X(Id, Template): Id is the EnvId enumerator, Template the env's class template.
-#define METASIM_FOR_EACH_ENV(X)                                  \
-  X(kCartPole, ::metasim::envs::CartPole)                        \
-  X(kPendulum, ::metasim::envs::Pendulum)                        \
-  X(kMountainCar, ::metasim::envs::MountainCar)                  \
+#define METASIM_FOR_EACH_ENV(X)                                     \
+  X(kCartPole, ::metasim::envs::CartPole)                           \
+  X(kPendulum, ::metasim::envs::Pendulum)                           \
+  X(kMountainCar, ::metasim::envs::MountainCar)                     \
   X(kMountainCarContinuous, ::metasim::envs::MountainCarContinuous) \
-  X(kAcrobot, ::metasim::envs::Acrobot)                          \
+  X(kAcrobot, ::metasim::envs::Acrobot)                             \
   X(kPointNav, ::metasim::envs::PointNav)

@@ -1,5 +1,6 @@
 // CartPole-v1: Gymnasium's cart-pole (Barto, Sutton & Anderson 1983), Euler integration.
-// Constants, observation layout, reward and termination follow gymnasium/envs/classic_control/cartpole.py.
+// Constants, observation layout, reward and termination follow
+// gymnasium/envs/classic_control/cartpole.py.
 #pragma once
 
 #include "envs/env_api.hpp"
@@ -45,14 +46,15 @@ struct CartPole {
     return s;
   }
 
-  static METASIM_HD METASIM_INLINE StepResult<Real> step(const Params& p, State& s,
-                                                         const Action& a, RandomStream&) {
+  static METASIM_HD METASIM_INLINE StepResult<Real> step(const Params& p, State& s, const Action& a,
+                                                         RandomStream&) {
     const Real total_mass = p.masspole + p.masscart;
     const Real polemass_length = p.masspole * p.length;
     const Real force = a == 1 ? p.force_mag : -p.force_mag;
     const Real costheta = math::cos(s.theta);
     const Real sintheta = math::sin(s.theta);
-    const Real temp = (force + polemass_length * (s.theta_dot * s.theta_dot) * sintheta) / total_mass;
+    const Real temp =
+        (force + polemass_length * (s.theta_dot * s.theta_dot) * sintheta) / total_mass;
     const Real thetaacc =
         (p.gravity * sintheta - costheta * temp) /
         (p.length * (Real(4.0) / Real(3.0) - p.masspole * (costheta * costheta) / total_mass));

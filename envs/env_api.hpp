@@ -1,5 +1,6 @@
 // The contract every environment follows, and the small types it uses.
-// An environment is a struct template over the scalar type with nested Params/State and static HD functions.
+// An environment is a struct template over the scalar type with nested Params/State and static HD
+// functions.
 #pragma once
 
 #include <cstdint>
@@ -34,7 +35,8 @@ struct ActionVec {
 //     static constexpr int kActionDim;           // discrete: 1; continuous: action length
 //     static constexpr int kMaxEpisodeSteps;     // Gymnasium's TimeLimit
 //     struct Params { Real ...; };               // per-task constants, only Real members, with
-//                                                // Gymnasium's values as default member initialisers
+//                                                // Gymnasium's values as default member
+//                                                initialisers
 //     struct State { Real ...; };                // per-instance state, only Real members
 //     using Action = int32_t or ActionVec<Real, kActionDim>;
 //     static constexpr Real kActionLow, kActionHigh;   // continuous only: the Box bounds

@@ -33,15 +33,16 @@ std::string cuda_device_description() {
   const cudaError_t e = cudaGetDeviceCount(&count);
   if (e != cudaSuccess || count == 0) {
     cudaGetLastError();
-    return std::string("no CUDA device (") + (e != cudaSuccess ? cudaGetErrorString(e) : "0 devices") +
-           ")";
+    return std::string("no CUDA device (") +
+           (e != cudaSuccess ? cudaGetErrorString(e) : "0 devices") + ")";
   }
   int dev = 0;
-  cudaGetDevice(&dev);
+  if (cudaGetDevice(&dev) != cudaSuccess) return "CUDA device (current device unavailable)";
   cudaDeviceProp prop{};
-  if (cudaGetDeviceProperties(&prop, dev) != cudaSuccess) return "CUDA device (properties unavailable)";
-  return std::string(prop.name) + " (sm_" + std::to_string(prop.major) + std::to_string(prop.minor) +
-         ", " + std::to_string(prop.multiProcessorCount) + " SMs)";
+  if (cudaGetDeviceProperties(&prop, dev) != cudaSuccess)
+    return "CUDA device (properties unavailable)";
+  return std::string(prop.name) + " (sm_" + std::to_string(prop.major) +
+         std::to_string(prop.minor) + ", " + std::to_string(prop.multiProcessorCount) + " SMs)";
 #else
   return "no CUDA device (built without the CUDA backend)";
 #endif

@@ -43,8 +43,9 @@ bool is_device_pointer(const void* p) {
 #else
 namespace {
 [[noreturn]] void no_cuda() {
-  throw Error("backend: this build of metasim has no CUDA backend (configure with "
-              "-DMETASIM_ENABLE_CUDA=ON on a machine with the CUDA toolkit)");
+  throw Error(
+      "backend: this build of metasim has no CUDA backend (configure with "
+      "-DMETASIM_ENABLE_CUDA=ON on a machine with the CUDA toolkit)");
 }
 }  // namespace
 void* device_alloc(std::size_t) { no_cuda(); }

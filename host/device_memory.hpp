@@ -1,5 +1,6 @@
 // Device memory without CUDA headers: raw calls plus a move-only RAII buffer.
-// Only the .cpp behind these functions includes cuda_runtime.h, so plain C++ users can link metasim.
+// Only the .cpp behind these functions includes cuda_runtime.h, so plain C++ users can link
+// metasim.
 #pragma once
 
 #include <algorithm>

@@ -8,15 +8,22 @@
 
 namespace metasim {
 
-enum class EnvId { kCartPole, kPendulum, kMountainCar, kMountainCarContinuous, kAcrobot, kPointNav };
+enum class EnvId {
+  kCartPole,
+  kPendulum,
+  kMountainCar,
+  kMountainCarContinuous,
+  kAcrobot,
+  kPointNav
+};
 
 struct EnvSpec {
   EnvId id;
   std::string name;
   int obs_dim;
   bool discrete;
-  int num_actions;  // discrete envs
-  int action_dim;   // 1 for discrete envs
+  int num_actions;                 // discrete envs
+  int action_dim;                  // 1 for discrete envs
   double action_low, action_high;  // continuous envs: the Box bounds
   int max_episode_steps;
   int state_dim;

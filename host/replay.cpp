@@ -58,9 +58,9 @@ ReplayTrace load_replay_trace(const std::string& path) {
     ReplayEpisode ep;
     const json& st = field(eps[e], "state", where);
     if (!st.is_array() || static_cast<int>(st.size()) != spec.state_dim) {
-      throw InvalidArgument(where + ".state", "must be an array of " +
-                                                  std::to_string(spec.state_dim) + " numbers for " +
-                                                  spec.name);
+      throw InvalidArgument(
+          where + ".state",
+          "must be an array of " + std::to_string(spec.state_dim) + " numbers for " + spec.name);
     }
     for (size_t k = 0; k < st.size(); ++k) {
       ep.state.push_back(number(st[k], where + ".state[" + std::to_string(k) + "]"));
@@ -127,7 +127,8 @@ std::vector<ReplayStep> run_replay_t(const ReplayTrace& trace, Backend backend) 
       } else {
         for (int d = 0; d < spec.action_dim; ++d) {
           continuous[static_cast<size_t>(i * spec.action_dim + d)] =
-              use ? static_cast<Real>(ep.continuous_actions[static_cast<size_t>(t * spec.action_dim + d)])
+              use ? static_cast<Real>(
+                        ep.continuous_actions[static_cast<size_t>(t * spec.action_dim + d)])
                   : Real(0);
         }
       }
@@ -169,8 +170,7 @@ std::vector<ReplayStep> run_replay_t(const ReplayTrace& trace, Backend backend) 
 
 }  // namespace
 
-std::vector<ReplayStep> run_replay(const ReplayTrace& trace, Backend backend,
-                                   Precision precision) {
+std::vector<ReplayStep> run_replay(const ReplayTrace& trace, Backend backend, Precision precision) {
   return precision == Precision::kDouble ? run_replay_t<double>(trace, backend)
                                          : run_replay_t<float>(trace, backend);
 }
@@ -178,9 +178,12 @@ std::vector<ReplayStep> run_replay(const ReplayTrace& trace, Backend backend,
 std::string replay_to_jsonl(const std::vector<ReplayStep>& steps) {
   std::string out;
   for (const ReplayStep& s : steps) {
-    json line = {{"episode", s.episode}, {"t", s.t},
-                 {"obs", s.obs},         {"reward", s.reward},
-                 {"terminated", s.terminated}, {"truncated", s.truncated}};
+    json line = {{"episode", s.episode},
+                 {"t", s.t},
+                 {"obs", s.obs},
+                 {"reward", s.reward},
+                 {"terminated", s.terminated},
+                 {"truncated", s.truncated}};
     out += line.dump();
     out += '\n';
   }

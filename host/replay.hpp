@@ -1,5 +1,5 @@
-// Replaying recorded episodes (start state + actions) through a VectorEnv, all episodes as one batch.
-// The trace format is Gymnasium's reference format (tests/data/gymnasium/README.md).
+// Replaying recorded episodes (start state + actions) through a VectorEnv, all episodes as one
+// batch. The trace format is Gymnasium's reference format (tests/data/gymnasium/README.md).
 #pragma once
 
 #include <cstdint>
@@ -11,10 +11,10 @@
 namespace metasim {
 
 struct ReplayEpisode {
-  std::vector<double> state;     // the env's State fields, in spec order
+  std::vector<double> state;  // the env's State fields, in spec order
   std::vector<int32_t> discrete_actions;
   std::vector<double> continuous_actions;  // [steps][action_dim]
-  int64_t steps = 0;             // number of actions
+  int64_t steps = 0;                       // number of actions
 };
 
 struct ReplayTrace {

@@ -1,5 +1,5 @@
-// run_random_rollout: warm up, reset statistics, time `steps` batched steps with device-side actions.
-// Timing waits for the backend before reading the clock, so CUDA work is fully counted.
+// run_random_rollout: warm up, reset statistics, time `steps` batched steps with device-side
+// actions. Timing waits for the backend before reading the clock, so CUDA work is fully counted.
 #include "host/rollout.hpp"
 
 #include <chrono>
@@ -24,8 +24,7 @@ RolloutResult run_t(const RolloutOptions& o) {
   const auto stop = std::chrono::steady_clock::now();
   RolloutResult r;
   r.seconds = std::chrono::duration<double>(stop - start).count();
-  r.steps_per_second =
-      static_cast<double>(o.num_envs) * static_cast<double>(o.steps) / r.seconds;
+  r.steps_per_second = static_cast<double>(o.num_envs) * static_cast<double>(o.steps) / r.seconds;
   r.stats = env.episode_stats();
   r.threads = cpu_threads();
   r.device = o.backend == Backend::kCuda ? cuda_device_description() : "cpu";

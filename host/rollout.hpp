@@ -1,5 +1,5 @@
-// Timed random-action rollouts of a VectorEnv: the measurement behind `metasim rollout` and the demo.
-// Actions are drawn on the backend, so the loop never copies per-step data to the host.
+// Timed random-action rollouts of a VectorEnv: the measurement behind `metasim rollout` and the
+// demo. Actions are drawn on the backend, so the loop never copies per-step data to the host.
 #pragma once
 
 #include <cstdint>
@@ -21,11 +21,11 @@ struct RolloutOptions {
 };
 
 struct RolloutResult {
-  double seconds = 0.0;            // timed part only
-  double steps_per_second = 0.0;   // num_envs * steps / seconds
-  EpisodeStats stats;              // episodes finished during the timed steps
-  int threads = 0;                 // OpenMP threads of the CPU backend
-  std::string device;              // CUDA device, or "cpu"
+  double seconds = 0.0;           // timed part only
+  double steps_per_second = 0.0;  // num_envs * steps / seconds
+  EpisodeStats stats;             // episodes finished during the timed steps
+  int threads = 0;                // OpenMP threads of the CPU backend
+  std::string device;             // CUDA device, or "cpu"
 };
 
 // Validates the options (InvalidArgument naming the field) and runs them.

@@ -53,7 +53,8 @@ template <typename Real>
 std::vector<Real> rows_to_soa(std::span<const Real> rows, int64_t n, int dim) {
   std::vector<Real> soa(rows.size());
   for (int64_t i = 0; i < n; ++i) {
-    for (int k = 0; k < dim; ++k) soa[static_cast<size_t>(k * n + i)] = rows[static_cast<size_t>(i * dim + k)];
+    for (int k = 0; k < dim; ++k)
+      soa[static_cast<size_t>(k * n + i)] = rows[static_cast<size_t>(i * dim + k)];
   }
   return soa;
 }
@@ -61,7 +62,8 @@ template <typename Real>
 std::vector<Real> soa_to_rows(const std::vector<Real>& soa, int64_t n, int dim) {
   std::vector<Real> rows(soa.size());
   for (int64_t i = 0; i < n; ++i) {
-    for (int k = 0; k < dim; ++k) rows[static_cast<size_t>(i * dim + k)] = soa[static_cast<size_t>(k * n + i)];
+    for (int k = 0; k < dim; ++k)
+      rows[static_cast<size_t>(i * dim + k)] = soa[static_cast<size_t>(k * n + i)];
   }
   return rows;
 }
@@ -111,7 +113,9 @@ struct VectorEnv<Real>::Impl {
     // Every instance starts with the env's default (Gymnasium) parameters.
     std::vector<Real> soa(params.size());
     for (int k = 0; k < s.param_dim; ++k) {
-      for (int64_t i = 0; i < n; ++i) soa[static_cast<size_t>(k * n + i)] = static_cast<Real>(s.default_params[static_cast<size_t>(k)]);
+      for (int64_t i = 0; i < n; ++i)
+        soa[static_cast<size_t>(k * n + i)] =
+            static_cast<Real>(s.default_params[static_cast<size_t>(k)]);
     }
     params.upload(soa.data(), soa.size());
   }
@@ -154,7 +158,8 @@ struct VectorEnv<Real>::Impl {
 
   void launch_step(const ActionSource<Real>& src) {
     require_started();
-    ops.step(batch(), src, make_key(seed, RngPurpose::kReset), make_key(seed, RngPurpose::kEnvStep), t);
+    ops.step(batch(), src, make_key(seed, RngPurpose::kReset), make_key(seed, RngPurpose::kEnvStep),
+             t);
     ++t;
   }
 };
@@ -182,13 +187,21 @@ template <typename Real>
 VectorEnv<Real>& VectorEnv<Real>::operator=(VectorEnv&&) noexcept = default;
 
 template <typename Real>
-const EnvSpec& VectorEnv<Real>::spec() const { return *impl_->spec; }
+const EnvSpec& VectorEnv<Real>::spec() const {
+  return *impl_->spec;
+}
 template <typename Real>
-int64_t VectorEnv<Real>::num_envs() const { return impl_->n; }
+int64_t VectorEnv<Real>::num_envs() const {
+  return impl_->n;
+}
 template <typename Real>
-Backend VectorEnv<Real>::backend() const { return impl_->backend; }
+Backend VectorEnv<Real>::backend() const {
+  return impl_->backend;
+}
 template <typename Real>
-uint32_t VectorEnv<Real>::steps_taken() const { return impl_->t; }
+uint32_t VectorEnv<Real>::steps_taken() const {
+  return impl_->t;
+}
 
 template <typename Real>
 void VectorEnv<Real>::reset(uint64_t seed) {
@@ -307,26 +320,46 @@ void VectorEnv<Real>::step_random() {
 }
 
 template <typename Real>
-const Real* VectorEnv<Real>::obs_data() const { return impl_->obs.data(); }
+const Real* VectorEnv<Real>::obs_data() const {
+  return impl_->obs.data();
+}
 template <typename Real>
-const Real* VectorEnv<Real>::final_obs_data() const { return impl_->final_obs.data(); }
+const Real* VectorEnv<Real>::final_obs_data() const {
+  return impl_->final_obs.data();
+}
 template <typename Real>
-const Real* VectorEnv<Real>::reward_data() const { return impl_->reward.data(); }
+const Real* VectorEnv<Real>::reward_data() const {
+  return impl_->reward.data();
+}
 template <typename Real>
-const uint8_t* VectorEnv<Real>::terminated_data() const { return impl_->terminated.data(); }
+const uint8_t* VectorEnv<Real>::terminated_data() const {
+  return impl_->terminated.data();
+}
 template <typename Real>
-const uint8_t* VectorEnv<Real>::truncated_data() const { return impl_->truncated.data(); }
+const uint8_t* VectorEnv<Real>::truncated_data() const {
+  return impl_->truncated.data();
+}
 
 template <typename Real>
-std::vector<Real> VectorEnv<Real>::obs() const { return impl_->obs.to_host(); }
+std::vector<Real> VectorEnv<Real>::obs() const {
+  return impl_->obs.to_host();
+}
 template <typename Real>
-std::vector<Real> VectorEnv<Real>::final_obs() const { return impl_->final_obs.to_host(); }
+std::vector<Real> VectorEnv<Real>::final_obs() const {
+  return impl_->final_obs.to_host();
+}
 template <typename Real>
-std::vector<Real> VectorEnv<Real>::rewards() const { return impl_->reward.to_host(); }
+std::vector<Real> VectorEnv<Real>::rewards() const {
+  return impl_->reward.to_host();
+}
 template <typename Real>
-std::vector<uint8_t> VectorEnv<Real>::terminated() const { return impl_->terminated.to_host(); }
+std::vector<uint8_t> VectorEnv<Real>::terminated() const {
+  return impl_->terminated.to_host();
+}
 template <typename Real>
-std::vector<uint8_t> VectorEnv<Real>::truncated() const { return impl_->truncated.to_host(); }
+std::vector<uint8_t> VectorEnv<Real>::truncated() const {
+  return impl_->truncated.to_host();
+}
 
 template <typename Real>
 void VectorEnv<Real>::set_states(std::span<const Real> states) {
@@ -340,8 +373,8 @@ void VectorEnv<Real>::set_states(std::span<const Real> states) {
   }
   for (size_t j = 0; j < states.size(); ++j) {
     if (!std::isfinite(states[j])) {
-      throw InvalidArgument("states", "states[" + std::to_string(j / static_cast<size_t>(dim)) + "]." +
-                                          m.spec->state_names[j % static_cast<size_t>(dim)] +
+      throw InvalidArgument("states", "states[" + std::to_string(j / static_cast<size_t>(dim)) +
+                                          "]." + m.spec->state_names[j % static_cast<size_t>(dim)] +
                                           " is not finite");
     }
   }
@@ -368,8 +401,8 @@ void VectorEnv<Real>::set_params(std::span<const Real> params) {
   }
   for (size_t j = 0; j < params.size(); ++j) {
     if (!std::isfinite(params[j])) {
-      throw InvalidArgument("params", "params[" + std::to_string(j / static_cast<size_t>(dim)) + "]." +
-                                          m.spec->param_names[j % static_cast<size_t>(dim)] +
+      throw InvalidArgument("params", "params[" + std::to_string(j / static_cast<size_t>(dim)) +
+                                          "]." + m.spec->param_names[j % static_cast<size_t>(dim)] +
                                           " is not finite");
     }
   }

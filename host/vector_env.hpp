@@ -17,8 +17,8 @@ namespace metasim {
 enum class MemorySpace { kHost, kDevice };
 
 struct EpisodeStats {
-  int64_t episodes = 0;       // finished episodes, all instances
-  double mean_return = 0.0;   // over finished episodes
+  int64_t episodes = 0;      // finished episodes, all instances
+  double mean_return = 0.0;  // over finished episodes
   double mean_length = 0.0;
   double min_last_return = 0.0;  // over instances that finished at least one episode
   double max_last_return = 0.0;

@@ -13,7 +13,8 @@
 namespace metasim {
 
 // Plain pointers to one batch of instances in the backend's memory. Params and State are stored as
-// structure-of-arrays (field k of instance i at ptr[k * n + i]); observations row-major [n][obs_dim].
+// structure-of-arrays (field k of instance i at ptr[k * n + i]); observations row-major
+// [n][obs_dim].
 template <typename Real>
 struct EnvBatch {
   int64_t n = 0;
@@ -21,12 +22,13 @@ struct EnvBatch {
   Real* METASIM_RESTRICT state = nullptr;
   const Real* METASIM_RESTRICT params = nullptr;
   Real* METASIM_RESTRICT obs = nullptr;
-  Real* METASIM_RESTRICT final_obs = nullptr;  // the last observation of the episode that ended this step
+  Real* METASIM_RESTRICT final_obs =
+      nullptr;  // the last observation of the episode that ended this step
   Real* METASIM_RESTRICT reward = nullptr;
   uint8_t* METASIM_RESTRICT terminated = nullptr;
   uint8_t* METASIM_RESTRICT truncated = nullptr;
-  int32_t* METASIM_RESTRICT elapsed = nullptr;         // steps taken in the current episode
-  Real* METASIM_RESTRICT episode_return = nullptr;     // return of the current episode so far
+  int32_t* METASIM_RESTRICT elapsed = nullptr;      // steps taken in the current episode
+  Real* METASIM_RESTRICT episode_return = nullptr;  // return of the current episode so far
   // Statistics of finished episodes, all in double: one element type keeps the CPU loop
   // vectorisable (GCC gives up on this loop with int32/float read-modify-writes mixed in).
   double* METASIM_RESTRICT episodes = nullptr;     // count of finished episodes (exact below 2^53)
@@ -93,7 +95,7 @@ METASIM_HD METASIM_INLINE void store_soa(const T& value, Real* base, int64_t n, 
 // stream, so it is the same on every backend and for every batch size.
 template <class Env, ActionMode kMode, typename Real>
 METASIM_HD METASIM_INLINE typename Env::Action load_action(const ActionSource<Real>& src, int64_t i,
-                                                            uint32_t t) {
+                                                           uint32_t t) {
   typename Env::Action a;
   const bool random = kMode == ActionMode::kRuntime ? src.random : kMode == ActionMode::kRandom;
   if constexpr (Env::kDiscrete) {

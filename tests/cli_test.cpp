@@ -88,7 +88,8 @@ TEST(Cli_Replay, WritesOneLinePerStep) {
 
 TEST(Cli_Replay, MalformedInputLeavesNoOutput) {
   const std::string bad = testing::TempDir() + "/malformed.json";
-  std::ofstream(bad) << R"({"env": "CartPole-v1", "episodes": [{"state": [0, 0], "actions": [0]}]})";
+  std::ofstream(bad)
+      << R"({"env": "CartPole-v1", "episodes": [{"state": [0, 0], "actions": [0]}]})";
   const std::string out = testing::TempDir() + "/replay_bad.jsonl";
   std::filesystem::remove(out);
   const CliRun r = run("replay --input " + bad + " --output " + out);

@@ -13,10 +13,10 @@
 namespace metasim {
 namespace {
 
-#define REQUIRE_CUDA()                                                              \
-  if (!cuda_device_available()) {                                                   \
-    GTEST_SKIP() << "no CUDA device (" << cuda_device_description()                 \
-                 << "): CPU-vs-CUDA parity not checked";                            \
+#define REQUIRE_CUDA()                                              \
+  if (!cuda_device_available()) {                                   \
+    GTEST_SKIP() << "no CUDA device (" << cuda_device_description() \
+                 << "): CPU-vs-CUDA parity not checked";            \
   }
 
 // Both backends run the same per-instance code; they differ only where nvcc contracts a*b+c into

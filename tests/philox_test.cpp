@@ -47,7 +47,8 @@ TEST(RandomStream_Addressing, DifferentAddressesDiffer) {
   std::set<uint32_t> firsts;
   for (uint32_t task = 0; task < 4; ++task)
     for (uint32_t inst = 0; inst < 4; ++inst)
-      for (uint32_t step = 0; step < 4; ++step) firsts.insert(RandomStream(key, task, inst, step).next_u32());
+      for (uint32_t step = 0; step < 4; ++step)
+        firsts.insert(RandomStream(key, task, inst, step).next_u32());
   EXPECT_EQ(firsts.size(), 64u);
   // Purpose and seed are part of the key.
   EXPECT_NE(RandomStream(make_key(42, RngPurpose::kReset), 0, 0, 0).next_u32(),
@@ -109,7 +110,8 @@ void check_normal_moments(uint64_t seed) {
     beyond2 += std::fabs(z) > 2.0;
   }
   const double mean = sum / n, var = sum2 / n - mean * mean, kurt = sum4 / n;
-  // Standard errors: mean 1/sqrt(n) = 1.6e-3, variance sqrt(2/n) = 2.2e-3, 4th moment sqrt(96/n) = 0.015.
+  // Standard errors: mean 1/sqrt(n) = 1.6e-3, variance sqrt(2/n) = 2.2e-3, 4th moment sqrt(96/n) =
+  // 0.015.
   EXPECT_NEAR(mean, 0.0, 5 * 1.6e-3);
   EXPECT_NEAR(var, 1.0, 5 * 2.2e-3);
   EXPECT_NEAR(kurt, 3.0, 5 * 0.015);

@@ -64,7 +64,8 @@ int64_t compare_with_reference(const std::string& env, Backend backend, Precisio
       worst_reward = std::max(worst_reward, dr);
       ok &= dr <= reward_tol;
       EXPECT_LE(dr, reward_tol) << env << " episode " << e << " t " << t;
-      ok &= s.terminated == r["terminated"].get<bool>() && s.truncated == r["truncated"].get<bool>();
+      ok &=
+          s.terminated == r["terminated"].get<bool>() && s.truncated == r["truncated"].get<bool>();
       EXPECT_EQ(s.terminated, r["terminated"].get<bool>()) << env << " episode " << e << " t " << t;
       EXPECT_EQ(s.truncated, r["truncated"].get<bool>()) << env << " episode " << e << " t " << t;
       ++compared;
@@ -74,11 +75,14 @@ int64_t compare_with_reference(const std::string& env, Backend backend, Precisio
     while (cursor < steps.size() && steps[cursor].episode == static_cast<int64_t>(e)) ++cursor;
   }
   EXPECT_EQ(cursor, steps.size()) << env << ": replay produced extra steps";
-  std::printf("%-26s %-6s %-4s steps compared %6lld, worst |obs diff| %.3g, worst |reward diff| %.3g\n",
-              env.c_str(), to_string(precision), to_string(backend), static_cast<long long>(compared),
-              worst_obs, worst_reward);
-  testing::Test::RecordProperty(env + "_" + to_string(precision) + "_worst_obs", std::to_string(worst_obs));
-  testing::Test::RecordProperty(env + "_" + to_string(precision) + "_worst_reward", std::to_string(worst_reward));
+  std::printf(
+      "%-26s %-6s %-4s steps compared %6lld, worst |obs diff| %.3g, worst |reward diff| %.3g\n",
+      env.c_str(), to_string(precision), to_string(backend), static_cast<long long>(compared),
+      worst_obs, worst_reward);
+  testing::Test::RecordProperty(env + "_" + to_string(precision) + "_worst_obs",
+                                std::to_string(worst_obs));
+  testing::Test::RecordProperty(env + "_" + to_string(precision) + "_worst_reward",
+                                std::to_string(worst_reward));
   return compared;
 }
 
@@ -169,17 +173,20 @@ TEST_F(ReplayBadInput, ErrorsNameTheField) {
   EXPECT_NE(field_of(R"({"env": "CartPole-v1", "episodes": [{"state": [0,0,0], "actions": []}]})")
                 .find("episodes[0].state"),
             std::string::npos);
-  EXPECT_NE(field_of(R"({"env": "CartPole-v1", "episodes": [{"state": [0,0,0,0], "actions": [0, 2]}]})")
-                .find("episodes[0].actions[1]"),
-            std::string::npos);
-  EXPECT_NE(field_of(R"({"env": "Pendulum-v1", "episodes": [{"state": [0,0], "actions": [[0.1], "x"]}]})")
-                .find("episodes[0].actions[1]"),
-            std::string::npos);
+  EXPECT_NE(
+      field_of(R"({"env": "CartPole-v1", "episodes": [{"state": [0,0,0,0], "actions": [0, 2]}]})")
+          .find("episodes[0].actions[1]"),
+      std::string::npos);
+  EXPECT_NE(
+      field_of(R"({"env": "Pendulum-v1", "episodes": [{"state": [0,0], "actions": [[0.1], "x"]}]})")
+          .find("episodes[0].actions[1]"),
+      std::string::npos);
   EXPECT_NE(field_of(R"({"env": "CartPole-v1", "episodes": [{"state": [0,0,0,0]}]})")
                 .find("episodes[0].actions"),
             std::string::npos);
-  EXPECT_EQ(field_of(R"({"env": "CartPole-v1", "episodes": [{"state": [0,0,0,0], "actions": [0,1]}]})"),
-            "no error");
+  EXPECT_EQ(
+      field_of(R"({"env": "CartPole-v1", "episodes": [{"state": [0,0,0,0], "actions": [0,1]}]})"),
+      "no error");
 }
 
 }  // namespace

@@ -53,7 +53,8 @@ TEST(VectorEnv_Determinism, BitIdenticalForAnyThreadCount) {
     omp_set_num_threads(3);
     const Trajectory three = run_random(name, 1000, 120, 11);
     EXPECT_TRUE(bit_equal(one.obs, two.obs) && bit_equal(one.obs, three.obs)) << name;
-    EXPECT_TRUE(bit_equal(one.rewards, two.rewards) && bit_equal(one.rewards, three.rewards)) << name;
+    EXPECT_TRUE(bit_equal(one.rewards, two.rewards) && bit_equal(one.rewards, three.rewards))
+        << name;
     EXPECT_TRUE(bit_equal(one.flags, two.flags) && bit_equal(one.flags, three.flags)) << name;
   }
   omp_set_num_threads(saved);

@@ -13,7 +13,8 @@ namespace metasim::cli {
 
 namespace {
 
-// Pushes the cart toward the side the pole leans to (and is falling to); keeps it up for a long time.
+// Pushes the cart toward the side the pole leans to (and is falling to); keeps it up for a long
+// time.
 int32_t lean_controller(const float* obs) {
   const float x = obs[0], x_dot = obs[1], theta = obs[2], theta_dot = obs[3];
   return theta + 0.5f * theta_dot + 0.05f * x + 0.1f * x_dot > 0.0f ? 1 : 0;
@@ -31,7 +32,8 @@ PolicyRow run_policy(const char* name, bool controller, int64_t n, int64_t steps
   for (int64_t t = 0; t < steps; ++t) {
     if (controller) {
       const std::vector<float> obs = env.obs();
-      for (int64_t i = 0; i < n; ++i) actions[static_cast<size_t>(i)] = lean_controller(&obs[static_cast<size_t>(4 * i)]);
+      for (int64_t i = 0; i < n; ++i)
+        actions[static_cast<size_t>(i)] = lean_controller(&obs[static_cast<size_t>(4 * i)]);
       env.step(std::span<const int32_t>(actions));
     } else {
       env.step_random();
@@ -58,18 +60,20 @@ void add_demo_command(CLI::App& app) {
     o.backend = parse_backend(opt->backend, "--backend");
     o.num_envs = opt->num_envs;
     o.steps = opt->steps;
-    std::printf("metasim demo: %lld CartPole-v1 instances stepping together on the %s backend (%s)\n\n",
-                opt->num_envs, to_string(o.backend),
-                o.backend == Backend::kCuda ? cuda_device_description().c_str()
-                                            : (std::to_string(cpu_threads()) + " threads").c_str());
+    std::printf(
+        "metasim demo: %lld CartPole-v1 instances stepping together on the %s backend (%s)\n\n",
+        opt->num_envs, to_string(o.backend),
+        o.backend == Backend::kCuda ? cuda_device_description().c_str()
+                                    : (std::to_string(cpu_threads()) + " threads").c_str());
     const RolloutResult r = run_random_rollout(o);
     std::printf("Throughput with random actions (drawn on the backend, auto-reset on):\n");
-    std::printf("  %.3e env steps per second  (%lld x %lld steps in %.3f s)\n\n", r.steps_per_second,
-                opt->num_envs, opt->steps, r.seconds);
+    std::printf("  %.3e env steps per second  (%lld x %lld steps in %.3f s)\n\n",
+                r.steps_per_second, opt->num_envs, opt->steps, r.seconds);
 
     const int64_t n = 1024, steps = 600;
-    std::printf("Episode returns over %lld steps of %lld instances (CartPole-v1 caps returns at 500):\n",
-                static_cast<long long>(steps), static_cast<long long>(n));
+    std::printf(
+        "Episode returns over %lld steps of %lld instances (CartPole-v1 caps returns at 500):\n",
+        static_cast<long long>(steps), static_cast<long long>(n));
     std::printf("  %-22s %10s %12s %12s %12s\n", "policy", "episodes", "mean return", "worst last",
                 "best last");
     for (const PolicyRow& row : {run_policy("random actions", false, n, steps, o.backend),

@@ -13,8 +13,8 @@ void add_info_command(CLI::App& app) {
   cmd->callback([] {
     std::printf("metasim %s\n", METASIM_VERSION);
     std::printf("  cpu backend  : OpenMP, %d threads\n", cpu_threads());
-    std::printf("  cuda backend : %s\n", cuda_compiled() ? cuda_device_description().c_str()
-                                                         : "not built");
+    std::printf("  cuda backend : %s\n",
+                cuda_compiled() ? cuda_device_description().c_str() : "not built");
     std::printf("\n  %-26s %4s %-22s %9s  %s\n", "env", "obs", "actions", "max steps", "params");
     for (const std::string& name : env_names()) {
       const EnvSpec& s = env_spec(name);
@@ -27,7 +27,8 @@ void add_info_command(CLI::App& app) {
       }
       std::string params;
       for (size_t k = 0; k < s.param_names.size(); ++k) {
-        params += (k ? ", " : "") + s.param_names[k] + "=" + std::to_string(s.default_params[k]).substr(0, 6);
+        params += (k ? ", " : "") + s.param_names[k] + "=" +
+                  std::to_string(s.default_params[k]).substr(0, 6);
       }
       std::printf("  %-26s %4d %-22s %9d  %s\n", s.name.c_str(), s.obs_dim, actions,
                   s.max_episode_steps, params.c_str());

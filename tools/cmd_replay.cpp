@@ -1,5 +1,5 @@
-// `metasim replay`: runs recorded episodes (start state + actions) and writes every step as JSON lines.
-// The output file is written atomically, so a failed run never leaves a partial file behind.
+// `metasim replay`: runs recorded episodes (start state + actions) and writes every step as JSON
+// lines. The output file is written atomically, so a failed run never leaves a partial file behind.
 #include <cstdio>
 #include <string>
 
@@ -16,8 +16,10 @@ void add_replay_command(CLI::App& app) {
   };
   auto opt = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand(
-      "replay", "Replay recorded episodes (Gymnasium trace format) and write one JSON line per step");
-  cmd->add_option("--input", opt->input, "trace file (JSON: env, episodes[].state, episodes[].actions)")
+      "replay",
+      "Replay recorded episodes (Gymnasium trace format) and write one JSON line per step");
+  cmd->add_option("--input", opt->input,
+                  "trace file (JSON: env, episodes[].state, episodes[].actions)")
       ->required();
   cmd->add_option("--output", opt->output, "output file (JSON lines)")->required();
   cmd->add_option("--precision", opt->precision, "float or double")->capture_default_str();

@@ -64,8 +64,7 @@ void add_rollout_command(CLI::App& app) {
     std::printf("  throughput : %.3e steps/s (%.0f steps in %.3f s)\n", r.steps_per_second,
                 static_cast<double>(opt->num_envs) * static_cast<double>(opt->steps), r.seconds);
     std::printf("  episodes   : %lld finished, mean return %.2f, mean length %.1f\n",
-                static_cast<long long>(r.stats.episodes), r.stats.mean_return,
-                r.stats.mean_length);
+                static_cast<long long>(r.stats.episodes), r.stats.mean_return, r.stats.mean_length);
   });
 }
 

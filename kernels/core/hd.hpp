@@ -1,5 +1,6 @@
 // Portability macros for code that runs on both backends.
-// Per-task functions are marked METASIM_HD so nvcc compiles them for the device and g++ for the host.
+// Per-task functions are marked METASIM_HD so nvcc compiles them for the device and g++ for the
+// host.
 #pragma once
 
 #if defined(__CUDACC__)

@@ -53,14 +53,15 @@ enum class RngPurpose : uint32_t {
   kTaskSample = 3,
   kData = 4,
   kModelInit = 5,
-  kEnvStep = 6,  // randomness inside an environment's step (none of the classic-control envs use it)
+  kEnvStep =
+      6,  // randomness inside an environment's step (none of the classic-control envs use it)
   kUser = 16,
 };
 
 METASIM_HD METASIM_INLINE PhiloxKey make_key(uint64_t seed, RngPurpose purpose) {
-  return PhiloxKey{{static_cast<uint32_t>(seed),
-                    static_cast<uint32_t>(seed >> 32) ^
-                        (static_cast<uint32_t>(purpose) * detail::kPhiloxW0)}};
+  return PhiloxKey{
+      {static_cast<uint32_t>(seed),
+       static_cast<uint32_t>(seed >> 32) ^ (static_cast<uint32_t>(purpose) * detail::kPhiloxW0)}};
 }
 
 // Maps 32 random bits to a float in (0, 1]: never 0, so log() is safe.

@@ -32,9 +32,10 @@ void env_reset(const EnvBatch<Real>& b, PhiloxKey reset_key, uint32_t t) {
 // One block of instances, kept out of line: everything is passed by value, so GCC sees the batch's
 // pointers as locals rather than behind the OpenMP region's shared data, and vectorises the loop.
 template <class Env, ActionMode kMode, typename Real>
-__attribute__((noinline)) void step_range(const EnvBatch<Real> b, const ActionSource<Real> src, const PhiloxKey reset_key,
-                const PhiloxKey step_key, const uint32_t t, const int64_t begin,
-                const int64_t end) {
+__attribute__((noinline)) void step_range(const EnvBatch<Real> b, const ActionSource<Real> src,
+                                          const PhiloxKey reset_key, const PhiloxKey step_key,
+                                          const uint32_t t, const int64_t begin,
+                                          const int64_t end) {
   // Instances are independent: no iteration reads what another writes.
 #pragma omp simd
   for (int64_t i = begin; i < end; ++i) {
@@ -65,17 +66,14 @@ void env_observe_restart(const EnvBatch<Real>& b) {
   });
 }
 
-#define METASIM_INSTANTIATE_CPU(Id, Template)                                                   \
-  template void env_reset<Template<float>, float>(const EnvBatch<float>&, PhiloxKey, uint32_t);  \
-  template void env_reset<Template<double>, double>(const EnvBatch<double>&, PhiloxKey,          \
-                                                    uint32_t);                                   \
-  template void env_step<Template<float>, float>(const EnvBatch<float>&,                         \
-                                                 const ActionSource<float>&, PhiloxKey,          \
-                                                 PhiloxKey, uint32_t);                           \
-  template void env_step<Template<double>, double>(const EnvBatch<double>&,                      \
-                                                   const ActionSource<double>&, PhiloxKey,       \
-                                                   PhiloxKey, uint32_t);                         \
-  template void env_observe_restart<Template<float>, float>(const EnvBatch<float>&);             \
+#define METASIM_INSTANTIATE_CPU(Id, Template)                                                      \
+  template void env_reset<Template<float>, float>(const EnvBatch<float>&, PhiloxKey, uint32_t);    \
+  template void env_reset<Template<double>, double>(const EnvBatch<double>&, PhiloxKey, uint32_t); \
+  template void env_step<Template<float>, float>(                                                  \
+      const EnvBatch<float>&, const ActionSource<float>&, PhiloxKey, PhiloxKey, uint32_t);         \
+  template void env_step<Template<double>, double>(                                                \
+      const EnvBatch<double>&, const ActionSource<double>&, PhiloxKey, PhiloxKey, uint32_t);       \
+  template void env_observe_restart<Template<float>, float>(const EnvBatch<float>&);               \
   template void env_observe_restart<Template<double>, double>(const EnvBatch<double>&);
 METASIM_FOR_EACH_ENV(METASIM_INSTANTIATE_CPU)
 #undef METASIM_INSTANTIATE_CPU
