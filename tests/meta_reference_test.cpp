@@ -1,5 +1,7 @@
 // The fused per-task code against the plain unfused reference (meta/reference/meta_reference.hpp)
 // for all five algorithms, plus the CPU backend's reproducibility across thread counts.
+#include "meta/reference/meta_reference.hpp"
+
 #include <gtest/gtest.h>
 #include <omp.h>
 
@@ -16,7 +18,6 @@
 #include "kernels/meta/meta_launch.hpp"
 #include "kernels/meta/sinusoid.hpp"
 #include "meta/reference/fused_cpu.hpp"
-#include "meta/reference/meta_reference.hpp"
 
 namespace metasim::meta {
 namespace {
@@ -72,26 +73,29 @@ void compare_with_reference(bool relu, int tasks, int k, int q, int steps, doubl
     a.inner_lr = lr;
     a.theta = theta.data();
     a.alpha = c.rate == RateKind::kPerParameter ? alpha.data() : nullptr;
-    a.keys = TaskDataKeys{make_key(99, RngPurpose::kTaskSample), make_key(99, RngPurpose::kData), 5};
+    a.keys =
+        TaskDataKeys{make_key(99, RngPurpose::kTaskSample), make_key(99, RngPurpose::kData), 5};
     const auto fused = reference::run_fused_cpu<SinusoidFamily, Net, double>(a);
     reference::Setup st{reference::Net{sizes, relu}, c.algo, steps, lr};
     double worst = 0, scale = 0, loss_err = 0;
     for (int t = 0; t < tasks; ++t) {
-      const auto d = reference::task_data<SinusoidFamily, double>(a.keys, static_cast<uint32_t>(t), k, q);
+      const auto d =
+          reference::task_data<SinusoidFamily, double>(a.keys, static_cast<uint32_t>(t), k, q);
       const auto ref = reference::run(st, theta, alpha, d);
       ASSERT_EQ(static_cast<int>(ref.meta_grad.size()), fused.rows) << c.name;
       EXPECT_EQ(fused.status[t], 0) << c.name;
       loss_err = std::max(loss_err, std::abs(fused.loss_before[t] - ref.loss_before) /
                                         std::max(1.0, ref.loss_before));
-      loss_err = std::max(loss_err, std::abs(fused.loss_after[t] - ref.loss_after) /
-                                        std::max(1.0, ref.loss_after));
+      loss_err = std::max(
+          loss_err, std::abs(fused.loss_after[t] - ref.loss_after) / std::max(1.0, ref.loss_after));
       for (int r = 0; r < fused.rows; ++r) {
         worst = std::max(worst, std::abs(fused.grad(r, t) - ref.meta_grad[r]));
         scale = std::max(scale, std::abs(ref.meta_grad[r]));
       }
     }
-    std::printf("[ref] %-8s %s k=%d K=%d Q=%d: max |fused - ref| = %.3e (max |ref| %.3e), loss %.1e\n",
-                c.name, relu ? "relu" : "tanh", steps, k, q, worst, scale, loss_err);
+    std::printf(
+        "[ref] %-8s %s k=%d K=%d Q=%d: max |fused - ref| = %.3e (max |ref| %.3e), loss %.1e\n",
+        c.name, relu ? "relu" : "tanh", steps, k, q, worst, scale, loss_err);
     if (steps > 0 || c.algo != Algo::kReptile) {
       EXPECT_GT(scale, 0.0) << c.name;
     }
@@ -134,7 +138,8 @@ TEST(MetaBatchedMlp_Passes, MatchPerSampleMlpIncludingHvp) {
     for (int j = 0; j < 2; ++j) ys[j * k + s] = ys_sm[s * 2 + j] = nd(rng);
   }
   std::vector<double> g_ref(n), hv_ref(n), g2_ref(n);
-  const double loss_ref = Net::mse_loss_and_grad(p.data(), xs_sm.data(), ys_sm.data(), k, g_ref.data());
+  const double loss_ref =
+      Net::mse_loss_and_grad(p.data(), xs_sm.data(), ys_sm.data(), k, g_ref.data());
   Net::mse_loss_grad_hvp(p.data(), v.data(), xs_sm.data(), ys_sm.data(), k, g2_ref.data(),
                          hv_ref.data());
 
@@ -142,15 +147,14 @@ TEST(MetaBatchedMlp_Passes, MatchPerSampleMlpIncludingHvp) {
   std::vector<Dual<double>> buf(static_cast<size_t>(B::buffer_elements(stride)));
   std::vector<double> lterm(2 * stride), g(n, 0.0), g2(n, 0.0), hv(n, 0.0);
   const auto plain = B::carve(reinterpret_cast<double*>(buf.data()), stride, chunk);
-  const double loss = B::mse<true>(SerialGroup{}, static_cast<const double*>(p.data()),
-                                   static_cast<const double*>(xs.data()),
-                                   static_cast<const double*>(ys.data()), k, plain, lterm.data(),
-                                   g.data());
+  const double loss = B::mse<true>(
+      SerialGroup{}, static_cast<const double*>(p.data()), static_cast<const double*>(xs.data()),
+      static_cast<const double*>(ys.data()), k, plain, lterm.data(), g.data());
   const auto dual = B::carve(buf.data(), stride, chunk);
-  const double loss2 = B::mse<true>(SerialGroup{}, DualParamView<double>{p.data(), v.data()},
-                                    static_cast<const double*>(xs.data()),
-                                    static_cast<const double*>(ys.data()), k, dual, lterm.data(),
-                                    DualGradSink<double, true>{g2.data(), hv.data()});
+  const double loss2 =
+      B::mse<true>(SerialGroup{}, DualParamView<double>{p.data(), v.data()},
+                   static_cast<const double*>(xs.data()), static_cast<const double*>(ys.data()), k,
+                   dual, lterm.data(), DualGradSink<double, true>{g2.data(), hv.data()});
   EXPECT_NEAR(loss, loss_ref, 1e-13 * loss_ref);
   EXPECT_NEAR(loss2, loss_ref, 1e-13 * loss_ref);
   for (int i = 0; i < n; ++i) {

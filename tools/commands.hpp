@@ -10,5 +10,8 @@ void add_rollout_command(CLI::App& app);
 void add_replay_command(CLI::App& app);
 void add_demo_command(CLI::App& app);
 void add_info_command(CLI::App& app);
+void add_train_command(CLI::App& app);
+void add_eval_command(CLI::App& app);
+void add_bench_command(CLI::App& app);
 
 }  // namespace metasim::cli

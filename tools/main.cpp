@@ -13,6 +13,9 @@ int main(int argc, char** argv) {
   metasim::cli::add_replay_command(app);
   metasim::cli::add_demo_command(app);
   metasim::cli::add_info_command(app);
+  metasim::cli::add_train_command(app);
+  metasim::cli::add_eval_command(app);
+  metasim::cli::add_bench_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

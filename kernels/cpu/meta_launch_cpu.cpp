@@ -1,5 +1,5 @@
-// CPU launcher of the fused meta-learning inner loops: thin wrappers over kernels/meta/cpu_batch.hpp.
-// Instantiated for every (family, model) in METASIM_FOR_EACH_META_MODEL, in float and double.
+// CPU launcher of the fused meta-learning inner loops: wrappers over kernels/meta/cpu_batch.hpp,
+// instantiated for every (family, model) in METASIM_FOR_EACH_META_MODEL, in float and double.
 #include "kernels/meta/cpu_batch.hpp"
 #include "kernels/meta/meta_configs.hpp"
 #include "kernels/meta/meta_launch.hpp"
@@ -30,14 +30,14 @@ void reduce_task_grads(const T* task_grads, int rows, int num_tasks, T* sums) {
 template void reduce_task_grads<float>(const float*, int, int, float*);
 template void reduce_task_grads<double>(const double*, int, int, double*);
 
-#define METASIM_INSTANTIATE_META_CPU_T(Model, T)                                              \
+#define METASIM_INSTANTIATE_META_CPU_T(Model, T)                                                 \
   template std::string can_implement<Model::FamilyType, Model::Net, T>(const MetaBatchArgs<T>&); \
   template std::size_t scratch_bytes<Model::FamilyType, Model::Net, T>(const MetaBatchArgs<T>&,  \
                                                                        int);                     \
   template void run_meta_batch<Model::FamilyType, Model::Net, T>(                                \
       const MetaBatchArgs<T>&, unsigned char*, std::size_t, int);
-#define METASIM_INSTANTIATE_META_CPU(Name, ...)             \
-  METASIM_INSTANTIATE_META_CPU_T(models::Name, float)       \
+#define METASIM_INSTANTIATE_META_CPU(Name, ...)       \
+  METASIM_INSTANTIATE_META_CPU_T(models::Name, float) \
   METASIM_INSTANTIATE_META_CPU_T(models::Name, double)
 METASIM_FOR_EACH_META_MODEL(METASIM_INSTANTIATE_META_CPU)
 #undef METASIM_INSTANTIATE_META_CPU

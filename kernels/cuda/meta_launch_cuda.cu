@@ -51,12 +51,13 @@ std::size_t shared_bytes(const MetaBatchArgs<T>& a) {
 
 template <class Family, class Net, typename T>
 std::string can_implement(const MetaBatchArgs<T>& a) {
-  std::string why = check_meta_args<Family, Net, T>(a);
+  std::string why = check_meta_shape<Family, Net, T>(a);
   if (!why.empty()) return why;
   const long long rows = meta_grad_rows(a, Net::kNumParams);
   if (rows * a.num_tasks >= INT_MAX) {
     return "num_tasks: " + std::to_string(a.num_tasks) + " tasks x " + std::to_string(rows) +
-           " gradient rows exceed the 2^31 elements one reduction handles; use a smaller meta-batch";
+           " gradient rows exceed the 2^31 elements one reduction handles; use a smaller "
+           "meta-batch";
   }
   const std::size_t need = shared_bytes<Family, Net, T>(a);
   const int limit = max_shared_per_block();
@@ -72,6 +73,8 @@ std::string can_implement(const MetaBatchArgs<T>& a) {
 
 template <class Family, class Net, typename T>
 void run_meta_batch(const MetaBatchArgs<T>& a) {
+  const std::string why = check_meta_args<Family, Net, T>(a);
+  if (!why.empty()) throw Error("meta_task_kernel: " + why);
   const TaskScratchLayout layout = make_scratch_layout<Family, Net, T>(a);
   auto kernel = meta_task_kernel<Family, Net, T>;
   METASIM_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
@@ -98,21 +101,21 @@ void reduce_task_grads(const T* task_grads, int rows, int num_tasks, T* sums, vo
   int* offsets = static_cast<int*>(temp);
   const std::size_t offset_bytes = align_up(sizeof(int) * (static_cast<std::size_t>(rows) + 1));
   segment_offsets_kernel<<<static_cast<unsigned>((rows + 256) / 256), 256>>>(offsets, rows,
-                                                                              num_tasks);
+                                                                             num_tasks);
   METASIM_CHECK_LAUNCH();
   std::size_t cub_bytes = temp_bytes - offset_bytes;
-  METASIM_CUDA_CHECK(cub::DeviceSegmentedReduce::Sum(static_cast<unsigned char*>(temp) + offset_bytes,
-                                                     cub_bytes, task_grads, sums, rows, offsets,
-                                                     offsets + 1));
+  METASIM_CUDA_CHECK(
+      cub::DeviceSegmentedReduce::Sum(static_cast<unsigned char*>(temp) + offset_bytes, cub_bytes,
+                                      task_grads, sums, rows, offsets, offsets + 1));
   METASIM_CHECK_LAUNCH();
 }
 
-#define METASIM_INSTANTIATE_META_CUDA_T(Model, T)                                               \
+#define METASIM_INSTANTIATE_META_CUDA_T(Model, T)                                                \
   template std::string can_implement<Model::FamilyType, Model::Net, T>(const MetaBatchArgs<T>&); \
   template std::size_t shared_bytes<Model::FamilyType, Model::Net, T>(const MetaBatchArgs<T>&);  \
   template void run_meta_batch<Model::FamilyType, Model::Net, T>(const MetaBatchArgs<T>&);
-#define METASIM_INSTANTIATE_META_CUDA(Name, ...)        \
-  METASIM_INSTANTIATE_META_CUDA_T(models::Name, float)  \
+#define METASIM_INSTANTIATE_META_CUDA(Name, ...)       \
+  METASIM_INSTANTIATE_META_CUDA_T(models::Name, float) \
   METASIM_INSTANTIATE_META_CUDA_T(models::Name, double)
 METASIM_FOR_EACH_META_MODEL(METASIM_INSTANTIATE_META_CUDA)
 #undef METASIM_INSTANTIATE_META_CUDA

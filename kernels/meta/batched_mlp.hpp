@@ -106,8 +106,8 @@ struct BatchedMlp {
 
  private:
   template <int L, class Group, class P, typename In, typename S>
-  static METASIM_HD void forward_layer(const Group& g, const P& p, const In* in, int in_stride, int c,
-                                       const ChunkBuffers<S>& b) {
+  static METASIM_HD void forward_layer(const Group& g, const P& p, const In* in, int in_stride,
+                                       int c, const ChunkBuffers<S>& b) {
     constexpr int n_in = Net::in_dim(L);
     constexpr int n_out = Net::out_dim(L);
     constexpr int w = Net::weight_offset(L);
@@ -134,8 +134,8 @@ struct BatchedMlp {
   // buffers swapped (this layer's delta buffer is free once the barrier has passed).
   template <int L, class Group, class P, typename X, typename S, class G>
   static METASIM_HD void backward_layer(const Group& g, const P& p, const X* x, int x_stride, int c,
-                                        const ChunkBuffers<S>& b, const S* delta, S* next,
-                                        S* spare, const G& grad) {
+                                        const ChunkBuffers<S>& b, const S* delta, S* next, S* spare,
+                                        const G& grad) {
     constexpr int n_in = Net::in_dim(L);
     constexpr int n_out = Net::out_dim(L);
     constexpr int w = Net::weight_offset(L);

@@ -1,4 +1,4 @@
-// The workers that run one task's fused inner loop: a single thread on the CPU, a thread block on CUDA.
+// The workers that run one task's fused inner loop: one thread on the CPU, a thread block on CUDA.
 // Per-task code is written once against this interface (rank, size, sync, any, strided loops).
 #pragma once
 

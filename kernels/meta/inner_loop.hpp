@@ -47,11 +47,11 @@ struct MetaBatchArgs {
   // Outputs. task_grads is parameter-major, [rows][num_tasks] with rows = num_params (times 2
   // for kPerParameter: theta's gradient, then alpha's), so that summing over tasks reads each
   // row contiguously (CUB's segmented reduction, or a fixed-order loop on the CPU).
-  T* task_grads = nullptr;       // unused for kEvaluate
-  T* loss_before = nullptr;      // [num_tasks] query MSE at theta
-  T* loss_after = nullptr;       // [num_tasks] query MSE at phi_k
+  T* task_grads = nullptr;         // unused for kEvaluate
+  T* loss_before = nullptr;        // [num_tasks] query MSE at theta
+  T* loss_after = nullptr;         // [num_tasks] query MSE at phi_k
   int32_t* task_status = nullptr;  // [num_tasks] 0 ok, 1 a loss or gradient was not finite
-  T* trajectory = nullptr;  // kSecondOrder with k >= 2: [num_tasks][k - 1][num_params]
+  T* trajectory = nullptr;         // kSecondOrder with k >= 2: [num_tasks][k - 1][num_params]
 };
 
 template <typename T>
@@ -115,10 +115,10 @@ TaskScratchLayout make_scratch_layout(const MetaBatchArgs<T>& a) {
   return l;
 }
 
-// Checks that do not depend on the backend; "" when the arguments are usable, otherwise a
-// sentence naming the offending field.
+// Shape checks that do not depend on the backend: "" when a launch of this shape can run,
+// otherwise a sentence naming the offending field.
 template <class Family, class Net, typename T>
-std::string check_meta_args(const MetaBatchArgs<T>& a) {
+std::string check_meta_shape(const MetaBatchArgs<T>& a) {
   static_assert(Net::kInputDim == Family::kInputDim && Net::kOutputDim == Family::kOutputDim,
                 "the model's input/output sizes must match the task family's");
   if (a.num_tasks < 1) return "num_tasks: must be at least 1, got " + std::to_string(a.num_tasks);
@@ -127,6 +127,14 @@ std::string check_meta_args(const MetaBatchArgs<T>& a) {
   if (a.inner_steps < 0) {
     return "inner_steps: must be at least 0, got " + std::to_string(a.inner_steps);
   }
+  return "";
+}
+
+// The shape checks plus the inputs and outputs a launch of this mode needs.
+template <class Family, class Net, typename T>
+std::string check_meta_args(const MetaBatchArgs<T>& a) {
+  std::string why = check_meta_shape<Family, Net, T>(a);
+  if (!why.empty()) return why;
   if (a.theta == nullptr) return "theta: no parameter vector given";
   if (a.rate == RateKind::kPerParameter && a.alpha == nullptr) {
     return "alpha: per-parameter learning rates requested but none given";
@@ -196,19 +204,18 @@ METASIM_HD void run_meta_task(const Group& g, const MetaBatchArgs<T>& a,
   const InnerRate<T> rate{a.rate, a.inner_lr, a.alpha, Net::weight_offset(Net::kNumLayers - 1)};
   T* const no_grad = nullptr;
 
-  generate_task_data<Family, T>(g, a.keys, a.first_task + static_cast<uint32_t>(task), k, q, xs,
-                                ys, xq, yq);
+  generate_task_data<Family, T>(g, a.keys, a.first_task + static_cast<uint32_t>(task), k, q, xs, ys,
+                                xq, yq);
   g.for_each(n, [&](int i) { phi[i] = a.theta[i]; });
   g.sync();
-  const T loss_before = B::template mse<false>(g, static_cast<const T*>(phi),
-                                               static_cast<const T*>(xq),
-                                               static_cast<const T*>(yq), q, plain, lterm, no_grad);
+  const T loss_before =
+      B::template mse<false>(g, static_cast<const T*>(phi), static_cast<const T*>(xq),
+                             static_cast<const T*>(yq), q, plain, lterm, no_grad);
 
   // Inner loop (plain reverse passes); phi_1 .. phi_{k-1} are saved for the reverse sweep.
   const bool second = a.mode == MetaMode::kSecondOrder;
-  T* traj = second && steps >= 2
-                ? a.trajectory + static_cast<std::size_t>(task) * (steps - 1) * n
-                : nullptr;
+  T* traj = second && steps >= 2 ? a.trajectory + static_cast<std::size_t>(task) * (steps - 1) * n
+                                 : nullptr;
   for (int j = 0; j < steps; ++j) {
     g.for_each(n, [&](int i) { grad[i] = T(0); });
     g.sync();

@@ -26,11 +26,12 @@ constexpr const char* activation_name<Tanh>() {
 }  // namespace metasim::meta
 
 // X(Name, Family, Act, hidden widths...). Every entry costs one instantiation of the fused kernel
-// per precision in each launcher, so the list holds what the configs use, not every size one
-// might try.
-#define METASIM_FOR_EACH_META_MODEL(X)                                                 \
-  X(SinusoidRelu40x40, ::metasim::meta::SinusoidFamily, ::metasim::Relu, 40, 40)       \
-  X(SinusoidTanh40x40, ::metasim::meta::SinusoidFamily, ::metasim::Tanh, 40, 40)
+// per precision in each launcher, so the list holds what the configs use (1-40-40-1 ReLU: MAML's
+// sinusoid model; 1-64-64-1 tanh: Reptile's), not every size one might try.
+#define METASIM_FOR_EACH_META_MODEL(X)                                           \
+  X(SinusoidRelu40x40, ::metasim::meta::SinusoidFamily, ::metasim::Relu, 40, 40) \
+  X(SinusoidTanh40x40, ::metasim::meta::SinusoidFamily, ::metasim::Tanh, 40, 40) \
+  X(SinusoidTanh64x64, ::metasim::meta::SinusoidFamily, ::metasim::Tanh, 64, 64)
 
 namespace metasim::meta::models {
 #define METASIM_META_MODEL_ALIAS(Name, Family, Act, ...) \

@@ -1,5 +1,5 @@
-// Entry points of the fused meta-learning launchers, one namespace per backend, without CUDA headers.
-// Explicitly instantiated for METASIM_FOR_EACH_META_MODEL in kernels/cpu and kernels/cuda.
+// Entry points of the fused meta-learning launchers, one namespace per backend, without CUDA
+// headers. Explicitly instantiated for METASIM_FOR_EACH_META_MODEL in kernels/cpu and kernels/cuda.
 #pragma once
 
 #include <cstddef>
@@ -10,7 +10,7 @@
 namespace metasim::meta {
 
 namespace cpu {
-// "" when the launch can run, otherwise why not (naming the field).
+// "" when a launch of this shape can run, otherwise why not (naming the field).
 template <class Family, class Net, typename T>
 std::string can_implement(const MetaBatchArgs<T>& a);
 // Host scratch for `threads` OpenMP threads.
@@ -25,7 +25,8 @@ void reduce_task_grads(const T* task_grads, int rows, int num_tasks, T* sums);
 }  // namespace cpu
 
 namespace cuda {
-// "" when the launch fits the current device, otherwise what does not fit and the limit.
+// "" when a launch of this shape fits the current device, otherwise what does not fit and the
+// limit.
 template <class Family, class Net, typename T>
 std::string can_implement(const MetaBatchArgs<T>& a);
 // Dynamic shared memory one task's block uses.

@@ -36,8 +36,7 @@ template <class Family, typename T, class Group>
 METASIM_HD void generate_task_data(const Group& g, const TaskDataKeys& keys, uint32_t task, int k,
                                    int q, T* xs, T* ys, T* xq, T* yq) {
   RandomStream param_rng(keys.task_key, task, 0u, keys.step);
-  const typename Family::template Params<T> params =
-      Family::template sample_params<T>(param_rng);
+  const typename Family::template Params<T> params = Family::template sample_params<T>(param_rng);
   g.for_each(k + q, [&](int p) {
     RandomStream rng(keys.data_key, task, static_cast<uint32_t>(p), keys.step);
     T x[Family::kInputDim];

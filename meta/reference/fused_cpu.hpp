@@ -29,8 +29,10 @@ struct FusedRun {
 };
 
 // `a` names the shape and inputs (theta/alpha are host pointers); the outputs are allocated here.
+// One thread by default: results do not depend on it, and finite-difference loops make thousands
+// of tiny launches for which threads only add fork/join cost.
 template <class Family, class Net, typename T>
-FusedRun<T> run_fused_cpu(MetaBatchArgs<T> a, int threads = 0) {
+FusedRun<T> run_fused_cpu(MetaBatchArgs<T> a, int threads = 1) {
   if (threads <= 0) threads = omp_get_max_threads();
   FusedRun<T> r;
   r.rows = meta_grad_rows(a, Net::kNumParams);
@@ -64,7 +66,8 @@ TaskData task_data(const TaskDataKeys& keys, uint32_t task, int k, int q) {
   generate_task_data<Family, T>(SerialGroup{}, keys, task, k, q, xs.data(), ys.data(), xq.data(),
                                 yq.data());
   TaskData d;
-  auto to_sample_major = [](const std::vector<T>& fm, int dim, int count, std::vector<double>& out) {
+  auto to_sample_major = [](const std::vector<T>& fm, int dim, int count,
+                            std::vector<double>& out) {
     out.resize(static_cast<std::size_t>(dim * count));
     for (int s = 0; s < count; ++s) {
       for (int f = 0; f < dim; ++f) {

@@ -12,7 +12,8 @@
 namespace metasim::meta::reference {
 
 // The Mlp parameter layout read from its documentation, independently of the fused code: layer by
-// layer, W row-major [out][in] then b [out]; hidden layers use the activation, the output is linear.
+// layer, W row-major [out][in] then b [out]; hidden layers use the activation, the output is
+// linear.
 struct Net {
   std::vector<int> sizes;  // input, hidden..., output
   bool relu = true;        // otherwise tanh
@@ -46,7 +47,8 @@ struct Net {
       std::vector<S> z(n_out);
       for (int o = 0; o < n_out; ++o) {
         S s = p[off + static_cast<std::size_t>(n_in * n_out + o)];
-        for (int i = 0; i < n_in; ++i) s = s + p[off + static_cast<std::size_t>(o * n_in + i)] * a[l][i];
+        for (int i = 0; i < n_in; ++i)
+          s = s + p[off + static_cast<std::size_t>(o * n_in + i)] * a[l][i];
         z[o] = l + 2 == sizes.size() ? s : act(s);
       }
       off += static_cast<std::size_t>((n_in + 1) * n_out);
@@ -165,7 +167,8 @@ inline Result run(const Setup& st, const std::vector<double>& theta,
     for (std::size_t i = 0; i < n; ++i) th[i] = D(theta[i], which == i ? 1.0 : 0.0);
     for (std::size_t i = 0; i < alpha.size(); ++i) al[i] = D(alpha[i], which == n + i ? 1.0 : 0.0);
     const std::vector<D> ph = adapt(st, th, al, d, st.steps);
-    r.meta_grad.push_back(st.net.mse(ph, d.xq, d.yq, static_cast<std::vector<D>*>(nullptr)).tangent);
+    r.meta_grad.push_back(
+        st.net.mse(ph, d.xq, d.yq, static_cast<std::vector<D>*>(nullptr)).tangent);
   }
   return r;
 }

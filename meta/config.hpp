@@ -1,0 +1,48 @@
+// The training configuration: every field with its default, allowed range and documentation.
+// Read from JSON (nested objects: {"inner": {"lr": 0.01}}), overridden by --set inner.lr=0.02.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace metasim::meta {
+
+// Defaults are the MAML paper's sinusoid settings (Finn et al., 2017, section 5.1).
+struct TrainConfig {
+  std::string description;
+  std::string algorithm = "maml";
+  std::string task_family = "sinusoid";
+  std::vector<int> hidden{40, 40};
+  std::string activation = "relu";
+  int shots = 10;  // K support points per task
+  int query = 10;  // query points per task
+  double inner_lr = 0.01;
+  int inner_steps = 1;
+  int meta_batch = 25;
+  int64_t iterations = 70000;
+  std::string optimizer = "adam";
+  double outer_lr = 1e-3;
+  double beta1 = 0.9, beta2 = 0.999, adam_eps = 1e-8;
+  std::string lr_schedule = "constant";
+  double alpha_init_min = 0.005, alpha_init_max = 0.1;  // Meta-SGD's initial inner rates
+  uint64_t seed = 0;
+  std::string backend = "auto";
+  std::string precision = "float";
+  int64_t log_every = 100;
+  int64_t checkpoint_every = 1000;
+};
+
+// Defaults, then `file` (an object, may be empty), then "key=value" overrides in order. Every
+// value is checked: an unknown key, a wrong type or a value out of range throws
+// InvalidArgument naming the dotted key and the allowed range.
+TrainConfig resolve_config(const nlohmann::json& file, const std::vector<std::string>& overrides);
+// Reads and parses a JSON file; errors name the path (and the line for syntax errors).
+nlohmann::json read_json_file(const std::string& path);
+// The nested JSON form of a config (what config.json holds); resolve_config(to_json(c), {}) == c.
+nlohmann::json to_json(const TrainConfig& c);
+// A table of every field: key, default, range, meaning.
+std::string config_reference();
+
+}  // namespace metasim::meta

@@ -1,0 +1,69 @@
+// The fused meta-batch behind one interface: picks the compiled (family, model, precision) and the
+// backend at run time, owns the device buffers, and returns task-averaged meta-gradients.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "host/backend.hpp"
+#include "kernels/meta/inner_loop.hpp"
+
+namespace metasim::meta {
+
+struct ModelSpec {
+  std::string family = "sinusoid";
+  std::vector<int> hidden{40, 40};
+  std::string activation = "relu";
+};
+// "sinusoid 1-40-40-1 relu"
+std::string describe(const ModelSpec& m, int input_dim = -1, int output_dim = -1);
+// Every (family, model) this build has fused kernels for.
+std::vector<ModelSpec> compiled_models();
+
+struct BatchShape {
+  MetaMode mode = MetaMode::kSecondOrder;
+  RateKind rate = RateKind::kScalar;
+  int num_tasks = 1;
+  int support = 10;
+  int query = 10;
+  int inner_steps = 1;
+  bool operator==(const BatchShape&) const = default;
+};
+
+struct BatchRequest {
+  BatchShape shape;
+  double inner_lr = 0.01;
+  TaskDataKeys keys{};
+  uint32_t first_task = 0;
+  // theta, then (RateKind::kPerParameter) one inner rate per parameter.
+  const std::vector<double>* meta_params = nullptr;
+};
+
+struct BatchResult {
+  std::vector<double>
+      mean_grad;  // mean over tasks of the per-task meta-gradients (not for kEvaluate)
+  std::vector<double> loss_before, loss_after;  // per task: query MSE before / after adaptation
+  int first_bad_task = -1;  // lowest task index with a non-finite loss or gradient, or -1
+};
+
+class MetaEngine {
+ public:
+  virtual ~MetaEngine() = default;
+  virtual int num_params() const = 0;
+  virtual std::vector<int> layer_sizes() const = 0;
+  virtual Backend backend() const = 0;
+  virtual Precision precision() const = 0;
+  // "" when batches of this shape can run here; otherwise what does not fit (can_implement).
+  virtual std::string can_implement(const BatchShape& shape) const = 0;
+  // One fused launch and the reduction over its tasks. Throws Error on a backend failure.
+  virtual void run(const BatchRequest& request, BatchResult& result) = 0;
+};
+
+// Throws InvalidArgument naming task_family, model.hidden / model.activation (listing the compiled
+// models) or precision when the combination is not available.
+std::unique_ptr<MetaEngine> make_meta_engine(const ModelSpec& model, Backend backend,
+                                             Precision precision);
+
+}  // namespace metasim::meta

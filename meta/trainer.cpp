@@ -1,0 +1,324 @@
+// Trainer: one fused launch per meta-iteration, the outer update on the host, metrics, checkpoints,
+// progress and held-out evaluation. Nothing per task passes through here except losses and flags.
+#include "meta/trainer.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <initializer_list>
+
+#include "host/atomic_file.hpp"
+#include "host/error.hpp"
+#include "kernels/core/philox.hpp"
+
+namespace metasim::meta {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr uint64_t kHeldOutSeedOffset = 0x9E3779B97F4A7C15ull;  // held-out tasks: another key
+constexpr int kEvalTasksPerLaunch = 16384;
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+ModelSpec model_of(const TrainConfig& c) {
+  return ModelSpec{c.task_family, c.hidden, c.activation};
+}
+
+double mean(const std::vector<double>& v) {
+  double s = 0;
+  for (double x : v) s += x;  // in task order: reproducible
+  return v.empty() ? 0.0 : s / static_cast<double>(v.size());
+}
+
+std::string format_duration(double s) {
+  char buf[32];
+  if (!(s >= 0) || s > 1e8) return "?";
+  const long long t = static_cast<long long>(s + 0.5);
+  if (t >= 3600) {
+    std::snprintf(buf, sizeof buf, "%lldh%02lldm", t / 3600, t / 60 % 60);
+  } else if (t >= 60) {
+    std::snprintf(buf, sizeof buf, "%lldm%02llds", t / 60, t % 60);
+  } else {
+    std::snprintf(buf, sizeof buf, "%llds", t);
+  }
+  return buf;
+}
+
+// The launchers name their own fields ("support: ..."); report the config field (or CLI option)
+// the user sets instead. `names` maps launcher field -> user field.
+struct FieldName {
+  const char* launcher;
+  const char* user;
+};
+
+void require_fits(const MetaEngine& e, const BatchShape& shape,
+                  std::initializer_list<FieldName> names) {
+  const std::string why = e.can_implement(shape);
+  if (why.empty()) return;
+  const std::size_t colon = why.find(": ");
+  std::string field = colon == std::string::npos ? "batch" : why.substr(0, colon);
+  for (const FieldName& f : names) {
+    if (field == f.launcher) field = f.user;
+  }
+  throw InvalidArgument(field, (colon == std::string::npos ? why : why.substr(colon + 2)) +
+                                   " (backend " + to_string(e.backend()) + ")");
+}
+
+}  // namespace
+
+std::vector<double> initial_meta_params(const TrainConfig& c, const std::vector<int>& sizes) {
+  const PhiloxKey key = make_key(c.seed, RngPurpose::kModelInit);
+  std::vector<double> p;
+  for (std::size_t l = 0; l + 1 < sizes.size(); ++l) {
+    const double bound = 1.0 / std::sqrt(static_cast<double>(sizes[l]));
+    const int count = (sizes[l] + 1) * sizes[l + 1];
+    for (int i = 0; i < count; ++i) {
+      RandomStream rng(key, 0u, static_cast<uint32_t>(p.size()), 0u);
+      p.push_back(rng.uniform<double>(-bound, bound));
+    }
+  }
+  if (algorithm_info(c.algorithm).rate == RateKind::kPerParameter) {
+    const std::size_t n = p.size();
+    for (std::size_t i = 0; i < n; ++i) {
+      RandomStream rng(key, 1u, static_cast<uint32_t>(i), 0u);
+      p.push_back(rng.uniform<double>(c.alpha_init_min, c.alpha_init_max));
+    }
+  }
+  return p;
+}
+
+Trainer::Trainer(const TrainConfig& config)
+    : cfg_(config), algo_(&algorithm_info(config.algorithm)) {
+  const Backend backend = parse_backend(cfg_.backend, "backend");
+  engine_ = make_meta_engine(model_of(cfg_), backend, parse_precision(cfg_.precision, "precision"));
+  request_.shape = BatchShape{algo_->mode, algo_->rate, cfg_.meta_batch,
+                              cfg_.shots,  cfg_.query,  cfg_.inner_steps};
+  require_fits(*engine_, request_.shape,
+               {{"num_tasks", "meta_batch"},
+                {"support", "shots"},
+                {"inner_steps", "inner.steps"},
+                {"model", "model.hidden"}});
+  params_ = initial_meta_params(cfg_, engine_->layer_sizes());
+  opt_ = OuterOptimizer(
+      OptimizerSettings{cfg_.optimizer, cfg_.outer_lr, cfg_.beta1, cfg_.beta2, cfg_.adam_eps},
+      params_.size());
+  request_.inner_lr = cfg_.inner_lr;
+  request_.keys.task_key = make_key(cfg_.seed, RngPurpose::kTaskSample);
+  request_.keys.data_key = make_key(cfg_.seed, RngPurpose::kData);
+  request_.meta_params = &params_;
+}
+
+IterationStats Trainer::step() {
+  request_.keys.step = static_cast<uint32_t>(iteration_);
+  engine_->run(request_, result_);
+  if (result_.first_bad_task >= 0) {
+    const int t = result_.first_bad_task;
+    char buf[160];
+    std::snprintf(buf, sizeof buf, " (query loss before adaptation %g, after %g)",
+                  result_.loss_before[t], result_.loss_after[t]);
+    throw Error("iteration " + std::to_string(iteration_) + ": task " + std::to_string(t) +
+                " of the meta-batch produced a non-finite loss or meta-gradient" + buf +
+                "; the inner loop diverged: lower inner.lr or inner.steps");
+  }
+  const double lr = cfg_.lr_schedule == "linear"
+                        ? cfg_.outer_lr * (1.0 - static_cast<double>(iteration_) /
+                                                     static_cast<double>(cfg_.iterations))
+                        : cfg_.outer_lr;
+  opt_.step(params_, result_.mean_grad, lr);
+  ++iteration_;
+  return IterationStats{iteration_, mean(result_.loss_after), mean(result_.loss_before)};
+}
+
+Checkpoint Trainer::to_checkpoint() const {
+  Checkpoint c;
+  c.header = {{"format", "metasim-meta"},
+              {"iteration", iteration_},
+              {"algorithm", cfg_.algorithm},
+              {"model", describe(model_of(cfg_), engine_->layer_sizes().front(),
+                                 engine_->layer_sizes().back())},
+              {"num_params", engine_->num_params()},
+              {"optimizer_steps", opt_.steps()},
+              {"config", to_json(cfg_)}};
+  c.arrays["meta_params"] = params_;
+  c.arrays["optimizer_m"] = opt_.first_moment();
+  c.arrays["optimizer_v"] = opt_.second_moment();
+  return c;
+}
+
+TrainConfig checkpoint_config(const Checkpoint& c) {
+  if (c.header.value("format", "") != "metasim-meta" || !c.header.contains("config")) {
+    throw Error("checkpoint: not a meta-learning checkpoint (no config in its header)");
+  }
+  return resolve_config(c.header.at("config"), {});
+}
+
+void Trainer::restore(const Checkpoint& c) {
+  const TrainConfig saved = checkpoint_config(c);
+  if (saved.algorithm != cfg_.algorithm) {
+    throw InvalidArgument("algorithm", "the checkpoint was trained with '" + saved.algorithm +
+                                           "', not '" + cfg_.algorithm + "'");
+  }
+  if (saved.hidden != cfg_.hidden || saved.activation != cfg_.activation ||
+      saved.task_family != cfg_.task_family) {
+    throw InvalidArgument("model.hidden", "the checkpoint's model (" + describe(model_of(saved)) +
+                                              ") differs from the config's (" +
+                                              describe(model_of(cfg_)) + ")");
+  }
+  auto get = [&](const char* name) -> const std::vector<double>& {
+    const auto it = c.arrays.find(name);
+    if (it == c.arrays.end()) throw Error(std::string("checkpoint: array '") + name + "' missing");
+    return it->second;
+  };
+  const std::vector<double>& p = get("meta_params");
+  if (p.size() != params_.size()) {
+    throw Error("checkpoint: " + std::to_string(p.size()) + " meta-parameters, expected " +
+                std::to_string(params_.size()));
+  }
+  params_ = p;
+  opt_.restore(get("optimizer_m"), get("optimizer_v"), c.header.value("optimizer_steps", 0LL));
+  iteration_ = c.header.value("iteration", 0LL);
+}
+
+TrainSummary train_run(const TrainConfig& config, const std::string& run_dir, bool resume,
+                       bool progress) {
+  namespace fs = std::filesystem;
+  const std::string ckpt_path = (fs::path(run_dir) / "checkpoint").string();
+  const std::string metrics_path = (fs::path(run_dir) / "metrics.jsonl").string();
+  if (!resume && fs::exists(ckpt_path)) {
+    throw InvalidArgument("out", "'" + run_dir +
+                                     "' already holds a run (it has a checkpoint): pass --resume "
+                                     "to continue it, or choose another directory");
+  }
+  Trainer trainer(config);  // validates everything before anything is written
+  if (resume) trainer.restore(load_checkpoint(ckpt_path));
+  std::error_code ec;
+  fs::create_directories(run_dir, ec);
+  if (ec) throw Error("cannot create run directory '" + run_dir + "': " + ec.message());
+  write_file_atomically((fs::path(run_dir) / "config.json").string(),
+                        to_json(config).dump(2) + "\n");
+  std::ofstream metrics(metrics_path, resume ? std::ios::app : std::ios::trunc);
+  if (!metrics) throw Error("cannot open '" + metrics_path + "' for writing");
+
+  const int64_t start = trainer.iteration();
+  const int64_t total = config.iterations;
+  const Clock::time_point t0 = Clock::now();
+  Clock::time_point window_t0 = t0, last_print = t0;
+  int64_t window_start = start;
+  double window_loss = 0, window_before = 0;
+  TrainSummary summary;
+  summary.iterations = start;
+  auto checkpoint = [&] { save_checkpoint(ckpt_path, trainer.to_checkpoint()); };
+  if (!resume) checkpoint();  // a NaN in the first iterations still leaves a loadable run
+
+  while (trainer.iteration() < total) {
+    const IterationStats st = trainer.step();
+    window_loss += st.meta_loss;
+    window_before += st.loss_before;
+    const int64_t it = st.iteration;
+    const bool last = it == total;
+    if (it % config.log_every == 0 || last) {
+      const double n = static_cast<double>(it - window_start);
+      const double dt = seconds_since(window_t0);
+      const double wall = seconds_since(t0);
+      summary.meta_loss = window_loss / n;
+      summary.loss_before = window_before / n;
+      const nlohmann::json line = {{"iteration", it},
+                                   {"meta_loss", summary.meta_loss},
+                                   {"loss_before", summary.loss_before},
+                                   {"tasks_per_s", dt > 0 ? n * config.meta_batch / dt : 0.0},
+                                   {"wall_s", wall}};
+      metrics << line.dump() << '\n' << std::flush;
+      window_start = it;
+      window_t0 = Clock::now();
+      window_loss = window_before = 0;
+    }
+    if (it % config.checkpoint_every == 0 || last) checkpoint();
+    if (progress && (seconds_since(last_print) > 0.2 || last)) {
+      last_print = Clock::now();
+      const double wall = seconds_since(t0);
+      const double rate = static_cast<double>(it - start) / wall;
+      std::fprintf(
+          stderr, "\r[train] %s  it %lld/%lld  loss %.4f (before %.3f)  %.3g tasks/s  ETA %s   ",
+          config.algorithm.c_str(), static_cast<long long>(it), static_cast<long long>(total),
+          st.meta_loss, st.loss_before, rate * config.meta_batch,
+          format_duration(static_cast<double>(total - it) / rate).c_str());
+      if (last) std::fputc('\n', stderr);
+      std::fflush(stderr);
+    }
+  }
+  summary.iterations = trainer.iteration();
+  summary.wall_s = seconds_since(t0);
+  summary.tasks_per_s = summary.wall_s > 0 ? static_cast<double>(summary.iterations - start) *
+                                                 config.meta_batch / summary.wall_s
+                                           : 0.0;
+  return summary;
+}
+
+EvalResult evaluate(const TrainConfig& config, const std::vector<double>& meta_params,
+                    const EvalOptions& o) {
+  require_positive("tasks", o.tasks);
+  require_positive("shots", o.shots);
+  require_positive("query", o.query);
+  if (o.steps < 0)
+    throw InvalidArgument("steps", "must be at least 0, got " + std::to_string(o.steps));
+  const AlgorithmInfo& algo = algorithm_info(config.algorithm);
+  auto engine = make_meta_engine(model_of(config), parse_backend(o.backend, "backend"),
+                                 parse_precision(config.precision, "precision"));
+  BatchRequest req;
+  req.shape = BatchShape{MetaMode::kEvaluate,
+                         algo.rate,
+                         std::min(o.tasks, kEvalTasksPerLaunch),
+                         o.shots,
+                         o.query,
+                         o.steps};
+  require_fits(*engine, req.shape,
+               {{"num_tasks", "tasks"}, {"support", "shots"}, {"model", "shots"}});
+  const uint64_t seed = (o.seed_given ? o.seed : config.seed) + kHeldOutSeedOffset;
+  req.keys =
+      TaskDataKeys{make_key(seed, RngPurpose::kTaskSample), make_key(seed, RngPurpose::kData), 0u};
+  req.inner_lr = config.inner_lr;
+  req.meta_params = &meta_params;
+  EvalResult r;
+  r.algorithm = config.algorithm;
+  r.tasks = o.tasks;
+  r.shots = o.shots;
+  r.steps = o.steps;
+  r.query = o.query;
+  const Clock::time_point t0 = Clock::now();
+  BatchResult out;
+  double before = 0, after = 0;
+  for (int done = 0; done < o.tasks; done += req.shape.num_tasks) {
+    req.shape.num_tasks = std::min(kEvalTasksPerLaunch, o.tasks - done);
+    req.first_task = static_cast<uint32_t>(done);
+    engine->run(req, out);
+    if (out.first_bad_task >= 0) {
+      throw Error("evaluation task " + std::to_string(done + out.first_bad_task) +
+                  " diverged (non-finite query loss after " + std::to_string(o.steps) +
+                  " steps): use fewer --steps");
+    }
+    for (std::size_t t = 0; t < out.loss_after.size(); ++t) {
+      before += out.loss_before[t];
+      after += out.loss_after[t];
+    }
+  }
+  r.mse_before = before / o.tasks;
+  r.mse_after = after / o.tasks;
+  r.seconds = seconds_since(t0);
+  return r;
+}
+
+EvalResult evaluate_run(const std::string& run_dir, const EvalOptions& options) {
+  const Checkpoint c = load_checkpoint((std::filesystem::path(run_dir) / "checkpoint").string());
+  const TrainConfig cfg = checkpoint_config(c);
+  const auto it = c.arrays.find("meta_params");
+  if (it == c.arrays.end()) throw Error("checkpoint in '" + run_dir + "' has no meta_params");
+  return evaluate(cfg, it->second, options);
+}
+
+}  // namespace metasim::meta

@@ -1,0 +1,105 @@
+// The meta-training outer loop (meta-batch, one fused launch, reduction, Adam/SGD on the host)
+// and held-out evaluation; `metasim train` and `metasim eval` are thin wrappers over these.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "host/checkpoint.hpp"
+#include "meta/algorithm.hpp"
+#include "meta/config.hpp"
+#include "meta/engine.hpp"
+#include "meta/optimizer.hpp"
+
+namespace metasim::meta {
+
+struct IterationStats {
+  int64_t iteration = 0;   // completed iterations after this step
+  double meta_loss = 0;    // mean query MSE after adaptation over the meta-batch
+  double loss_before = 0;  // mean query MSE at theta (before adaptation)
+};
+
+class Trainer {
+ public:
+  // Builds the engine and initial meta-parameters; throws InvalidArgument naming the config field
+  // when the config cannot run here (unknown model, sizes that do not fit the device, ...).
+  explicit Trainer(const TrainConfig& config);
+  // The batch request points into this object.
+  Trainer(const Trainer&) = delete;
+  Trainer& operator=(const Trainer&) = delete;
+
+  // One meta-iteration. Throws Error naming the iteration and the first task whose loss or
+  // meta-gradient is not finite; the parameters are then left as they were before the step.
+  IterationStats step();
+
+  int64_t iteration() const { return iteration_; }
+  const TrainConfig& config() const { return cfg_; }
+  const AlgorithmInfo& algorithm() const { return *algo_; }
+  MetaEngine& engine() { return *engine_; }
+  // theta, then Meta-SGD's inner rates.
+  const std::vector<double>& meta_params() const { return params_; }
+
+  Checkpoint to_checkpoint() const;
+  // Restores parameters, optimiser state and iteration; the checkpoint's model and algorithm must
+  // match this trainer's config (errors name the field that differs).
+  void restore(const Checkpoint& c);
+
+ private:
+  TrainConfig cfg_;
+  const AlgorithmInfo* algo_;
+  std::unique_ptr<MetaEngine> engine_;
+  std::vector<double> params_;
+  OuterOptimizer opt_;
+  BatchRequest request_;
+  BatchResult result_;
+  int64_t iteration_ = 0;
+};
+
+// Initial meta-parameters: PyTorch's nn.Linear default (weights and biases U(+-1/sqrt(fan_in)))
+// from the kModelInit Philox stream, then Meta-SGD's rates from U[alpha_init_min, alpha_init_max].
+std::vector<double> initial_meta_params(const TrainConfig& c, const std::vector<int>& layer_sizes);
+
+struct TrainSummary {
+  int64_t iterations = 0;
+  double meta_loss = 0;  // mean over the last logged window
+  double loss_before = 0;
+  double tasks_per_s = 0;  // over the whole run
+  double wall_s = 0;
+};
+
+// Trains into run_dir: config.json (resolved), metrics.jsonl, checkpoint. With resume, continues
+// from run_dir/checkpoint (the config given must be that run's, possibly with overrides). A
+// progress line goes to stderr when `progress` is set.
+TrainSummary train_run(const TrainConfig& config, const std::string& run_dir, bool resume,
+                       bool progress);
+
+struct EvalOptions {
+  int tasks = 1000;
+  int shots = 10;
+  int steps = 10;
+  int query = 100;          // query points per task for the MSE
+  uint64_t seed = 0;        // held-out tasks come from a stream keyed by seed + a fixed offset
+  bool seed_given = false;  // otherwise the run's own seed
+  std::string backend = "auto";
+};
+
+struct EvalResult {
+  std::string algorithm;
+  int tasks = 0, shots = 0, steps = 0, query = 0;
+  double mse_before = 0, mse_after = 0;  // mean over tasks of the query MSE
+  double seconds = 0;
+};
+
+// Adapts to fresh tasks (never seen in training: a separate Philox key) with the algorithm's own
+// inner rates and reports the mean query MSE before and after.
+EvalResult evaluate(const TrainConfig& config, const std::vector<double>& meta_params,
+                    const EvalOptions& options);
+// The same, from a run directory's checkpoint (verified).
+EvalResult evaluate_run(const std::string& run_dir, const EvalOptions& options);
+
+// The config stored in a checkpoint.
+TrainConfig checkpoint_config(const Checkpoint& c);
+
+}  // namespace metasim::meta

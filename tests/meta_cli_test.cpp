@@ -1,0 +1,123 @@
+// `metasim train` and `metasim eval` as a user runs them: the run directory, the eval JSON, exit
+// codes, and error messages that name the field.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct CliRun {
+  int status;
+  std::string output;  // stdout and stderr together
+};
+
+CliRun run(const std::string& args) {
+  const std::string cmd = std::string(METASIM_CLI_PATH) + " " + args + " 2>&1";
+  CliRun r{-1, ""};
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return r;
+  std::array<char, 4096> buf;
+  size_t got;
+  while ((got = fread(buf.data(), 1, buf.size(), p)) > 0) r.output.append(buf.data(), got);
+  const int st = pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+
+std::string configs() {
+  return (fs::path(METASIM_TEST_DATA_DIR).parent_path().parent_path() / "configs").string();
+}
+
+fs::path temp_dir(const std::string& name) {
+  const fs::path p =
+      fs::temp_directory_path() / ("metasim_meta_cli_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(p);
+  return p;
+}
+
+TEST(MetaCli_TrainEval, WritesRunDirectoryAndEvalPrintsJson) {
+  const fs::path dir = temp_dir("run");
+  CliRun r = run("train --config " + configs() + "/maml-sinusoid.json --out " + dir.string() +
+                 " --set iterations=200 --set log_every=50 --set backend=cpu");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("maml: 200 iterations"), std::string::npos) << r.output;
+  for (const char* f : {"config.json", "metrics.jsonl", "checkpoint"}) {
+    EXPECT_TRUE(fs::exists(dir / f)) << f;
+  }
+  const auto cfg = nlohmann::json::parse(std::ifstream(dir / "config.json"));
+  EXPECT_EQ(cfg["iterations"], 200);
+  EXPECT_EQ(cfg["inner"]["lr"], 0.01);
+  r = run("eval --run " + dir.string() + " --tasks 200 --shots 10 --steps 5 --backend cpu --json");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto j = nlohmann::json::parse(r.output);
+  EXPECT_EQ(j["algorithm"], "maml");
+  EXPECT_EQ(j["shots"], 10);
+  EXPECT_EQ(j["steps"], 5);
+  EXPECT_EQ(j["tasks"], 200);
+  EXPECT_LT(j["mse_after"].get<double>(), j["mse_before"].get<double>());
+  r = run("eval --run " + dir.string() + " --tasks 20 --backend cpu");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("mse_after"), std::string::npos) << r.output;
+  fs::remove_all(dir);
+}
+
+TEST(MetaCli_BadInput, ErrorsNameTheFieldAndExitWith2) {
+  const fs::path dir = temp_dir("bad");
+  const std::string out = " --out " + dir.string();
+  struct Case {
+    std::string args, expect;
+  };
+  for (const Case& c : {
+           Case{"train" + out + " --set algorithm=maml2", "algorithm: must be one of maml,"},
+           Case{"train" + out + " --set inner.lr=-0.5", "inner.lr: must be in [0, 10], got -0.5"},
+           Case{"train" + out + " --set outer.lr=-1", "outer.lr: must be in [0, 10]"},
+           Case{"train" + out + " --set shots=0", "shots: must be in [1, 100000], got 0"},
+           Case{"train" + out + " --set model.hidden=[7]", "model.hidden: no fused kernels"},
+           Case{"train" + out + " --set nope=1", "nope: unknown field"},
+           Case{"train" + out + " --config /nonexistent.json", "config: cannot open"},
+           Case{"train", "out: a run directory is required"},
+           Case{"eval --run " + dir.string(), "cannot open"},
+       }) {
+    const CliRun r = run(c.args);
+    EXPECT_NE(r.status, 0) << c.args;
+    EXPECT_NE(r.output.find(c.expect), std::string::npos) << c.args << "\n" << r.output;
+  }
+  EXPECT_FALSE(fs::exists(dir / "checkpoint")) << "nothing is written for a bad config";
+  EXPECT_EQ(run("train" + out + " --set inner.lr=-0.5").status, 2);
+}
+
+TEST(MetaCli_Divergence, ReportsTaskIndexExitsNonZeroKeepsCheckpoint) {
+  const fs::path dir = temp_dir("nan");
+  CliRun r = run("train --out " + dir.string() + " --set iterations=3 --set backend=cpu");
+  ASSERT_EQ(r.status, 0) << r.output;
+  r = run("train --out " + dir.string() +
+          " --resume --set iterations=6 --set inner.lr=10 --set inner.steps=30");
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("iteration 3: task "), std::string::npos) << r.output;
+  r = run("eval --run " + dir.string() + " --tasks 5 --steps 1 --backend cpu --json");
+  ASSERT_EQ(r.status, 0) << r.output;  // the checkpoint from iteration 3 still loads
+  fs::remove_all(dir);
+}
+
+TEST(MetaCli_Bench, ReportsTasksPerSecondPerMetaBatch) {
+  const CliRun r =
+      run("bench maml --backend cpu --meta-batch 3,5 --iterations 4 --warmup 1 --json");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto j = nlohmann::json::parse(r.output);
+  EXPECT_EQ(j["algorithm"], "maml");
+  ASSERT_EQ(j["results"].size(), 2u);
+  EXPECT_EQ(j["results"][1]["meta_batch"], 5);
+  EXPECT_GT(j["results"][1]["tasks_per_s"].get<double>(), 0.0);
+  EXPECT_EQ(run("bench maml --backend cpu --iterations 0").status, 2);
+}
+
+}  // namespace
