@@ -10,25 +10,12 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "tests/test_support.hpp"
+
 namespace {
 
-struct CliRun {
-  int status;
-  std::string output;  // stdout and stderr together
-};
-
-CliRun run(const std::string& args) {
-  const std::string cmd = std::string(METASIM_CLI_PATH) + " " + args + " 2>&1";
-  CliRun r{-1, ""};
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  size_t got;
-  while ((got = fread(buf.data(), 1, buf.size(), p)) > 0) r.output.append(buf.data(), got);
-  const int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
+using metasim::test_support::CliRun;
+CliRun run(const std::string& args) { return metasim::test_support::run_cli(args); }
 
 std::string data(const std::string& name) {
   return std::string(METASIM_TEST_DATA_DIR) + "/gymnasium/" + name;

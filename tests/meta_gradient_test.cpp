@@ -13,6 +13,7 @@
 #include "kernels/meta/inner_loop.hpp"
 #include "kernels/meta/sinusoid.hpp"
 #include "meta/reference/fused_cpu.hpp"
+#include "tests/test_support.hpp"
 
 namespace metasim::meta {
 namespace {
@@ -25,14 +26,7 @@ using PaperRelu = Mlp<Relu, 1, 40, 40, 1>;
 
 template <class Net>
 std::vector<double> init_params(uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::vector<double> p(Net::kNumParams);
-  for (int l = 0; l < Net::kNumLayers; ++l) {
-    const double bound = 1.0 / std::sqrt(static_cast<double>(Net::in_dim(l)));
-    std::uniform_real_distribution<double> u(-bound, bound);
-    for (int i = Net::weight_offset(l); i < Net::weight_offset(l + 1); ++i) p[i] = u(rng);
-  }
-  return p;
+  return test_support::random_params<Net>(seed);
 }
 
 MetaBatchArgs<double> base_args(MetaMode mode, RateKind rate, int tasks, int k, int q, int steps,

@@ -1,0 +1,49 @@
+// Helpers shared by several test files: running the metasim CLI as a user would, and drawing
+// seeded random MLP parameters with the usual 1/sqrt(fan_in) scale.
+#pragma once
+
+#include <sys/wait.h>
+
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace metasim::test_support {
+
+struct CliRun {
+  int status;          // exit status, -1 if the process did not exit normally
+  std::string output;  // stdout and stderr together
+};
+
+// Runs `metasim <args>` (the binary the tests were built with) and collects its output.
+inline CliRun run_cli(const std::string& args) {
+  const std::string cmd = std::string(METASIM_CLI_PATH) + " " + args + " 2>&1";
+  CliRun r{-1, ""};
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return r;
+  std::array<char, 4096> buf;
+  size_t got;
+  while ((got = fread(buf.data(), 1, buf.size(), p)) > 0) r.output.append(buf.data(), got);
+  const int st = pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+
+// Weights uniform in +-1/sqrt(fan_in), biases zero, from a fixed seed (Net is an Mlp<...>).
+template <class Net>
+std::vector<double> random_params(uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<double> p(Net::kNumParams);
+  for (int l = 0; l < Net::kNumLayers; ++l) {
+    const double bound = 1.0 / std::sqrt(static_cast<double>(Net::in_dim(l)));
+    std::uniform_real_distribution<double> u(-bound, bound);
+    for (int i = Net::weight_offset(l); i < Net::weight_offset(l + 1); ++i) p[i] = u(rng);
+  }
+  return p;
+}
+
+}  // namespace metasim::test_support
