@@ -68,6 +68,27 @@ std::vector<Real> soa_to_rows(const std::vector<Real>& soa, int64_t n, int dim) 
   return rows;
 }
 
+// Checks a row-major [n][fields] host array (size, finite values; errors name `field` and the
+// offending instance and field) and uploads it as structure-of-arrays.
+template <typename Real>
+void upload_rows(BackendArray<Real>& dst, std::span<const Real> rows, int64_t n,
+                 const std::vector<std::string>& names, const char* field, const char* what) {
+  const auto dim = static_cast<int64_t>(names.size());
+  if (static_cast<int64_t>(rows.size()) != n * dim) {
+    throw InvalidArgument(field, "expected " + std::to_string(n * dim) + " values (" +
+                                     std::to_string(n) + " instances x " + std::to_string(dim) +
+                                     " " + what + "), got " + std::to_string(rows.size()));
+  }
+  for (size_t j = 0; j < rows.size(); ++j) {
+    if (!std::isfinite(rows[j])) {
+      throw InvalidArgument(field, std::string(field) + "[" + std::to_string(j / dim) + "]." +
+                                       names[j % static_cast<size_t>(dim)] + " is not finite");
+    }
+  }
+  const std::vector<Real> soa = rows_to_soa(rows, n, static_cast<int>(dim));
+  dst.upload(soa.data(), soa.size());
+}
+
 }  // namespace
 
 template <typename Real>
@@ -364,22 +385,7 @@ std::vector<uint8_t> VectorEnv<Real>::truncated() const {
 template <typename Real>
 void VectorEnv<Real>::set_states(std::span<const Real> states) {
   Impl& m = *impl_;
-  const int dim = m.spec->state_dim;
-  if (static_cast<int64_t>(states.size()) != m.n * dim) {
-    throw InvalidArgument("states", "expected " + std::to_string(m.n * dim) + " values (" +
-                                        std::to_string(m.n) + " instances x " +
-                                        std::to_string(dim) + " state fields), got " +
-                                        std::to_string(states.size()));
-  }
-  for (size_t j = 0; j < states.size(); ++j) {
-    if (!std::isfinite(states[j])) {
-      throw InvalidArgument("states", "states[" + std::to_string(j / static_cast<size_t>(dim)) +
-                                          "]." + m.spec->state_names[j % static_cast<size_t>(dim)] +
-                                          " is not finite");
-    }
-  }
-  const std::vector<Real> soa = rows_to_soa(states, m.n, dim);
-  m.state.upload(soa.data(), soa.size());
+  upload_rows(m.state, states, m.n, m.spec->state_names, "states", "state fields");
   m.ops.restart(m.batch());
   m.started = true;
 }
@@ -392,22 +398,7 @@ std::vector<Real> VectorEnv<Real>::states() const {
 template <typename Real>
 void VectorEnv<Real>::set_params(std::span<const Real> params) {
   Impl& m = *impl_;
-  const int dim = m.spec->param_dim;
-  if (static_cast<int64_t>(params.size()) != m.n * dim) {
-    throw InvalidArgument("params", "expected " + std::to_string(m.n * dim) + " values (" +
-                                        std::to_string(m.n) + " instances x " +
-                                        std::to_string(dim) + " parameters), got " +
-                                        std::to_string(params.size()));
-  }
-  for (size_t j = 0; j < params.size(); ++j) {
-    if (!std::isfinite(params[j])) {
-      throw InvalidArgument("params", "params[" + std::to_string(j / static_cast<size_t>(dim)) +
-                                          "]." + m.spec->param_names[j % static_cast<size_t>(dim)] +
-                                          " is not finite");
-    }
-  }
-  const std::vector<Real> soa = rows_to_soa(params, m.n, dim);
-  m.params.upload(soa.data(), soa.size());
+  upload_rows(m.params, params, m.n, m.spec->param_names, "params", "parameters");
 }
 
 template <typename Real>
