@@ -2,9 +2,12 @@
 // Dual scalar the exact Hessian-vector product. The fused meta-learning kernels are built on these.
 #pragma once
 
+#include <type_traits>
+
 #include "kernels/core/dual.hpp"
 #include "kernels/core/hd.hpp"
 #include "kernels/core/mlp.hpp"
+#include "kernels/meta/group.hpp"
 
 namespace metasim::meta {
 
@@ -20,6 +23,102 @@ struct ChunkBuffers {
   int stride;
   int chunk;  // samples per chunk (<= stride)
 };
+
+// A row of n scalars of a chunk buffer as the SerialGroup passes store it: plain scalars as they
+// are; Dual<T> as n values followed by n tangents in the same 2n T, so that the vectorised loops
+// read and write unit-stride arrays of T. Only the serial passes touch Dual chunk buffers on the
+// CPU, so this layout never meets the array-of-Dual one the group passes use.
+template <typename S>
+struct SerialRow {
+  S* __restrict__ p;
+  SerialRow(S* row, int) : p(row) {}
+  METASIM_INLINE SerialRow at(int off) const { return SerialRow(p + off, 0); }
+  METASIM_INLINE std::remove_const_t<S> load(int s) const { return p[s]; }
+  METASIM_INLINE void store(int s, const S& x) const { p[s] = x; }
+};
+template <typename T>
+struct SerialRow<Dual<T>> {
+  T* __restrict__ v;
+  T* __restrict__ t;
+  SerialRow(Dual<T>* row, int n) : v(reinterpret_cast<T*>(row)), t(v + n) {}
+  SerialRow(T* values, T* tangents) : v(values), t(tangents) {}
+  METASIM_INLINE SerialRow at(int off) const { return SerialRow(v + off, t + off); }
+  METASIM_INLINE Dual<T> load(int s) const { return {v[s], t[s]}; }
+  METASIM_INLINE void store(int s, const Dual<T>& x) const {
+    v[s] = x.value;
+    t[s] = x.tangent;
+  }
+};
+template <typename T>
+struct SerialRow<const Dual<T>> {
+  const T* __restrict__ v;
+  const T* __restrict__ t;
+  SerialRow(const Dual<T>* row, int n) : v(reinterpret_cast<const T*>(row)), t(v + n) {}
+  SerialRow(const T* values, const T* tangents) : v(values), t(tangents) {}
+  METASIM_INLINE SerialRow at(int off) const { return SerialRow(v + off, t + off); }
+  METASIM_INLINE Dual<T> load(int s) const { return {v[s], t[s]}; }
+};
+
+// Parameters [off, ...) as a row: a plain array, or a DualParamView's values and tangents.
+template <typename T>
+METASIM_INLINE SerialRow<const T> param_row(const T* p, int off) {
+  return SerialRow<const T>(p + off, 0);
+}
+template <typename T>
+METASIM_INLINE SerialRow<const Dual<T>> param_row(const DualParamView<T>& p, int off) {
+  return SerialRow<const Dual<T>>(p.value + off, p.tangent + off);
+}
+
+// y[j] += x * a[j] (kXLeft) or y[j] += a[j] * x, j < n: the operations of the scalar or Dual
+// expression, written over the rows' raw arrays so that GCC vectorises the Dual case as well.
+template <bool kXLeft, class YR, class X, class AR>
+METASIM_INLINE void serial_madd(int n, const YR& y, const X& x, const AR& a) {
+  if constexpr (!requires { y.t; }) {
+    auto* __restrict__ yp = y.p;
+    const auto* __restrict__ ap = a.p;
+    METASIM_CPU_SIMD
+    for (int j = 0; j < n; ++j) {
+      if constexpr (kXLeft) {
+        yp[j] = yp[j] + x * ap[j];
+      } else {
+        yp[j] = yp[j] + ap[j] * x;
+      }
+    }
+  } else if constexpr (requires { a.t; }) {
+    using D = std::remove_cv_t<decltype(a.load(0))>;
+    auto* __restrict__ yv = y.v;
+    auto* __restrict__ yt = y.t;
+    const auto* __restrict__ av = a.v;
+    const auto* __restrict__ at = a.t;
+    METASIM_CPU_SIMD
+    for (int j = 0; j < n; ++j) {
+      const D aj(av[j], at[j]);
+      D r;
+      if constexpr (kXLeft) {
+        r = x * aj;
+      } else {
+        r = aj * x;
+      }
+      yv[j] = yv[j] + r.value;
+      yt[j] = yt[j] + r.tangent;
+    }
+  } else {
+    auto* __restrict__ yv = y.v;
+    auto* __restrict__ yt = y.t;
+    const auto* __restrict__ ap = a.p;
+    METASIM_CPU_SIMD
+    for (int j = 0; j < n; ++j) {
+      decltype(x * ap[0]) r;
+      if constexpr (kXLeft) {
+        r = x * ap[j];
+      } else {
+        r = ap[j] * x;
+      }
+      yv[j] = yv[j] + r.value;
+      yt[j] = yt[j] + r.tangent;
+    }
+  }
+}
 
 // The same network and parameter layout as Mlp<Act, Sizes...> (whose per-sample code is the
 // reference these passes are tested against), but every layer is computed for all samples of a
@@ -87,12 +186,24 @@ struct BatchedMlp {
     for (int s0 = 0; s0 < k; s0 += b.chunk) {
       const int c = k - s0 < b.chunk ? k - s0 : b.chunk;
       forward(g, p, xs + s0, k, c, b);
-      g.for_each_2d(kOut, c, [&](int j, int s) {
-        const S e = b.out[j * b.stride + s] - ys[j * k + s0 + s];
-        const T ev = value_of(e);
-        lterm[j * b.stride + s] = weight * (ev * ev);
-        b.out[j * b.stride + s] = e * T(2 * weight);
-      });
+      if constexpr (kIsSerial<Group>) {
+        for (int j = 0; j < kOut; ++j) {
+          const SerialRow<S> o(b.out + j * b.stride, b.stride);
+          for (int s = 0; s < c; ++s) {
+            const S e = o.load(s) - ys[j * k + s0 + s];
+            const T ev = value_of(e);
+            lterm[j * b.stride + s] = weight * (ev * ev);
+            o.store(s, e * T(2 * weight));
+          }
+        }
+      } else {
+        g.for_each_2d(kOut, c, [&](int j, int s) {
+          const S e = b.out[j * b.stride + s] - ys[j * k + s0 + s];
+          const T ev = value_of(e);
+          lterm[j * b.stride + s] = weight * (ev * ev);
+          b.out[j * b.stride + s] = e * T(2 * weight);
+        });
+      }
       g.sync();
       if (g.rank() == 0) {
         for (int j = 0; j < kOut; ++j) {
@@ -105,6 +216,104 @@ struct BatchedMlp {
   }
 
  private:
+  // The CPU (one worker per task) versions of the layer passes: the same operations on the same
+  // values in the same order as the group versions, with the loops arranged so that the innermost
+  // one is unit-stride and independent across iterations, which GCC vectorises. Dual rows are
+  // stored as a SerialRow (values, then tangents) so that those loops see two plain arrays.
+  // Samples go in blocks of kBlock so that the per-block accumulators live on the stack.
+  static constexpr int kBlock = 32;
+
+  template <int L, class P, typename In, typename S>
+  static void forward_layer_serial(const P& p, const In* __restrict__ in, int in_stride, int c,
+                                   S* __restrict__ dst, int stride) {
+    constexpr int n_in = Net::in_dim(L);
+    constexpr int n_out = Net::out_dim(L);
+    constexpr int w = Net::weight_offset(L);
+    constexpr int bias = Net::bias_offset(L);
+    constexpr bool kLast = L == kLayers - 1;
+    // One sample at a time, the vector loop along the output units: the weights transposed once
+    // per pass ([in][out]) so that it reads them unit-stride. Each z[o] is still the bias plus
+    // the products in order of i.
+    S wtb[n_in * n_out];
+    S zb[n_out];
+    const SerialRow<S> wt(wtb, n_in * n_out);
+    const SerialRow<S> z(zb, n_out);
+    for (int i = 0; i < n_in; ++i) {
+      for (int o = 0; o < n_out; ++o) wt.store(i * n_out + o, p[w + o * n_in + i]);
+    }
+    for (int s = 0; s < c; ++s) {
+      for (int o = 0; o < n_out; ++o) z.store(o, p[bias + o]);
+      for (int i = 0; i < n_in; ++i) {
+        const In x = SerialRow<const In>(in + i * in_stride, in_stride).load(s);
+        serial_madd<false>(n_out, z, x, wt.at(i * n_out));
+      }
+      for (int o = 0; o < n_out; ++o) {
+        const SerialRow<S> out(dst + o * stride, stride);
+        if constexpr (kLast) {
+          out.store(s, z.load(o));
+        } else {
+          out.store(s, Act::apply(z.load(o)));
+        }
+      }
+    }
+  }
+
+  // a: this layer's input, feature-major with stride a_stride (x for layer 0, else the previous
+  // layer's activations). Writes dLoss/dz_{L-1} into next for L > 0.
+  template <int L, class P, typename A, typename S, class G>
+  static void backward_layer_serial(const P& p, const A* __restrict__ a, int a_stride, int c,
+                                    int stride, const S* __restrict__ delta, S* __restrict__ next,
+                                    const G& grad) {
+    constexpr int n_in = Net::in_dim(L);
+    constexpr int n_out = Net::out_dim(L);
+    constexpr int w = Net::weight_offset(L);
+    constexpr int bias = Net::bias_offset(L);
+    // Parameter gradients, each summed over s in order from zero as the group version does, but
+    // from a sample-major copy of the input so that the vector loop runs along the input units.
+    S accb[n_out * n_in];
+    S bacc[n_out];
+    A atb[kBlock * n_in];
+    const SerialRow<S> acc(accb, n_out * n_in);
+    const SerialRow<A> at(atb, kBlock * n_in);
+    for (int j = 0; j < n_out * n_in; ++j) acc.store(j, S(0));
+    for (int o = 0; o < n_out; ++o) bacc[o] = S(0);
+    for (int s0 = 0; s0 < c; s0 += kBlock) {
+      const int m = c - s0 < kBlock ? c - s0 : kBlock;
+      for (int i = 0; i < n_in; ++i) {
+        const SerialRow<const A> ai(a + i * a_stride, a_stride);
+        for (int s = 0; s < m; ++s) at.store(s * n_in + i, ai.load(s0 + s));
+      }
+      for (int o = 0; o < n_out; ++o) {
+        const SerialRow<const S> d(delta + o * stride, stride);
+        for (int s = 0; s < m; ++s) {
+          const S ds = d.load(s0 + s);
+          bacc[o] += ds;
+          serial_madd<true>(n_in, acc.at(o * n_in), ds, at.at(s * n_in));
+        }
+      }
+    }
+    for (int o = 0; o < n_out; ++o) {
+      for (int i = 0; i < n_in; ++i) grad[w + o * n_in + i] += acc.load(o * n_in + i);
+      grad[bias + o] += bacc[o];
+    }
+    if constexpr (L > 0) {
+      // One sample at a time, the vector loop along this layer's inputs, reading rows of W.
+      S zb[n_in];
+      const SerialRow<S> z(zb, n_in);
+      for (int s = 0; s < c; ++s) {
+        for (int i = 0; i < n_in; ++i) z.store(i, S(0));
+        for (int o = 0; o < n_out; ++o) {
+          const S d = SerialRow<const S>(delta + o * stride, stride).load(s);
+          serial_madd<false>(n_in, z, d, param_row(p, w + o * n_in));
+        }
+        for (int i = 0; i < n_in; ++i) {
+          const A ai = SerialRow<const A>(a + i * a_stride, a_stride).load(s);
+          SerialRow<S>(next + i * stride, stride).store(s, z.load(i) * Act::grad_from_output(ai));
+        }
+      }
+    }
+  }
+
   template <int L, class Group, class P, typename In, typename S>
   static METASIM_HD void forward_layer(const Group& g, const P& p, const In* in, int in_stride,
                                        int c, const ChunkBuffers<S>& b) {
@@ -115,15 +324,19 @@ struct BatchedMlp {
     constexpr bool kLast = L == kLayers - 1;
     S* dst = kLast ? b.out : b.acts + Net::activation_offset(L) * b.stride;
     const int stride = b.stride;
-    g.for_each_2d(n_out, c, [&](int o, int s) {
-      S z = p[bias + o];
-      for (int i = 0; i < n_in; ++i) z += p[w + o * n_in + i] * in[i * in_stride + s];
-      if constexpr (kLast) {
-        dst[o * stride + s] = z;
-      } else {
-        dst[o * stride + s] = Act::apply(z);
-      }
-    });
+    if constexpr (kIsSerial<Group>) {
+      forward_layer_serial<L>(p, in, in_stride, c, dst, stride);
+    } else {
+      g.for_each_2d(n_out, c, [&](int o, int s) {
+        S z = p[bias + o];
+        for (int i = 0; i < n_in; ++i) z += p[w + o * n_in + i] * in[i * in_stride + s];
+        if constexpr (kLast) {
+          dst[o * stride + s] = z;
+        } else {
+          dst[o * stride + s] = Act::apply(z);
+        }
+      });
+    }
     g.sync();
     if constexpr (!kLast) {
       forward_layer<L + 1>(g, p, static_cast<const S*>(dst), stride, c, b);
@@ -141,31 +354,41 @@ struct BatchedMlp {
     constexpr int w = Net::weight_offset(L);
     constexpr int bias = Net::bias_offset(L);
     const int stride = b.stride;
-    // Parameter gradients: the worker of (o, i) owns W[o][i] (i == n_in: the bias b[o]).
-    g.for_each_2d(n_out, n_in + 1, [&](int o, int i) {
-      S acc = S(0);
-      const S* d = delta + o * stride;
-      if (i == n_in) {
-        for (int s = 0; s < c; ++s) acc += d[s];
-        grad[bias + o] += acc;
+    if constexpr (kIsSerial<Group>) {
+      if constexpr (L == 0) {
+        backward_layer_serial<L>(p, x, x_stride, c, stride, delta, next, grad);
       } else {
-        if constexpr (L == 0) {
-          const X* a = x + i * x_stride;
-          for (int s = 0; s < c; ++s) acc += d[s] * a[s];
-        } else {
-          const S* a = b.acts + (Net::activation_offset(L - 1) + i) * stride;
-          for (int s = 0; s < c; ++s) acc += d[s] * a[s];
-        }
-        grad[w + o * n_in + i] += acc;
+        backward_layer_serial<L>(
+            p, static_cast<const S*>(b.acts + Net::activation_offset(L - 1) * stride), stride, c,
+            stride, delta, next, grad);
       }
-    });
-    if constexpr (L > 0) {
-      const S* a = b.acts + Net::activation_offset(L - 1) * stride;
-      g.for_each_2d(n_in, c, [&](int i, int s) {
+    } else {
+      // Parameter gradients: the worker of (o, i) owns W[o][i] (i == n_in: the bias b[o]).
+      g.for_each_2d(n_out, n_in + 1, [&](int o, int i) {
         S acc = S(0);
-        for (int o = 0; o < n_out; ++o) acc += p[w + o * n_in + i] * delta[o * stride + s];
-        next[i * stride + s] = acc * Act::grad_from_output(a[i * stride + s]);
+        const S* d = delta + o * stride;
+        if (i == n_in) {
+          for (int s = 0; s < c; ++s) acc += d[s];
+          grad[bias + o] += acc;
+        } else {
+          if constexpr (L == 0) {
+            const X* a = x + i * x_stride;
+            for (int s = 0; s < c; ++s) acc += d[s] * a[s];
+          } else {
+            const S* a = b.acts + (Net::activation_offset(L - 1) + i) * stride;
+            for (int s = 0; s < c; ++s) acc += d[s] * a[s];
+          }
+          grad[w + o * n_in + i] += acc;
+        }
       });
+      if constexpr (L > 0) {
+        const S* a = b.acts + Net::activation_offset(L - 1) * stride;
+        g.for_each_2d(n_in, c, [&](int i, int s) {
+          S acc = S(0);
+          for (int o = 0; o < n_out; ++o) acc += p[w + o * n_in + i] * delta[o * stride + s];
+          next[i * stride + s] = acc * Act::grad_from_output(a[i * stride + s]);
+        });
+      }
     }
     g.sync();
     if constexpr (L > 0) {

@@ -2,7 +2,17 @@
 // Per-task code is written once against this interface (rank, size, sync, any, strided loops).
 #pragma once
 
+#include <type_traits>
+
 #include "kernels/core/hd.hpp"
+
+// Marks a CPU loop whose iterations are independent, so the compiler vectorises it without
+// proving that its pointers do not alias.
+#if defined(_OPENMP) && !defined(__CUDA_ARCH__)
+#define METASIM_CPU_SIMD _Pragma("omp simd")
+#else
+#define METASIM_CPU_SIMD
+#endif
 
 namespace metasim::meta {
 
@@ -18,6 +28,12 @@ struct SerialGroup {
   METASIM_HD METASIM_INLINE void for_each(int n, F&& f) const {
     for (int i = 0; i < n; ++i) f(i);
   }
+  // for_each for bodies whose iterations touch disjoint memory (no reductions): vectorised.
+  template <class F>
+  METASIM_HD METASIM_INLINE void for_each_independent(int n, F&& f) const {
+    METASIM_CPU_SIMD
+    for (int i = 0; i < n; ++i) f(i);
+  }
   // Nested loops on the CPU: no division per element, and the inner loop is contiguous.
   template <class F>
   METASIM_HD METASIM_INLINE void for_each_2d(int rows, int cols, F&& f) const {
@@ -26,6 +42,9 @@ struct SerialGroup {
     }
   }
 };
+
+template <class Group>
+inline constexpr bool kIsSerial = std::is_same_v<Group, SerialGroup>;
 
 #if defined(__CUDACC__)
 // All threads of the current block. The bodies are guarded so that nvcc's host pass, which also
@@ -62,6 +81,10 @@ struct BlockGroup {
   template <class F>
   METASIM_HD METASIM_INLINE void for_each(int n, F&& f) const {
     for (int i = rank(); i < n; i += size()) f(i);
+  }
+  template <class F>
+  METASIM_HD METASIM_INLINE void for_each_independent(int n, F&& f) const {
+    for_each(n, static_cast<F&&>(f));
   }
   // Flattened so that consecutive threads take consecutive columns (samples): reads of a
   // feature-major activation row are then conflict-free in shared memory.

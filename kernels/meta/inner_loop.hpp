@@ -164,6 +164,24 @@ struct InnerRate {
   }
 };
 
+// g.for_each_independent(n, f(i, rate(i))) with the rate kind chosen once, outside the loop: the
+// loop body is then branch-free, and the CPU compiler vectorises it.
+template <class Group, typename T, class F>
+METASIM_HD METASIM_INLINE void for_each_with_rate(const Group& g, const InnerRate<T>& rate, int n,
+                                                  F&& f) {
+  if (rate.kind == RateKind::kPerParameter) {
+    const T* alpha = rate.alpha;
+    g.for_each_independent(n, [&](int i) { f(i, alpha[i]); });
+  } else if (rate.kind == RateKind::kLastLayer) {
+    const T lr = rate.lr;
+    const int head = rate.head_begin;
+    g.for_each_independent(n, [&](int i) { f(i, i >= head ? lr : T(0)); });
+  } else {
+    const T lr = rate.lr;
+    g.for_each_independent(n, [&](int i) { f(i, lr); });
+  }
+}
+
 // Finite without <cmath>'s isfinite (not usable the same way on both sides): inf - inf and
 // NaN - NaN are NaN, which compares unequal to itself.
 template <typename T>
@@ -222,10 +240,14 @@ METASIM_HD void run_meta_task(const Group& g, const MetaBatchArgs<T>& a,
     B::template mse<true>(g, static_cast<const T*>(phi), static_cast<const T*>(xs),
                           static_cast<const T*>(ys), k, plain, lterm, grad);
     T* save = traj != nullptr && j + 1 < steps ? traj + static_cast<std::size_t>(j) * n : nullptr;
-    g.for_each(n, [&](int i) {
-      phi[i] -= rate(i) * grad[i];
-      if (save != nullptr) save[i] = phi[i];
-    });
+    if (save != nullptr) {
+      for_each_with_rate(g, rate, n, [&](int i, T r) {
+        phi[i] -= r * grad[i];
+        save[i] = phi[i];
+      });
+    } else {
+      for_each_with_rate(g, rate, n, [&](int i, T r) { phi[i] -= r * grad[i]; });
+    }
     g.sync();
   }
 
@@ -266,9 +288,9 @@ METASIM_HD void run_meta_task(const Group& g, const MetaBatchArgs<T>& a,
         const T* src = j == 0 ? a.theta : traj + static_cast<std::size_t>(j - 1) * n;
         // Each worker touches only its own indices here, and the pass below starts after a
         // barrier, so the previous step's values are safely replaced.
-        g.for_each(n, [&](int i) {
+        for_each_with_rate(g, rate, n, [&](int i, T r) {
           phi[i] = src[i];
-          u[i] = rate(i) * v[i];
+          u[i] = r * v[i];
           grad[i] = T(0);
           hv[i] = T(0);
         });
