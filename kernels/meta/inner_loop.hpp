@@ -263,7 +263,7 @@ METASIM_HD void run_meta_task(const Group& g, const MetaBatchArgs<T>& a,
       g.for_each(n, [&](int i) {
         const T d = a.theta[i] - phi[i];
         out_row(i) = d;
-        bad = bad || !is_finite(d);
+        bad |= !is_finite(d);
       });
     }
   } else {
@@ -274,7 +274,7 @@ METASIM_HD void run_meta_task(const Group& g, const MetaBatchArgs<T>& a,
     if (a.mode == MetaMode::kFirstOrder) {
       g.for_each(n, [&](int i) {
         out_row(i) = grad[i];
-        bad = bad || !is_finite(grad[i]);
+        bad |= !is_finite(grad[i]);
       });
     } else {
       const ChunkBuffers<Dual<T>> dual = B::carve(
@@ -305,13 +305,13 @@ METASIM_HD void run_meta_task(const Group& g, const MetaBatchArgs<T>& a,
       }
       g.for_each(n, [&](int i) {
         out_row(i) = v[i];
-        bad = bad || !is_finite(v[i]);
-        if (per_param) bad = bad || !is_finite(out_row(n + i));
+        bad |= !is_finite(v[i]);
+        if (per_param) bad |= !is_finite(out_row(n + i));
       });
     }
   }
   if (g.rank() == 0) {
-    bad = bad || !is_finite(loss_before) || !is_finite(loss_after);
+    bad |= !is_finite(loss_before) || !is_finite(loss_after);
     a.loss_before[task] = loss_before;
     a.loss_after[task] = loss_after;
   }
