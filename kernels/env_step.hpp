@@ -65,21 +65,7 @@ METASIM_HD METASIM_INLINE void store_soa(const T& value, Real* base, int64_t n, 
   const Real* v = reinterpret_cast<const Real*>(&value);
   ((base[static_cast<int64_t>(K) * n + i] = v[K]), ...);
 }
-template <typename T, typename Real, size_t... K>
-METASIM_HD METASIM_INLINE T select_fields(bool pick_a, const T& a, const T& b,
-                                          std::index_sequence<K...>) {
-  const Real* va = reinterpret_cast<const Real*>(&a);
-  const Real* vb = reinterpret_cast<const Real*>(&b);
-  return T{(pick_a ? va[K] : vb[K])...};
-}
 }  // namespace detail
-
-// Field-wise `pick_a ? a : b` for a struct of Real members, without a branch.
-template <typename Real, typename T>
-METASIM_HD METASIM_INLINE T select_fields(bool pick_a, const T& a, const T& b) {
-  return detail::select_fields<T, Real>(pick_a, a, b,
-                                        std::make_index_sequence<real_field_count<T, Real>()>{});
-}
 
 template <typename T, typename Real>
 METASIM_HD METASIM_INLINE T load_soa(const Real* base, int64_t n, int64_t i) {
@@ -135,15 +121,18 @@ METASIM_HD METASIM_INLINE void env_reset_instance(const EnvBatch<Real>& b, int64
   Env::observe(p, s, b.obs + i * Env::kObsDim);
 }
 
-// One step of instance i at global step t (0-based). When the episode ends (terminated by the env,
-// or truncated at the time limit, as Gymnasium's TimeLimit does) the instance is reset in the same
-// step: obs then holds the new episode's first observation and final_obs the last one of the old
-// (final_obs is meaningful only where an episode ended).
+// A step is two phases. env_advance_instance runs the env's own step for instance i at global
+// step t (0-based) and writes the new state, its observation, the reward, both flags (terminated
+// by the env, or truncated at the time limit as Gymnasium's TimeLimit does) and the episode's
+// running length and return; it returns whether the episode ended. For those instances only,
+// env_end_episode then records the episode's statistics, keeps its last observation in final_obs
+// and starts a new episode in the same step, so obs holds the new episode's first observation.
+// The CPU launcher runs the first phase as one vectorised loop over a block and the second as a
+// scalar loop over the few instances that finished; the GPU runs both in one thread.
 template <class Env, ActionMode kMode = ActionMode::kRuntime, typename Real>
-METASIM_HD METASIM_INLINE void env_step_instance(const EnvBatch<Real>& b, int64_t i,
-                                                 const ActionSource<Real>& actions,
-                                                 PhiloxKey reset_key, PhiloxKey step_key,
-                                                 uint32_t t) {
+METASIM_HD METASIM_INLINE bool env_advance_instance(const EnvBatch<Real>& b, int64_t i,
+                                                    const ActionSource<Real>& actions,
+                                                    PhiloxKey step_key, uint32_t t) {
   using Params = typename Env::Params;
   using State = typename Env::State;
   const Params p = load_soa<Params>(b.params, b.n, i);
@@ -156,40 +145,43 @@ METASIM_HD METASIM_INLINE void env_step_instance(const EnvBatch<Real>& b, int64_
   const bool terminated = result.terminated != 0;
 
   const int32_t elapsed = b.elapsed[i] + 1;
-  const Real ret = b.episode_return[i] + reward;
   const bool truncated = elapsed >= b.max_episode_steps;
-  const bool done = terminated | truncated;
 
   b.reward[i] = reward;
   b.terminated[i] = static_cast<uint8_t>(terminated);
   b.truncated[i] = static_cast<uint8_t>(truncated);
-
-  RandomStream reset_rng(reset_key, 0u, static_cast<uint32_t>(i), t + 1u);
-  const State fresh = Env::reset(p, reset_rng);
-#if METASIM_DEVICE_CODE
-  // GPU: the step is bound by memory traffic, so what only finished episodes need is written only
-  // by them (about 5% of CartPole's random-action steps).
-  if (done) {
-    Env::observe(p, s, b.final_obs + i * Env::kObsDim);
-    b.episodes[i] += 1.0;
-    b.return_sum[i] += static_cast<double>(ret);
-    b.length_sum[i] += static_cast<double>(elapsed);
-    b.last_return[i] = static_cast<double>(ret);
-  }
-#else
-  // CPU: computed for every instance and selected rather than branched to, so the loop over
-  // instances vectorises (GCC does not if-convert these conditional stores).
-  Env::observe(p, s, b.final_obs + i * Env::kObsDim);
-  b.episodes[i] += done ? 1.0 : 0.0;
-  b.return_sum[i] += done ? static_cast<double>(ret) : 0.0;
-  b.length_sum[i] += done ? static_cast<double>(elapsed) : 0.0;
-  b.last_return[i] = done ? static_cast<double>(ret) : b.last_return[i];
-#endif
-  s = select_fields<Real>(done, fresh, s);
   store_soa(s, b.state, b.n, i);
-  b.elapsed[i] = done ? 0 : elapsed;
-  b.episode_return[i] = done ? Real(0) : ret;
+  b.elapsed[i] = elapsed;
+  b.episode_return[i] = b.episode_return[i] + reward;
   Env::observe(p, s, b.obs + i * Env::kObsDim);
+  return terminated | truncated;
+}
+
+template <class Env, typename Real>
+METASIM_HD METASIM_INLINE void env_end_episode(const EnvBatch<Real>& b, int64_t i,
+                                               PhiloxKey reset_key, uint32_t t) {
+  const Real ret = b.episode_return[i];
+  const int32_t elapsed = b.elapsed[i];
+  b.episodes[i] += 1.0;
+  b.return_sum[i] += static_cast<double>(ret);
+  b.length_sum[i] += static_cast<double>(elapsed);
+  b.last_return[i] = static_cast<double>(ret);
+  METASIM_UNROLL
+  for (int k = 0; k < Env::kObsDim; ++k) {
+    b.final_obs[i * Env::kObsDim + k] = b.obs[i * Env::kObsDim + k];
+  }
+  env_reset_instance<Env>(b, i, reset_key, t + 1u);
+}
+
+// Both phases for one instance (the GPU kernel's body).
+template <class Env, ActionMode kMode = ActionMode::kRuntime, typename Real>
+METASIM_HD METASIM_INLINE void env_step_instance(const EnvBatch<Real>& b, int64_t i,
+                                                 const ActionSource<Real>& actions,
+                                                 PhiloxKey reset_key, PhiloxKey step_key,
+                                                 uint32_t t) {
+  if (env_advance_instance<Env, kMode>(b, i, actions, step_key, t)) {
+    env_end_episode<Env>(b, i, reset_key, t);
+  }
 }
 
 }  // namespace metasim

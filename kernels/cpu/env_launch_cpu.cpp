@@ -39,7 +39,10 @@ __attribute__((noinline)) void step_range(const EnvBatch<Real> b, const ActionSo
   // Instances are independent: no iteration reads what another writes.
 #pragma omp simd
   for (int64_t i = begin; i < end; ++i) {
-    env_step_instance<Env, kMode>(b, i, src, reset_key, step_key, t);
+    env_advance_instance<Env, kMode>(b, i, src, step_key, t);
+  }
+  for (int64_t i = begin; i < end; ++i) {
+    if (b.terminated[i] | b.truncated[i]) env_end_episode<Env>(b, i, reset_key, t);
   }
 }
 
