@@ -37,6 +37,19 @@ int64_t first_nan(const Real* values, int64_t count);
 void synchronize();
 }  // namespace cuda
 
+// Explicit instantiations of one backend's launchers for an env template in both precisions; each
+// backend's launcher file expands METASIM_FOR_EACH_ENV(METASIM_INSTANTIATE_ENV_LAUNCHERS) inside
+// its own namespace (metasim::cpu or metasim::cuda).
+#define METASIM_INSTANTIATE_ENV_LAUNCHERS(Id, Template)                                            \
+  template void env_reset<Template<float>, float>(const EnvBatch<float>&, PhiloxKey, uint32_t);    \
+  template void env_reset<Template<double>, double>(const EnvBatch<double>&, PhiloxKey, uint32_t); \
+  template void env_step<Template<float>, float>(                                                  \
+      const EnvBatch<float>&, const ActionSource<float>&, PhiloxKey, PhiloxKey, uint32_t);         \
+  template void env_step<Template<double>, double>(                                                \
+      const EnvBatch<double>&, const ActionSource<double>&, PhiloxKey, PhiloxKey, uint32_t);       \
+  template void env_observe_restart<Template<float>, float>(const EnvBatch<float>&);               \
+  template void env_observe_restart<Template<double>, double>(const EnvBatch<double>&);
+
 // Observation restart for one instance: the state was just written by the user.
 template <class Env, typename Real>
 METASIM_HD METASIM_INLINE void env_restart_instance(const EnvBatch<Real>& b, int64_t i) {

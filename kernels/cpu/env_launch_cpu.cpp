@@ -69,16 +69,6 @@ void env_observe_restart(const EnvBatch<Real>& b) {
   });
 }
 
-#define METASIM_INSTANTIATE_CPU(Id, Template)                                                      \
-  template void env_reset<Template<float>, float>(const EnvBatch<float>&, PhiloxKey, uint32_t);    \
-  template void env_reset<Template<double>, double>(const EnvBatch<double>&, PhiloxKey, uint32_t); \
-  template void env_step<Template<float>, float>(                                                  \
-      const EnvBatch<float>&, const ActionSource<float>&, PhiloxKey, PhiloxKey, uint32_t);         \
-  template void env_step<Template<double>, double>(                                                \
-      const EnvBatch<double>&, const ActionSource<double>&, PhiloxKey, PhiloxKey, uint32_t);       \
-  template void env_observe_restart<Template<float>, float>(const EnvBatch<float>&);               \
-  template void env_observe_restart<Template<double>, double>(const EnvBatch<double>&);
-METASIM_FOR_EACH_ENV(METASIM_INSTANTIATE_CPU)
-#undef METASIM_INSTANTIATE_CPU
+METASIM_FOR_EACH_ENV(METASIM_INSTANTIATE_ENV_LAUNCHERS)
 
 }  // namespace metasim::cpu

@@ -104,16 +104,6 @@ template int64_t first_nan<double>(const double*, int64_t);
 
 void synchronize() { METASIM_CUDA_CHECK(cudaDeviceSynchronize()); }
 
-#define METASIM_INSTANTIATE_CUDA(Id, Template)                                                     \
-  template void env_reset<Template<float>, float>(const EnvBatch<float>&, PhiloxKey, uint32_t);    \
-  template void env_reset<Template<double>, double>(const EnvBatch<double>&, PhiloxKey, uint32_t); \
-  template void env_step<Template<float>, float>(                                                  \
-      const EnvBatch<float>&, const ActionSource<float>&, PhiloxKey, PhiloxKey, uint32_t);         \
-  template void env_step<Template<double>, double>(                                                \
-      const EnvBatch<double>&, const ActionSource<double>&, PhiloxKey, PhiloxKey, uint32_t);       \
-  template void env_observe_restart<Template<float>, float>(const EnvBatch<float>&);               \
-  template void env_observe_restart<Template<double>, double>(const EnvBatch<double>&);
-METASIM_FOR_EACH_ENV(METASIM_INSTANTIATE_CUDA)
-#undef METASIM_INSTANTIATE_CUDA
+METASIM_FOR_EACH_ENV(METASIM_INSTANTIATE_ENV_LAUNCHERS)
 
 }  // namespace metasim::cuda
