@@ -43,7 +43,9 @@ def main() -> None:
     ap.add_argument("--gymnasium-src", default=os.environ.get("GYMNASIUM_SRC"))
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--eval-episodes", type=int, default=100)
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
     args = ap.parse_args()
+    torch.set_num_threads(args.threads)
     gym, _ = import_gymnasium(args.gymnasium_src)
     torch.manual_seed(args.seed)
 
