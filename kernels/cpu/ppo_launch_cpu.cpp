@@ -1,0 +1,107 @@
+// CPU backend of PPO's launches: OpenMP over instances (acting) and over fixed chunks of a
+// minibatch (gradients), calling the per-sample HD code of kernels/rl/ppo.hpp.
+#include <omp.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <vector>
+
+#include "kernels/rl/ppo_launch.hpp"
+
+namespace metasim::rl {
+
+namespace {
+
+// Samples whose gradients one worker sums into one staging row, in sample order. The chunk size
+// is fixed, so which samples share a partial sum (and the order the partial sums are added in)
+// never depends on the thread count: the gradient is bit-identical for any number of threads.
+constexpr int kChunk = 16;
+// Below this many instances a parallel region costs more than it saves.
+constexpr int kMinParallelActs = 64;
+
+template <class Model>
+class CpuPpoKernels final : public PpoKernels {
+ public:
+  CpuPpoKernels() : shape_(ppo_shape<Model>()), params_(Model::kNumParams, 0.0f) {}
+
+  const PpoShape& shape() const override { return shape_; }
+  const char* backend_name() const override { return "cpu"; }
+
+  void set_params(const float* params) override {
+    std::copy(params, params + Model::kNumParams, params_.begin());
+  }
+
+  void act(int n, const float* obs, PhiloxKey key, uint32_t step, bool deterministic,
+           float* action, float* log_prob, float* value) override {
+    const float* p = params_.data();
+#pragma omp parallel for schedule(static) if (n >= kMinParallelActs)
+    for (int i = 0; i < n; ++i) {
+      RandomStream rng(key, 0u, static_cast<uint32_t>(i), step);
+      Model::act(p, obs + static_cast<std::size_t>(i) * Model::kObsDim, rng, deterministic,
+                 action + static_cast<std::size_t>(i) * Model::kActionDim,
+                 log_prob != nullptr ? log_prob + i : nullptr,
+                 value != nullptr ? value + i : nullptr);
+    }
+  }
+
+  void values(int n, const float* obs, float* value) override {
+    const float* p = params_.data();
+#pragma omp parallel for schedule(static) if (n >= kMinParallelActs)
+    for (int i = 0; i < n; ++i) {
+      value[i] = Model::value_of(p, obs + static_cast<std::size_t>(i) * Model::kObsDim);
+    }
+  }
+
+  void loss_grad(const PpoMinibatch& mb, const PpoCoefs<float>& coefs, float* grad,
+                 PpoSampleTerms<float>* terms) override {
+    constexpr int kP = Model::kNumParams;
+    const int chunks = (mb.n + kChunk - 1) / kChunk;
+    staging_.resize(static_cast<std::size_t>(chunks) * kP);
+    const float* p = params_.data();
+    float* staging = staging_.data();
+#pragma omp parallel for schedule(static)
+    for (int ch = 0; ch < chunks; ++ch) {
+      float* g = staging + static_cast<std::size_t>(ch) * kP;
+      std::fill(g, g + kP, 0.0f);
+      const int end = std::min(mb.n, (ch + 1) * kChunk);
+      for (int s = ch * kChunk; s < end; ++s) {
+        terms[s] = Model::accumulate_sample_grad(
+            p, mb.obs + static_cast<std::size_t>(s) * Model::kObsDim,
+            mb.action + static_cast<std::size_t>(s) * Model::kActionDim, mb.old_log_prob[s],
+            mb.advantage[s], mb.ret[s], coefs, g);
+      }
+    }
+    // Partial sums in chunk order.
+#pragma omp parallel for schedule(static)
+    for (int i = 0; i < kP; ++i) {
+      float s = 0.0f;
+      for (int ch = 0; ch < chunks; ++ch) s += staging[static_cast<std::size_t>(ch) * kP + i];
+      grad[i] = s;
+    }
+  }
+
+ private:
+  PpoShape shape_;
+  std::vector<float> params_;
+  std::vector<float> staging_;
+};
+
+}  // namespace
+
+std::vector<std::string> ppo_env_names() {
+  std::vector<std::string> names;
+#define METASIM_PPO_NAME(Name, Model) names.emplace_back(Name);
+  METASIM_FOR_EACH_PPO_MODEL(METASIM_PPO_NAME)
+#undef METASIM_PPO_NAME
+  return names;
+}
+
+std::unique_ptr<PpoKernels> make_ppo_kernels_cpu(std::string_view env) {
+#define METASIM_PPO_MAKE(Name, Model) \
+  if (env == Name) return std::make_unique<CpuPpoKernels<Model>>();
+  METASIM_FOR_EACH_PPO_MODEL(METASIM_PPO_MAKE)
+#undef METASIM_PPO_MAKE
+  return nullptr;
+}
+
+}  // namespace metasim::rl

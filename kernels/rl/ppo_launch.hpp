@@ -1,0 +1,111 @@
+// PPO's batched launches, one implementation per backend over the HD code of kernels/rl/ppo.hpp:
+// acting for a batch of env instances, values, and the minibatch gradient of the PPO loss.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kernels/core/mlp.hpp"
+#include "kernels/core/philox.hpp"
+#include "kernels/rl/policy.hpp"
+#include "kernels/rl/ppo.hpp"
+
+namespace metasim::rl {
+
+// The compiled (env, network) pairs: 64-64 tanh policy and value nets, as stable-baselines3's
+// MlpPolicy for PPO. Each is instantiated once per backend in kernels/{cpu,cuda}/ppo_launch_*.
+template <int kObs, int kActions>
+using PpoDiscrete64 =
+    Ppo<CategoricalMlpPolicy<Mlp<Tanh, kObs, 64, 64, kActions>>, Mlp<Tanh, kObs, 64, 64, 1>>;
+template <int kObs, int kActionDim>
+using PpoGaussian64 =
+    Ppo<GaussianMlpPolicy<Mlp<Tanh, kObs, 64, 64, kActionDim>>, Mlp<Tanh, kObs, 64, 64, 1>>;
+
+using PpoCartPole = PpoDiscrete64<4, 2>;
+using PpoAcrobot = PpoDiscrete64<6, 3>;
+using PpoMountainCar = PpoDiscrete64<2, 3>;
+using PpoPendulum = PpoGaussian64<3, 1>;
+using PpoMountainCarContinuous = PpoGaussian64<2, 1>;
+
+// X(env name, model type) for every compiled pair.
+#define METASIM_FOR_EACH_PPO_MODEL(X)               \
+  X("CartPole-v1", ::metasim::rl::PpoCartPole)       \
+  X("Acrobot-v1", ::metasim::rl::PpoAcrobot)         \
+  X("MountainCar-v0", ::metasim::rl::PpoMountainCar) \
+  X("Pendulum-v1", ::metasim::rl::PpoPendulum)       \
+  X("MountainCarContinuous-v0", ::metasim::rl::PpoMountainCarContinuous)
+
+// Sizes of a compiled model, for the host side.
+struct PpoShape {
+  int obs_dim = 0;
+  bool discrete = true;
+  int num_actions = 0;  // discrete: number of actions; continuous: 0
+  int action_dim = 1;   // scalars per stored action (1 for discrete: the index)
+  int policy_params = 0;
+  int value_params = 0;
+  int log_std_offset = -1;  // continuous: where log_std starts in the parameter vector
+  std::vector<int> policy_sizes;  // layer widths, input to output
+  std::vector<int> value_sizes;
+  int num_params() const { return policy_params + value_params; }
+};
+
+template <class Model>
+PpoShape ppo_shape() {
+  using PiNet = typename Model::PolicyNet;
+  using VNet = typename Model::Value;
+  PpoShape s;
+  s.obs_dim = Model::kObsDim;
+  s.discrete = Model::kDiscrete;
+  s.num_actions = Model::kDiscrete ? Model::kNetOutputs : 0;
+  s.action_dim = Model::kActionDim;
+  s.policy_params = Model::kPolicyParams;
+  s.value_params = Model::kValueParams;
+  s.log_std_offset = Model::kDiscrete ? -1 : PiNet::kNumParams;
+  for (int l = 0; l <= PiNet::kNumLayers; ++l) s.policy_sizes.push_back(PiNet::width(l));
+  for (int l = 0; l <= VNet::kNumLayers; ++l) s.value_sizes.push_back(VNet::width(l));
+  return s;
+}
+
+// A minibatch gathered by the trainer, host memory, sample-major.
+struct PpoMinibatch {
+  int n = 0;
+  const float* obs = nullptr;           // [n][obs_dim]
+  const float* action = nullptr;        // [n][action_dim]
+  const float* old_log_prob = nullptr;  // [n]
+  const float* advantage = nullptr;     // [n], already normalised if the config asks for it
+  const float* ret = nullptr;           // [n], value targets
+};
+
+// Every call takes and returns host memory; a device backend copies in and out itself, so the
+// trainer is the same for both. Results are bit-identical for any OpenMP thread count: acting is
+// per instance, and the minibatch gradient is summed in a fixed order.
+class PpoKernels {
+ public:
+  virtual ~PpoKernels() = default;
+  virtual const PpoShape& shape() const = 0;
+  virtual const char* backend_name() const = 0;
+  // The parameters [policy | value] used by the calls that follow.
+  virtual void set_params(const float* params) = 0;
+  // For instances i in [0, n): obs [n][obs_dim] -> action [n][action_dim] (a discrete action as
+  // its index), log_prob [n] and value [n] (either may be null). Instance i draws from the stream
+  // (key, task 0, instance i, step).
+  virtual void act(int n, const float* obs, PhiloxKey key, uint32_t step, bool deterministic,
+                   float* action, float* log_prob, float* value) = 0;
+  virtual void values(int n, const float* obs, float* value) = 0;
+  // grad[num_params] = the gradient of the minibatch loss (written, not added); terms[n] gets
+  // each sample's unweighted loss terms.
+  virtual void loss_grad(const PpoMinibatch& mb, const PpoCoefs<float>& coefs, float* grad,
+                         PpoSampleTerms<float>* terms) = 0;
+};
+
+// Env names with a compiled PPO model.
+std::vector<std::string> ppo_env_names();
+// nullptr when `env` has no compiled model.
+std::unique_ptr<PpoKernels> make_ppo_kernels_cpu(std::string_view env);
+// Defined only in CUDA builds (METASIM_HAS_CUDA); nullptr when `env` has no compiled model.
+std::unique_ptr<PpoKernels> make_ppo_kernels_cuda(std::string_view env);
+
+}  // namespace metasim::rl

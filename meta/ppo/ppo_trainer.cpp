@@ -1,0 +1,558 @@
+// PpoTrainer: stable-baselines3's PPO on a VectorEnv. The per-instance work (acting, per-sample
+// gradients) runs in the backend's PPO launches; the host keeps the rollout, GAE, minibatch
+// gathering, gradient clipping and Adam, all in a fixed order so that a seed fixes the run.
+#include "meta/ppo/ppo_trainer.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <numeric>
+#include <sstream>
+
+#include "host/env_registry.hpp"
+#include "host/error.hpp"
+#include "kernels/core/philox.hpp"
+#include "kernels/rl/returns.hpp"
+
+namespace metasim::ppo {
+
+namespace {
+
+constexpr std::size_t kRecentEpisodes = 100;  // sb3's ep_info_buffer
+
+std::string fmt(double x) {
+  std::ostringstream os;
+  os << x;
+  return os.str();
+}
+
+std::string row_text(const float* v, int n) {
+  std::string s = "[";
+  for (int j = 0; j < n; ++j) s += (j ? ", " : "") + fmt(v[j]);
+  return s + "]";
+}
+
+// W <- gain * a (semi-)orthogonal [rows][cols] matrix, as torch.nn.init.orthogonal_: Gram-Schmidt
+// (= QR with a positive diagonal of R) on a Gaussian matrix, over its shorter dimension.
+void orthogonal_fill(RandomStream& rng, int rows, int cols, double gain, double* w) {
+  const bool by_rows = rows <= cols;  // orthonormal rows, else orthonormal columns
+  const int count = by_rows ? rows : cols;
+  const int len = by_rows ? cols : rows;
+  std::vector<double> v(static_cast<std::size_t>(count) * len);
+  for (double& x : v) x = rng.normal<double>();
+  for (int k = 0; k < count; ++k) {
+    double* vk = v.data() + static_cast<std::size_t>(k) * len;
+    for (int j = 0; j < k; ++j) {
+      const double* vj = v.data() + static_cast<std::size_t>(j) * len;
+      double d = 0;
+      for (int i = 0; i < len; ++i) d += vk[i] * vj[i];
+      for (int i = 0; i < len; ++i) vk[i] -= d * vj[i];
+    }
+    double nrm = 0;
+    for (int i = 0; i < len; ++i) nrm += vk[i] * vk[i];
+    nrm = std::sqrt(nrm);
+    for (int i = 0; i < len; ++i) vk[i] /= nrm;
+  }
+  for (int r = 0; r < rows; ++r) {
+    for (int c = 0; c < cols; ++c) {
+      const double x = by_rows ? v[static_cast<std::size_t>(r) * len + c]
+                               : v[static_cast<std::size_t>(c) * len + r];
+      w[static_cast<std::size_t>(r) * cols + c] = gain * x;
+    }
+  }
+}
+
+// One Mlp's parameters (layout of kernels/core/mlp.hpp) into p; `out_gain` for the last layer.
+void init_mlp(const std::vector<int>& sizes, const std::string& init, double out_gain,
+              RandomStream& rng, double* p) {
+  std::size_t off = 0;
+  const int layers = static_cast<int>(sizes.size()) - 1;
+  for (int l = 0; l < layers; ++l) {
+    const int in = sizes[l], out = sizes[l + 1];
+    double* w = p + off;
+    double* b = w + static_cast<std::size_t>(in) * out;
+    if (init == "orthogonal") {
+      orthogonal_fill(rng, out, in, l + 1 == layers ? out_gain : std::sqrt(2.0), w);
+      std::fill(b, b + out, 0.0);
+    } else {
+      const double bound = 1.0 / std::sqrt(static_cast<double>(in));
+      for (int i = 0; i < in * out; ++i) w[i] = rng.uniform<double>(-bound, bound);
+      for (int i = 0; i < out; ++i) b[i] = rng.uniform<double>(-bound, bound);
+    }
+    off += static_cast<std::size_t>(in + 1) * out;
+  }
+}
+
+std::vector<float> to_float(const std::vector<double>& v) {
+  return std::vector<float>(v.begin(), v.end());
+}
+
+}  // namespace
+
+// ---- observation normalisation
+
+void ObsNormalizer::init(int dim, double clip_value) {
+  mean.assign(dim, 0.0);
+  var.assign(dim, 1.0);
+  count = 1e-4;
+  clip = clip_value;
+}
+
+void ObsNormalizer::update(const float* obs, int n, int dim) {
+  if (n <= 0) return;
+  for (int j = 0; j < dim; ++j) {
+    double m = 0;
+    for (int i = 0; i < n; ++i) m += obs[static_cast<std::size_t>(i) * dim + j];
+    m /= n;
+    double v = 0;
+    for (int i = 0; i < n; ++i) {
+      const double d = obs[static_cast<std::size_t>(i) * dim + j] - m;
+      v += d * d;
+    }
+    v /= n;
+    const double delta = m - mean[j];
+    const double tot = count + n;
+    const double m2 = var[j] * count + v * n + delta * delta * count * n / tot;
+    mean[j] += delta * n / tot;
+    var[j] = m2 / tot;
+  }
+  count += n;
+}
+
+void ObsNormalizer::apply(const float* in, float* out, int n, int dim) const {
+  for (int i = 0; i < n; ++i) {
+    for (int j = 0; j < dim; ++j) {
+      const std::size_t k = static_cast<std::size_t>(i) * dim + j;
+      const double z = (in[k] - mean[j]) / std::sqrt(var[j] + 1e-8);
+      out[k] = static_cast<float>(std::clamp(z, -clip, clip));
+    }
+  }
+}
+
+// ---- initialisation, kernels, evaluation
+
+std::vector<double> initial_params(const PpoConfig& c, const rl::PpoShape& s) {
+  std::vector<double> p(s.num_params(), 0.0);
+  const PhiloxKey key = make_key(c.seed, RngPurpose::kModelInit);
+  RandomStream pi_rng(key, 0u, 0u, 0u);
+  RandomStream v_rng(key, 1u, 0u, 0u);
+  init_mlp(s.policy_sizes, c.init, 0.01, pi_rng, p.data());
+  if (!s.discrete) {
+    for (int j = 0; j < s.action_dim; ++j) p[s.log_std_offset + j] = c.log_std_init;
+  }
+  init_mlp(s.value_sizes, c.init, 1.0, v_rng, p.data() + s.policy_params);
+  return p;
+}
+
+std::unique_ptr<rl::PpoKernels> make_kernels(const std::string& env, Backend backend) {
+  std::unique_ptr<rl::PpoKernels> k;
+  if (backend == Backend::kCuda) {
+#if METASIM_HAS_CUDA
+    k = rl::make_ppo_kernels_cuda(env);
+#else
+    throw InvalidArgument("backend", "this build has no CUDA backend");
+#endif
+  } else {
+    k = rl::make_ppo_kernels_cpu(env);
+  }
+  if (!k) throw InvalidArgument("env", "PPO has no compiled model for '" + env + "'");
+  return k;
+}
+
+EvalResult evaluate_policy(const std::string& env_name, Backend backend,
+                           const std::vector<double>& params, const ObsNormalizer* norm,
+                           int episodes, uint64_t seed, bool stochastic) {
+  const auto t0 = std::chrono::steady_clock::now();
+  EvalResult r;
+  if (episodes <= 0) return r;
+  std::unique_ptr<rl::PpoKernels> k = make_kernels(env_name, backend);
+  const rl::PpoShape& s = k->shape();
+  if (params.size() != static_cast<std::size_t>(s.num_params())) {
+    throw Error("evaluate: " + std::to_string(params.size()) + " parameters, the " + env_name +
+                " model has " + std::to_string(s.num_params()));
+  }
+  const std::vector<float> pf = to_float(params);
+  k->set_params(pf.data());
+  VectorEnv<float> env(env_name, episodes, backend);
+  env.reset(seed);
+  const PhiloxKey key = make_key(seed, RngPurpose::kAction);
+  std::vector<float> obs_n(static_cast<std::size_t>(episodes) * s.obs_dim);
+  std::vector<float> act(static_cast<std::size_t>(episodes) * s.action_dim);
+  std::vector<int32_t> act_i(episodes);
+  std::vector<double> ret(episodes, 0.0);
+  std::vector<uint8_t> done(episodes, 0);
+  int remaining = episodes;
+  const int max_steps = env.spec().max_episode_steps + 1;
+  for (int t = 0; t < max_steps && remaining > 0; ++t) {
+    const std::vector<float> obs = env.obs();
+    if (norm != nullptr) {
+      norm->apply(obs.data(), obs_n.data(), episodes, s.obs_dim);
+    } else {
+      std::copy(obs.begin(), obs.end(), obs_n.begin());
+    }
+    k->act(episodes, obs_n.data(), key, static_cast<uint32_t>(t), !stochastic, act.data(),
+           nullptr, nullptr);
+    if (s.discrete) {
+      for (int i = 0; i < episodes; ++i) act_i[i] = static_cast<int32_t>(act[i]);
+      env.step(std::span<const int32_t>(act_i));
+    } else {
+      env.step(std::span<const float>(act));
+    }
+    const std::vector<float> rew = env.rewards();
+    const std::vector<uint8_t> term = env.terminated();
+    const std::vector<uint8_t> trunc = env.truncated();
+    for (int i = 0; i < episodes; ++i) {
+      if (done[i]) continue;
+      ret[i] += rew[i];
+      if (term[i] | trunc[i]) {
+        done[i] = 1;
+        --remaining;
+      }
+    }
+  }
+  r.returns = ret;
+  double sum = 0;
+  for (double x : ret) sum += x;
+  r.mean = sum / episodes;
+  double ss = 0;
+  for (double x : ret) ss += (x - r.mean) * (x - r.mean);
+  r.std = std::sqrt(ss / episodes);
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return r;
+}
+
+// ---- trainer
+
+PpoTrainer::PpoTrainer(const PpoConfig& config)
+    : cfg_(config),
+      backend_(parse_backend(config.backend, "backend")),
+      kernels_(make_kernels(config.env, backend_)),
+      env_(config.env, config.n_envs, backend_) {
+  const rl::PpoShape& s = kernels_->shape();
+  params_ = initial_params(cfg_, s);
+  opt_ = meta::OuterOptimizer(meta::OptimizerSettings{"adam", cfg_.learning_rate, cfg_.adam_beta1,
+                                                      cfg_.adam_beta2, cfg_.adam_eps},
+                              params_.size());
+  norm_.init(s.obs_dim, cfg_.obs_clip);
+  const std::size_t n = static_cast<std::size_t>(cfg_.n_envs) * cfg_.n_steps;
+  obs_.resize(n * s.obs_dim);
+  actions_.resize(n * s.action_dim);
+  log_probs_.resize(n);
+  values_.resize(n);
+  rewards_.resize(n);
+  next_values_.resize(n);
+  ends_.resize(n);
+  terms_.resize(n);
+  adv_.resize(n);
+  returns_.resize(n);
+  ep_return_.assign(cfg_.n_envs, 0.0);
+  env_.reset(cfg_.seed);
+  if (cfg_.normalize_obs) {
+    const std::vector<float> o = env_.obs();
+    norm_.update(o.data(), cfg_.n_envs, s.obs_dim);
+  }
+  upload_params();
+}
+
+PpoTrainer::~PpoTrainer() = default;
+
+void PpoTrainer::upload_params() {
+  params_f_ = to_float(params_);
+  kernels_->set_params(params_f_.data());
+}
+
+void PpoTrainer::collect_rollout(UpdateStats& st) {
+  const rl::PpoShape& s = kernels_->shape();
+  const int n = cfg_.n_envs;
+  const int od = s.obs_dim, ad = s.action_dim;
+  const PhiloxKey key = make_key(cfg_.seed, RngPurpose::kAction);
+  std::vector<float> fin_obs_n, trunc_values;
+  std::vector<int> trunc_idx;
+  std::vector<int32_t> act_i(n);
+  std::vector<float> last_obs(static_cast<std::size_t>(n) * od);
+  for (int t = 0; t < cfg_.n_steps; ++t) {
+    const std::size_t row = static_cast<std::size_t>(t) * n;
+    float* obs_t = obs_.data() + row * od;
+    const std::vector<float> raw = env_.obs();
+    if (cfg_.normalize_obs) {
+      norm_.apply(raw.data(), obs_t, n, od);
+    } else {
+      std::copy(raw.begin(), raw.end(), obs_t);
+    }
+    float* act_t = actions_.data() + row * ad;
+    kernels_->act(n, obs_t, key, act_step_, false, act_t, log_probs_.data() + row,
+                  values_.data() + row);
+    for (int i = 0; i < n; ++i) {
+      if (!std::isfinite(log_probs_[row + i]) || !std::isfinite(values_[row + i])) {
+        throw Error("update " + std::to_string(update_ + 1) + ", rollout step " +
+                    std::to_string(t) + ": env instance " + std::to_string(i) +
+                    ": the policy produced a non-finite output (log-prob " +
+                    fmt(log_probs_[row + i]) + ", value " + fmt(values_[row + i]) +
+                    ") for observation " + row_text(raw.data() + static_cast<std::size_t>(i) * od, od));
+      }
+    }
+    if (s.discrete) {
+      for (int i = 0; i < n; ++i) act_i[i] = static_cast<int32_t>(act_t[i]);
+      env_.step(std::span<const int32_t>(act_i));
+    } else {
+      env_.step(std::span<const float>(act_t, static_cast<std::size_t>(n) * ad));
+    }
+    ++act_step_;
+    const std::vector<float> rew = env_.rewards();
+    const std::vector<uint8_t> term = env_.terminated();
+    const std::vector<uint8_t> trunc = env_.truncated();
+    trunc_idx.clear();
+    for (int i = 0; i < n; ++i) {
+      rewards_[row + i] = rew[i];
+      terms_[row + i] = term[i];
+      ends_[row + i] = term[i] | trunc[i];
+      if (trunc[i] && !term[i]) trunc_idx.push_back(i);
+      ep_return_[i] += rew[i];
+      if (ends_[row + i]) {
+        recent_returns_.push_back(ep_return_[i]);
+        if (recent_returns_.size() > kRecentEpisodes) recent_returns_.erase(recent_returns_.begin());
+        ep_return_[i] = 0;
+        ++st.episodes;
+      }
+    }
+    // A time limit is not a terminal state: bootstrap from V(final observation).
+    if (!trunc_idx.empty()) {
+      const std::vector<float> fin = env_.final_obs();
+      const int m = static_cast<int>(trunc_idx.size());
+      std::vector<float> picked(static_cast<std::size_t>(m) * od);
+      for (int k = 0; k < m; ++k) {
+        std::copy_n(fin.data() + static_cast<std::size_t>(trunc_idx[k]) * od, od,
+                    picked.data() + static_cast<std::size_t>(k) * od);
+      }
+      fin_obs_n.resize(picked.size());
+      if (cfg_.normalize_obs) {
+        norm_.apply(picked.data(), fin_obs_n.data(), m, od);
+      } else {
+        fin_obs_n = picked;
+      }
+      trunc_values.resize(m);
+      kernels_->values(m, fin_obs_n.data(), trunc_values.data());
+      for (int k = 0; k < m; ++k) next_values_[row + trunc_idx[k]] = trunc_values[k];
+    }
+    if (cfg_.normalize_obs) {
+      const std::vector<float> o = env_.obs();
+      norm_.update(o.data(), n, od);
+    }
+  }
+  // V'_t: the next step's value inside an episode, V(final obs) at a truncation (set above), and
+  // V(current obs) after the rollout's last step.
+  const std::vector<float> raw = env_.obs();
+  if (cfg_.normalize_obs) {
+    norm_.apply(raw.data(), last_obs.data(), n, od);
+  } else {
+    std::copy(raw.begin(), raw.end(), last_obs.begin());
+  }
+  std::vector<float> last_values(n);
+  kernels_->values(n, last_obs.data(), last_values.data());
+  for (int t = 0; t < cfg_.n_steps; ++t) {
+    const std::size_t row = static_cast<std::size_t>(t) * n;
+    for (int i = 0; i < n; ++i) {
+      if (ends_[row + i]) {
+        if (terms_[row + i]) next_values_[row + i] = 0.0f;  // truncations already hold V(final)
+      } else {
+        next_values_[row + i] = t + 1 < cfg_.n_steps ? values_[row + n + i] : last_values[i];
+      }
+    }
+  }
+  env_steps_ += static_cast<int64_t>(n) * cfg_.n_steps;
+}
+
+void PpoTrainer::compute_advantages() {
+  const int n = cfg_.n_envs;
+  for (int i = 0; i < n; ++i) {
+    rl::gae<double>(cfg_.n_steps, n, rewards_.data() + i, values_.data() + i,
+                    next_values_.data() + i, ends_.data() + i, terms_.data() + i, cfg_.gamma,
+                    cfg_.gae_lambda, adv_.data() + i, returns_.data() + i);
+  }
+  for (std::size_t k = 0; k < adv_.size(); ++k) {
+    if (!std::isfinite(adv_[k]) || !std::isfinite(returns_[k])) {
+      throw Error("update " + std::to_string(update_ + 1) + ", rollout step " +
+                  std::to_string(k / n) + ": env instance " + std::to_string(k % n) +
+                  ": non-finite advantage " + fmt(adv_[k]) + " (reward " + fmt(rewards_[k]) +
+                  ", value " + fmt(values_[k]) + ", next value " + fmt(next_values_[k]) + ")");
+    }
+  }
+}
+
+void PpoTrainer::train_epochs(UpdateStats& st) {
+  const rl::PpoShape& s = kernels_->shape();
+  const int n_total = cfg_.n_envs * cfg_.n_steps;
+  const int od = s.obs_dim, ad = s.action_dim;
+  const int np = s.num_params();
+  // sb3 evaluates its schedules at the start of train(), after the rollout was counted.
+  const double remaining =
+      1.0 - static_cast<double>(env_steps_) / static_cast<double>(cfg_.total_timesteps);
+  const double lr = cfg_.lr_schedule == "linear" ? cfg_.learning_rate * remaining
+                                                 : cfg_.learning_rate;
+  const double clip = cfg_.clip_schedule == "linear" ? cfg_.clip_range * remaining
+                                                     : cfg_.clip_range;
+  st.learning_rate = lr;
+  st.clip_range = clip;
+
+  const int b = cfg_.batch_size;
+  std::vector<float> mb_obs(static_cast<std::size_t>(b) * od), mb_act(static_cast<std::size_t>(b) * ad);
+  std::vector<float> mb_logp(b), mb_adv(b), mb_ret(b), grad_f(np);
+  std::vector<rl::PpoSampleTerms<float>> terms(b);
+  std::vector<double> grad(np);
+  std::vector<int> perm(n_total);
+  const PhiloxKey shuffle_key = make_key(cfg_.seed, RngPurpose::kData);
+  double sum_pl = 0, sum_vl = 0, sum_ent = 0, sum_kl = 0, sum_clip = 0, sum_norm = 0;
+  int64_t samples = 0, minibatches = 0;
+  for (int epoch = 0; epoch < cfg_.n_epochs; ++epoch) {
+    // Fisher-Yates from the (seed, update, epoch) stream.
+    std::iota(perm.begin(), perm.end(), 0);
+    RandomStream rng(shuffle_key, static_cast<uint32_t>(update_), static_cast<uint32_t>(epoch), 0u);
+    for (int k = n_total - 1; k > 0; --k) {
+      const int j = static_cast<int>(rng.below(static_cast<uint32_t>(k + 1)));
+      std::swap(perm[k], perm[j]);
+    }
+    for (int start = 0; start < n_total; start += b) {
+      const int m = std::min(b, n_total - start);
+      double mean = 0;
+      for (int q = 0; q < m; ++q) mean += adv_[perm[start + q]];
+      mean /= m;
+      double var = 0;
+      for (int q = 0; q < m; ++q) var += (adv_[perm[start + q]] - mean) * (adv_[perm[start + q]] - mean);
+      const double stdev = m > 1 ? std::sqrt(var / (m - 1)) : 0.0;  // torch.std: unbiased
+      const bool norm_adv = cfg_.normalize_advantage && m > 1;
+      for (int q = 0; q < m; ++q) {
+        const int k = perm[start + q];
+        std::copy_n(obs_.data() + static_cast<std::size_t>(k) * od, od,
+                    mb_obs.data() + static_cast<std::size_t>(q) * od);
+        std::copy_n(actions_.data() + static_cast<std::size_t>(k) * ad, ad,
+                    mb_act.data() + static_cast<std::size_t>(q) * ad);
+        mb_logp[q] = log_probs_[k];
+        mb_adv[q] = static_cast<float>(norm_adv ? (adv_[k] - mean) / (stdev + 1e-8) : adv_[k]);
+        mb_ret[q] = static_cast<float>(returns_[k]);
+      }
+      rl::PpoMinibatch mb{m, mb_obs.data(), mb_act.data(), mb_logp.data(), mb_adv.data(),
+                          mb_ret.data()};
+      const rl::PpoCoefs<float> coefs{static_cast<float>(clip), static_cast<float>(cfg_.ent_coef),
+                                      static_cast<float>(cfg_.vf_coef), 1.0f / static_cast<float>(m)};
+      kernels_->loss_grad(mb, coefs, grad_f.data(), terms.data());
+      double sq = 0;
+      for (int i = 0; i < np; ++i) {
+        grad[i] = grad_f[i];
+        sq += grad[i] * grad[i];
+      }
+      const double norm = std::sqrt(sq);
+      const std::string where = "update " + std::to_string(update_ + 1) + ", epoch " +
+                                std::to_string(epoch) + ": ";
+      for (int q = 0; q < m; ++q) {
+        const rl::PpoSampleTerms<float>& tq = terms[q];
+        if (!std::isfinite(tq.policy_loss) || !std::isfinite(tq.value_loss) ||
+            !std::isfinite(tq.entropy) || !std::isfinite(tq.log_ratio)) {
+          const int k = perm[start + q];
+          throw Error(where + "the PPO loss is not finite at the sample from env instance " +
+                      std::to_string(k % cfg_.n_envs) + ", rollout step " +
+                      std::to_string(k / cfg_.n_envs) + " (policy loss " + fmt(tq.policy_loss) +
+                      ", value loss " + fmt(tq.value_loss) + ", log ratio " + fmt(tq.log_ratio) +
+                      "); lower learning_rate or check the environment");
+        }
+        sum_pl += tq.policy_loss;
+        sum_vl += tq.value_loss;
+        sum_ent += tq.entropy;
+        const double log_ratio = tq.log_ratio;
+        sum_kl += std::exp(log_ratio) - 1.0 - log_ratio;
+        sum_clip += tq.clipped;
+      }
+      if (!std::isfinite(norm)) {
+        throw Error(where + "the gradient of the PPO loss is not finite (norm " + fmt(norm) +
+                    "); lower learning_rate or check the environment");
+      }
+      samples += m;
+      ++minibatches;
+      sum_norm += norm;
+      // torch.nn.utils.clip_grad_norm_.
+      const double coef = cfg_.max_grad_norm / (norm + 1e-6);
+      if (coef < 1.0) {
+        for (double& g : grad) g *= coef;
+      }
+      opt_.step(params_, grad, lr);
+      upload_params();
+    }
+  }
+  st.policy_loss = sum_pl / samples;
+  st.value_loss = sum_vl / samples;
+  st.entropy = sum_ent / samples;
+  st.approx_kl = sum_kl / samples;
+  st.clip_fraction = sum_clip / samples;
+  st.grad_norm = sum_norm / minibatches;
+}
+
+UpdateStats PpoTrainer::step() {
+  UpdateStats st;
+  collect_rollout(st);
+  compute_advantages();
+  train_epochs(st);
+  ++update_;
+  st.update = update_;
+  st.env_steps = env_steps_;
+  return st;
+}
+
+Checkpoint PpoTrainer::to_checkpoint() const {
+  Checkpoint c;
+  c.header = {{"format", "metasim-ppo"},
+              {"algorithm", "ppo"},
+              {"env", cfg_.env},
+              {"update", update_},
+              {"env_steps", env_steps_},
+              {"act_step", act_step_},
+              {"optimizer_steps", opt_.steps()},
+              {"num_params", params_.size()},
+              {"config", to_json(cfg_)}};
+  c.arrays["params"] = params_;
+  c.arrays["optimizer_m"] = opt_.first_moment();
+  c.arrays["optimizer_v"] = opt_.second_moment();
+  c.arrays["obs_mean"] = norm_.mean;
+  c.arrays["obs_var"] = norm_.var;
+  c.arrays["obs_count"] = {norm_.count};
+  c.arrays["recent_returns"] = recent_returns_;
+  return c;
+}
+
+void PpoTrainer::restore(const Checkpoint& c) {
+  if (c.header.value("format", "") != "metasim-ppo" || !c.header.contains("config")) {
+    throw Error("checkpoint: not a PPO checkpoint (format '" + c.header.value("format", "") + "')");
+  }
+  const PpoConfig saved = resolve_config(c.header.at("config"), {});
+  if (saved.env != cfg_.env) {
+    throw InvalidArgument("env", "the checkpoint was trained on '" + saved.env + "', not '" +
+                                     cfg_.env + "'");
+  }
+  auto get = [&](const char* name) -> const std::vector<double>& {
+    const auto it = c.arrays.find(name);
+    if (it == c.arrays.end()) throw Error(std::string("checkpoint: array '") + name + "' missing");
+    return it->second;
+  };
+  const std::vector<double>& p = get("params");
+  if (p.size() != params_.size()) {
+    throw Error("checkpoint: " + std::to_string(p.size()) + " parameters, expected " +
+                std::to_string(params_.size()));
+  }
+  params_ = p;
+  opt_.restore(get("optimizer_m"), get("optimizer_v"), c.header.value("optimizer_steps", 0LL));
+  if (get("obs_mean").size() != norm_.mean.size() || get("obs_var").size() != norm_.var.size()) {
+    throw Error("checkpoint: observation statistics have the wrong size");
+  }
+  norm_.mean = get("obs_mean");
+  norm_.var = get("obs_var");
+  norm_.count = get("obs_count").at(0);
+  recent_returns_ = get("recent_returns");
+  update_ = c.header.value("update", 0LL);
+  env_steps_ = c.header.value("env_steps", 0LL);
+  act_step_ = c.header.value("act_step", 0u);
+  // The envs' states are not saved: continue with new episodes from a seed tied to the update.
+  env_.reset(cfg_.seed + static_cast<uint64_t>(update_));
+  std::fill(ep_return_.begin(), ep_return_.end(), 0.0);
+  upload_params();
+}
+
+}  // namespace metasim::ppo

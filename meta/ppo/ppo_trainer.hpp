@@ -1,0 +1,125 @@
+// PpoTrainer: rollouts through a VectorEnv and the batched policy launch, GAE, minibatch epochs
+// with Adam on the host parameter vector, and deterministic evaluation. Used by meta/ppo/ppo.cpp.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "host/backend.hpp"
+#include "host/checkpoint.hpp"
+#include "host/vector_env.hpp"
+#include "kernels/rl/ppo_launch.hpp"
+#include "meta/optimizer.hpp"
+#include "meta/ppo/ppo_config.hpp"
+
+namespace metasim::ppo {
+
+// Running mean and variance of observations (stable-baselines3's VecNormalize, Chan et al.'s
+// parallel update), in double.
+struct ObsNormalizer {
+  std::vector<double> mean, var;
+  double count = 1e-4;
+  double clip = 10.0;
+
+  void init(int dim, double clip_value);
+  void update(const float* obs, int n, int dim);  // n rows of dim values
+  void apply(const float* in, float* out, int n, int dim) const;
+};
+
+struct UpdateStats {
+  int64_t update = 0;     // updates done after this one
+  int64_t env_steps = 0;  // after this update's rollout
+  double policy_loss = 0, value_loss = 0, entropy = 0, approx_kl = 0, clip_fraction = 0;
+  double grad_norm = 0;  // before clipping, mean over minibatches
+  double learning_rate = 0, clip_range = 0;
+  int64_t episodes = 0;  // finished during this rollout
+};
+
+struct EvalResult {
+  std::vector<double> returns;  // one per episode, in instance order
+  double mean = 0, std = 0;     // population standard deviation
+  double seconds = 0;
+};
+
+// Initial parameters [policy | log_std | value], double precision: sb3's orthogonal init or
+// PyTorch's nn.Linear default, from the (seed, kModelInit) Philox stream.
+std::vector<double> initial_params(const PpoConfig& c, const rl::PpoShape& shape);
+
+// Backend for a config or request: "auto", "cpu" or "cuda" (errors name `field`).
+std::unique_ptr<rl::PpoKernels> make_kernels(const std::string& env, Backend backend);
+
+// Runs `episodes` episodes (one per env instance, reset from `seed`) with the given parameters;
+// observations normalised by `norm` when it is not null.
+EvalResult evaluate_policy(const std::string& env, Backend backend,
+                           const std::vector<double>& params, const ObsNormalizer* norm,
+                           int episodes, uint64_t seed, bool stochastic);
+
+class PpoTrainer {
+ public:
+  explicit PpoTrainer(const PpoConfig& config);
+  ~PpoTrainer();
+
+  // One rollout of n_envs * n_steps transitions and n_epochs passes of minibatch updates. Throws
+  // metasim::Error naming the env instance (and rollout step) when a non-finite value appears.
+  UpdateStats step();
+
+  int64_t updates_done() const { return update_; }
+  int64_t env_steps() const { return env_steps_; }
+  int64_t total_updates() const { return num_updates(cfg_); }
+  const PpoConfig& config() const { return cfg_; }
+  const rl::PpoShape& shape() const { return kernels_->shape(); }
+  Backend backend() const { return backend_; }
+  const std::vector<double>& params() const { return params_; }
+  const ObsNormalizer* normalizer() const { return cfg_.normalize_obs ? &norm_ : nullptr; }
+  // Returns of the last (up to) 100 finished training episodes, oldest first.
+  const std::vector<double>& recent_returns() const { return recent_returns_; }
+  // The training envs (tests use it to inject faults).
+  VectorEnv<float>& env() { return env_; }
+
+  Checkpoint to_checkpoint() const;
+  // Restores parameters, optimiser, normaliser and counters; the envs start new episodes.
+  void restore(const Checkpoint& c);
+
+ private:
+  void collect_rollout(UpdateStats& st);
+  void compute_advantages();
+  void train_epochs(UpdateStats& st);
+  void upload_params();
+
+  PpoConfig cfg_;
+  Backend backend_;
+  std::unique_ptr<rl::PpoKernels> kernels_;
+  VectorEnv<float> env_;
+  std::vector<double> params_;
+  std::vector<float> params_f_;
+  meta::OuterOptimizer opt_;
+  ObsNormalizer norm_;
+  int64_t update_ = 0;
+  int64_t env_steps_ = 0;
+  uint32_t act_step_ = 0;  // rollout steps taken: the action stream's step counter
+
+  // Rollout storage, time-major [n_steps][n_envs] (times obs_dim / action_dim).
+  std::vector<float> obs_, actions_, log_probs_, values_, rewards_, next_values_;
+  std::vector<uint8_t> ends_, terms_;
+  std::vector<double> adv_, returns_;
+  // Per-instance episode bookkeeping.
+  std::vector<double> ep_return_;
+  std::vector<double> recent_returns_;
+};
+
+// Callbacks into a training run (tests use them to inject faults between updates).
+struct TrainHooks {
+  std::function<void(PpoTrainer&)> before_update;
+};
+
+// Trains into run_dir (config.json, metrics.jsonl, checkpoint, summary.json) and returns the
+// summary; see train_command in meta/ppo/ppo.hpp.
+nlohmann::json train_run(const PpoConfig& config, const std::string& run_dir, bool resume,
+                         bool progress, const TrainHooks& hooks = {});
+
+}  // namespace metasim::ppo

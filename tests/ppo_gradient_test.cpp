@@ -1,0 +1,261 @@
+// PPO loss gradients (clipped surrogate + value loss + entropy) against central finite differences
+// of an independent double-precision reference loss, for categorical and Gaussian policies.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "kernels/core/mlp.hpp"
+#include "kernels/rl/policy.hpp"
+#include "kernels/rl/ppo.hpp"
+#include "kernels/rl/ppo_launch.hpp"
+
+namespace {
+
+using metasim::Mlp;
+using metasim::Tanh;
+using metasim::rl::CategoricalMlpPolicy;
+using metasim::rl::GaussianMlpPolicy;
+using metasim::rl::Ppo;
+using metasim::rl::PpoCoefs;
+
+// ---- reference: plain loops written from the formulas, sharing no code with kernels/
+
+// Tanh MLP with a linear output; layout per layer: W [out][in] row-major, then b [out].
+std::vector<double> ref_forward(const std::vector<int>& sizes, const double* p,
+                                const std::vector<double>& x) {
+  std::vector<double> a = x;
+  for (std::size_t l = 0; l + 1 < sizes.size(); ++l) {
+    const int in = sizes[l], out = sizes[l + 1];
+    std::vector<double> z(out);
+    for (int o = 0; o < out; ++o) {
+      double s = p[in * out + o];
+      for (int i = 0; i < in; ++i) s += p[o * in + i] * a[i];
+      z[o] = l + 2 < sizes.size() ? std::tanh(s) : s;
+    }
+    p += (in + 1) * out;
+    a = z;
+  }
+  return a;
+}
+
+int mlp_params(const std::vector<int>& sizes) {
+  int n = 0;
+  for (std::size_t l = 0; l + 1 < sizes.size(); ++l) n += (sizes[l] + 1) * sizes[l + 1];
+  return n;
+}
+
+struct Sample {
+  std::vector<double> obs, action;
+  double old_log_prob, adv, ret;
+};
+
+struct RefModel {
+  std::vector<int> pi_sizes, v_sizes;
+  bool discrete;
+
+  // log pi(a|o) and the entropy of pi(.|o).
+  void policy(const double* p, const Sample& s, double* logp, double* entropy) const {
+    const std::vector<double> out = ref_forward(pi_sizes, p, s.obs);
+    if (discrete) {
+      double m = out[0];
+      for (double v : out) m = std::max(m, v);
+      double z = 0;
+      for (double v : out) z += std::exp(v - m);
+      const double lse = m + std::log(z);
+      *logp = out[static_cast<int>(s.action[0])] - lse;
+      double h = 0;
+      for (double v : out) h -= std::exp(v - lse) * (v - lse);
+      *entropy = h;
+    } else {
+      const double* log_std = p + mlp_params(pi_sizes);
+      double lp = 0, h = 0;
+      for (std::size_t j = 0; j < out.size(); ++j) {
+        const double sd = std::exp(log_std[j]);
+        const double z = (s.action[j] - out[j]) / sd;
+        lp += -0.5 * z * z - std::log(sd) - 0.5 * std::log(2 * M_PI);
+        h += 0.5 + 0.5 * std::log(2 * M_PI) + log_std[j];
+      }
+      *logp = lp;
+      *entropy = h;
+    }
+  }
+
+  int policy_params() const {
+    return mlp_params(pi_sizes) + (discrete ? 0 : pi_sizes.back());
+  }
+
+  double loss(const std::vector<double>& p, const std::vector<Sample>& batch,
+              const PpoCoefs<double>& c) const {
+    double total = 0;
+    for (const Sample& s : batch) {
+      double logp, h;
+      policy(p.data(), s, &logp, &h);
+      const double r = std::exp(logp - s.old_log_prob);
+      const double rc = std::min(std::max(r, 1 - c.clip_range), 1 + c.clip_range);
+      const double surrogate = std::min(r * s.adv, rc * s.adv);
+      const double v = ref_forward(v_sizes, p.data() + policy_params(), s.obs)[0];
+      total += -surrogate - c.ent_coef * h + c.vf_coef * (v - s.ret) * (v - s.ret);
+    }
+    return total / static_cast<double>(batch.size());
+  }
+};
+
+template <class Model>
+RefModel ref_model() {
+  using PiNet = typename Model::PolicyNet;
+  using VNet = typename Model::Value;
+  RefModel m;
+  for (int l = 0; l <= PiNet::kNumLayers; ++l) m.pi_sizes.push_back(PiNet::width(l));
+  for (int l = 0; l <= VNet::kNumLayers; ++l) m.v_sizes.push_back(VNet::width(l));
+  m.discrete = Model::kDiscrete;
+  return m;
+}
+
+// A batch whose ratios fall inside the clip range, below it and above it, with advantages of
+// both signs, so that every branch of the clipped objective is exercised; no ratio is within
+// 1e-3 of a clip boundary, where the loss has a kink.
+template <class Model>
+std::vector<Sample> make_batch(const RefModel& ref, const std::vector<double>& p, int n,
+                               uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  const double offsets[] = {0.0, 0.1, -0.4, 0.5, -0.05, 0.3, -0.25, 0.12};
+  std::vector<Sample> batch;
+  for (int k = 0; k < n; ++k) {
+    Sample s;
+    for (int j = 0; j < Model::kObsDim; ++j) s.obs.push_back(normal(rng));
+    if (Model::kDiscrete) {
+      s.action.push_back(static_cast<double>(k % Model::kNetOutputs));
+    } else {
+      for (int j = 0; j < Model::kActionDim; ++j) s.action.push_back(normal(rng));
+    }
+    double logp, h;
+    ref.policy(p.data(), s, &logp, &h);
+    s.old_log_prob = logp - offsets[k % 8];
+    s.adv = (k % 3 == 0 ? -1.0 : 1.0) * (0.5 + 0.1 * k);
+    s.ret = normal(rng);
+    batch.push_back(s);
+  }
+  return batch;
+}
+
+template <class Model>
+std::vector<double> random_params(uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> u(-0.5, 0.5);
+  std::vector<double> p(Model::kNumParams);
+  for (double& x : p) x = u(rng);
+  return p;
+}
+
+template <class Model>
+std::vector<double> kernel_grad(const std::vector<double>& p, const std::vector<Sample>& batch,
+                                const PpoCoefs<double>& c) {
+  std::vector<double> g(Model::kNumParams, 0.0);
+  for (const Sample& s : batch) {
+    Model::accumulate_sample_grad(p.data(), s.obs.data(), s.action.data(), s.old_log_prob, s.adv,
+                                  s.ret, c, g.data());
+  }
+  return g;
+}
+
+// Checks `stride`-spaced parameters (and always the last few: log_std, value output) against
+// central differences with step h = 1e-6: truncation error ~h^2, rounding ~1e-16 / h.
+template <class Model>
+void check_fd(int stride, double ent_coef) {
+  const RefModel ref = ref_model<Model>();
+  std::vector<double> p = random_params<Model>(7);
+  const std::vector<Sample> batch = make_batch<Model>(ref, p, 16, 11);
+  PpoCoefs<double> c{0.2, ent_coef, 0.5, 1.0 / static_cast<double>(batch.size())};
+  const std::vector<double> g = kernel_grad<Model>(p, batch, c);
+  const double h = 1e-6;
+  int checked = 0;
+  for (int i = 0; i < Model::kNumParams; ++i) {
+    const bool tail = i >= Model::kPolicyParams - 4 || i >= Model::kNumParams - 4;
+    if (i % stride != 0 && !tail) continue;
+    const double keep = p[i];
+    p[i] = keep + h;
+    const double up = ref.loss(p, batch, c);
+    p[i] = keep - h;
+    const double down = ref.loss(p, batch, c);
+    p[i] = keep;
+    const double fd = (up - down) / (2 * h);
+    ASSERT_NEAR(g[i], fd, 1e-7 + 1e-6 * std::abs(fd)) << "parameter " << i;
+    ++checked;
+  }
+  EXPECT_GT(checked, 10);
+}
+
+using SmallCategorical =
+    Ppo<CategoricalMlpPolicy<Mlp<Tanh, 3, 5, 4, 3>>, Mlp<Tanh, 3, 6, 1>>;
+using SmallGaussian = Ppo<GaussianMlpPolicy<Mlp<Tanh, 3, 5, 4, 2>>, Mlp<Tanh, 3, 6, 1>>;
+
+TEST(PpoGradient_Categorical, MatchesFiniteDifferencesEveryParameter) {
+  check_fd<SmallCategorical>(1, 0.01);
+}
+
+TEST(PpoGradient_Gaussian, MatchesFiniteDifferencesEveryParameter) {
+  check_fd<SmallGaussian>(1, 0.01);
+}
+
+TEST(PpoGradient_CompiledModels, CartPoleAndPendulumMatchFiniteDifferences) {
+  check_fd<metasim::rl::PpoCartPole>(37, 0.05);
+  check_fd<metasim::rl::PpoPendulum>(37, 0.05);
+}
+
+// The clipped branch has zero gradient: with every ratio outside the range on the side where the
+// clipped term is the minimum, only the value and entropy terms remain.
+TEST(PpoGradient_Clipping, ClippedSamplesGiveNoPolicyGradient) {
+  using Model = SmallCategorical;
+  const RefModel ref = ref_model<Model>();
+  const std::vector<double> p = random_params<Model>(3);
+  std::vector<Sample> batch = make_batch<Model>(ref, p, 4, 5);
+  for (Sample& s : batch) {
+    double logp, h;
+    ref.policy(p.data(), s, &logp, &h);
+    s.old_log_prob = logp - 0.5;  // ratio 1.65 > 1.2
+    s.adv = 1.0;                  // min picks the clipped term
+  }
+  const PpoCoefs<double> c{0.2, 0.0, 0.5, 0.25};
+  const std::vector<double> g = kernel_grad<Model>(p, batch, c);
+  for (int i = 0; i < Model::kPolicyParams; ++i) EXPECT_EQ(g[i], 0.0) << "parameter " << i;
+}
+
+// The CPU launcher (float, chunked fixed-order sums) against the double per-sample code.
+TEST(PpoGradient_CpuLauncher, FloatMinibatchGradientMatchesDouble) {
+  using Model = metasim::rl::PpoCartPole;
+  const RefModel ref = ref_model<Model>();
+  const std::vector<double> p = random_params<Model>(9);
+  const std::vector<Sample> batch = make_batch<Model>(ref, p, 40, 13);  // 2.5 chunks
+  const PpoCoefs<double> c{0.2, 0.01, 0.5, 1.0 / 40};
+  const std::vector<double> g = kernel_grad<Model>(p, batch, c);
+
+  auto k = metasim::rl::make_ppo_kernels_cpu("CartPole-v1");
+  ASSERT_NE(k, nullptr);
+  const std::vector<float> pf(p.begin(), p.end());
+  k->set_params(pf.data());
+  std::vector<float> obs, act, logp, adv, ret;
+  for (const Sample& s : batch) {
+    obs.insert(obs.end(), s.obs.begin(), s.obs.end());
+    act.push_back(static_cast<float>(s.action[0]));
+    logp.push_back(static_cast<float>(s.old_log_prob));
+    adv.push_back(static_cast<float>(s.adv));
+    ret.push_back(static_cast<float>(s.ret));
+  }
+  const metasim::rl::PpoMinibatch mb{40, obs.data(), act.data(), logp.data(), adv.data(),
+                                     ret.data()};
+  std::vector<float> gf(Model::kNumParams);
+  std::vector<metasim::rl::PpoSampleTerms<float>> terms(40);
+  k->loss_grad(mb, PpoCoefs<float>{0.2f, 0.01f, 0.5f, 1.0f / 40}, gf.data(), terms.data());
+  double gmax = 0;
+  for (double x : g) gmax = std::max(gmax, std::abs(x));
+  // float rounding of inputs and of 40-term sums: a few ulps of the largest gradient entry.
+  for (int i = 0; i < Model::kNumParams; ++i) {
+    ASSERT_NEAR(gf[i], g[i], 1e-4 * gmax) << "parameter " << i;
+  }
+  for (int q = 0; q < 40; ++q) EXPECT_TRUE(std::isfinite(terms[q].policy_loss));
+}
+
+}  // namespace
