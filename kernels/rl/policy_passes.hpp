@@ -1,0 +1,256 @@
+// Passes of a stochastic MLP policy over one task's samples, chunk by chunk: the weighted sum of
+// log-probability gradients (on Dual scalars its Hessian-vector product), the Fisher-vector
+// product of the mean KL, and the surrogate / KL values a TRPO line search needs.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/core/dual.hpp"
+#include "kernels/core/hd.hpp"
+#include "kernels/meta/batched_mlp.hpp"
+#include "kernels/meta/group.hpp"
+
+namespace metasim::rl {
+
+// Built on meta::BatchedMlp: every layer runs for a whole chunk of samples at once, vectorised
+// along units on the CPU (one worker per task) and split over a thread block on CUDA. Samples are
+// feature-major: feature f of sample s at x[f * x_stride + s]; actions likewise. Results that sum
+// over samples are summed in sample order by one worker, so they do not depend on the group size.
+template <class Policy>
+struct PolicyPasses {
+  using Net = typename Policy::Network;
+  using Batched = meta::BatchedMlp<Net>;
+  static constexpr int kOut = Net::kOutputDim;
+  static constexpr int kAct = Policy::kActionDim;
+  static constexpr int kNumParams = Policy::kNumParams;
+  static constexpr bool kGaussian = !Policy::kDiscrete;
+  static constexpr int kLogStdOffset = Net::kNumParams;  // Gaussian only
+  using Dist = typename Policy::Dist;
+
+  // One chunk's working memory for scalar S: the network's chunk buffers, kOut more rows (the old
+  // policy's outputs, or per-sample log-std gradient terms), and two rows of T for loss terms.
+  template <typename S, typename T>
+  struct Scratch {
+    meta::ChunkBuffers<S> b;
+    S* extra;
+    T* terms;
+  };
+  template <typename S, typename T>
+  static constexpr long long scratch_bytes(int chunk) {
+    return (Batched::buffer_elements(chunk) + static_cast<long long>(kOut) * chunk) *
+               static_cast<long long>(sizeof(S)) +
+           2LL * chunk * static_cast<long long>(sizeof(T));
+  }
+  template <typename S, typename T>
+  static METASIM_HD Scratch<S, T> carve(unsigned char* base, int chunk) {
+    Scratch<S, T> sc;
+    S* s = reinterpret_cast<S*>(base);
+    sc.b = Batched::template carve<S>(s, chunk, chunk);
+    sc.extra = s + Batched::buffer_elements(chunk);
+    sc.terms = reinterpret_cast<T*>(sc.extra + kOut * chunk);
+    return sc;
+  }
+
+  // Element (row j, sample s) of a [rows][stride] chunk buffer in the layout the group's passes
+  // use (Dual rows split into values and tangents on the CPU; see meta::SerialRow).
+  template <class Group, typename S>
+  static METASIM_HD METASIM_INLINE S load(const S* base, int stride, int j, int s) {
+    if constexpr (meta::kIsSerial<Group>) {
+      return meta::SerialRow<const S>(base + j * stride, stride).load(s);
+    } else {
+      return base[j * stride + s];
+    }
+  }
+  template <class Group, typename S>
+  static METASIM_HD METASIM_INLINE void store(S* base, int stride, int j, int s, const S& v) {
+    if constexpr (meta::kIsSerial<Group>) {
+      meta::SerialRow<S>(base + j * stride, stride).store(s, v);
+    } else {
+      base[j * stride + s] = v;
+    }
+  }
+
+  // Adds sum_s (scale * adv[s]) * d log pi(act_s | x_s) / d params to grad for samples [0, n).
+  // P is a T* (a gradient) or a DualParamView<T> with G a DualGradSink (a Hessian-vector product
+  // of the same sum). grad must not alias the parameters.
+  template <class Group, class P, typename T, class G>
+  static METASIM_HD void accumulate_log_prob_grad(const Group& g, const P& p, const T* x,
+                                                  const T* act, int64_t x_stride, const T* adv,
+                                                  T scale, int n,
+                                                  const Scratch<ParamScalar<P>, T>& sc,
+                                                  const G& grad) {
+    using S = ParamScalar<P>;
+    const int chunk = sc.b.chunk;
+    const int stride = sc.b.stride;
+    S log_std_sum[kGaussian ? kAct : 1];
+    for (int j = 0; j < (kGaussian ? kAct : 1); ++j) log_std_sum[j] = S(0);
+    for (int s0 = 0; s0 < n; s0 += chunk) {
+      const int c = n - s0 < chunk ? n - s0 : chunk;
+      Batched::forward(g, p, x + s0, static_cast<int>(x_stride), c, sc.b);
+      g.for_each(c, [&](int s) {
+        S out[kOut];
+        S dout[kOut];
+        for (int j = 0; j < kOut; ++j) {
+          out[j] = load<Group>(sc.b.out, stride, j, s);
+          dout[j] = S(0);
+        }
+        T a[kAct];
+        for (int d = 0; d < kAct; ++d) a[d] = act[d * x_stride + s0 + s];
+        const T w = scale * adv[s0 + s];
+        if constexpr (kGaussian) {
+          S log_std[kAct];
+          S dls[kAct];
+          for (int d = 0; d < kAct; ++d) {
+            log_std[d] = p[kLogStdOffset + d];
+            dls[d] = S(0);
+          }
+          Dist::add_log_prob_grad(static_cast<const S*>(out), static_cast<const S*>(log_std), a, w,
+                                  dout, dls);
+          for (int d = 0; d < kAct; ++d) store<Group>(sc.extra, stride, d, s, dls[d]);
+        } else {
+          Dist::add_log_prob_grad(static_cast<const S*>(out), static_cast<int>(a[0]), w, dout);
+        }
+        for (int j = 0; j < kOut; ++j) store<Group>(sc.b.out, stride, j, s, dout[j]);
+      });
+      g.sync();
+      if constexpr (kGaussian) {
+        if (g.rank() == 0) {
+          for (int d = 0; d < kAct; ++d) {
+            for (int s = 0; s < c; ++s) log_std_sum[d] += load<Group>(sc.extra, stride, d, s);
+          }
+        }
+      }
+      Batched::backward(g, p, x + s0, static_cast<int>(x_stride), c, sc.b, grad);
+    }
+    if constexpr (kGaussian) {
+      if (g.rank() == 0) {
+        for (int d = 0; d < kAct; ++d) grad[kLogStdOffset + d] += log_std_sum[d];
+      }
+    }
+    g.sync();
+  }
+
+  // Adds scale * sum_s d KL(pi_old(.|x_s) || pi(.|x_s)) / d params to grad, where pi_old is the
+  // policy at the parameters' values. With P a DualParamView<T> (tangent v) and G a DualGradSink,
+  // that is scale * sum_s F_s v: the Fisher-vector product at the values (the KL's gradient there
+  // is zero, its Hessian the Fisher information).
+  template <class Group, typename T, class G>
+  static METASIM_HD void accumulate_fisher_vector_product(const Group& g, const DualParamView<T>& p,
+                                                          const T* x, int64_t x_stride, T scale,
+                                                          int n, const Scratch<Dual<T>, T>& sc,
+                                                          const G& grad) {
+    using S = Dual<T>;
+    const int chunk = sc.b.chunk;
+    const int stride = sc.b.stride;
+    S log_std_sum[kGaussian ? kAct : 1];
+    for (int j = 0; j < (kGaussian ? kAct : 1); ++j) log_std_sum[j] = S(0);
+    for (int s0 = 0; s0 < n; s0 += chunk) {
+      const int c = n - s0 < chunk ? n - s0 : chunk;
+      Batched::forward(g, p, x + s0, static_cast<int>(x_stride), c, sc.b);
+      g.for_each(c, [&](int s) {
+        S out[kOut];
+        T out_old[kOut];
+        S dout[kOut];
+        for (int j = 0; j < kOut; ++j) {
+          out[j] = load<Group>(sc.b.out, stride, j, s);
+          out_old[j] = out[j].value;
+          dout[j] = S(0);
+        }
+        if constexpr (kGaussian) {
+          S log_std[kAct];
+          T log_std_old[kAct];
+          S dls[kAct];
+          for (int d = 0; d < kAct; ++d) {
+            log_std[d] = p[kLogStdOffset + d];
+            log_std_old[d] = log_std[d].value;
+            dls[d] = S(0);
+          }
+          Dist::add_kl_grad(static_cast<const T*>(out_old), static_cast<const T*>(log_std_old),
+                            static_cast<const S*>(out), static_cast<const S*>(log_std), scale, dout,
+                            dls);
+          for (int d = 0; d < kAct; ++d) store<Group>(sc.extra, stride, d, s, dls[d]);
+        } else {
+          Dist::add_kl_grad(static_cast<const T*>(out_old), static_cast<const S*>(out), scale,
+                            dout);
+        }
+        for (int j = 0; j < kOut; ++j) store<Group>(sc.b.out, stride, j, s, dout[j]);
+      });
+      g.sync();
+      if constexpr (kGaussian) {
+        if (g.rank() == 0) {
+          for (int d = 0; d < kAct; ++d) {
+            for (int s = 0; s < c; ++s) log_std_sum[d] += load<Group>(sc.extra, stride, d, s);
+          }
+        }
+      }
+      Batched::backward(g, p, x + s0, static_cast<int>(x_stride), c, sc.b, grad);
+    }
+    if constexpr (kGaussian) {
+      if (g.rank() == 0) {
+        for (int d = 0; d < kAct; ++d) grad[kLogStdOffset + d] += log_std_sum[d];
+      }
+    }
+    g.sync();
+  }
+
+  struct SurrogateKl {
+    double surrogate;  // sum_s exp(log pi(a_s|x_s) - log pi_old(a_s|x_s)) * adv[s]
+    double kl;         // sum_s KL(pi_old(.|x_s) || pi(.|x_s))
+  };
+
+  // The two sums above for samples [0, n); valid on worker 0.
+  template <class Group, typename T>
+  static METASIM_HD SurrogateKl surrogate_kl(const Group& g, const T* p, const T* p_old, const T* x,
+                                             const T* act, int64_t x_stride, const T* adv, int n,
+                                             const Scratch<T, T>& sc) {
+    using std::exp;
+    const int chunk = sc.b.chunk;
+    const int stride = sc.b.stride;
+    SurrogateKl r{0.0, 0.0};
+    for (int s0 = 0; s0 < n; s0 += chunk) {
+      const int c = n - s0 < chunk ? n - s0 : chunk;
+      Batched::forward(g, p_old, x + s0, static_cast<int>(x_stride), c, sc.b);
+      g.for_each(c, [&](int s) {
+        for (int j = 0; j < kOut; ++j) sc.extra[j * stride + s] = sc.b.out[j * stride + s];
+      });
+      g.sync();
+      Batched::forward(g, p, x + s0, static_cast<int>(x_stride), c, sc.b);
+      g.for_each(c, [&](int s) {
+        T out[kOut];
+        T out_old[kOut];
+        for (int j = 0; j < kOut; ++j) {
+          out[j] = sc.b.out[j * stride + s];
+          out_old[j] = sc.extra[j * stride + s];
+        }
+        T a[kAct];
+        for (int d = 0; d < kAct; ++d) a[d] = act[d * x_stride + s0 + s];
+        T lp, lp_old, kl;
+        if constexpr (kGaussian) {
+          const T* ls = p + kLogStdOffset;
+          const T* ls_old = p_old + kLogStdOffset;
+          lp = Dist::log_prob(static_cast<const T*>(out), ls, static_cast<const T*>(a));
+          lp_old = Dist::log_prob(static_cast<const T*>(out_old), ls_old, static_cast<const T*>(a));
+          kl = Dist::kl(static_cast<const T*>(out_old), ls_old, static_cast<const T*>(out), ls);
+        } else {
+          const int ai = static_cast<int>(a[0]);
+          lp = Dist::log_prob(static_cast<const T*>(out), ai);
+          lp_old = Dist::log_prob(static_cast<const T*>(out_old), ai);
+          kl = Dist::kl(static_cast<const T*>(out_old), static_cast<const T*>(out));
+        }
+        sc.terms[s] = exp(lp - lp_old) * adv[s0 + s];
+        sc.terms[stride + s] = kl;
+      });
+      g.sync();
+      if (g.rank() == 0) {
+        for (int s = 0; s < c; ++s) {
+          r.surrogate += static_cast<double>(sc.terms[s]);
+          r.kl += static_cast<double>(sc.terms[stride + s]);
+        }
+      }
+      g.sync();
+    }
+    return r;
+  }
+};
+
+}  // namespace metasim::rl

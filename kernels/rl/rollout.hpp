@@ -1,0 +1,90 @@
+// Fused rollouts for meta-RL: one (task, trajectory) runs its whole path, stepping the env and the
+// task's stochastic policy together. Launchers call rollout_path for every (task, trajectory).
+#pragma once
+
+#include <cstdint>
+
+#include "envs/env_api.hpp"
+#include "kernels/core/hd.hpp"
+#include "kernels/core/philox.hpp"
+
+namespace metasim::rl {
+
+// Where one batch of paths comes from and where it goes. Per task the buffers are feature-major
+// over the task's path slots: sample s = trajectory * horizon + t, observation feature f of
+// sample s at obs[(task * obs_dim + f) * cap + s] with cap = trajectories * horizon (actions
+// likewise), rewards at rewards[task * cap + s]. Slots past a path's end are left as they were.
+template <typename T>
+struct RolloutArgs {
+  int num_tasks = 0;
+  int trajectories = 0;
+  int horizon = 0;
+  // Task t's policy parameters start at policy_params + t * param_stride (0: one shared policy).
+  const T* policy_params = nullptr;
+  int64_t param_stride = 0;
+  // Random streams: the task's Params from task_key at (first_task + t, 0, 0); resets, actions and
+  // env noise from their keys at (first_task + t, phase * trajectories + j, step).
+  PhiloxKey task_key{}, reset_key{}, action_key{}, step_key{};
+  uint32_t first_task = 0;
+  uint32_t phase = 0;
+  T* obs = nullptr;
+  T* actions = nullptr;
+  T* rewards = nullptr;
+  int32_t* lengths = nullptr;  // [num_tasks][trajectories]: steps in the path
+  int64_t cap() const { return static_cast<int64_t>(trajectories) * horizon; }
+};
+
+// The Params of global task `task_id` (the same for all its paths and on every backend).
+template <class Family, typename T>
+METASIM_HD METASIM_INLINE typename Family::template Env<T>::Params task_params(PhiloxKey task_key,
+                                                                               uint32_t task_id) {
+  RandomStream rng(task_key, task_id, 0u, 0u);
+  return Family::template sample<T>(rng);
+}
+
+// One path: reset, then observe -> sample an action from the policy -> step, until the env
+// terminates or the horizon is reached (rllab's path semantics: no auto-reset inside a path).
+template <class Family, class Policy, typename T>
+METASIM_HD void rollout_path(const RolloutArgs<T>& a, int task, int traj) {
+  using Env = typename Family::template Env<T>;
+  static_assert(Env::kObsDim == Policy::kObsDim, "policy input must match the observation");
+  static_assert(Env::kDiscrete == Policy::kDiscrete, "policy and env action spaces differ");
+  constexpr int kObs = Env::kObsDim;
+  constexpr int kAct = Policy::kActionDim;
+  const uint32_t task_id = a.first_task + static_cast<uint32_t>(task);
+  const uint32_t instance = a.phase * static_cast<uint32_t>(a.trajectories) + traj;
+  const typename Env::Params params = task_params<Family, T>(a.task_key, task_id);
+  const T* theta = a.policy_params + task * a.param_stride;
+  const int64_t cap = a.cap();
+  T* obs = a.obs + static_cast<int64_t>(task) * kObs * cap;
+  T* act = a.actions + static_cast<int64_t>(task) * kAct * cap;
+  T* rew = a.rewards + static_cast<int64_t>(task) * cap;
+
+  RandomStream reset_rng(a.reset_key, task_id, instance, 0u);
+  typename Env::State state = Env::reset(params, reset_rng);
+  int len = 0;
+  for (int t = 0; t < a.horizon; ++t) {
+    const int64_t s = static_cast<int64_t>(traj) * a.horizon + t;
+    T o[kObs];
+    Env::observe(params, state, o);
+    T u[kAct];
+    RandomStream action_rng(a.action_key, task_id, instance, static_cast<uint32_t>(t));
+    Policy::sample(theta, static_cast<const T*>(o), action_rng, u);
+    typename Env::Action action;
+    if constexpr (Env::kDiscrete) {
+      action = static_cast<int32_t>(u[0]);
+    } else {
+      for (int d = 0; d < kAct; ++d) action.v[d] = u[d];
+    }
+    RandomStream step_rng(a.step_key, task_id, instance, static_cast<uint32_t>(t));
+    const StepResult<T> r = Env::step(params, state, action, step_rng);
+    for (int f = 0; f < kObs; ++f) obs[f * cap + s] = o[f];
+    for (int d = 0; d < kAct; ++d) act[d * cap + s] = u[d];
+    rew[s] = r.reward;
+    len = t + 1;
+    if (r.terminated != 0) break;
+  }
+  a.lengths[task * a.trajectories + traj] = len;
+}
+
+}  // namespace metasim::rl

@@ -1,0 +1,96 @@
+// Meta-RL task families: a distribution over an environment's Params, one draw per task.
+// The rollout kernels sample a task's Params with sample_params from the task's kTaskSample stream.
+#pragma once
+
+#include "envs/cartpole.hpp"
+#include "envs/env_api.hpp"
+#include "envs/mountain_car_continuous.hpp"
+#include "envs/pendulum.hpp"
+#include "envs/point_nav.hpp"
+#include "kernels/core/hd.hpp"
+#include "kernels/core/philox.hpp"
+
+namespace metasim::rl {
+
+// A family names itself (the config's "env" value), fixes its environment template and the default
+// horizon, and draws Params. Fields that are not sampled keep Gymnasium's defaults.
+//
+//   struct MyFamily {
+//     static constexpr const char* kName;
+//     template <typename Real> using Env = ...;
+//     static constexpr int kDefaultHorizon;
+//     template <typename Real> static METASIM_HD typename Env<Real>::Params sample(RandomStream&);
+//   };
+
+// 2D navigation of the MAML paper (section 5.3): goal uniform in [-0.5, 0.5]^2, start at the
+// origin, reward minus the distance to the goal, horizon 100.
+struct PointNavGoals {
+  static constexpr const char* kName = "nav2d";
+  template <typename Real>
+  using Env = envs::PointNav<Real>;
+  static constexpr int kDefaultHorizon = 100;
+  template <typename Real>
+  static METASIM_HD METASIM_INLINE typename Env<Real>::Params sample(RandomStream& rng) {
+    return Env<Real>::sample_params(rng);
+  }
+};
+
+// CartPole with a sampled pole: half-length uniform in [0.25, 1.0] (default 0.5) and mass in
+// [0.05, 0.5] (default 0.1). The range keeps the default inside it and spans a factor of four in
+// the pole's length, which changes how fast it falls (and so the timing of a good policy) while
+// every task stays balanceable with the fixed 10 N push.
+struct CartPolePoles {
+  static constexpr const char* kName = "cartpole";
+  template <typename Real>
+  using Env = envs::CartPole<Real>;
+  static constexpr int kDefaultHorizon = 200;
+  static constexpr double kLengthLow = 0.25, kLengthHigh = 1.0;
+  static constexpr double kMassLow = 0.05, kMassHigh = 0.5;
+  template <typename Real>
+  static METASIM_HD METASIM_INLINE typename Env<Real>::Params sample(RandomStream& rng) {
+    typename Env<Real>::Params p;
+    p.length = rng.uniform<Real>(Real(kLengthLow), Real(kLengthHigh));
+    p.masspole = rng.uniform<Real>(Real(kMassLow), Real(kMassHigh));
+    return p;
+  }
+};
+
+// Pendulum with sampled mass in [0.5, 1.5], length in [0.5, 1.5] and gravity in [8, 12] (defaults
+// 1, 1, 10). Gymnasium's max torque (2) stays fixed, so heavier, longer pendulums under stronger
+// gravity need more swings to get up: the tasks differ in the swing-up strategy, not just in scale.
+struct PendulumPhysics {
+  static constexpr const char* kName = "pendulum";
+  template <typename Real>
+  using Env = envs::Pendulum<Real>;
+  static constexpr int kDefaultHorizon = 200;
+  static constexpr double kMassLow = 0.5, kMassHigh = 1.5;
+  static constexpr double kLengthLow = 0.5, kLengthHigh = 1.5;
+  static constexpr double kGravityLow = 8.0, kGravityHigh = 12.0;
+  template <typename Real>
+  static METASIM_HD METASIM_INLINE typename Env<Real>::Params sample(RandomStream& rng) {
+    typename Env<Real>::Params p;
+    p.m = rng.uniform<Real>(Real(kMassLow), Real(kMassHigh));
+    p.l = rng.uniform<Real>(Real(kLengthLow), Real(kLengthHigh));
+    p.g = rng.uniform<Real>(Real(kGravityLow), Real(kGravityHigh));
+    return p;
+  }
+};
+
+// MountainCarContinuous with the engine's power uniform in [0.0010, 0.0020] (default 0.0015).
+// Below about 0.0009 the car cannot climb out at all within Gymnasium's 999 steps, so the lower
+// bound keeps every task solvable while the number of swings it needs varies.
+struct MountainCarPower {
+  static constexpr const char* kName = "mountaincar";
+  template <typename Real>
+  using Env = envs::MountainCarContinuous<Real>;
+  static constexpr int kDefaultHorizon = 999;
+  static constexpr double kPowerLow = 0.0010, kPowerHigh = 0.0020;
+  template <typename Real>
+  static METASIM_HD METASIM_INLINE typename Env<Real>::Params sample(RandomStream& rng) {
+    typename Env<Real>::Params p;
+    p.power = rng.uniform<Real>(Real(kPowerLow), Real(kPowerHigh));
+    return p;
+  }
+};
+
+}  // namespace metasim::rl

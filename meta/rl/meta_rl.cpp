@@ -1,0 +1,365 @@
+// The meta-RL outer loop: sampling and adaptation through the engine's fused stages, TRPO or Adam
+// on the host parameter vector, metrics, checkpoints, progress, and held-out evaluation.
+#include "meta/rl/meta_rl.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "host/atomic_file.hpp"
+#include "host/error.hpp"
+#include "kernels/core/philox.hpp"
+
+namespace metasim::rl {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using nlohmann::json;
+
+constexpr uint64_t kHeldOutSeedOffset = 0x9E3779B97F4A7C15ull;
+constexpr int kEvalTasksPerLaunch = 1024;
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+double mean(const std::vector<double>& v) {
+  double s = 0;
+  for (double x : v) s += x;
+  return v.empty() ? 0.0 : s / static_cast<double>(v.size());
+}
+
+std::string format_duration(double s) {
+  char buf[32];
+  if (!(s >= 0) || s > 1e8) return "?";
+  const long long t = static_cast<long long>(s + 0.5);
+  if (t >= 3600) {
+    std::snprintf(buf, sizeof buf, "%lldh%02lldm", t / 3600, t / 60 % 60);
+  } else if (t >= 60) {
+    std::snprintf(buf, sizeof buf, "%lldm%02llds", t / 60, t % 60);
+  } else {
+    std::snprintf(buf, sizeof buf, "%llds", t);
+  }
+  return buf;
+}
+
+MetaGradKind grad_kind(const std::string& algorithm) {
+  if (algorithm == "maml-trpo") return MetaGradKind::kSecondOrder;
+  if (algorithm == "fomaml-rl") return MetaGradKind::kFirstOrder;
+  return MetaGradKind::kReptile;
+}
+
+std::string describe_bits(int32_t bits) {
+  std::string s;
+  if (bits & kBadAdvantages) s += "returns/baseline/advantages";
+  if (bits & kBadParams) s += std::string(s.empty() ? "" : ", ") + "adapted policy parameters";
+  if (bits & kBadGrad) s += std::string(s.empty() ? "" : ", ") + "meta-gradient or KL product";
+  return s;
+}
+
+}  // namespace
+
+bool is_meta_rl_algorithm(const std::string& algorithm) {
+  const auto& n = rl_algorithm_names();
+  return std::find(n.begin(), n.end(), algorithm) != n.end();
+}
+
+std::string config_reference() { return rl_config_reference(); }
+
+uint64_t held_out_seed(uint64_t seed) { return seed + kHeldOutSeedOffset; }
+
+RlModelSpec model_of(const RlConfig& c) {
+  RlModelSpec m;
+  m.env = c.env;
+  bool discrete = false;
+  for (const RlEnvInfo& e : rl_envs()) {
+    if (e.name == c.env) discrete = e.discrete;
+  }
+  m.distribution =
+      c.distribution != "auto" ? c.distribution : (discrete ? "categorical" : "gaussian");
+  m.hidden = c.hidden;
+  m.activation = c.activation;
+  return m;
+}
+
+std::vector<double> initial_policy_params(const RlConfig& c, const std::vector<int>& sizes,
+                                          bool discrete) {
+  const PhiloxKey key = make_key(c.seed, RngPurpose::kModelInit);
+  std::vector<double> p;
+  for (std::size_t l = 0; l + 1 < sizes.size(); ++l) {
+    const double bound = std::sqrt(6.0 / static_cast<double>(sizes[l] + sizes[l + 1]));
+    for (int i = 0; i < sizes[l] * sizes[l + 1]; ++i) {
+      RandomStream rng(key, 0u, static_cast<uint32_t>(p.size()), 0u);
+      p.push_back(rng.uniform<double>(-bound, bound));
+    }
+    for (int i = 0; i < sizes[l + 1]; ++i) p.push_back(0.0);
+  }
+  if (!discrete) {
+    for (int i = 0; i < sizes.back(); ++i) p.push_back(c.init_log_std);
+  }
+  return p;
+}
+
+MetaRlTrainer::MetaRlTrainer(const RlConfig& config) : cfg_(config) {
+  const Backend backend = parse_backend(cfg_.backend, "backend");
+  engine_ = make_rl_engine(model_of(cfg_), backend, parse_precision(cfg_.precision, "precision"));
+  engine_->configure(RlShape{cfg_.meta_batch, cfg_.trajectories, cfg_.horizon, cfg_.inner_steps});
+  theta_ = initial_policy_params(cfg_, engine_->layer_sizes(), engine_->discrete());
+  if (static_cast<int>(theta_.size()) != engine_->num_params()) {
+    throw Error("initial parameters: " + std::to_string(theta_.size()) + ", engine expects " +
+                std::to_string(engine_->num_params()));
+  }
+  opt_ = meta::OuterOptimizer(
+      meta::OptimizerSettings{"adam", cfg_.outer_lr, cfg_.beta1, cfg_.beta2, cfg_.adam_eps},
+      theta_.size());
+}
+
+void MetaRlTrainer::check_tasks(const char* stage) {
+  int32_t bits = 0;
+  const int t = engine_->first_bad_task(&bits);
+  if (t < 0) return;
+  throw Error("iteration " + std::to_string(iteration_) + ": task " + std::to_string(t) +
+              " of the meta-batch produced non-finite " + describe_bits(bits) + " (" + stage +
+              "); the policy or inner step diverged: lower inner.lr, or trpo.max_kl / outer.lr");
+}
+
+RlIterationStats MetaRlTrainer::step() {
+  RlSampling s;
+  s.seed = cfg_.seed;
+  s.first_task = static_cast<uint32_t>(iteration_ * cfg_.meta_batch);
+  s.gamma = cfg_.gamma;
+  s.gae_lambda = cfg_.gae_lambda;
+  s.baseline_reg = cfg_.baseline_reg;
+  s.lr = {cfg_.inner_lr};
+  engine_->sample_and_adapt(theta_, s);
+  check_tasks("sampling and inner steps");
+  RlIterationStats st;
+  st.return_before = mean(engine_->slot_returns(0));
+  st.return_after = mean(engine_->slot_returns(cfg_.inner_steps));
+  st.env_steps = engine_->env_steps();
+
+  const MetaGradKind kind = grad_kind(cfg_.algorithm);
+  const std::vector<double> g = engine_->meta_grad(kind);
+  check_tasks("meta-gradient");
+  std::vector<double> theta = theta_;
+  if (kind == MetaGradKind::kSecondOrder) {
+    const TrpoSettings ts{cfg_.max_kl, cfg_.cg_iters, cfg_.cg_damping, cfg_.ls_steps,
+                          cfg_.ls_ratio};
+    auto hvp = [&](const std::vector<double>& v) {
+      std::vector<double> out = engine_->kl_hvp(v, kind);
+      check_tasks("KL-Hessian-vector product");
+      return out;
+    };
+    auto eval = [&](const std::vector<double>& cand, double* loss, double* kl) {
+      engine_->line_search_eval(cand, kind, loss, kl);
+    };
+    st.trpo = trpo_step(theta, g, hvp, eval, ts);
+  } else {
+    opt_.step(theta, g, cfg_.outer_lr);
+  }
+  for (double x : theta) {
+    if (!std::isfinite(x)) {
+      throw Error("iteration " + std::to_string(iteration_) +
+                  ": the outer step produced non-finite parameters; lower outer.lr or "
+                  "trpo.max_kl");
+    }
+  }
+  theta_ = std::move(theta);
+  ++iteration_;
+  st.iteration = iteration_;
+  return st;
+}
+
+Checkpoint MetaRlTrainer::to_checkpoint() const {
+  Checkpoint c;
+  c.header = {{"format", "metasim-meta-rl"},
+              {"iteration", iteration_},
+              {"algorithm", cfg_.algorithm},
+              {"model", describe(model_of(cfg_))},
+              {"num_params", engine_->num_params()},
+              {"optimizer_steps", opt_.steps()},
+              {"config", to_json(cfg_)}};
+  c.arrays["policy_params"] = theta_;
+  c.arrays["optimizer_m"] = opt_.first_moment();
+  c.arrays["optimizer_v"] = opt_.second_moment();
+  return c;
+}
+
+namespace {
+RlConfig checkpoint_config(const Checkpoint& c) {
+  if (c.header.value("format", "") != "metasim-meta-rl" || !c.header.contains("config")) {
+    throw Error("checkpoint: not a meta-RL checkpoint (no meta-RL config in its header)");
+  }
+  return resolve_rl_config(c.header.at("config"), {});
+}
+const std::vector<double>& array_of(const Checkpoint& c, const char* name) {
+  const auto it = c.arrays.find(name);
+  if (it == c.arrays.end()) throw Error(std::string("checkpoint: array '") + name + "' missing");
+  return it->second;
+}
+}  // namespace
+
+void MetaRlTrainer::restore(const Checkpoint& c) {
+  const RlConfig saved = checkpoint_config(c);
+  if (saved.algorithm != cfg_.algorithm) {
+    throw InvalidArgument("algorithm", "the checkpoint was trained with '" + saved.algorithm +
+                                           "', not '" + cfg_.algorithm + "'");
+  }
+  if (describe(model_of(saved)) != describe(model_of(cfg_))) {
+    throw InvalidArgument("policy.hidden", "the checkpoint's policy (" + describe(model_of(saved)) +
+                                               ") differs from the config's (" +
+                                               describe(model_of(cfg_)) + ")");
+  }
+  const std::vector<double>& p = array_of(c, "policy_params");
+  if (p.size() != theta_.size()) {
+    throw Error("checkpoint: " + std::to_string(p.size()) + " parameters, expected " +
+                std::to_string(theta_.size()));
+  }
+  theta_ = p;
+  opt_.restore(array_of(c, "optimizer_m"), array_of(c, "optimizer_v"),
+               c.header.value("optimizer_steps", 0LL));
+  iteration_ = c.header.value("iteration", 0LL);
+}
+
+json train_command(const json& file, const std::vector<std::string>& sets,
+                   const std::string& run_dir, bool resume, bool progress) {
+  namespace fs = std::filesystem;
+  const RlConfig config = resolve_rl_config(file, sets);
+  const std::string ckpt_path = (fs::path(run_dir) / "checkpoint").string();
+  const std::string metrics_path = (fs::path(run_dir) / "metrics.jsonl").string();
+  if (!resume && fs::exists(ckpt_path)) {
+    throw InvalidArgument("out", "'" + run_dir +
+                                     "' already holds a run (it has a checkpoint): pass --resume "
+                                     "to continue it, or choose another directory");
+  }
+  MetaRlTrainer trainer(config);
+  if (resume) trainer.restore(load_checkpoint(ckpt_path));
+  std::error_code ec;
+  fs::create_directories(run_dir, ec);
+  if (ec) throw Error("cannot create run directory '" + run_dir + "': " + ec.message());
+  write_file_atomically((fs::path(run_dir) / "config.json").string(),
+                        to_json(config).dump(2) + "\n");
+  std::ofstream metrics(metrics_path, resume ? std::ios::app : std::ios::trunc);
+  if (!metrics) throw Error("cannot open '" + metrics_path + "' for writing");
+
+  const int64_t start = trainer.iteration();
+  const int64_t total = config.iterations;
+  const Clock::time_point t0 = Clock::now();
+  Clock::time_point window_t0 = t0;
+  int64_t window_start = start, window_steps = 0, total_steps = 0;
+  double window_before = 0, window_after = 0;
+  double last_before = 0, last_after = 0;
+  auto checkpoint = [&] { save_checkpoint(ckpt_path, trainer.to_checkpoint()); };
+  if (!resume) checkpoint();
+
+  while (trainer.iteration() < total) {
+    const RlIterationStats st = trainer.step();
+    window_before += st.return_before;
+    window_after += st.return_after;
+    window_steps += st.env_steps;
+    total_steps += st.env_steps;
+    const int64_t it = st.iteration;
+    const bool last = it == total;
+    if (it % config.log_every == 0 || last) {
+      const double n = static_cast<double>(it - window_start);
+      const double dt = seconds_since(window_t0);
+      last_before = window_before / n;
+      last_after = window_after / n;
+      json line = {{"iteration", it},
+                   {"return_before", last_before},
+                   {"return_after", last_after},
+                   {"env_steps", window_steps},
+                   {"steps_per_s", dt > 0 ? static_cast<double>(window_steps) / dt : 0.0},
+                   {"wall_s", seconds_since(t0)}};
+      if (config.algorithm == "maml-trpo") {
+        line["trpo_accepted"] = st.trpo.accepted;
+        line["trpo_ls_steps"] = st.trpo.ls_steps;
+        line["trpo_kl"] = st.trpo.kl;
+        line["surrogate_before"] = st.trpo.loss_before;
+        line["surrogate_after"] = st.trpo.loss_after;
+      }
+      metrics << line.dump() << '\n' << std::flush;
+      window_start = it;
+      window_t0 = Clock::now();
+      window_before = window_after = 0;
+      window_steps = 0;
+    }
+    if (it % config.checkpoint_every == 0 || last) checkpoint();
+    if (progress) {
+      const double wall = seconds_since(t0);
+      const double rate = static_cast<double>(it - start) / wall;
+      std::fprintf(stderr,
+                   "\r[train] %s %s  it %lld/%lld  return %.2f -> %.2f  %.3g steps/s  ETA %s   ",
+                   config.algorithm.c_str(), config.env.c_str(), static_cast<long long>(it),
+                   static_cast<long long>(total), st.return_before, st.return_after,
+                   static_cast<double>(total_steps) / wall,
+                   format_duration(static_cast<double>(total - it) / rate).c_str());
+      if (last) std::fputc('\n', stderr);
+      std::fflush(stderr);
+    }
+  }
+  const double wall = seconds_since(t0);
+  return json{{"algorithm", config.algorithm},
+              {"env", config.env},
+              {"iterations", trainer.iteration()},
+              {"env_steps", total_steps},
+              {"wall_s", wall},
+              {"steps_per_s", wall > 0 ? static_cast<double>(total_steps) / wall : 0.0},
+              {"return_before", last_before},
+              {"return_after", last_after}};
+}
+
+std::vector<double> evaluate_adaptation(const RlConfig& c, const std::vector<double>& theta,
+                                        int tasks, int steps, uint64_t seed,
+                                        const std::string& backend) {
+  require_positive("tasks", tasks);
+  if (steps < 0 || steps >= kMaxInnerSteps) {
+    throw InvalidArgument("steps", "must be in [0, " + std::to_string(kMaxInnerSteps - 1) +
+                                       "], got " + std::to_string(steps));
+  }
+  auto engine = make_rl_engine(model_of(c), parse_backend(backend, "backend"),
+                               parse_precision(c.precision, "precision"));
+  RlSampling s;
+  s.seed = seed;
+  s.gamma = c.gamma;
+  s.gae_lambda = c.gae_lambda;
+  s.baseline_reg = c.baseline_reg;
+  s.lr = c.eval_lr;
+  std::vector<double> sums(static_cast<std::size_t>(steps) + 1, 0.0);
+  for (int done = 0; done < tasks; done += kEvalTasksPerLaunch) {
+    const int n = std::min(kEvalTasksPerLaunch, tasks - done);
+    engine->configure(RlShape{n, c.trajectories, c.horizon, steps});
+    s.first_task = static_cast<uint32_t>(done);
+    engine->sample_and_adapt(theta, s);
+    int32_t bits = 0;
+    const int bad = engine->first_bad_task(&bits);
+    if (bad >= 0) {
+      throw Error("evaluation task " + std::to_string(done + bad) + " produced non-finite " +
+                  describe_bits(bits) + ": use fewer --steps or lower eval.lr");
+    }
+    for (int j = 0; j <= steps; ++j) {
+      for (double r : engine->slot_returns(j)) sums[j] += r;
+    }
+  }
+  for (double& x : sums) x /= tasks;
+  return sums;
+}
+
+json evaluate_command(const std::string& run_dir, const EvalRequest& request) {
+  const Checkpoint c = load_checkpoint((std::filesystem::path(run_dir) / "checkpoint").string());
+  const RlConfig cfg = checkpoint_config(c);
+  const std::vector<double>& theta = array_of(c, "policy_params");
+  const Clock::time_point t0 = Clock::now();
+  const uint64_t seed = held_out_seed(request.seed ? *request.seed : cfg.seed);
+  const std::vector<double> r =
+      evaluate_adaptation(cfg, theta, request.tasks, request.steps, seed, request.backend);
+  return json{{"algorithm", cfg.algorithm},  {"env", cfg.env},         {"returns_after_steps", r},
+              {"tasks", request.tasks},      {"steps", request.steps}, {"eval_lr", cfg.eval_lr},
+              {"seconds", seconds_since(t0)}};
+}
+
+}  // namespace metasim::rl

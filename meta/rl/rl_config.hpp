@@ -1,0 +1,56 @@
+// The meta-RL training configuration: every field with its default, allowed range and meaning.
+// Read from JSON (nested objects: {"inner": {"lr": 0.1}}), overridden by --set inner.lr=0.05.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace metasim::rl {
+
+// Defaults are the MAML paper's 2D navigation settings (Finn et al. 2017, section 5.3 and
+// appendix A.2), with TRPO's settings as in rllab / pytorch-maml-rl.
+struct RlConfig {
+  std::string description;
+  std::string algorithm = "maml-trpo";  // maml-trpo | fomaml-rl | reptile-rl
+  std::string env = "nav2d";
+  std::string distribution = "auto";  // gaussian | categorical | auto (from the env)
+  std::vector<int> hidden{100, 100};
+  std::string activation = "relu";
+  double init_log_std = 0.0;  // rllab's init_std = 1
+  int horizon = 100;
+  int trajectories = 20;  // paths per task per inner step (and post-update)
+  int meta_batch = 20;
+  int64_t iterations = 500;
+  double inner_lr = 0.1;
+  int inner_steps = 1;
+  std::vector<double> eval_lr{0.1, 0.05};  // test-time rates; the last one repeats
+  double gamma = 0.99;
+  double gae_lambda = 1.0;
+  double baseline_reg = 1e-5;
+  double max_kl = 0.01;
+  int cg_iters = 10;
+  double cg_damping = 1e-5;
+  int ls_steps = 15;
+  double ls_ratio = 0.8;
+  double outer_lr = 1e-3;  // Adam (fomaml-rl, reptile-rl)
+  double beta1 = 0.9, beta2 = 0.999, adam_eps = 1e-8;
+  uint64_t seed = 0;
+  std::string backend = "auto";
+  std::string precision = "double";
+  int64_t log_every = 1;
+  int64_t checkpoint_every = 10;
+};
+
+// Defaults, then `file`, then "key=value" overrides in order. Every value is checked: an unknown
+// key, a wrong type or a value out of range throws InvalidArgument naming the dotted key.
+RlConfig resolve_rl_config(const nlohmann::json& file, const std::vector<std::string>& overrides);
+nlohmann::json to_json(const RlConfig& c);
+std::string rl_config_reference();
+// "maml-trpo", "fomaml-rl", "reptile-rl".
+const std::vector<std::string>& rl_algorithm_names();
+// The env families with a compiled policy.
+std::vector<std::string> rl_env_names();
+
+}  // namespace metasim::rl

@@ -1,0 +1,115 @@
+// make_rl_engine: the run-time choice of (family, policy, precision, backend) over the compiled
+// list, and the launch policy that sends each stage to the CPU or CUDA launcher.
+#include "meta/rl/rl_engine.hpp"
+
+#include "host/error.hpp"
+#include "kernels/rl/rl_configs.hpp"
+#include "kernels/rl/rl_launch.hpp"
+#include "meta/rl/rl_engine_impl.hpp"
+
+namespace metasim::rl {
+
+namespace {
+
+template <class Family, class Policy, typename T>
+struct LibraryLaunch {
+  static std::size_t scratch_bytes(Backend backend, int num_tasks, int threads) {
+#if METASIM_HAS_CUDA
+    if (backend == Backend::kCuda) return cuda::scratch_bytes<Family, Policy, T>(num_tasks);
+#else
+    (void)backend;
+    (void)num_tasks;
+#endif
+    return cpu::scratch_bytes<Family, Policy, T>(threads);
+  }
+  static void run(RlStage stage, const MetaRlArgs<T>& a, unsigned char* scratch, std::size_t bytes,
+                  Backend backend, int threads) {
+#if METASIM_HAS_CUDA
+    if (backend == Backend::kCuda) {
+      cuda::run_stage<Family, Policy, T>(stage, a, scratch, bytes);
+      return;
+    }
+#else
+    (void)backend;
+#endif
+    cpu::run_stage<Family, Policy, T>(stage, a, scratch, bytes, threads);
+  }
+};
+
+template <class Act>
+const char* act_name() {
+  return std::is_same_v<Act, Relu> ? "relu" : "tanh";
+}
+
+template <class Model>
+RlModelSpec spec_of() {
+  using Net = typename Model::Net;
+  RlModelSpec m;
+  m.env = Model::FamilyType::kName;
+  m.distribution = Model::Policy::kDiscrete ? "categorical" : "gaussian";
+  m.hidden.clear();
+  for (int l = 1; l < Net::kNumLayers; ++l) m.hidden.push_back(Net::width(l));
+  m.activation = act_name<typename Net::Activation>();
+  return m;
+}
+
+bool same(const RlModelSpec& a, const RlModelSpec& b) {
+  return a.env == b.env && a.distribution == b.distribution && a.hidden == b.hidden &&
+         a.activation == b.activation;
+}
+
+template <class Model>
+std::unique_ptr<RlEngine> make_for(Backend backend, Precision precision) {
+  using F = typename Model::FamilyType;
+  using P = typename Model::Policy;
+  if (precision == Precision::kDouble) {
+    return std::make_unique<RlEngineImpl<F, P, double, LibraryLaunch<F, P, double>>>(backend);
+  }
+  return std::make_unique<RlEngineImpl<F, P, float, LibraryLaunch<F, P, float>>>(backend);
+}
+
+template <class Family>
+RlEnvInfo env_info() {
+  using E = typename Family::template Env<float>;
+  return RlEnvInfo{Family::kName, E::kDiscrete,   E::kObsDim,
+                   E::kActionDim, E::kNumActions, Family::kDefaultHorizon};
+}
+
+}  // namespace
+
+std::string describe(const RlModelSpec& m) {
+  std::string s = m.env + " " + m.distribution + " ";
+  for (std::size_t i = 0; i < m.hidden.size(); ++i) {
+    s += (i ? "-" : "") + std::to_string(m.hidden[i]);
+  }
+  return s + " " + m.activation;
+}
+
+std::vector<RlModelSpec> compiled_rl_models() {
+  std::vector<RlModelSpec> v;
+#define METASIM_RL_SPEC(Name, ...) v.push_back(spec_of<models::Name>());
+  METASIM_FOR_EACH_RL_MODEL(METASIM_RL_SPEC)
+#undef METASIM_RL_SPEC
+  return v;
+}
+
+std::vector<RlEnvInfo> rl_envs() {
+  return {env_info<PointNavGoals>(), env_info<CartPolePoles>(), env_info<PendulumPhysics>(),
+          env_info<MountainCarPower>()};
+}
+
+std::unique_ptr<RlEngine> make_rl_engine(const RlModelSpec& model, Backend backend,
+                                         Precision precision) {
+#define METASIM_RL_MAKE(Name, ...) \
+  if (same(model, spec_of<models::Name>())) return make_for<models::Name>(backend, precision);
+  METASIM_FOR_EACH_RL_MODEL(METASIM_RL_MAKE)
+#undef METASIM_RL_MAKE
+  std::string list;
+  for (const RlModelSpec& m : compiled_rl_models())
+    list += (list.empty() ? "" : "; ") + describe(m);
+  throw InvalidArgument("policy.hidden", "no compiled policy for " + describe(model) +
+                                             "; compiled: " + list +
+                                             " (add one to kernels/rl/rl_configs.hpp)");
+}
+
+}  // namespace metasim::rl

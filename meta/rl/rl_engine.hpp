@@ -1,0 +1,82 @@
+// The meta-RL stages behind one interface: picks the compiled (family, policy, precision) and the
+// backend at run time, owns the buffers, and returns task-averaged results to the host outer loop.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "host/backend.hpp"
+#include "kernels/core/philox.hpp"
+#include "kernels/rl/meta_rl_task.hpp"
+
+namespace metasim::rl {
+
+struct RlModelSpec {
+  std::string env = "nav2d";
+  std::string distribution = "gaussian";
+  std::vector<int> hidden{100, 100};
+  std::string activation = "relu";
+};
+// "nav2d gaussian 2-100-100-2 relu"
+std::string describe(const RlModelSpec& m);
+std::vector<RlModelSpec> compiled_rl_models();
+// The env family's facts, for config checks.
+struct RlEnvInfo {
+  std::string name;
+  bool discrete;
+  int obs_dim, action_dim, num_actions, default_horizon;
+};
+std::vector<RlEnvInfo> rl_envs();
+
+struct RlShape {
+  int num_tasks = 20;
+  int trajectories = 20;
+  int horizon = 100;
+  int inner_steps = 1;
+  bool operator==(const RlShape&) const = default;
+};
+
+// Everything one meta-batch's sampling and adaptation depends on besides the parameters.
+struct RlSampling {
+  uint64_t seed = 0;        // keys of tasks, resets, actions, env noise
+  uint32_t first_task = 0;  // global index of the batch's first task (Philox address)
+  double gamma = 0.99, gae_lambda = 1.0, baseline_reg = 1e-5;
+  std::vector<double> lr;  // one inner rate per step (the last repeats)
+};
+
+class RlEngine {
+ public:
+  virtual ~RlEngine() = default;
+  virtual int num_params() const = 0;
+  // Widths from the observation to the network's outputs.
+  virtual std::vector<int> layer_sizes() const = 0;
+  virtual bool discrete() const = 0;
+  virtual Backend backend() const = 0;
+  // Allocates buffers for batches of this shape (again only when it changes).
+  virtual void configure(const RlShape& shape) = 0;
+  virtual const RlShape& shape() const = 0;
+  // Samples slot 0 with theta, then inner step j and slot j + 1 with phi_{j+1} for j < k.
+  virtual void sample_and_adapt(const std::vector<double>& theta, const RlSampling& s) = 0;
+  // Per task: mean undiscounted return of slot j's paths; env steps sampled in all slots.
+  virtual std::vector<double> slot_returns(int slot) = 0;
+  virtual int64_t env_steps() = 0;
+  // Lowest task index whose status is set since sample_and_adapt (bits in *bits), or -1.
+  virtual int first_bad_task(int32_t* bits) = 0;
+  // Mean over tasks, summed in task order in double.
+  virtual std::vector<double> meta_grad(MetaGradKind kind) = 0;
+  virtual std::vector<double> kl_hvp(const std::vector<double>& v, MetaGradKind kind) = 0;
+  // Mean over tasks of the post-update surrogate loss and KL at candidate parameters theta.
+  virtual void line_search_eval(const std::vector<double>& theta, MetaGradKind kind, double* loss,
+                                double* kl) = 0;
+  // Task `task`'s adapted parameters phi_j (j >= 1) after sample_and_adapt.
+  virtual std::vector<double> adapted_params(int j, int task) = 0;
+};
+
+// Throws InvalidArgument naming env, policy.distribution, policy.hidden / policy.activation
+// (listing the compiled models) or precision when the combination is not available.
+std::unique_ptr<RlEngine> make_rl_engine(const RlModelSpec& model, Backend backend,
+                                         Precision precision);
+
+}  // namespace metasim::rl

@@ -1,0 +1,230 @@
+// RlEngine for one compiled (family, policy, scalar): buffers in the backend's memory, one stage
+// launch per call, task-ordered reductions in double on the host. Tests instantiate it directly.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "host/device_memory.hpp"
+#include "host/error.hpp"
+#include "kernels/rl/meta_rl_task.hpp"
+#include "meta/rl/rl_engine.hpp"
+
+namespace metasim::rl {
+
+// Launch is a type with static scratch_bytes(num_tasks, threads) and run(stage, args, scratch,
+// bytes, backend, threads); the library passes one that dispatches to kernels/cpu and
+// kernels/cuda, tests one over the CPU header alone.
+template <class Family, class Policy, typename T, class Launch>
+class RlEngineImpl final : public RlEngine {
+  using Task = MetaRlTask<Family, Policy, T>;
+  using Net = typename Policy::Network;
+  static constexpr int kP = Policy::kNumParams;
+  static constexpr int kObs = Task::kObs;
+  static constexpr int kAct = Task::kAct;
+
+ public:
+  explicit RlEngineImpl(Backend backend) : backend_(backend) {}
+
+  int num_params() const override { return kP; }
+  std::vector<int> layer_sizes() const override {
+    std::vector<int> s;
+    for (int l = 0; l <= Net::kNumLayers; ++l) s.push_back(Net::width(l));
+    return s;
+  }
+  bool discrete() const override { return Policy::kDiscrete; }
+  Backend backend() const override { return backend_; }
+  const RlShape& shape() const override { return shape_; }
+
+  void configure(const RlShape& s) override {
+    if (configured_ && s == shape_) return;
+    if (s.inner_steps < 0 || s.inner_steps >= kMaxInnerSteps) {
+      throw InvalidArgument("inner.steps", "must be in [0, " + std::to_string(kMaxInnerSteps - 1) +
+                                               "], got " + std::to_string(s.inner_steps));
+    }
+    shape_ = s;
+    const std::size_t tasks = static_cast<std::size_t>(s.num_tasks);
+    const std::size_t slots = static_cast<std::size_t>(s.inner_steps) + 1;
+    const std::size_t cap = static_cast<std::size_t>(s.trajectories) * s.horizon;
+    obs_ = BackendArray<T>(backend_, slots * tasks * kObs * cap);
+    act_ = BackendArray<T>(backend_, slots * tasks * kAct * cap);
+    rew_ = BackendArray<T>(backend_, slots * tasks * cap);
+    adv_ = BackendArray<T>(backend_, slots * tasks * cap);
+    len_ = BackendArray<int32_t>(backend_, slots * tasks * s.trajectories);
+    n_valid_ = BackendArray<int32_t>(backend_, slots * tasks);
+    returns_ = BackendArray<double>(backend_, slots * tasks);
+    work_ = BackendArray<T>(backend_, tasks * cap);
+    theta_ = BackendArray<T>(backend_, kP);
+    phi_ = BackendArray<T>(backend_, std::max<std::size_t>(1, s.inner_steps * tasks * kP));
+    trial_ = BackendArray<T>(backend_, tasks * kP);
+    vec_ = BackendArray<T>(backend_, kP);
+    task_out_ = BackendArray<T>(backend_, tasks * kP);
+    task_val_ = BackendArray<double>(backend_, 2 * tasks);
+    status_ = BackendArray<int32_t>(backend_, tasks);
+    threads_ = cpu_threads();
+    scratch_bytes_ = Launch::scratch_bytes(backend_, s.num_tasks, threads_);
+    scratch_ = BackendArray<unsigned char>(backend_, scratch_bytes_);
+
+    a_ = MetaRlArgs<T>{};
+    a_.num_tasks = s.num_tasks;
+    a_.trajectories = s.trajectories;
+    a_.horizon = s.horizon;
+    a_.inner_steps = s.inner_steps;
+    a_.obs = obs_.data();
+    a_.actions = act_.data();
+    a_.rewards = rew_.data();
+    a_.lengths = len_.data();
+    a_.adv = adv_.data();
+    a_.n_valid = n_valid_.data();
+    a_.returns = returns_.data();
+    a_.work = work_.data();
+    a_.theta = theta_.data();
+    a_.phi = phi_.data();
+    a_.trial = trial_.data();
+    a_.vec = vec_.data();
+    a_.task_out = task_out_.data();
+    a_.task_val = task_val_.data();
+    a_.status = status_.data();
+    configured_ = true;
+  }
+
+  void sample_and_adapt(const std::vector<double>& theta, const RlSampling& s) override {
+    require_configured();
+    a_.first_task = s.first_task;
+    a_.task_key = make_key(s.seed, RngPurpose::kTaskSample);
+    a_.reset_key = make_key(s.seed, RngPurpose::kReset);
+    a_.action_key = make_key(s.seed, RngPurpose::kAction);
+    a_.step_key = make_key(s.seed, RngPurpose::kEnvStep);
+    a_.gamma = static_cast<T>(s.gamma);
+    a_.gae_lambda = static_cast<T>(s.gae_lambda);
+    a_.baseline_reg = s.baseline_reg;
+    for (int j = 0; j < kMaxInnerSteps; ++j) {
+      const double lr = s.lr.empty() ? 0.0 : s.lr[std::min<std::size_t>(j, s.lr.size() - 1)];
+      a_.lr[j] = static_cast<T>(lr);
+    }
+    upload(theta_, theta);
+    status_.zero();
+    for (int j = 0; j <= shape_.inner_steps; ++j) {
+      a_.slot = j;
+      run(RlStage::kRollout);
+      run(RlStage::kProcess);
+      if (j < shape_.inner_steps) run(RlStage::kInnerStep);
+    }
+  }
+
+  std::vector<double> slot_returns(int slot) override {
+    const std::vector<double> all = returns_.to_host();
+    const auto first = all.begin() + static_cast<std::ptrdiff_t>(slot) * shape_.num_tasks;
+    return std::vector<double>(first, first + shape_.num_tasks);
+  }
+
+  int64_t env_steps() override {
+    const std::vector<int32_t> len = len_.to_host();
+    int64_t n = 0;
+    for (int32_t l : len) n += l;
+    return n;
+  }
+
+  int first_bad_task(int32_t* bits) override {
+    const std::vector<int32_t> st = status_.to_host();
+    for (int t = 0; t < shape_.num_tasks; ++t) {
+      if (st[t] != 0) {
+        if (bits != nullptr) *bits = st[t];
+        return t;
+      }
+    }
+    return -1;
+  }
+
+  std::vector<double> meta_grad(MetaGradKind kind) override {
+    a_.grad_kind = kind;
+    run(RlStage::kMetaGrad);
+    return mean_task_out();
+  }
+
+  std::vector<double> kl_hvp(const std::vector<double>& v, MetaGradKind kind) override {
+    a_.grad_kind = kind;
+    upload(vec_, v);
+    run(RlStage::kKlHvp);
+    return mean_task_out();
+  }
+
+  void line_search_eval(const std::vector<double>& theta, MetaGradKind kind, double* loss,
+                        double* kl) override {
+    a_.grad_kind = kind;
+    upload(vec_, theta);
+    run(RlStage::kLineSearch);
+    const std::vector<double> v = task_val_.to_host();
+    double l = 0, k = 0;
+    for (int t = 0; t < shape_.num_tasks; ++t) {
+      l += v[2 * t];
+      k += v[2 * t + 1];
+    }
+    *loss = l / shape_.num_tasks;
+    *kl = k / shape_.num_tasks;
+  }
+
+  std::vector<double> adapted_params(int j, int task) override {
+    if (j < 1 || j > shape_.inner_steps || task < 0 || task >= shape_.num_tasks) {
+      throw Error("adapted_params: no phi_" + std::to_string(j) + " of task " +
+                  std::to_string(task));
+    }
+    std::vector<T> all = phi_.to_host();
+    const std::size_t off = (static_cast<std::size_t>(j - 1) * shape_.num_tasks + task) * kP;
+    return std::vector<double>(all.begin() + off, all.begin() + off + kP);
+  }
+
+ private:
+  void require_configured() const {
+    if (!configured_) throw Error("RlEngine: configure() must come first");
+  }
+
+  void run(RlStage stage) {
+    Launch::run(stage, a_, scratch_.data(), scratch_bytes_, backend_, threads_);
+  }
+
+  void upload(BackendArray<T>& dst, const std::vector<double>& src) {
+    if (src.size() != static_cast<std::size_t>(kP)) {
+      throw Error("RlEngine: expected " + std::to_string(kP) + " parameters, got " +
+                  std::to_string(src.size()));
+    }
+    host_.resize(kP);
+    std::transform(src.begin(), src.end(), host_.begin(),
+                   [](double x) { return static_cast<T>(x); });
+    dst.upload(host_.data(), kP);
+  }
+
+  // Sum over tasks in task order, in double: the same bits for any thread count.
+  std::vector<double> mean_task_out() {
+    std::vector<T> copy;
+    const T* all = task_out_.data();
+    if (backend_ == Backend::kCuda) {
+      copy = task_out_.to_host();
+      all = copy.data();
+    }
+    std::vector<double> m(kP, 0.0);
+    for (int t = 0; t < shape_.num_tasks; ++t) {
+      const T* row = all + static_cast<std::size_t>(t) * kP;
+      for (int i = 0; i < kP; ++i) m[i] += static_cast<double>(row[i]);
+    }
+    const double inv = 1.0 / shape_.num_tasks;
+    for (double& x : m) x *= inv;
+    return m;
+  }
+
+  Backend backend_;
+  RlShape shape_;
+  bool configured_ = false;
+  int threads_ = 1;
+  std::size_t scratch_bytes_ = 0;
+  MetaRlArgs<T> a_;
+  BackendArray<T> obs_, act_, rew_, adv_, work_, theta_, phi_, trial_, vec_, task_out_;
+  BackendArray<int32_t> len_, n_valid_, status_;
+  BackendArray<double> returns_, task_val_;
+  BackendArray<unsigned char> scratch_;
+  std::vector<T> host_;
+};
+
+}  // namespace metasim::rl
