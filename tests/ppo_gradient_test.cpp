@@ -9,6 +9,7 @@
 #include "kernels/core/mlp.hpp"
 #include "kernels/rl/policy.hpp"
 #include "kernels/rl/ppo.hpp"
+#include "kernels/rl/ppo_cpu.hpp"
 #include "kernels/rl/ppo_launch.hpp"
 
 namespace {
@@ -256,6 +257,40 @@ TEST(PpoGradient_CpuLauncher, FloatMinibatchGradientMatchesDouble) {
     ASSERT_NEAR(gf[i], g[i], 1e-4 * gmax) << "parameter " << i;
   }
   for (int q = 0; q < 40; ++q) EXPECT_TRUE(std::isfinite(terms[q].policy_loss));
+}
+
+// The CPU forward's tanh against the double-precision tanh rounded to float.
+TEST(PpoCpuForward_Tanh, WithinTwoUlpEverywhere) {
+  float worst = 0;
+  for (float x = -12.0f; x <= 12.0f; x += 1.0e-4f) {
+    const float ref = static_cast<float>(std::tanh(static_cast<double>(x)));
+    const float got = metasim::rl::tanh_cpu(x);
+    const float ulp = std::nextafter(std::abs(ref), 2.0f) - std::abs(ref);
+    worst = std::max(worst, std::abs(got - ref) / ulp);
+  }
+  EXPECT_LE(worst, 2.0f);
+  EXPECT_EQ(metasim::rl::tanh_cpu(0.0f), 0.0f);
+  EXPECT_EQ(metasim::rl::tanh_cpu(30.0f), 1.0f);
+  EXPECT_EQ(metasim::rl::tanh_cpu(-30.0f), -1.0f);
+}
+
+// Transposed-weight forward == Mlp::forward up to the tanh's last bits.
+TEST(PpoCpuForward_Transposed, MatchesMlpForward) {
+  using Net = Mlp<Tanh, 4, 64, 64, 2>;
+  using TNet = metasim::rl::TransposedMlp<Net>;
+  std::mt19937 rng(2);
+  std::uniform_real_distribution<float> u(-0.4f, 0.4f);
+  std::vector<float> p(Net::kNumParams), pt(Net::kNumParams);
+  for (float& x : p) x = u(rng);
+  TNet::transpose(p.data(), pt.data());
+  for (int k = 0; k < 50; ++k) {
+    float x[4] = {3 * u(rng), 3 * u(rng), 3 * u(rng), 3 * u(rng)};
+    float y[2], yt[2], ws[Net::kWorkspaceSize], wst[Net::kWorkspaceSize];
+    Net::forward(p.data(), x, y, ws);
+    TNet::forward(pt.data(), x, yt, wst);
+    for (int j = 0; j < 2; ++j) EXPECT_NEAR(yt[j], y[j], 1e-5f * (1 + std::abs(y[j])));
+    for (int j = 0; j < Net::kWorkspaceSize; ++j) EXPECT_NEAR(wst[j], ws[j], 1e-6f);
+  }
 }
 
 }  // namespace

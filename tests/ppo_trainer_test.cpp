@@ -5,6 +5,7 @@
 #include <omp.h>
 
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -105,17 +106,25 @@ double eval_mean(const PpoTrainer& t, uint64_t seed) {
 }
 
 // A seeded 25 600-step run with the zoo settings (the schedules still decay over 100 000 steps).
-// The untrained policy balances for about 9 to 40 steps; the threshold asks for a policy that
-// holds the pole several times longer, well outside seed noise of the untrained one.
+// The untrained policy (seed 1) holds the pole for about 50 steps; after the run the mean over
+// 100 fresh episodes must be at least 400 (of 500) and 200 above the start. Measured: 49.7 before,
+// 500.0 after.
 TEST(PpoTrainer_CartPole, ShortSeededRunImprovesReturn) {
   const PpoConfig c = metasim::ppo::resolve_config(cartpole_zoo(), {"seed=1"});
+  // One thread: the result is the same for any count (see the determinism test), and a single
+  // thread is not slowed by other processes competing for the cores at every minibatch barrier.
+  const int keep = omp_get_max_threads();
+  omp_set_num_threads(1);
   PpoTrainer t(c);
   const double before = eval_mean(t, 12345);
   for (int u = 0; u < 100; ++u) t.step();
   const double after = eval_mean(t, 12345);
+  omp_set_num_threads(keep);
+  std::printf("CartPole eval return before %.1f, after 25600 steps %.1f\n", before, after);
   EXPECT_EQ(t.env_steps(), 25600);
-  EXPECT_LT(before, 60.0);
-  EXPECT_GE(after, before + 150.0) << "before " << before << ", after " << after;
+  EXPECT_LT(before, 100.0);
+  EXPECT_GE(after, 400.0) << "before " << before << ", after " << after;
+  EXPECT_GE(after, before + 200.0) << "before " << before << ", after " << after;
 }
 
 std::vector<double> run_updates(const PpoConfig& c, int updates, int threads) {
@@ -147,18 +156,20 @@ TEST(PpoTrainer_Determinism, BitIdenticalAcrossRunsAndThreadCounts) {
   }
 }
 
-// An env instance whose dynamics go non-finite (gravity NaN in instance 3 before update 3) stops
-// the run with an error naming the instance; the checkpoint of update 2 stays loadable.
+// An env instance whose dynamics go non-finite (Pendulum instance 3 gets a time step of 3e38
+// before update 3: its angle overflows and its observation becomes NaN) stops the run with an
+// error naming the instance; the checkpoint of update 2 stays loadable.
 TEST(PpoTrainer_NonFinite, ReportsInstanceAndKeepsCheckpoint) {
   const std::string dir = fresh_dir("nan");
   const PpoConfig c = metasim::ppo::resolve_config(
-      cartpole_zoo(), {"total_timesteps=2560", "checkpoint_every=1", "eval.episodes=0"});
+      cartpole_zoo(), {"env=Pendulum-v1", "total_timesteps=2560", "checkpoint_every=1",
+                       "eval.episodes=0"});
   metasim::ppo::TrainHooks hooks;
   hooks.before_update = [](PpoTrainer& t) {
     if (t.updates_done() != 2) return;
     std::vector<float> p = t.env().params();
     const int dim = static_cast<int>(p.size()) / t.config().n_envs;
-    for (int j = 0; j < dim; ++j) p[3 * dim + j] = std::nanf("");
+    p[3 * dim + 2] = 3e38f;  // Pendulum's params: max_speed, max_torque, dt, g, m, l
     t.env().set_params(p);
   };
   std::string message;

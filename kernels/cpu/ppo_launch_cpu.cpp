@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <vector>
 
+#include "kernels/rl/ppo_cpu.hpp"
 #include "kernels/rl/ppo_launch.hpp"
 
 namespace metasim::rl {
@@ -22,33 +23,44 @@ constexpr int kMinParallelActs = 64;
 template <class Model>
 class CpuPpoKernels final : public PpoKernels {
  public:
-  CpuPpoKernels() : shape_(ppo_shape<Model>()), params_(Model::kNumParams, 0.0f) {}
+  using PolicyT = TransposedMlp<typename Model::PolicyNet>;
+  using ValueT = TransposedMlp<typename Model::Value>;
+
+  CpuPpoKernels()
+      : shape_(ppo_shape<Model>()),
+        params_(Model::kNumParams, 0.0f),
+        policy_t_(Model::PolicyNet::kNumParams, 0.0f),
+        value_t_(Model::kValueParams, 0.0f) {}
 
   const PpoShape& shape() const override { return shape_; }
   const char* backend_name() const override { return "cpu"; }
 
   void set_params(const float* params) override {
     std::copy(params, params + Model::kNumParams, params_.begin());
+    PolicyT::transpose(params, policy_t_.data());
+    ValueT::transpose(params + Model::kPolicyParams, value_t_.data());
   }
 
   void act(int n, const float* obs, PhiloxKey key, uint32_t step, bool deterministic,
            float* action, float* log_prob, float* value) override {
     const float* p = params_.data();
+    const TransposedPpoForward<Model> fwd{policy_t_.data(), value_t_.data()};
 #pragma omp parallel for schedule(static) if (n >= kMinParallelActs)
     for (int i = 0; i < n; ++i) {
       RandomStream rng(key, 0u, static_cast<uint32_t>(i), step);
       Model::act(p, obs + static_cast<std::size_t>(i) * Model::kObsDim, rng, deterministic,
                  action + static_cast<std::size_t>(i) * Model::kActionDim,
                  log_prob != nullptr ? log_prob + i : nullptr,
-                 value != nullptr ? value + i : nullptr);
+                 value != nullptr ? value + i : nullptr, fwd);
     }
   }
 
   void values(int n, const float* obs, float* value) override {
     const float* p = params_.data();
+    const TransposedPpoForward<Model> fwd{policy_t_.data(), value_t_.data()};
 #pragma omp parallel for schedule(static) if (n >= kMinParallelActs)
     for (int i = 0; i < n; ++i) {
-      value[i] = Model::value_of(p, obs + static_cast<std::size_t>(i) * Model::kObsDim);
+      value[i] = Model::value_of(p, obs + static_cast<std::size_t>(i) * Model::kObsDim, fwd);
     }
   }
 
@@ -58,31 +70,36 @@ class CpuPpoKernels final : public PpoKernels {
     const int chunks = (mb.n + kChunk - 1) / kChunk;
     staging_.resize(static_cast<std::size_t>(chunks) * kP);
     const float* p = params_.data();
+    const TransposedPpoForward<Model> fwd{policy_t_.data(), value_t_.data()};
     float* staging = staging_.data();
-#pragma omp parallel for schedule(static)
-    for (int ch = 0; ch < chunks; ++ch) {
-      float* g = staging + static_cast<std::size_t>(ch) * kP;
-      std::fill(g, g + kP, 0.0f);
-      const int end = std::min(mb.n, (ch + 1) * kChunk);
-      for (int s = ch * kChunk; s < end; ++s) {
-        terms[s] = Model::accumulate_sample_grad(
-            p, mb.obs + static_cast<std::size_t>(s) * Model::kObsDim,
-            mb.action + static_cast<std::size_t>(s) * Model::kActionDim, mb.old_log_prob[s],
-            mb.advantage[s], mb.ret[s], coefs, g);
+    // One parallel region: chunks, then (after the implicit barrier) partial sums in chunk order.
+#pragma omp parallel
+    {
+#pragma omp for schedule(static)
+      for (int ch = 0; ch < chunks; ++ch) {
+        float* g = staging + static_cast<std::size_t>(ch) * kP;
+        std::fill(g, g + kP, 0.0f);
+        const int end = std::min(mb.n, (ch + 1) * kChunk);
+        for (int s = ch * kChunk; s < end; ++s) {
+          terms[s] = Model::accumulate_sample_grad(
+              p, mb.obs + static_cast<std::size_t>(s) * Model::kObsDim,
+              mb.action + static_cast<std::size_t>(s) * Model::kActionDim, mb.old_log_prob[s],
+              mb.advantage[s], mb.ret[s], coefs, g, fwd);
+        }
       }
-    }
-    // Partial sums in chunk order.
-#pragma omp parallel for schedule(static)
-    for (int i = 0; i < kP; ++i) {
-      float s = 0.0f;
-      for (int ch = 0; ch < chunks; ++ch) s += staging[static_cast<std::size_t>(ch) * kP + i];
-      grad[i] = s;
+#pragma omp for schedule(static)
+      for (int i = 0; i < kP; ++i) {
+        float s = 0.0f;
+        for (int ch = 0; ch < chunks; ++ch) s += staging[static_cast<std::size_t>(ch) * kP + i];
+        grad[i] = s;
+      }
     }
   }
 
  private:
   PpoShape shape_;
   std::vector<float> params_;
+  std::vector<float> policy_t_, value_t_;  // transposed weights for the forward passes
   std::vector<float> staging_;
 };
 

@@ -54,6 +54,20 @@ struct Ppo {
   static constexpr int kValueParams = ValueNet::kNumParams;
   static constexpr int kNumParams = kPolicyParams + kValueParams;
 
+  // The forward passes the loss code runs: Mlp's own. A backend may pass another object with the
+  // same two functions (the CPU launcher's reads transposed weights, computing the same sums in
+  // the same order, so results are bit-identical); the reverse passes are always Mlp's.
+  struct DirectForward {
+    template <typename T>
+    METASIM_HD METASIM_INLINE void policy(const T* params, const T* obs, T* out, T* ws) const {
+      PolicyNet::forward(params, obs, out, ws);
+    }
+    template <typename T>
+    METASIM_HD METASIM_INLINE void value(const T* params, const T* obs, T* out, T* ws) const {
+      ValueNet::forward(params + kPolicyParams, obs, out, ws);
+    }
+  };
+
   // Log-probability of `action` given the network outputs (logits or mean) and the parameters
   // (for the Gaussian's log standard deviation).
   template <typename S, typename A>
@@ -68,11 +82,12 @@ struct Ppo {
 
   // Rollout step: an action (sampled, or the mode when deterministic), its log-probability and
   // the value estimate. Discrete actions are written as their index.
-  template <typename T>
+  template <typename T, class Fwd = DirectForward>
   static METASIM_HD void act(const T* params, const T* obs, RandomStream& rng, bool deterministic,
-                             T* action, T* log_prob, T* value) {
+                             T* action, T* log_prob, T* value, const Fwd& fwd = Fwd{}) {
     T out[kNetOutputs];
-    PolicyNet::forward(params, obs, out);
+    T ws[PolicyNet::kWorkspaceSize];
+    fwd.policy(params, obs, out, ws);
     if constexpr (kDiscrete) {
       int a = 0;
       if (deterministic) {
@@ -90,13 +105,15 @@ struct Ppo {
       }
     }
     if (log_prob != nullptr) *log_prob = log_prob_from_outputs(params, out, action);
-    if (value != nullptr) *value = value_of(params, obs);
+    if (value != nullptr) *value = value_of(params, obs, fwd);
   }
 
-  template <typename T>
-  static METASIM_HD METASIM_INLINE T value_of(const T* params, const T* obs) {
+  template <typename T, class Fwd = DirectForward>
+  static METASIM_HD METASIM_INLINE T value_of(const T* params, const T* obs,
+                                              const Fwd& fwd = Fwd{}) {
     T v[1];
-    ValueNet::forward(params + kPolicyParams, obs, v);
+    T ws[ValueNet::kWorkspaceSize];
+    fwd.value(params, obs, v, ws);
     return v[0];
   }
 
@@ -116,17 +133,18 @@ struct Ppo {
   }
 
   // Adds c.weight * d(loss_i)/dparams to grad[kNumParams] for one sample and returns its terms.
-  template <typename T>
+  template <typename T, class Fwd = DirectForward>
   static METASIM_HD PpoSampleTerms<T> accumulate_sample_grad(const T* params, const T* obs,
                                                              const T* action, T old_log_prob,
                                                              T advantage, T ret,
-                                                             const PpoCoefs<T>& c, T* grad) {
+                                                             const PpoCoefs<T>& c, T* grad,
+                                                             const Fwd& fwd = Fwd{}) {
     using std::exp;
     PpoSampleTerms<T> terms;
     // Policy: one forward, the loss's slope on the outputs, one backward.
     T ws[PolicyNet::kWorkspaceSize];
     T out[kNetOutputs];
-    PolicyNet::forward(params, obs, out, ws);
+    fwd.policy(params, obs, out, ws);
     const T logp = log_prob_from_outputs(params, static_cast<const T*>(out), action);
     terms.log_ratio = logp - old_log_prob;
     const T ratio = exp(terms.log_ratio);
@@ -159,7 +177,7 @@ struct Ppo {
     const T* vp = params + kPolicyParams;
     T vws[ValueNet::kWorkspaceSize];
     T v[1];
-    ValueNet::forward(vp, obs, v, vws);
+    fwd.value(params, obs, v, vws);
     const T err = v[0] - ret;
     terms.value_loss = err * err;
     const T dv[1] = {c.weight * c.vf_coef * T(2) * err};
