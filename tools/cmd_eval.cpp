@@ -1,12 +1,16 @@
-// `metasim eval`: adapts a trained run's meta-parameters to fresh held-out tasks and prints the
-// query MSE before and after adaptation (one JSON object with --json).
+// `metasim eval`: evaluates a trained run on fresh, held-out tasks. Supervised meta-learning:
+// query MSE before and after adaptation. Meta-RL: average return after 0..steps adaptation steps.
+// PPO: mean return over evaluation episodes. One JSON object with --json.
 #include <cstdio>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "meta/ppo/ppo.hpp"
+#include "meta/rl/meta_rl.hpp"
 #include "meta/trainer.hpp"
 #include "tools/commands.hpp"
+#include "tools/families.hpp"
 
 namespace metasim::cli {
 
@@ -14,25 +18,77 @@ void add_eval_command(CLI::App& app) {
   struct Options {
     std::string run;
     meta::EvalOptions eval;
+    int rl_tasks = rl::EvalRequest{}.tasks;
+    int rl_steps = rl::EvalRequest{}.steps;
+    int episodes = ppo::EvalRequest{}.episodes;
+    bool stochastic = false;
     bool json = false;
   };
   auto opt = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand(
-      "eval", "Evaluate a trained run on fresh tasks: MSE before and after adaptation");
+      "eval",
+      "Evaluate a trained run on fresh tasks: MSE before/after adaptation (supervised), return "
+      "after 0..S adaptation steps (meta-RL), mean episode return (PPO)");
   cmd->add_option("--run", opt->run, "run directory written by `metasim train`")->required();
-  cmd->add_option("--tasks", opt->eval.tasks, "held-out tasks (>= 1)")->capture_default_str();
-  cmd->add_option("--shots", opt->eval.shots, "K support points per task (>= 1)")
+  auto* tasks = cmd->add_option("--tasks", opt->eval.tasks,
+                                "held-out tasks (>= 1; default 1000 supervised, " +
+                                    std::to_string(opt->rl_tasks) + " meta-RL)");
+  cmd->add_option("--shots", opt->eval.shots, "supervised: K support points per task (>= 1)")
       ->capture_default_str();
-  cmd->add_option("--steps", opt->eval.steps, "inner SGD steps at test time (>= 0)")
+  auto* steps = cmd->add_option("--steps", opt->eval.steps,
+                                "inner steps at test time (>= 0; default 10 supervised, " +
+                                    std::to_string(opt->rl_steps) + " meta-RL)");
+  cmd->add_option("--query", opt->eval.query,
+                  "supervised: points per task the MSE is measured on (>= 1)")
       ->capture_default_str();
-  cmd->add_option("--query", opt->eval.query, "points per task the MSE is measured on (>= 1)")
+  cmd->add_option("--episodes", opt->episodes, "PPO: evaluation episodes (>= 1)")
       ->capture_default_str();
+  cmd->add_flag("--stochastic", opt->stochastic,
+                "PPO: sample actions instead of taking the policy's mode");
   auto* seed = cmd->add_option("--seed", opt->eval.seed,
-                               "seed of the held-out tasks (default: the run's seed; the tasks "
-                               "never overlap training tasks either way)");
+                               "seed of the held-out tasks or episodes (default: derived from the "
+                               "run's seed; never the training tasks either way)");
   cmd->add_option("--backend", opt->eval.backend, "cpu, cuda or auto")->capture_default_str();
   cmd->add_flag("--json", opt->json, "print one JSON object");
-  cmd->callback([opt, seed] {
+  cmd->callback([opt, seed, tasks, steps] {
+    const Family family = family_of_run(opt->run);
+    if (family == Family::kMetaRl) {
+      rl::EvalRequest r;
+      r.tasks = tasks->count() > 0 ? opt->eval.tasks : opt->rl_tasks;
+      r.steps = steps->count() > 0 ? opt->eval.steps : opt->rl_steps;
+      if (seed->count() > 0) r.seed = opt->eval.seed;
+      r.backend = opt->eval.backend;
+      const nlohmann::json j = rl::evaluate_command(opt->run, r);
+      if (opt->json) {
+        std::printf("%s\n", j.dump().c_str());
+        return;
+      }
+      std::printf("%s on %d held-out %s tasks: average return after 0..%d adaptation steps:\n",
+                  j.value("algorithm", "").c_str(), j.value("tasks", 0),
+                  j.value("env", "").c_str(), r.steps);
+      const nlohmann::json& ret = j["returns_after_steps"];
+      for (size_t i = 0; i < ret.size(); ++i) {
+        std::printf("  after %zu: %.3f\n", i, ret[i].get<double>());
+      }
+      return;
+    }
+    if (family == Family::kPpo) {
+      ppo::EvalRequest r;
+      r.episodes = opt->episodes;
+      if (seed->count() > 0) r.seed = opt->eval.seed;
+      r.backend = opt->eval.backend;
+      r.stochastic = opt->stochastic;
+      const nlohmann::json j = ppo::evaluate_command(opt->run, r);
+      if (opt->json) {
+        std::printf("%s\n", j.dump().c_str());
+        return;
+      }
+      std::printf("ppo on %s, %d episodes (%s actions): mean return %.2f (std %.2f)\n",
+                  j.value("env", "").c_str(), j.value("episodes", 0),
+                  opt->stochastic ? "sampled" : "deterministic", j.value("mean_return", 0.0),
+                  j.value("std_return", 0.0));
+      return;
+    }
     opt->eval.seed_given = seed->count() > 0;
     const meta::EvalResult r = meta::evaluate_run(opt->run, opt->eval);
     if (opt->json) {

@@ -1,5 +1,7 @@
-// `metasim train`: meta-trains a model from a JSON config (with --set overrides) into a run
-// directory holding config.json, metrics.jsonl and a checksummed checkpoint.
+// `metasim train`: trains from a JSON config (with --set overrides) into a run directory holding
+// config.json, metrics.jsonl and a checksummed checkpoint. The config's "algorithm" picks the
+// family: supervised meta-learning (maml, fomaml, reptile, metasgd, anil), meta-RL (maml-trpo,
+// fomaml-rl, reptile-rl) or PPO.
 #include <unistd.h>
 
 #include <cstdio>
@@ -11,10 +13,31 @@
 #include "host/error.hpp"
 #include "meta/config.hpp"
 #include "meta/engine.hpp"
+#include "meta/ppo/ppo.hpp"
+#include "meta/rl/meta_rl.hpp"
 #include "meta/trainer.hpp"
 #include "tools/commands.hpp"
+#include "tools/families.hpp"
 
 namespace metasim::cli {
+
+namespace {
+
+void print_rl_summary(const nlohmann::json& s, const std::string& out) {
+  const auto num = [&](const char* k) { return s.contains(k) ? s[k].get<double>() : 0.0; };
+  std::printf("%s on %s: %.0f env steps in %.1f s (%.4g steps/s)", s.value("algorithm", "").c_str(),
+              s.value("env", "").c_str(), num("env_steps"), num("wall_s"), num("steps_per_s"));
+  if (s.contains("return_after")) {
+    std::printf(", %lld iterations, return before/after adaptation %.3f / %.3f",
+                static_cast<long long>(num("iterations")), num("return_before"),
+                num("return_after"));
+  } else if (s.contains("mean_return")) {
+    std::printf(", mean training return %.2f", num("mean_return"));
+  }
+  std::printf("; run in %s\n", out.c_str());
+}
+
+}  // namespace
 
 void add_train_command(CLI::App& app) {
   struct Options {
@@ -24,9 +47,11 @@ void add_train_command(CLI::App& app) {
   };
   auto opt = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand(
-      "train", "Meta-train with MAML, first-order MAML, Reptile, Meta-SGD or ANIL");
+      "train",
+      "Train: MAML, first-order MAML, Reptile, Meta-SGD, ANIL (sinusoid); MAML-RL with TRPO, "
+      "first-order MAML-RL, Reptile-RL; PPO");
   cmd->add_option("--config", opt->config,
-                  "JSON config (fields: --list-fields); defaults if omitted");
+                  "JSON config (fields: --list-fields); sinusoid MAML defaults if omitted");
   cmd->add_option("--out", opt->out,
                   "run directory to create (config.json, metrics.jsonl, checkpoint)");
   cmd->add_option("--set", opt->sets, "override a field: --set inner.lr=0.02 (repeatable)");
@@ -36,25 +61,39 @@ void add_train_command(CLI::App& app) {
   cmd->callback([opt] {
     using namespace metasim::meta;
     if (opt->list_fields) {
-      std::printf("%s\nCompiled models:", config_reference().c_str());
+      std::printf("Supervised meta-learning (maml, fomaml, reptile, metasgd, anil):\n%s\n",
+                  config_reference().c_str());
+      std::printf("Compiled models:");
       for (const ModelSpec& m : compiled_models()) std::printf("  [%s]", describe(m).c_str());
-      std::printf("\n");
+      std::printf("\n\nMeta-RL (maml-trpo, fomaml-rl, reptile-rl):\n%s\n",
+                  rl::config_reference().c_str());
+      std::printf("\nPPO (ppo):\n%s\n", ppo::config_reference().c_str());
       return;
     }
     if (opt->out.empty()) throw InvalidArgument("out", "a run directory is required (--out DIR)");
-    nlohmann::json file;
-    if (opt->resume) {
-      if (!opt->config.empty()) {
-        throw InvalidArgument("config",
-                              "--resume continues with the run's own config; "
-                              "change fields with --set");
-      }
-      file = to_json(checkpoint_config(load_checkpoint(opt->out + "/checkpoint")));
-    } else if (!opt->config.empty()) {
-      file = read_json_file(opt->config);
+    if (opt->resume && !opt->config.empty()) {
+      throw InvalidArgument("config",
+                            "--resume continues with the run's own config; change fields with "
+                            "--set");
     }
-    const TrainConfig cfg = resolve_config(file, opt->sets);
+    nlohmann::json file;
+    if (!opt->config.empty()) file = read_json_file(opt->config);
+    const Family family = opt->resume ? family_of_run(opt->out) : family_of(file, opt->sets);
     const bool progress = !opt->quiet && isatty(fileno(stderr));
+    if (family == Family::kMetaRl) {
+      if (opt->resume) file = read_json_file(opt->out + "/config.json");
+      print_rl_summary(rl::train_command(file, opt->sets, opt->out, opt->resume, progress),
+                       opt->out);
+      return;
+    }
+    if (family == Family::kPpo) {
+      if (opt->resume) file = read_json_file(opt->out + "/config.json");
+      print_rl_summary(ppo::train_command(file, opt->sets, opt->out, opt->resume, progress),
+                       opt->out);
+      return;
+    }
+    if (opt->resume) file = to_json(checkpoint_config(load_checkpoint(opt->out + "/checkpoint")));
+    const TrainConfig cfg = resolve_config(file, opt->sets);
     const TrainSummary s = train_run(cfg, opt->out, opt->resume, progress);
     std::printf(
         "%s: %lld iterations, meta_loss %.5f (before adaptation %.4f), %.4g tasks/s, "

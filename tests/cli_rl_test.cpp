@@ -1,0 +1,114 @@
+// `metasim train` / `metasim eval` for the RL families as a user runs them: the config's
+// "algorithm" picks PPO or meta-RL, run directories and eval JSON have the documented keys,
+// --resume finds the family from the run, and errors name the field with exit status 2.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "tests/test_support.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using metasim::test_support::CliRun;
+
+CliRun run(const std::string& args) { return metasim::test_support::run_cli(args); }
+
+std::string configs() {
+  return (fs::path(METASIM_TEST_DATA_DIR).parent_path().parent_path() / "configs").string();
+}
+
+fs::path temp_dir(const std::string& name) {
+  const fs::path p =
+      fs::temp_directory_path() / ("metasim_rl_cli_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(p);
+  return p;
+}
+
+// The last line of the output that parses as a JSON object.
+json last_json(const std::string& out) {
+  json found;
+  size_t start = 0;
+  while (start < out.size()) {
+    size_t end = out.find('\n', start);
+    if (end == std::string::npos) end = out.size();
+    const std::string line = out.substr(start, end - start);
+    if (!line.empty() && line.front() == '{') found = json::parse(line, nullptr, false);
+    start = end + 1;
+  }
+  return found;
+}
+
+TEST(RlCli_Ppo, TrainEvalAndResumeThroughTheCli) {
+  const fs::path dir = temp_dir("ppo");
+  CliRun r = run("train --config " + configs() + "/ppo-cartpole.json --out " + dir.string() +
+                 " --set total_timesteps=1024 --quiet");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("ppo on CartPole-v1: 1024 env steps"), std::string::npos) << r.output;
+  for (const char* f : {"config.json", "metrics.jsonl", "checkpoint"}) {
+    EXPECT_TRUE(fs::exists(dir / f)) << f;
+  }
+  EXPECT_EQ(json::parse(std::ifstream(dir / "config.json"))["algorithm"], "ppo");
+
+  r = run("eval --run " + dir.string() + " --episodes 5 --json");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const json j = last_json(r.output);
+  ASSERT_TRUE(j.is_object()) << r.output;
+  EXPECT_EQ(j["algorithm"], "ppo");
+  EXPECT_EQ(j["episodes"], 5);
+  EXPECT_EQ(j["env"], "CartPole-v1");
+  // CartPole pays 1 per step and an episode lasts 1 to 500 steps.
+  EXPECT_GE(j["mean_return"].get<double>(), 1.0);
+  EXPECT_LE(j["mean_return"].get<double>(), 500.0);
+
+  // --resume reads the family from the run directory, not from a config file.
+  r = run("train --out " + dir.string() + " --resume --set total_timesteps=2048 --quiet");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("2048 env steps"), std::string::npos) << r.output;
+  fs::remove_all(dir);
+}
+
+TEST(RlCli_Ppo, AlgorithmCanBeChosenWithSet) {
+  const fs::path dir = temp_dir("ppo_set");
+  // No config file: --set algorithm=ppo selects PPO and its defaults.
+  CliRun r = run("train --out " + dir.string() +
+                 " --set algorithm=ppo --set total_timesteps=512 --set n_envs=4 --set n_steps=64"
+                 " --set batch_size=64 --quiet");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("ppo on"), std::string::npos) << r.output;
+  fs::remove_all(dir);
+}
+
+TEST(RlCli_Errors, BadPpoFieldsExitWithStatusTwoAndNameTheField) {
+  const fs::path dir = temp_dir("ppo_bad");
+  CliRun r = run("train --config " + configs() + "/ppo-cartpole.json --out " + dir.string() +
+                 " --set env=CartPole-v9 --quiet");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find("env"), std::string::npos) << r.output;
+  r = run("train --config " + configs() + "/ppo-cartpole.json --out " + dir.string() +
+          " --set learning_rate=-1 --quiet");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find("learning_rate"), std::string::npos) << r.output;
+  r = run("train --config " + configs() + "/ppo-cartpole.json --out " + dir.string() +
+          " --set n_steps=0 --quiet");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find("n_steps"), std::string::npos) << r.output;
+  // Nothing was created by the failed runs.
+  EXPECT_FALSE(fs::exists(dir / "checkpoint"));
+  fs::remove_all(dir);
+}
+
+TEST(RlCli_ListFields, DocumentsEveryFamily) {
+  const CliRun r = run("train --list-fields");
+  ASSERT_EQ(r.status, 0) << r.output;
+  for (const char* s : {"maml-trpo", "fomaml-rl", "reptile-rl", "PPO", "clip_range", "inner.lr"}) {
+    EXPECT_NE(r.output.find(s), std::string::npos) << s;
+  }
+}
+
+}  // namespace
