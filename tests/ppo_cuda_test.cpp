@@ -51,8 +51,8 @@ TEST(PpoCuda_Parity, ActAndGradientMatchCpu) {
       ret[i] = 2.0f * u(rng);
       old[i] = lp_c[i] - 0.5f * u(rng);
     }
-    const metasim::rl::PpoMinibatch mb{n, obs.data(), a_c.data(), old.data(), adv.data(),
-                                       ret.data()};
+    const metasim::rl::PpoMinibatch mb{n,          obs.data(), a_c.data(),
+                                       old.data(), adv.data(), ret.data()};
     const metasim::rl::PpoCoefs<float> coefs{0.2f, 0.01f, 0.5f, 1.0f / n};
     std::vector<float> g_c(s.num_params()), g_g(s.num_params());
     std::vector<metasim::rl::PpoSampleTerms<float>> t_c(n), t_g(n);

@@ -83,9 +83,7 @@ struct RefModel {
     }
   }
 
-  int policy_params() const {
-    return mlp_params(pi_sizes) + (discrete ? 0 : pi_sizes.back());
-  }
+  int policy_params() const { return mlp_params(pi_sizes) + (discrete ? 0 : pi_sizes.back()); }
 
   double loss(const std::vector<double>& p, const std::vector<Sample>& batch,
               const PpoCoefs<double>& c) const {
@@ -189,8 +187,7 @@ void check_fd(int stride, double ent_coef) {
   EXPECT_GT(checked, 10);
 }
 
-using SmallCategorical =
-    Ppo<CategoricalMlpPolicy<Mlp<Tanh, 3, 5, 4, 3>>, Mlp<Tanh, 3, 6, 1>>;
+using SmallCategorical = Ppo<CategoricalMlpPolicy<Mlp<Tanh, 3, 5, 4, 3>>, Mlp<Tanh, 3, 6, 1>>;
 using SmallGaussian = Ppo<GaussianMlpPolicy<Mlp<Tanh, 3, 5, 4, 2>>, Mlp<Tanh, 3, 6, 1>>;
 
 TEST(PpoGradient_Categorical, MatchesFiniteDifferencesEveryParameter) {
@@ -245,8 +242,8 @@ TEST(PpoGradient_CpuLauncher, FloatMinibatchGradientMatchesDouble) {
     adv.push_back(static_cast<float>(s.adv));
     ret.push_back(static_cast<float>(s.ret));
   }
-  const metasim::rl::PpoMinibatch mb{40, obs.data(), act.data(), logp.data(), adv.data(),
-                                     ret.data()};
+  const metasim::rl::PpoMinibatch mb{40,          obs.data(), act.data(),
+                                     logp.data(), adv.data(), ret.data()};
   std::vector<float> gf(Model::kNumParams);
   std::vector<metasim::rl::PpoSampleTerms<float>> terms(40);
   k->loss_grad(mb, PpoCoefs<float>{0.2f, 0.01f, 0.5f, 1.0f / 40}, gf.data(), terms.data());

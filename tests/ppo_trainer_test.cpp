@@ -31,11 +31,11 @@ std::string fresh_dir(const std::string& name) {
 }
 
 json cartpole_zoo() {
-  return json{{"algorithm", "ppo"},    {"env", "CartPole-v1"},   {"n_envs", 8},
-              {"n_steps", 32},         {"batch_size", 256},      {"n_epochs", 20},
-              {"gamma", 0.98},         {"gae_lambda", 0.8},      {"learning_rate", 1e-3},
-              {"lr_schedule", "linear"}, {"clip_range", 0.2},    {"clip_schedule", "linear"},
-              {"backend", "cpu"},      {"total_timesteps", 100000}};
+  return json{{"algorithm", "ppo"},      {"env", "CartPole-v1"},     {"n_envs", 8},
+              {"n_steps", 32},           {"batch_size", 256},        {"n_epochs", 20},
+              {"gamma", 0.98},           {"gae_lambda", 0.8},        {"learning_rate", 1e-3},
+              {"lr_schedule", "linear"}, {"clip_range", 0.2},        {"clip_schedule", "linear"},
+              {"backend", "cpu"},        {"total_timesteps", 100000}};
 }
 
 // The field an invalid config is reported against.
@@ -79,8 +79,8 @@ TEST(PpoConfig_Errors, NameTheField) {
 
 TEST(PpoConfig_Reference, ListsEveryFieldAndRoundTrips) {
   const std::string ref = metasim::ppo::config_reference();
-  for (const char* key : {"env", "n_steps", "batch_size", "clip_range", "gae_lambda",
-                          "adam.eps", "normalize_obs", "eval.episodes"}) {
+  for (const char* key : {"env", "n_steps", "batch_size", "clip_range", "gae_lambda", "adam.eps",
+                          "normalize_obs", "eval.episodes"}) {
     EXPECT_NE(ref.find(key), std::string::npos) << key;
   }
   const PpoConfig c = metasim::ppo::resolve_config(cartpole_zoo(), {"seed=5"});
@@ -162,8 +162,8 @@ TEST(PpoTrainer_Determinism, BitIdenticalAcrossRunsAndThreadCounts) {
 TEST(PpoTrainer_NonFinite, ReportsInstanceAndKeepsCheckpoint) {
   const std::string dir = fresh_dir("nan");
   const PpoConfig c = metasim::ppo::resolve_config(
-      cartpole_zoo(), {"env=Pendulum-v1", "total_timesteps=2560", "checkpoint_every=1",
-                       "eval.episodes=0"});
+      cartpole_zoo(),
+      {"env=Pendulum-v1", "total_timesteps=2560", "checkpoint_every=1", "eval.episodes=0"});
   metasim::ppo::TrainHooks hooks;
   hooks.before_update = [](PpoTrainer& t) {
     if (t.updates_done() != 2) return;
@@ -190,6 +190,7 @@ TEST(PpoCommands_TrainEvalResume, WriteRunDirectoryAndEvaluate) {
   const std::string dir = fresh_dir("commands");
   json file = cartpole_zoo();
   file["total_timesteps"] = 1024;
+  file["n_epochs"] = 2;
   file["eval"] = {{"episodes", 10}};
   const json summary = metasim::ppo::train_command(file, {"log_every=1"}, dir, false, false);
   for (const char* key : {"algorithm", "env", "env_steps", "wall_s", "steps_per_s", "mean_return"})
@@ -228,8 +229,8 @@ TEST(PpoCommands_TrainEvalResume, WriteRunDirectoryAndEvaluate) {
 
 TEST(PpoTrainer_Pendulum, ContinuousRunStaysFinite) {
   const PpoConfig c = metasim::ppo::resolve_config(
-      cartpole_zoo(), {"env=Pendulum-v1", "n_envs=4", "n_steps=256", "batch_size=64",
-                       "n_epochs=2", "total_timesteps=2048", "normalize_obs=true"});
+      cartpole_zoo(), {"env=Pendulum-v1", "n_envs=4", "n_steps=256", "batch_size=64", "n_epochs=2",
+                       "total_timesteps=2048", "normalize_obs=true"});
   PpoTrainer t(c);
   for (int u = 0; u < 2; ++u) {
     const metasim::ppo::UpdateStats st = t.step();

@@ -41,8 +41,8 @@ class CpuPpoKernels final : public PpoKernels {
     ValueT::transpose(params + Model::kPolicyParams, value_t_.data());
   }
 
-  void act(int n, const float* obs, PhiloxKey key, uint32_t step, bool deterministic,
-           float* action, float* log_prob, float* value) override {
+  void act(int n, const float* obs, PhiloxKey key, uint32_t step, bool deterministic, float* action,
+           float* log_prob, float* value) override {
     const float* p = params_.data();
     const TransposedPpoForward<Model> fwd{policy_t_.data(), value_t_.data()};
 #pragma omp parallel for schedule(static) if (n >= kMinParallelActs)

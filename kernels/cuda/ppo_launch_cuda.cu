@@ -43,10 +43,11 @@ __global__ void sample_grad_kernel(const float* params, PpoMinibatch mb, PpoCoef
                                    float* sample_grads, PpoSampleTerms<float>* terms) {
   const int s = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
   if (s >= mb.n) return;
-  terms[s] = Model::accumulate_sample_grad(
-      params, mb.obs + static_cast<std::size_t>(s) * Model::kObsDim,
-      mb.action + static_cast<std::size_t>(s) * Model::kActionDim, mb.old_log_prob[s],
-      mb.advantage[s], mb.ret[s], coefs, sample_grads + static_cast<std::size_t>(s) * Model::kNumParams);
+  terms[s] =
+      Model::accumulate_sample_grad(params, mb.obs + static_cast<std::size_t>(s) * Model::kObsDim,
+                                    mb.action + static_cast<std::size_t>(s) * Model::kActionDim,
+                                    mb.old_log_prob[s], mb.advantage[s], mb.ret[s], coefs,
+                                    sample_grads + static_cast<std::size_t>(s) * Model::kNumParams);
 }
 
 // grad[i] = sum over samples of sample_grads[s][i], in sample order (coalesced across i).
@@ -76,8 +77,8 @@ class CudaPpoKernels final : public PpoKernels {
     params_.copy_from_host(params, Model::kNumParams);
   }
 
-  void act(int n, const float* obs, PhiloxKey key, uint32_t step, bool deterministic,
-           float* action, float* log_prob, float* value) override {
+  void act(int n, const float* obs, PhiloxKey key, uint32_t step, bool deterministic, float* action,
+           float* log_prob, float* value) override {
     if (n <= 0) return;
     const std::size_t nn = static_cast<std::size_t>(n);
     ensure(obs_, nn * Model::kObsDim);
@@ -124,8 +125,8 @@ class CudaPpoKernels final : public PpoKernels {
     adv_.copy_from_host(mb.advantage, n);
     ret_.copy_from_host(mb.ret, n);
     detail::device_memset_zero(sample_grads_.data(), n * kP * sizeof(float));
-    const PpoMinibatch d{mb.n, obs_.data(), action_.data(), log_prob_.data(), adv_.data(),
-                         ret_.data()};
+    const PpoMinibatch d{mb.n,        obs_.data(), action_.data(), log_prob_.data(),
+                         adv_.data(), ret_.data()};
     sample_grad_kernel<Model><<<grid_for(mb.n), kThreads>>>(params_.data(), d, coefs,
                                                             sample_grads_.data(), terms_.data());
     METASIM_CHECK_LAUNCH();

@@ -33,8 +33,8 @@ struct PpoSampleTerms {
   T policy_loss;  // -min(r A, clip(r) A)
   T value_loss;   // (V - R)^2
   T entropy;
-  T log_ratio;    // log pi - old log pi (approx KL = mean((r - 1) - log r), sb3's estimator)
-  T clipped;      // 1 where |r - 1| > c
+  T log_ratio;  // log pi - old log pi (approx KL = mean((r - 1) - log r), sb3's estimator)
+  T clipped;    // 1 where |r - 1| > c
 };
 
 // Policy: GaussianMlpPolicy<Net> or CategoricalMlpPolicy<Net>; ValueNet: an Mlp with one output.
@@ -148,8 +148,8 @@ struct Ppo {
     const T logp = log_prob_from_outputs(params, static_cast<const T*>(out), action);
     terms.log_ratio = logp - old_log_prob;
     const T ratio = exp(terms.log_ratio);
-    const T slope = surrogate_slope(ratio, advantage, c.clip_range, &terms.policy_loss,
-                                    &terms.clipped);
+    const T slope =
+        surrogate_slope(ratio, advantage, c.clip_range, &terms.policy_loss, &terms.clipped);
     T dout[kNetOutputs];
     for (int j = 0; j < kNetOutputs; ++j) dout[j] = T(0);
     if constexpr (kDiscrete) {
@@ -163,8 +163,8 @@ struct Ppo {
       const T* log_std = params + PolicyNet::kNumParams;
       T dlog_std[kActionDim];
       for (int j = 0; j < kActionDim; ++j) dlog_std[j] = T(0);
-      Policy::Dist::add_log_prob_grad(static_cast<const T*>(out), log_std, action,
-                                      c.weight * slope, dout, dlog_std);
+      Policy::Dist::add_log_prob_grad(static_cast<const T*>(out), log_std, action, c.weight * slope,
+                                      dout, dlog_std);
       terms.entropy = Policy::Dist::entropy(log_std);
       PolicyNet::backward(params, obs, static_cast<const T*>(ws), static_cast<const T*>(dout),
                           grad);

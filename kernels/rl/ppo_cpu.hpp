@@ -25,7 +25,11 @@ METASIM_INLINE float tanh_cpu(float x) {
   // Small |x|.
   const float z = x * x;
   const float p = ((((-5.70498872745e-3f * z + 2.06390887954e-2f) * z - 5.37397155531e-2f) * z +
-                    1.33314422036e-1f) * z - 3.33332819422e-1f) * z * x + x;
+                    1.33314422036e-1f) *
+                       z -
+                   3.33332819422e-1f) *
+                      z * x +
+                  x;
   // Large |x|: e = exp(2 min(|x|, 9)).
   const float t = 2.0f * (a < 9.0f ? a : 9.0f);
   const float n = std::floor(t * 1.44269504088896341f + 0.5f);
@@ -33,7 +37,12 @@ METASIM_INLINE float tanh_cpu(float x) {
   r = r - n * -2.12194440e-4f;
   const float r2 = r * r;
   const float q = (((((1.9875691500e-4f * r + 1.3981999507e-3f) * r + 8.3334519073e-3f) * r +
-                     4.1665795894e-2f) * r + 1.6666665459e-1f) * r + 5.0000001201e-1f) * r2 +
+                     4.1665795894e-2f) *
+                        r +
+                    1.6666665459e-1f) *
+                       r +
+                   5.0000001201e-1f) *
+                      r2 +
                   r + 1.0f;
   const float scale = std::bit_cast<float>((static_cast<int32_t>(n) + 127) << 23);
   const float e = q * scale;

@@ -31,7 +31,7 @@ using PpoPendulum = PpoGaussian64<3, 1>;
 using PpoMountainCarContinuous = PpoGaussian64<2, 1>;
 
 // X(env name, model type) for every compiled pair.
-#define METASIM_FOR_EACH_PPO_MODEL(X)               \
+#define METASIM_FOR_EACH_PPO_MODEL(X)                \
   X("CartPole-v1", ::metasim::rl::PpoCartPole)       \
   X("Acrobot-v1", ::metasim::rl::PpoAcrobot)         \
   X("MountainCar-v0", ::metasim::rl::PpoMountainCar) \
@@ -46,7 +46,7 @@ struct PpoShape {
   int action_dim = 1;   // scalars per stored action (1 for discrete: the index)
   int policy_params = 0;
   int value_params = 0;
-  int log_std_offset = -1;  // continuous: where log_std starts in the parameter vector
+  int log_std_offset = -1;        // continuous: where log_std starts in the parameter vector
   std::vector<int> policy_sizes;  // layer widths, input to output
   std::vector<int> value_sizes;
   int num_params() const { return policy_params + value_params; }

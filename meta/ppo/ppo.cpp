@@ -84,7 +84,6 @@ json train_run(const PpoConfig& config, const std::string& run_dir, bool resume,
   if (!resume) checkpoint();  // a failure in the first updates still leaves a loadable run
 
   const int64_t total = trainer.total_updates();
-  const int64_t start_update = trainer.updates_done();
   const int64_t start_steps = trainer.env_steps();
   const int64_t total_steps = total * config.n_envs * config.n_steps;
   const Clock::time_point t0 = Clock::now();
@@ -141,10 +140,9 @@ json train_run(const PpoConfig& config, const std::string& run_dir, bool resume,
                   {"steps_per_s", wall > 0 ? static_cast<double>(steps) / wall : 0.0},
                   {"train_return_mean", mean_of(trainer.recent_returns())}};
   if (config.eval_episodes > 0) {
-    const EvalResult ev =
-        evaluate_policy(config.env, trainer.backend(), trainer.params(), trainer.normalizer(),
-                        config.eval_episodes, config.seed ^ kEvalSeedOffset,
-                        config.eval_stochastic);
+    const EvalResult ev = evaluate_policy(config.env, trainer.backend(), trainer.params(),
+                                          trainer.normalizer(), config.eval_episodes,
+                                          config.seed ^ kEvalSeedOffset, config.eval_stochastic);
     summary["mean_return"] = ev.mean;
     summary["eval"] = {{"episodes", config.eval_episodes},
                        {"mean_return", ev.mean},
@@ -155,7 +153,6 @@ json train_run(const PpoConfig& config, const std::string& run_dir, bool resume,
     summary["mean_return"] = summary["train_return_mean"];
   }
   write_file_atomically((fs::path(run_dir) / "summary.json").string(), summary.dump(2) + "\n");
-  (void)start_update;
   return summary;
 }
 
@@ -172,8 +169,8 @@ json train_command(const json& file, const std::vector<std::string>& sets,
 json evaluate_command(const std::string& run_dir, const EvalRequest& request) {
   namespace fs = std::filesystem;
   if (request.episodes < 1 || request.episodes > 1000000) {
-    throw InvalidArgument("episodes", "must be in [1, 1000000], got " +
-                                          std::to_string(request.episodes));
+    throw InvalidArgument("episodes",
+                          "must be in [1, 1000000], got " + std::to_string(request.episodes));
   }
   const Checkpoint c = load_checkpoint((fs::path(run_dir) / "checkpoint").string());
   if (c.header.value("format", "") != "metasim-ppo" || !c.header.contains("config")) {
@@ -193,8 +190,8 @@ json evaluate_command(const std::string& run_dir, const EvalRequest& request) {
   const auto it = c.arrays.find("params");
   if (it == c.arrays.end()) throw Error("checkpoint: array 'params' missing");
   const uint64_t seed = request.seed.value_or(config.seed ^ kEvalSeedOffset);
-  const EvalResult ev = evaluate_policy(config.env, backend, it->second, norm_ptr,
-                                        request.episodes, seed, request.stochastic);
+  const EvalResult ev = evaluate_policy(config.env, backend, it->second, norm_ptr, request.episodes,
+                                        seed, request.stochastic);
   return json{{"algorithm", "ppo"},
               {"env", config.env},
               {"episodes", request.episodes},

@@ -201,10 +201,10 @@ const std::vector<Field>& fields() {
                            "PPO clip range c: ratios are clipped to [1 - c, 1 + c]"));
     f.push_back(choice_field("clip_schedule", &C::clip_schedule, {"constant", "linear"},
                              "linear: clip_range * (1 - steps done / total_timesteps)"));
-    f.push_back(real_field("ent_coef", &C::ent_coef, 0.0, 10.0, false, false,
-                           "entropy bonus coefficient"));
-    f.push_back(real_field("vf_coef", &C::vf_coef, 0.0, 100.0, false, false,
-                           "value loss coefficient"));
+    f.push_back(
+        real_field("ent_coef", &C::ent_coef, 0.0, 10.0, false, false, "entropy bonus coefficient"));
+    f.push_back(
+        real_field("vf_coef", &C::vf_coef, 0.0, 100.0, false, false, "value loss coefficient"));
     f.push_back(real_field("max_grad_norm", &C::max_grad_norm, 0.0, 1e6, true, false,
                            "global gradient norm clip (policy and value together)"));
     f.push_back(bool_field("normalize_advantage", &C::normalize_advantage,
@@ -220,8 +220,8 @@ const std::vector<Field>& fields() {
                           "seed of initialisation, env resets and action sampling (Philox)"));
     f.push_back(choice_field("backend", &C::backend, {"auto", "cpu", "cuda"},
                              "where envs and policy launches run"));
-    f.push_back(int_field("log_every", &C::log_every, 1, 1000000000LL,
-                          "updates per metrics.jsonl line"));
+    f.push_back(
+        int_field("log_every", &C::log_every, 1, 1000000000LL, "updates per metrics.jsonl line"));
     f.push_back(int_field("checkpoint_every", &C::checkpoint_every, 1, 1000000000LL,
                           "updates between checkpoints (one is always written at the end)"));
     f.push_back(int_field("eval.episodes", &C::eval_episodes, 0, 1000000,
@@ -279,8 +279,8 @@ void check_cross_field(const PpoConfig& c) {
   if (std::find(compiled.begin(), compiled.end(), spec.name) == compiled.end()) {
     std::string list;
     for (const std::string& s : compiled) list += (list.empty() ? "" : ", ") + s;
-    throw InvalidArgument("env", "PPO has no compiled model for '" + spec.name + "'; compiled: " +
-                                     list);
+    throw InvalidArgument("env",
+                          "PPO has no compiled model for '" + spec.name + "'; compiled: " + list);
   }
   if (c.distribution == "categorical" && !spec.discrete) {
     throw InvalidArgument("policy.distribution",
@@ -295,18 +295,18 @@ void check_cross_field(const PpoConfig& c) {
   }
   const long long rollout = static_cast<long long>(c.n_envs) * c.n_steps;
   if (c.batch_size > rollout) {
-    throw InvalidArgument("batch_size", "must not exceed n_envs * n_steps = " +
-                                            std::to_string(rollout) + ", got " +
-                                            std::to_string(c.batch_size));
+    throw InvalidArgument(
+        "batch_size", "must not exceed n_envs * n_steps = " + std::to_string(rollout) + ", got " +
+                          std::to_string(c.batch_size));
   }
   if (rollout > (1LL << 30)) {
-    throw InvalidArgument("n_steps", "n_envs * n_steps must be at most 2^30, got " +
-                                         std::to_string(rollout));
+    throw InvalidArgument("n_steps",
+                          "n_envs * n_steps must be at most 2^30, got " + std::to_string(rollout));
   }
   if (c.total_timesteps < rollout) {
-    throw InvalidArgument("total_timesteps", "must be at least n_envs * n_steps = " +
-                                                 std::to_string(rollout) + " (one rollout), got " +
-                                                 std::to_string(c.total_timesteps));
+    throw InvalidArgument("total_timesteps",
+                          "must be at least n_envs * n_steps = " + std::to_string(rollout) +
+                              " (one rollout), got " + std::to_string(c.total_timesteps));
   }
 }
 

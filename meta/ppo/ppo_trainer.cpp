@@ -191,8 +191,8 @@ EvalResult evaluate_policy(const std::string& env_name, Backend backend,
     } else {
       std::copy(obs.begin(), obs.end(), obs_n.begin());
     }
-    k->act(episodes, obs_n.data(), key, static_cast<uint32_t>(t), !stochastic, act.data(),
-           nullptr, nullptr);
+    k->act(episodes, obs_n.data(), key, static_cast<uint32_t>(t), !stochastic, act.data(), nullptr,
+           nullptr);
     if (s.discrete) {
       for (int i = 0; i < episodes; ++i) act_i[i] = static_cast<int32_t>(act[i]);
       env.step(std::span<const int32_t>(act_i));
@@ -289,7 +289,8 @@ void PpoTrainer::collect_rollout(UpdateStats& st) {
                     std::to_string(t) + ": env instance " + std::to_string(i) +
                     ": the policy produced a non-finite output (log-prob " +
                     fmt(log_probs_[row + i]) + ", value " + fmt(values_[row + i]) +
-                    ") for observation " + row_text(raw.data() + static_cast<std::size_t>(i) * od, od));
+                    ") for observation " +
+                    row_text(raw.data() + static_cast<std::size_t>(i) * od, od));
       }
     }
     if (s.discrete) {
@@ -311,7 +312,8 @@ void PpoTrainer::collect_rollout(UpdateStats& st) {
       ep_return_[i] += rew[i];
       if (ends_[row + i]) {
         recent_returns_.push_back(ep_return_[i]);
-        if (recent_returns_.size() > kRecentEpisodes) recent_returns_.erase(recent_returns_.begin());
+        if (recent_returns_.size() > kRecentEpisodes)
+          recent_returns_.erase(recent_returns_.begin());
         ep_return_[i] = 0;
         ++st.episodes;
       }
@@ -388,15 +390,16 @@ void PpoTrainer::train_epochs(UpdateStats& st) {
   // sb3 evaluates its schedules at the start of train(), after the rollout was counted.
   const double remaining =
       1.0 - static_cast<double>(env_steps_) / static_cast<double>(cfg_.total_timesteps);
-  const double lr = cfg_.lr_schedule == "linear" ? cfg_.learning_rate * remaining
-                                                 : cfg_.learning_rate;
-  const double clip = cfg_.clip_schedule == "linear" ? cfg_.clip_range * remaining
-                                                     : cfg_.clip_range;
+  const double lr =
+      cfg_.lr_schedule == "linear" ? cfg_.learning_rate * remaining : cfg_.learning_rate;
+  const double clip =
+      cfg_.clip_schedule == "linear" ? cfg_.clip_range * remaining : cfg_.clip_range;
   st.learning_rate = lr;
   st.clip_range = clip;
 
   const int b = cfg_.batch_size;
-  std::vector<float> mb_obs(static_cast<std::size_t>(b) * od), mb_act(static_cast<std::size_t>(b) * ad);
+  std::vector<float> mb_obs(static_cast<std::size_t>(b) * od),
+      mb_act(static_cast<std::size_t>(b) * ad);
   std::vector<float> mb_logp(b), mb_adv(b), mb_ret(b), grad_f(np);
   std::vector<rl::PpoSampleTerms<float>> terms(b);
   std::vector<double> grad(np);
@@ -418,7 +421,8 @@ void PpoTrainer::train_epochs(UpdateStats& st) {
       for (int q = 0; q < m; ++q) mean += adv_[perm[start + q]];
       mean /= m;
       double var = 0;
-      for (int q = 0; q < m; ++q) var += (adv_[perm[start + q]] - mean) * (adv_[perm[start + q]] - mean);
+      for (int q = 0; q < m; ++q)
+        var += (adv_[perm[start + q]] - mean) * (adv_[perm[start + q]] - mean);
       const double stdev = m > 1 ? std::sqrt(var / (m - 1)) : 0.0;  // torch.std: unbiased
       const bool norm_adv = cfg_.normalize_advantage && m > 1;
       for (int q = 0; q < m; ++q) {
@@ -431,10 +435,11 @@ void PpoTrainer::train_epochs(UpdateStats& st) {
         mb_adv[q] = static_cast<float>(norm_adv ? (adv_[k] - mean) / (stdev + 1e-8) : adv_[k]);
         mb_ret[q] = static_cast<float>(returns_[k]);
       }
-      rl::PpoMinibatch mb{m, mb_obs.data(), mb_act.data(), mb_logp.data(), mb_adv.data(),
-                          mb_ret.data()};
+      rl::PpoMinibatch mb{
+          m, mb_obs.data(), mb_act.data(), mb_logp.data(), mb_adv.data(), mb_ret.data()};
       const rl::PpoCoefs<float> coefs{static_cast<float>(clip), static_cast<float>(cfg_.ent_coef),
-                                      static_cast<float>(cfg_.vf_coef), 1.0f / static_cast<float>(m)};
+                                      static_cast<float>(cfg_.vf_coef),
+                                      1.0f / static_cast<float>(m)};
       kernels_->loss_grad(mb, coefs, grad_f.data(), terms.data());
       double sq = 0;
       for (int i = 0; i < np; ++i) {
@@ -442,8 +447,8 @@ void PpoTrainer::train_epochs(UpdateStats& st) {
         sq += grad[i] * grad[i];
       }
       const double norm = std::sqrt(sq);
-      const std::string where = "update " + std::to_string(update_ + 1) + ", epoch " +
-                                std::to_string(epoch) + ": ";
+      const std::string where =
+          "update " + std::to_string(update_ + 1) + ", epoch " + std::to_string(epoch) + ": ";
       for (int q = 0; q < m; ++q) {
         const rl::PpoSampleTerms<float>& tq = terms[q];
         if (!std::isfinite(tq.policy_loss) || !std::isfinite(tq.value_loss) ||
@@ -524,8 +529,8 @@ void PpoTrainer::restore(const Checkpoint& c) {
   }
   const PpoConfig saved = resolve_config(c.header.at("config"), {});
   if (saved.env != cfg_.env) {
-    throw InvalidArgument("env", "the checkpoint was trained on '" + saved.env + "', not '" +
-                                     cfg_.env + "'");
+    throw InvalidArgument(
+        "env", "the checkpoint was trained on '" + saved.env + "', not '" + cfg_.env + "'");
   }
   auto get = [&](const char* name) -> const std::vector<double>& {
     const auto it = c.arrays.find(name);
