@@ -85,7 +85,8 @@ class EngineImpl final : public MetaEngine {
     a.loss_before = sums + rows;
     a.loss_after = sums + rows + tasks;
     a.task_status = reinterpret_cast<int32_t*>(sums + rows + 2 * tasks);
-    if (grads) {
+    // The CPU sums over tasks inside its launch; CUDA writes every task's gradient and reduces.
+    if (grads && backend_ == Backend::kCuda) {
       ensure(task_grads_, rows * tasks);
       a.task_grads = task_grads_.data();
     }
@@ -106,11 +107,11 @@ class EngineImpl final : public MetaEngine {
 #endif
     } else {
       const int threads = cpu_threads();
-      const std::size_t bytes = cpu::scratch_bytes<Family, Net, T>(a, threads);
+      const std::size_t bytes = cpu::summed_scratch_bytes<Family, Net, T>(a, threads);
       if (scratch_.size() * sizeof(double) < bytes) scratch_.resize(bytes / sizeof(double) + 1);
-      cpu::run_meta_batch<Family, Net, T>(a, reinterpret_cast<unsigned char*>(scratch_.data()),
-                                          scratch_.size() * sizeof(double), threads);
-      if (grads) cpu::reduce_task_grads<T>(a.task_grads, static_cast<int>(rows), a.num_tasks, sums);
+      cpu::run_meta_batch_summed<Family, Net, T>(a, sums,
+                                                 reinterpret_cast<unsigned char*>(scratch_.data()),
+                                                 scratch_.size() * sizeof(double), threads);
     }
 
     host_.resize(total);

@@ -185,5 +185,59 @@ TEST(MetaCpuBackend_Reduction, BitIdenticalForAnyThreadCount) {
   }
 }
 
+// The engine's CPU path sums over tasks inside the launch, in fixed groups of tasks: the sum is
+// bit-identical for any thread count, every task's losses are those of the unfused launch, and the
+// sum matches the task-order reduction of the per-task gradients up to float reassociation.
+TEST(MetaCpuBackend_SummedLaunch, BitIdenticalForAnyThreadCountAndMatchesPerTaskSum) {
+  using Net = Mlp<Relu, 1, 40, 40, 1>;
+  const auto theta64 = init_params<Net>(22);
+  std::vector<float> theta(theta64.begin(), theta64.end());
+  for (const int num_tasks : {1, 25, 37, 1030}) {
+    MetaBatchArgs<float> a;
+    a.mode = MetaMode::kSecondOrder;
+    a.num_tasks = num_tasks;
+    a.support = 10;
+    a.query = 10;
+    a.inner_steps = 2;
+    a.inner_lr = 0.01f;
+    a.theta = theta.data();
+    a.keys = TaskDataKeys{make_key(3, RngPurpose::kTaskSample), make_key(3, RngPurpose::kData), 0};
+    const auto ref = reference::run_fused_cpu<SinusoidFamily, Net, float>(a, 2);
+    std::vector<float> ref_sum(Net::kNumParams);
+    cpu::reduce_task_grads(ref.task_grads.data(), Net::kNumParams, num_tasks, ref_sum.data());
+    std::vector<float> traj(trajectory_elements(a, Net::kNumParams));
+    a.trajectory = traj.data();
+    std::vector<std::vector<float>> sums;
+    for (const int threads : {1, 2, 3, 8}) {
+      std::vector<float> lb(num_tasks), la(num_tasks), sum(Net::kNumParams, -1.0f);
+      std::vector<int32_t> st(num_tasks, -1);
+      a.loss_before = lb.data();
+      a.loss_after = la.data();
+      a.task_status = st.data();
+      const std::size_t bytes = cpu::summed_scratch_bytes<SinusoidFamily, Net, float>(a, threads);
+      std::vector<double> scratch(bytes / sizeof(double) + 1);
+      cpu::run_meta_batch_summed<SinusoidFamily, Net, float>(
+          a, sum.data(), reinterpret_cast<unsigned char*>(scratch.data()), bytes, threads);
+      for (int t = 0; t < num_tasks; ++t) {
+        ASSERT_EQ(lb[t], ref.loss_before[t]) << t;
+        ASSERT_EQ(la[t], ref.loss_after[t]) << t;
+        ASSERT_EQ(st[t], 0) << t;
+      }
+      sums.push_back(sum);
+    }
+    for (std::size_t i = 1; i < sums.size(); ++i) {
+      for (int j = 0; j < Net::kNumParams; ++j) ASSERT_EQ(sums[i][j], sums[0][j]) << j;
+    }
+    // Float sums of up to 1030 terms in two different orders: a few ulps of the sum of magnitudes.
+    double worst = 0;
+    for (int j = 0; j < Net::kNumParams; ++j) {
+      double mag = 0;
+      for (int t = 0; t < num_tasks; ++t) mag += std::abs(ref.grad(j, t));
+      worst = std::max(worst, std::abs(sums[0][j] - ref_sum[j]) / (1e-30 + mag));
+    }
+    EXPECT_LT(worst, 1e-5) << num_tasks << " tasks";
+  }
+}
+
 }  // namespace
 }  // namespace metasim::meta

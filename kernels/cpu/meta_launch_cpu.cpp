@@ -22,6 +22,17 @@ void run_meta_batch(const MetaBatchArgs<T>& a, unsigned char* scratch, std::size
   cpu_impl::run_meta_batch<Family, Net, T>(a, scratch, bytes, threads);
 }
 
+template <class Family, class Net, typename T>
+std::size_t summed_scratch_bytes(const MetaBatchArgs<T>& a, int threads) {
+  return cpu_impl::summed_scratch_bytes<Family, Net, T>(a, threads);
+}
+
+template <class Family, class Net, typename T>
+void run_meta_batch_summed(const MetaBatchArgs<T>& a, T* sums, unsigned char* scratch,
+                           std::size_t bytes, int threads) {
+  cpu_impl::run_meta_batch_summed<Family, Net, T>(a, sums, scratch, bytes, threads);
+}
+
 template <typename T>
 void reduce_task_grads(const T* task_grads, int rows, int num_tasks, T* sums) {
   cpu_impl::reduce_task_grads(task_grads, rows, num_tasks, sums);
@@ -35,7 +46,11 @@ template void reduce_task_grads<double>(const double*, int, int, double*);
   template std::size_t scratch_bytes<Model::FamilyType, Model::Net, T>(const MetaBatchArgs<T>&,  \
                                                                        int);                     \
   template void run_meta_batch<Model::FamilyType, Model::Net, T>(                                \
-      const MetaBatchArgs<T>&, unsigned char*, std::size_t, int);
+      const MetaBatchArgs<T>&, unsigned char*, std::size_t, int);                                \
+  template std::size_t summed_scratch_bytes<Model::FamilyType, Model::Net, T>(                   \
+      const MetaBatchArgs<T>&, int);                                                             \
+  template void run_meta_batch_summed<Model::FamilyType, Model::Net, T>(                         \
+      const MetaBatchArgs<T>&, T*, unsigned char*, std::size_t, int);
 #define METASIM_INSTANTIATE_META_CPU(Name, ...)       \
   METASIM_INSTANTIATE_META_CPU_T(models::Name, float) \
   METASIM_INSTANTIATE_META_CPU_T(models::Name, double)

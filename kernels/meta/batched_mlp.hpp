@@ -220,8 +220,14 @@ struct BatchedMlp {
   // values in the same order as the group versions, with the loops arranged so that the innermost
   // one is unit-stride and independent across iterations, which GCC vectorises. Dual rows are
   // stored as a SerialRow (values, then tangents) so that those loops see two plain arrays.
-  // Samples go in blocks of kBlock so that the per-block accumulators live on the stack.
+  // Every sum is accumulated in a row of a small stack array; the loops around the vector loop
+  // visit a different row on each iteration, so consecutive updates never wait on the previous
+  // one's store (one row updated back to back is a chain of store-to-load forwards, several
+  // times slower than the arithmetic). Samples go in blocks of kBlock so that the accumulators
+  // live on the stack.
   static constexpr int kBlock = 32;
+  // Layers narrower than this vectorise along the samples of the chunk instead of along units.
+  static constexpr int kNarrow = 8;
 
   template <int L, class P, typename In, typename S>
   static void forward_layer_serial(const P& p, const In* __restrict__ in, int in_stride, int c,
@@ -231,28 +237,54 @@ struct BatchedMlp {
     constexpr int w = Net::weight_offset(L);
     constexpr int bias = Net::bias_offset(L);
     constexpr bool kLast = L == kLayers - 1;
-    // One sample at a time, the vector loop along the output units: the weights transposed once
-    // per pass ([in][out]) so that it reads them unit-stride. Each z[o] is still the bias plus
-    // the products in order of i.
-    S wtb[n_in * n_out];
-    S zb[n_out];
-    const SerialRow<S> wt(wtb, n_in * n_out);
-    const SerialRow<S> z(zb, n_out);
-    for (int i = 0; i < n_in; ++i) {
-      for (int o = 0; o < n_out; ++o) wt.store(i * n_out + o, p[w + o * n_in + i]);
-    }
-    for (int s = 0; s < c; ++s) {
-      for (int o = 0; o < n_out; ++o) z.store(o, p[bias + o]);
-      for (int i = 0; i < n_in; ++i) {
-        const In x = SerialRow<const In>(in + i * in_stride, in_stride).load(s);
-        serial_madd<false>(n_out, z, x, wt.at(i * n_out));
-      }
+    if constexpr (n_out < kNarrow) {
+      // Output o of every sample at once: z[s] = b[o] + the products in order of i, the vector
+      // loop along s reading rows of this layer's input.
       for (int o = 0; o < n_out; ++o) {
-        const SerialRow<S> out(dst + o * stride, stride);
-        if constexpr (kLast) {
-          out.store(s, z.load(o));
-        } else {
-          out.store(s, Act::apply(z.load(o)));
+        const SerialRow<S> z(dst + o * stride, stride);
+        const S bo = p[bias + o];
+        for (int s = 0; s < c; ++s) z.store(s, bo);
+        for (int i = 0; i < n_in; ++i) {
+          serial_madd<true>(c, z, p[w + o * n_in + i],
+                            SerialRow<const In>(in + i * in_stride, in_stride));
+        }
+        if constexpr (!kLast) {
+          for (int s = 0; s < c; ++s) z.store(s, Act::apply(z.load(s)));
+        }
+      }
+    } else {
+      // The vector loop along the output units, reading the weights transposed once per pass
+      // ([in][out]); z[s] is one sample's row of pre-activations, each still the bias plus the
+      // products in order of i.
+      S wtb[n_in * n_out];
+      S zb[kBlock * n_out];
+      const SerialRow<S> wt(wtb, n_in * n_out);
+      for (int i = 0; i < n_in; ++i) {
+        for (int o = 0; o < n_out; ++o) wt.store(i * n_out + o, p[w + o * n_in + i]);
+      }
+      for (int s0 = 0; s0 < c; s0 += kBlock) {
+        const int m = c - s0 < kBlock ? c - s0 : kBlock;
+        for (int s = 0; s < m; ++s) {
+          const SerialRow<S> z(zb + s * n_out, n_out);
+          for (int o = 0; o < n_out; ++o) z.store(o, p[bias + o]);
+        }
+        for (int i = 0; i < n_in; ++i) {
+          const SerialRow<const In> xi(in + i * in_stride, in_stride);
+          for (int s = 0; s < m; ++s) {
+            serial_madd<false>(n_out, SerialRow<S>(zb + s * n_out, n_out), xi.load(s0 + s),
+                               wt.at(i * n_out));
+          }
+        }
+        for (int s = 0; s < m; ++s) {
+          const SerialRow<S> z(zb + s * n_out, n_out);
+          for (int o = 0; o < n_out; ++o) {
+            const SerialRow<S> out(dst + o * stride, stride);
+            if constexpr (kLast) {
+              out.store(s0 + s, z.load(o));
+            } else {
+              out.store(s0 + s, Act::apply(z.load(o)));
+            }
+          }
         }
       }
     }
@@ -269,7 +301,8 @@ struct BatchedMlp {
     constexpr int w = Net::weight_offset(L);
     constexpr int bias = Net::bias_offset(L);
     // Parameter gradients, each summed over s in order from zero as the group version does, but
-    // from a sample-major copy of the input so that the vector loop runs along the input units.
+    // from a sample-major copy of the input so that the vector loop runs along the input units;
+    // o runs inside s, so consecutive updates go to different rows of acc.
     S accb[n_out * n_in];
     S bacc[n_out];
     A atb[kBlock * n_in];
@@ -283,10 +316,9 @@ struct BatchedMlp {
         const SerialRow<const A> ai(a + i * a_stride, a_stride);
         for (int s = 0; s < m; ++s) at.store(s * n_in + i, ai.load(s0 + s));
       }
-      for (int o = 0; o < n_out; ++o) {
-        const SerialRow<const S> d(delta + o * stride, stride);
-        for (int s = 0; s < m; ++s) {
-          const S ds = d.load(s0 + s);
+      for (int s = 0; s < m; ++s) {
+        for (int o = 0; o < n_out; ++o) {
+          const S ds = SerialRow<const S>(delta + o * stride, stride).load(s0 + s);
           bacc[o] += ds;
           serial_madd<true>(n_in, acc.at(o * n_in), ds, at.at(s * n_in));
         }
@@ -297,18 +329,29 @@ struct BatchedMlp {
       grad[bias + o] += bacc[o];
     }
     if constexpr (L > 0) {
-      // One sample at a time, the vector loop along this layer's inputs, reading rows of W.
-      S zb[n_in];
-      const SerialRow<S> z(zb, n_in);
-      for (int s = 0; s < c; ++s) {
-        for (int i = 0; i < n_in; ++i) z.store(i, S(0));
-        for (int o = 0; o < n_out; ++o) {
-          const S d = SerialRow<const S>(delta + o * stride, stride).load(s);
-          serial_madd<false>(n_in, z, d, param_row(p, w + o * n_in));
+      // z[s] = sum over o in order of delta[o][s] * W[o][.], the vector loop along this layer's
+      // inputs reading rows of W; s runs inside o.
+      S zb[kBlock * n_in];
+      for (int s0 = 0; s0 < c; s0 += kBlock) {
+        const int m = c - s0 < kBlock ? c - s0 : kBlock;
+        for (int s = 0; s < m; ++s) {
+          const SerialRow<S> z(zb + s * n_in, n_in);
+          for (int i = 0; i < n_in; ++i) z.store(i, S(0));
         }
-        for (int i = 0; i < n_in; ++i) {
-          const A ai = SerialRow<const A>(a + i * a_stride, a_stride).load(s);
-          SerialRow<S>(next + i * stride, stride).store(s, z.load(i) * Act::grad_from_output(ai));
+        for (int o = 0; o < n_out; ++o) {
+          const SerialRow<const S> d(delta + o * stride, stride);
+          const auto wo = param_row(p, w + o * n_in);
+          for (int s = 0; s < m; ++s) {
+            serial_madd<false>(n_in, SerialRow<S>(zb + s * n_in, n_in), d.load(s0 + s), wo);
+          }
+        }
+        for (int s = 0; s < m; ++s) {
+          const SerialRow<S> z(zb + s * n_in, n_in);
+          for (int i = 0; i < n_in; ++i) {
+            const A ai = SerialRow<const A>(a + i * a_stride, a_stride).load(s0 + s);
+            SerialRow<S>(next + i * stride, stride)
+                .store(s0 + s, z.load(i) * Act::grad_from_output(ai));
+          }
         }
       }
     }

@@ -103,6 +103,126 @@ void run_meta_batch(const MetaBatchArgs<T>& a, unsigned char* scratch, std::size
   }
 }
 
+// Tasks whose meta-gradients run_meta_batch_summed adds into one partial sum, chosen from the
+// meta-batch size alone (never the thread count), so the summation order, and with it every bit of
+// the result, is the same for any number of threads. Small meta-batches get one task per group so
+// that two threads still split 25 tasks 13/12; large ones 16 tasks per group, which keeps the
+// partial sums (groups x parameters) small enough to stay in cache.
+inline int sum_group_size(int num_tasks) {
+  const int g = num_tasks / 64;
+  return g < 1 ? 1 : (g > kTaskBlock ? kTaskBlock : g);
+}
+
+template <class Net, typename T>
+std::size_t partial_sums_bytes(const MetaBatchArgs<T>& a) {
+  if (a.mode == MetaMode::kEvaluate) return 0;
+  const int group = sum_group_size(a.num_tasks);
+  const std::size_t groups = static_cast<std::size_t>((a.num_tasks + group - 1) / group);
+  return round_up(groups * sizeof(T) * static_cast<std::size_t>(meta_grad_rows(a, Net::kNumParams)),
+                  64);
+}
+
+// The bytes run_meta_batch_summed needs: each thread's task scratch and one gradient column, then
+// the partial sums of all groups.
+template <class Family, class Net, typename T>
+std::size_t summed_scratch_bytes(const MetaBatchArgs<T>& a, int threads) {
+  const TaskScratchLayout l = make_scratch_layout<Family, Net, T>(a);
+  const std::size_t rows = a.mode == MetaMode::kEvaluate
+                               ? 0
+                               : static_cast<std::size_t>(meta_grad_rows(a, Net::kNumParams));
+  const std::size_t per_thread = round_up(l.bytes, 64) + round_up(sizeof(T) * rows, 64);
+  return per_thread * static_cast<std::size_t>(threads > 0 ? threads : 1) +
+         partial_sums_bytes<Net, T>(a);
+}
+
+// run_meta_batch with the sum over tasks fused in: sums[r] = sum over tasks of row r of the
+// meta-gradient (a.task_grads is not used and may be null). Each thread adds the gradient of every
+// task it runs into its group's partial sum while the gradient is still in L1, instead of writing
+// a parameter-major [rows][num_tasks] array and reading it back for a separate reduction; the
+// partial sums are then combined in group order. Bit-identical for any thread count (see
+// sum_group_size), though not bit-equal to reduce_task_grads, which adds in plain task order.
+// scratch: at least summed_scratch_bytes(a, threads) bytes, 16-byte aligned.
+template <class Family, class Net, typename T>
+void run_meta_batch_summed(MetaBatchArgs<T> a, T* sums, unsigned char* scratch, std::size_t bytes,
+                           int threads) {
+  const bool grads = a.mode != MetaMode::kEvaluate;
+  if (grads && sums == nullptr) throw std::invalid_argument("run_meta_batch_summed: no sums given");
+  // Only the shape and the other outputs are checked: the gradient goes to the per-thread column.
+  a.task_grads = grads ? sums : nullptr;
+  const std::string why = check_meta_args<Family, Net, T>(a);
+  if (!why.empty()) throw std::invalid_argument("run_meta_batch_summed: " + why);
+  const TaskScratchLayout layout = make_scratch_layout<Family, Net, T>(a);
+  const int rows = grads ? meta_grad_rows(a, Net::kNumParams) : 0;
+  const std::size_t per_thread =
+      round_up(layout.bytes, 64) + round_up(sizeof(T) * static_cast<std::size_t>(rows), 64);
+  const std::size_t partial_bytes = partial_sums_bytes<Net, T>(a);
+  if (bytes < partial_bytes + per_thread) {
+    throw std::invalid_argument("run_meta_batch_summed: scratch too small");
+  }
+  const int usable = static_cast<int>((bytes - partial_bytes) / per_thread);
+  const int group = sum_group_size(a.num_tasks);
+  const int num_groups = (a.num_tasks + group - 1) / group;
+  int nt = threads < usable ? threads : usable;
+  nt = nt < num_groups ? nt : num_groups;
+  nt = nt > 0 ? nt : 1;
+  T* partial = reinterpret_cast<T*>(scratch + per_thread * static_cast<std::size_t>(nt));
+  const std::size_t traj_per_task =
+      a.trajectory != nullptr && a.inner_steps >= 2
+          ? static_cast<std::size_t>(a.inner_steps - 1) * Net::kNumParams
+          : 0;
+  // Rows are combined in blocks of whole cache lines, each thread owning whole blocks.
+  constexpr int kRowBlock = 256;
+  const int row_blocks = (rows + kRowBlock - 1) / kRowBlock;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    unsigned char* mine = scratch + per_thread * static_cast<std::size_t>(omp_get_thread_num());
+    T* column = reinterpret_cast<T*>(mine + round_up(layout.bytes, 64));
+#pragma omp for schedule(dynamic, 1)
+    for (int grp = 0; grp < num_groups; ++grp) {
+      const int t0 = grp * group;
+      const int m = a.num_tasks - t0 < group ? a.num_tasks - t0 : group;
+      T* __restrict__ acc = partial + static_cast<std::size_t>(grp) * rows;
+      for (int t = 0; t < m; ++t) {
+        const int task = t0 + t;
+        MetaBatchArgs<T> one = a;
+        one.num_tasks = 1;
+        one.first_task = a.first_task + static_cast<uint32_t>(task);
+        // A group of one writes its gradient straight into its partial sum.
+        one.task_grads = grads ? (m == 1 ? acc : column) : nullptr;
+        one.loss_before = a.loss_before + task;
+        one.loss_after = a.loss_after + task;
+        one.task_status = a.task_status + task;
+        if (traj_per_task > 0) one.trajectory = a.trajectory + task * traj_per_task;
+        run_meta_task<Family, Net, T>(SerialGroup{}, one, layout, 0, mine);
+        if (!grads || m == 1) continue;
+        const T* __restrict__ g = column;
+        if (t == 0) {
+          METASIM_CPU_SIMD
+          for (int r = 0; r < rows; ++r) acc[r] = g[r];
+        } else {
+          METASIM_CPU_SIMD
+          for (int r = 0; r < rows; ++r) acc[r] += g[r];
+        }
+      }
+    }
+    // The implicit barrier of the loop above has passed: every partial sum is complete.
+#pragma omp for schedule(static)
+    for (int rb = 0; rb < row_blocks; ++rb) {
+      const int r0 = rb * kRowBlock;
+      const int nr = rows - r0 < kRowBlock ? rows - r0 : kRowBlock;
+      T* __restrict__ s = sums + r0;
+      const T* __restrict__ p0 = partial + r0;
+      METASIM_CPU_SIMD
+      for (int r = 0; r < nr; ++r) s[r] = p0[r];
+      for (int grp = 1; grp < num_groups; ++grp) {
+        const T* __restrict__ p = partial + static_cast<std::size_t>(grp) * rows + r0;
+        METASIM_CPU_SIMD
+        for (int r = 0; r < nr; ++r) s[r] += p[r];
+      }
+    }
+  }
+}
+
 // sums[r] = sum over t of task_grads[r * num_tasks + t], always in task order: the reduction is
 // the same for any thread count, so training is bit-reproducible on the CPU.
 template <typename T>

@@ -190,6 +190,25 @@ METASIM_HD METASIM_INLINE bool is_finite(T x) {
   return d == d;
 }
 
+// Whether any of x[0, n) is infinite or NaN. x - x is 0 for a finite x and NaN otherwise, so the
+// sum of those is NaN exactly when one is not finite: on the CPU a vectorised sum (its order does
+// not matter, every term is 0 or NaN) instead of a flag updated element by element.
+template <class Group, typename T>
+METASIM_HD METASIM_INLINE bool any_non_finite(const Group& g, int n, const T* x) {
+  if constexpr (kIsSerial<Group>) {
+    T s = T(0);
+#if defined(_OPENMP) && !defined(__CUDA_ARCH__)
+#pragma omp simd reduction(+ : s)
+#endif
+    for (int i = 0; i < n; ++i) s += x[i] - x[i];
+    return !is_finite(s);
+  } else {
+    bool bad = false;
+    g.for_each(n, [&](int i) { bad |= !is_finite(x[i]); });
+    return bad;
+  }
+}
+
 // The fused per-task computation. With a per-task learning-rate vector a (scalar, per-parameter
 // or masked to the last layer) the inner loop is phi_{j+1} = phi_j - a * grad L_support(phi_j),
 // j < k, and the meta-loss is L_query(phi_k). The exact meta-gradient comes from the reverse
@@ -253,18 +272,28 @@ METASIM_HD void run_meta_task(const Group& g, const MetaBatchArgs<T>& a,
 
   bool bad = false;
   T loss_after;
-  auto out_row = [&](int row) -> T& {
-    return a.task_grads[static_cast<std::size_t>(row) * num_tasks + task];
+  // This task's column of the parameter-major task_grads. The CPU launcher runs every task as a
+  // launch of one task (num_tasks == 1), so for a SerialGroup the column is contiguous; saying so
+  // at compile time lets the per-parameter loops below vectorise.
+  const std::size_t col_stride = kIsSerial<Group> ? 1 : static_cast<std::size_t>(num_tasks);
+  T* const col = a.task_grads != nullptr ? a.task_grads + task : nullptr;
+  auto out_row = [&](int row) -> T& { return col[static_cast<std::size_t>(row) * col_stride]; };
+  // Whether rows [row0, row0 + n) of the column hold a non-finite value.
+  auto column_non_finite = [&](int row0) {
+    if constexpr (kIsSerial<Group>) {
+      return any_non_finite(g, n, static_cast<const T*>(col + row0));
+    } else {
+      bool b = false;
+      g.for_each(n, [&](int i) { b |= !is_finite(out_row(row0 + i)); });
+      return b;
+    }
   };
   if (a.mode == MetaMode::kEvaluate || a.mode == MetaMode::kReptile) {
     loss_after = B::template mse<false>(g, static_cast<const T*>(phi), static_cast<const T*>(xq),
                                         static_cast<const T*>(yq), q, plain, lterm, no_grad);
     if (a.mode == MetaMode::kReptile) {
-      g.for_each(n, [&](int i) {
-        const T d = a.theta[i] - phi[i];
-        out_row(i) = d;
-        bad |= !is_finite(d);
-      });
+      g.for_each_independent(n, [&](int i) { out_row(i) = a.theta[i] - phi[i]; });
+      bad |= column_non_finite(0);
     }
   } else {
     g.for_each(n, [&](int i) { grad[i] = T(0); });
@@ -272,18 +301,14 @@ METASIM_HD void run_meta_task(const Group& g, const MetaBatchArgs<T>& a,
     loss_after = B::template mse<true>(g, static_cast<const T*>(phi), static_cast<const T*>(xq),
                                        static_cast<const T*>(yq), q, plain, lterm, grad);
     if (a.mode == MetaMode::kFirstOrder) {
-      g.for_each(n, [&](int i) {
-        out_row(i) = grad[i];
-        bad |= !is_finite(grad[i]);
-      });
+      g.for_each_independent(n, [&](int i) { out_row(i) = grad[i]; });
+      bad |= any_non_finite(g, n, static_cast<const T*>(grad));
     } else {
       const ChunkBuffers<Dual<T>> dual = B::carve(
           reinterpret_cast<Dual<T>*>(scratch + layout.chunk_buffers), layout.stride, layout.chunk);
       const bool per_param = a.rate == RateKind::kPerParameter;
-      g.for_each(n, [&](int i) {
-        v[i] = grad[i];
-        if (per_param) out_row(n + i) = T(0);
-      });
+      g.for_each_independent(n, [&](int i) { v[i] = grad[i]; });
+      if (per_param) g.for_each_independent(n, [&](int i) { out_row(n + i) = T(0); });
       for (int j = steps - 1; j >= 0; --j) {
         const T* src = j == 0 ? a.theta : traj + static_cast<std::size_t>(j - 1) * n;
         // Each worker touches only its own indices here, and the pass below starts after a
@@ -298,16 +323,18 @@ METASIM_HD void run_meta_task(const Group& g, const MetaBatchArgs<T>& a,
         const DualParamView<T> p{phi, u};
         B::template mse<true>(g, p, static_cast<const T*>(xs), static_cast<const T*>(ys), k, dual,
                               lterm, DualGradSink<T, true>{grad, hv});
-        g.for_each(n, [&](int i) {
-          if (per_param) out_row(n + i) -= grad[i] * v[i];
-          v[i] -= hv[i];
-        });
+        if (per_param) {
+          g.for_each_independent(n, [&](int i) {
+            out_row(n + i) -= grad[i] * v[i];
+            v[i] -= hv[i];
+          });
+        } else {
+          g.for_each_independent(n, [&](int i) { v[i] -= hv[i]; });
+        }
       }
-      g.for_each(n, [&](int i) {
-        out_row(i) = v[i];
-        bad |= !is_finite(v[i]);
-        if (per_param) bad |= !is_finite(out_row(n + i));
-      });
+      g.for_each_independent(n, [&](int i) { out_row(i) = v[i]; });
+      bad |= any_non_finite(g, n, static_cast<const T*>(v));
+      if (per_param) bad |= column_non_finite(n);
     }
   }
   if (g.rank() == 0) {

@@ -22,6 +22,13 @@ void run_meta_batch(const MetaBatchArgs<T>& a, unsigned char* scratch, std::size
 // sums[r] = sum over tasks of row r of the parameter-major task_grads, in task order.
 template <typename T>
 void reduce_task_grads(const T* task_grads, int rows, int num_tasks, T* sums);
+// The batch with its sum over tasks fused in: sums[r] = sum over tasks of meta-gradient row r
+// (a.task_grads unused), bit-identical for any thread count. What the engine runs on the CPU.
+template <class Family, class Net, typename T>
+std::size_t summed_scratch_bytes(const MetaBatchArgs<T>& a, int threads);
+template <class Family, class Net, typename T>
+void run_meta_batch_summed(const MetaBatchArgs<T>& a, T* sums, unsigned char* scratch,
+                           std::size_t bytes, int threads);
 }  // namespace cpu
 
 namespace cuda {
