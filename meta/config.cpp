@@ -172,6 +172,10 @@ const std::vector<Field>& fields() {
     f.push_back(hidden_field());
     f.push_back(choice_field("model.activation", &C::activation, {"relu", "tanh"},
                              "hidden-layer activation"));
+    f.push_back(choice_field("model.init", &C::init, {"uniform", "normal0.01"},
+                             "initial meta-parameters: U(+-1/sqrt(fan_in)) weights and biases, or "
+                             "N(0, 0.01^2) weights truncated at 2 sigma with zero biases (the MAML "
+                             "reference code)"));
     f.push_back(int_field("shots", &C::shots, 1, 100000, "K: support points per task"));
     f.push_back(int_field("query", &C::query, 1, 100000, "query points per task (meta-loss)"));
     f.push_back(real_field("inner.lr", &C::inner_lr, 0.0, 10.0, false, false,

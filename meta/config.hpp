@@ -16,6 +16,10 @@ struct TrainConfig {
   std::string task_family = "sinusoid";
   std::vector<int> hidden{40, 40};
   std::string activation = "relu";
+  // How the meta-parameters start: "uniform" draws weights and biases from U(-1/sqrt(fan_in),
+  // 1/sqrt(fan_in)); "normal0.01" draws weights from N(0, 0.01^2) truncated at two standard
+  // deviations and sets biases to 0, the fully connected initialisation of the MAML authors' code.
+  std::string init = "uniform";
   int shots = 10;  // K support points per task
   int query = 10;  // query points per task
   double inner_lr = 0.01;

@@ -75,12 +75,29 @@ void require_fits(const MetaEngine& e, const BatchShape& shape,
 std::vector<double> initial_meta_params(const TrainConfig& c, const std::vector<int>& sizes) {
   const PhiloxKey key = make_key(c.seed, RngPurpose::kModelInit);
   std::vector<double> p;
+  const bool normal = c.init == "normal0.01";
   for (std::size_t l = 0; l + 1 < sizes.size(); ++l) {
     const double bound = 1.0 / std::sqrt(static_cast<double>(sizes[l]));
+    const int weights = sizes[l] * sizes[l + 1];  // then sizes[l + 1] biases
     const int count = (sizes[l] + 1) * sizes[l + 1];
     for (int i = 0; i < count; ++i) {
-      RandomStream rng(key, 0u, static_cast<uint32_t>(p.size()), 0u);
-      p.push_back(rng.uniform<double>(-bound, bound));
+      const uint32_t index = static_cast<uint32_t>(p.size());
+      if (!normal) {
+        RandomStream rng(key, 0u, index, 0u);
+        p.push_back(rng.uniform<double>(-bound, bound));
+      } else if (i >= weights) {
+        p.push_back(0.0);
+      } else {
+        // Truncated as TensorFlow's truncated_normal: a draw beyond two standard deviations is
+        // replaced by a fresh one (each from its own counter, so the result is reproducible).
+        double z = 0.0;
+        for (uint32_t draw = 0;; ++draw) {
+          RandomStream rng(key, 2u, index, draw);
+          z = rng.normal<double>();
+          if (std::abs(z) <= 2.0) break;
+        }
+        p.push_back(0.01 * z);
+      }
     }
   }
   if (algorithm_info(c.algorithm).rate == RateKind::kPerParameter) {

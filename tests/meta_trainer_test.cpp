@@ -4,6 +4,7 @@
 #include <omp.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -319,6 +320,32 @@ TEST(MetaEvaluate_Errors, BadSizesNameTheOption) {
   } catch (const InvalidArgument& e) {
     EXPECT_EQ(e.field(), "steps");
   }
+}
+
+// model.init=normal0.01: weights N(0, 0.01^2) truncated at two standard deviations, biases zero,
+// reproducible from the seed; the default stays U(+-1/sqrt(fan_in)).
+TEST(MetaConfig_Init, Normal001HasZeroBiasesAndSmallTruncatedWeights) {
+  const std::vector<int> sizes{1, 40, 40, 1};
+  const TrainConfig c = resolve_config(nlohmann::json::object(), {"model.init=normal0.01"});
+  const std::vector<double> p = initial_meta_params(c, sizes);
+  ASSERT_EQ(p.size(), 1761u);
+  EXPECT_EQ(p, initial_meta_params(c, sizes));
+  double sq = 0;
+  int weights = 0;
+  std::size_t at = 0;
+  for (std::size_t l = 0; l + 1 < sizes.size(); ++l) {
+    for (int i = 0; i < sizes[l] * sizes[l + 1]; ++i, ++at) {
+      EXPECT_LE(std::abs(p[at]), 0.02);
+      sq += p[at] * p[at];
+      ++weights;
+    }
+    for (int i = 0; i < sizes[l + 1]; ++i, ++at) EXPECT_EQ(p[at], 0.0);
+  }
+  // A normal truncated at 2 sigma has standard deviation 0.88 sigma.
+  EXPECT_NEAR(std::sqrt(sq / weights), 0.0088, 0.0006);
+  const std::vector<double> u = initial_meta_params(resolve_config({}, {}), sizes);
+  EXPECT_NE(u[40], 0.0);  // the first first-layer bias: not zero under the default
+  EXPECT_GT(std::abs(u[0]), 0.0);
 }
 
 }  // namespace
