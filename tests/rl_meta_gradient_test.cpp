@@ -101,7 +101,9 @@ void check_meta_grad(int inner_steps, MetaGradKind kind, double log_std) {
       "%.2e\n",
       inner_steps, kind == MetaGradKind::kSecondOrder ? "second" : "first", err, gmax, second);
   EXPECT_LT(err, 1e-6 * gmax);
-  if (kind == MetaGradKind::kSecondOrder) EXPECT_GT(second, 1e-3 * gmax);
+  if (kind == MetaGradKind::kSecondOrder) {
+    EXPECT_GT(second, 1e-3 * gmax);
+  }
 }
 
 TEST(MetaRlGradient_FiniteDifferences, SecondOrderOneInnerStep) {
@@ -255,6 +257,39 @@ TEST(MetaRlReproducibility, BitIdenticalAcrossThreadCounts) {
   omp_set_num_threads(saved);
   EXPECT_EQ(out[0], out[1]);
   EXPECT_EQ(out[0], out[2]);
+}
+
+}  // namespace
+}  // namespace metasim::rl
+
+namespace metasim::rl {
+namespace {
+
+// Injects a NaN into one task's sampled rewards after every rollout.
+template <class F, class P, typename T>
+struct PoisonLaunch {
+  static inline int bad_task = 2;
+  static std::size_t scratch_bytes(Backend b, int n, int threads) {
+    return CpuLaunch<F, P, T>::scratch_bytes(b, n, threads);
+  }
+  static void run(RlStage stage, const MetaRlArgs<T>& a, unsigned char* s, std::size_t bytes,
+                  Backend b, int threads) {
+    CpuLaunch<F, P, T>::run(stage, a, s, bytes, b, threads);
+    if (stage == RlStage::kRollout) {
+      const int64_t st = static_cast<int64_t>(a.slot) * a.num_tasks + bad_task;
+      a.rewards[st * a.cap() + 3] = std::nan("");
+    }
+  }
+};
+
+TEST(MetaRlNonFinite_TaskIndex, NaNRewardFlagsOnlyThatTask) {
+  RlEngineImpl<PointNavGoals, SmallPolicy, double, PoisonLaunch<PointNavGoals, SmallPolicy, double>>
+      e(Backend::kCpu);
+  e.configure(RlShape{5, 3, 10, 1});
+  e.sample_and_adapt(params_for<SmallPolicy>(16, -0.5), sampling({0.1}));
+  int32_t bits = 0;
+  EXPECT_EQ(e.first_bad_task(&bits), 2);
+  EXPECT_NE(bits & kBadAdvantages, 0);
 }
 
 }  // namespace

@@ -78,6 +78,20 @@ TEST(MetaRlConfig_BadValues, ErrorsNameTheField) {
   }
 }
 
+TEST(MetaRlConfig_ShippedConfigs, EveryConfigResolves) {
+  const fs::path dir = fs::path(METASIM_TEST_DATA_DIR) / ".." / ".." / "configs";
+  int n = 0;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    const std::string name = entry.path().filename().string();
+    if (name.find("-rl-") == std::string::npos && name.rfind("maml-trpo-", 0) != 0) continue;
+    std::ifstream in(entry.path());
+    const RlConfig c = resolve_rl_config(json::parse(in), {});
+    EXPECT_TRUE(is_meta_rl_algorithm(c.algorithm)) << name;
+    ++n;
+  }
+  EXPECT_GE(n, 4);
+}
+
 TEST(MetaRlConfig_Reference, ListsEveryFieldAndRoundTrips) {
   const std::string ref = config_reference();
   for (const char* k : {"algorithm", "env", "trpo.max_kl", "trpo.cg_damping", "inner.lr", "eval.lr",
@@ -92,22 +106,113 @@ TEST(MetaRlConfig_Reference, ListsEveryFieldAndRoundTrips) {
 }
 
 // Untrained, one adaptation step on held-out nav2d tasks gives about -25 per 50-step path (the
-// goal is ~0.4 away and the policy's mean is near 0). Measured after 25 MAML-TRPO iterations:
-// printed below; the margin asked for is a third of the improvement seen when this was written.
+// goal is ~0.4 away and the policy's mean is near 0). After 20 MAML-TRPO iterations it was about
+// -12 when this was written (printed below); the margin asked for, 8, is a third of that gain.
 TEST(MetaRlTraining_ShortSeededRun, MamlTrpoImprovesPostAdaptationReturn) {
   RlConfig c = small_nav2d("maml-trpo");
   MetaRlTrainer t(c);
   const uint64_t seed = held_out_seed(c.seed);
   const std::vector<double> before = evaluate_adaptation(c, t.params(), 40, 1, seed, "cpu");
   const auto t0 = std::chrono::steady_clock::now();
-  for (int i = 0; i < 25; ++i) t.step();
+  for (int i = 0; i < 20; ++i) t.step();
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const std::vector<double> after = evaluate_adaptation(c, t.params(), 40, 1, seed, "cpu");
   std::printf(
       "[maml-trpo nav2d] held-out return after 1 step: %.2f -> %.2f (before adaptation "
-      "%.2f -> %.2f), 25 iterations in %.1f s\n",
+      "%.2f -> %.2f), 20 iterations in %.1f s\n",
       before[1], after[1], before[0], after[0], secs);
-  EXPECT_GT(after[1], before[1] + 3.0);
+  EXPECT_GT(after[1], before[1] + 8.0);
+  EXPECT_GT(after[1], after[0]) << "adaptation must help on held-out tasks";
 }
+TEST(MetaRlTraining_FirstOrderAndReptile, RunAndStayFinite) {
+  for (const char* algorithm : {"fomaml-rl", "reptile-rl"}) {
+    RlConfig c = small_nav2d(algorithm);
+    c.outer_lr = 0.01;
+    MetaRlTrainer t(c);
+    const std::vector<double> p0 = t.params();
+    RlIterationStats st;
+    for (int i = 0; i < 3; ++i) st = t.step();
+    EXPECT_EQ(st.iteration, 3);
+    EXPECT_NE(t.params(), p0) << algorithm;
+    for (double x : t.params()) ASSERT_TRUE(std::isfinite(x)) << algorithm;
+    EXPECT_LE(st.env_steps, 2LL * c.meta_batch * c.trajectories * c.horizon);
+    EXPECT_GT(st.env_steps, 0);
+  }
+}
+
+std::string read_file(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+TEST(MetaRlTraining_RunDirectory, WritesConfigMetricsCheckpointResumesAndEvaluates) {
+  const fs::path dir = temp_dir("run");
+  const json file = {{"algorithm", "fomaml-rl"}, {"meta_batch", 4},
+                     {"trajectories", 4},        {"horizon", 20},
+                     {"iterations", 3},          {"backend", "cpu"},
+                     {"precision", "float"},     {"checkpoint_every", 2}};
+  const json s1 = train_command(file, {}, dir.string(), false, false);
+  for (const char* k : {"algorithm", "env", "iterations", "env_steps", "wall_s", "steps_per_s",
+                        "return_before", "return_after"}) {
+    EXPECT_TRUE(s1.contains(k)) << k;
+  }
+  EXPECT_EQ(s1["iterations"], 3);
+  EXPECT_EQ(s1["env_steps"], 3 * 2 * 4 * 4 * 20);
+  const json cfg = json::parse(read_file(dir / "config.json"));
+  EXPECT_EQ(cfg["algorithm"], "fomaml-rl");
+  EXPECT_EQ(to_json(resolve_rl_config(cfg, {})), cfg);
+  EXPECT_EQ(load_checkpoint((dir / "checkpoint").string()).header["iteration"], 3);
+  // Without --resume an existing run is refused; with it, training continues to 5 iterations.
+  EXPECT_THROW(train_command(file, {}, dir.string(), false, false), InvalidArgument);
+  const json s2 = train_command(file, {"iterations=5"}, dir.string(), true, false);
+  EXPECT_EQ(s2["iterations"], 5);
+  std::ifstream m(dir / "metrics.jsonl");
+  std::string line;
+  int lines = 0;
+  while (std::getline(m, line)) {
+    const json j = json::parse(line);
+    EXPECT_EQ(j["iteration"], ++lines);
+    for (const char* k : {"return_before", "return_after", "env_steps", "steps_per_s", "wall_s"}) {
+      EXPECT_TRUE(j.contains(k)) << k;
+    }
+  }
+  EXPECT_EQ(lines, 5);
+  EvalRequest req;
+  req.tasks = 6;
+  req.steps = 2;
+  req.backend = "cpu";
+  const json ev = evaluate_command(dir.string(), req);
+  EXPECT_EQ(ev["algorithm"], "fomaml-rl");
+  EXPECT_EQ(ev["tasks"], 6);
+  ASSERT_EQ(ev["returns_after_steps"].size(), 3u);
+  for (const json& r : ev["returns_after_steps"]) EXPECT_LT(r.get<double>(), 0.0);
+  fs::remove_all(dir);
+}
+
+// A policy whose parameters hold a NaN (here: a corrupted checkpoint resumed) makes the first
+// task's paths and advantages non-finite: training stops naming the iteration and the task, and
+// the checkpoint on disk is left exactly as it was.
+TEST(MetaRlTraining_NonFinite, ReportsTaskAndKeepsLastCheckpoint) {
+  const fs::path dir = temp_dir("nan");
+  const json file = {{"algorithm", "maml-trpo"}, {"meta_batch", 3},
+                     {"trajectories", 3},        {"horizon", 10},
+                     {"iterations", 2},          {"backend", "cpu"}};
+  train_command(file, {}, dir.string(), false, false);
+  Checkpoint ck = load_checkpoint((dir / "checkpoint").string());
+  ck.arrays["policy_params"][5] = std::nan("");
+  save_checkpoint((dir / "checkpoint").string(), ck);
+  const std::string saved = read_file(dir / "checkpoint");
+  try {
+    train_command(file, {"iterations=4"}, dir.string(), true, false);
+    FAIL() << "a NaN policy must stop training";
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("iteration 2: task 0 "), std::string::npos) << msg;
+    EXPECT_NE(msg.find("non-finite"), std::string::npos) << msg;
+  }
+  EXPECT_EQ(read_file(dir / "checkpoint"), saved);
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace metasim::rl

@@ -67,7 +67,7 @@ struct MetaRlArgs {
   double* task_val = nullptr;  // [task][2]: mean surrogate, mean KL (kLineSearch)
   int32_t* status = nullptr;   // [task]: kBad* bits
 
-  int64_t cap() const { return static_cast<int64_t>(trajectories) * horizon; }
+  METASIM_HD int64_t cap() const { return static_cast<int64_t>(trajectories) * horizon; }
 };
 
 // The per-task code for one (family, policy, scalar).

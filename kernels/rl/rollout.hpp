@@ -31,7 +31,7 @@ struct RolloutArgs {
   T* actions = nullptr;
   T* rewards = nullptr;
   int32_t* lengths = nullptr;  // [num_tasks][trajectories]: steps in the path
-  int64_t cap() const { return static_cast<int64_t>(trajectories) * horizon; }
+  METASIM_HD int64_t cap() const { return static_cast<int64_t>(trajectories) * horizon; }
 };
 
 // The Params of global task `task_id` (the same for all its paths and on every backend).

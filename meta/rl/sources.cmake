@@ -6,6 +6,6 @@ list(APPEND METASIM_SOURCES
   meta/rl/trpo.cpp
   meta/rl/meta_rl.cpp
   kernels/cpu/rl_launch_cpu.cpp)
-if(METASIM_ENABLE_CUDA AND EXISTS ${PROJECT_SOURCE_DIR}/kernels/cuda/rl_launch_cuda.cu)
+if(METASIM_ENABLE_CUDA)
   list(APPEND METASIM_SOURCES kernels/cuda/rl_launch_cuda.cu)
 endif()

@@ -1,0 +1,82 @@
+// CUDA launcher of the meta-RL stages: rollouts with one thread per (task, trajectory), the
+// per-task stages with one thread block per task, running the same HD source as the CPU backend.
+#include <cuda_runtime.h>
+
+#include <string>
+
+#include "host/cuda_check.hpp"
+#include "kernels/meta/group.hpp"
+#include "kernels/rl/rl_configs.hpp"
+#include "kernels/rl/rl_launch.hpp"
+
+namespace metasim::rl::cuda {
+
+namespace {
+
+constexpr int kRolloutThreads = 128;
+// A 100-unit layer over a 64-sample chunk is 6400 (unit, sample) pairs: 256 threads take 25
+// rounds each, and the 10 000 weights of a hidden layer about 40 each in the reverse pass.
+constexpr int kBlockThreads = 256;
+
+template <class Family, class Policy, typename T>
+__global__ void __launch_bounds__(kRolloutThreads)
+    rollout_kernel(const RolloutArgs<T> r, int64_t paths) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= paths) return;
+  rollout_path<Family, Policy, T>(r, static_cast<int>(i / r.trajectories),
+                                  static_cast<int>(i % r.trajectories));
+}
+
+// Each task's scratch lives in global memory: the Dual chunk buffers of a 100-100 policy (about
+// 0.4 MB in double) do not fit in shared memory.
+template <class Family, class Policy, typename T>
+__global__ void __launch_bounds__(kBlockThreads)
+    task_stage_kernel(const RlStage stage, const MetaRlArgs<T> a, unsigned char* scratch,
+                      std::size_t per_task) {
+  using Task = MetaRlTask<Family, Policy, T>;
+  const int task = static_cast<int>(blockIdx.x);
+  Task::run_task_stage(meta::BlockGroup{}, stage, a, task, scratch + per_task * task);
+}
+
+}  // namespace
+
+template <class Family, class Policy, typename T>
+std::size_t scratch_bytes(int num_tasks) {
+  using Task = MetaRlTask<Family, Policy, T>;
+  return static_cast<std::size_t>(Task::scratch_bytes()) * static_cast<std::size_t>(num_tasks);
+}
+
+template <class Family, class Policy, typename T>
+void run_stage(RlStage stage, const MetaRlArgs<T>& a, unsigned char* scratch, std::size_t bytes) {
+  using Task = MetaRlTask<Family, Policy, T>;
+  if (a.num_tasks <= 0) return;
+  if (stage == RlStage::kRollout) {
+    const RolloutArgs<T> r = Task::rollout_args(a);
+    const int64_t paths = static_cast<int64_t>(a.num_tasks) * a.trajectories;
+    const int64_t blocks = (paths + kRolloutThreads - 1) / kRolloutThreads;
+    rollout_kernel<Family, Policy, T><<<static_cast<unsigned>(blocks), kRolloutThreads>>>(r, paths);
+    METASIM_CHECK_LAUNCH();
+    return;
+  }
+  const std::size_t per_task = static_cast<std::size_t>(Task::scratch_bytes());
+  if (bytes < per_task * static_cast<std::size_t>(a.num_tasks)) {
+    throw Error("rl::cuda::run_stage: scratch of " + std::to_string(bytes) + " bytes, need " +
+                std::to_string(per_task * static_cast<std::size_t>(a.num_tasks)));
+  }
+  task_stage_kernel<Family, Policy, T>
+      <<<static_cast<unsigned>(a.num_tasks), kBlockThreads>>>(stage, a, scratch, per_task);
+  METASIM_CHECK_LAUNCH();
+}
+
+#define METASIM_INSTANTIATE_RL_CUDA_T(Model, T)                                               \
+  template std::size_t scratch_bytes<Model::FamilyType, Model::Policy, T>(int);               \
+  template void run_stage<Model::FamilyType, Model::Policy, T>(RlStage, const MetaRlArgs<T>&, \
+                                                               unsigned char*, std::size_t);
+#define METASIM_INSTANTIATE_RL_CUDA(Name, ...)       \
+  METASIM_INSTANTIATE_RL_CUDA_T(models::Name, float) \
+  METASIM_INSTANTIATE_RL_CUDA_T(models::Name, double)
+METASIM_FOR_EACH_RL_MODEL(METASIM_INSTANTIATE_RL_CUDA)
+#undef METASIM_INSTANTIATE_RL_CUDA
+#undef METASIM_INSTANTIATE_RL_CUDA_T
+
+}  // namespace metasim::rl::cuda
