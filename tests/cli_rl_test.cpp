@@ -14,8 +14,8 @@
 namespace {
 
 namespace fs = std::filesystem;
-using nlohmann::json;
 using metasim::test_support::CliRun;
+using nlohmann::json;
 
 CliRun run(const std::string& args) { return metasim::test_support::run_cli(args); }
 
@@ -99,6 +99,55 @@ TEST(RlCli_Errors, BadPpoFieldsExitWithStatusTwoAndNameTheField) {
   EXPECT_EQ(r.status, 2) << r.output;
   EXPECT_NE(r.output.find("n_steps"), std::string::npos) << r.output;
   // Nothing was created by the failed runs.
+  EXPECT_FALSE(fs::exists(dir / "checkpoint"));
+  fs::remove_all(dir);
+}
+
+TEST(RlCli_MetaRl, TrainEvalReportsReturnsAfterEachAdaptationStep) {
+  for (const char* config : {"maml-rl-nav2d.json", "fomaml-rl-nav2d.json"}) {
+    const fs::path dir = temp_dir(std::string("mrl_") + config);
+    CliRun r = run("train --config " + configs() + "/" + config + " --out " + dir.string() +
+                   " --set iterations=2 --set meta_batch=3 --set trajectories=4 --set horizon=20"
+                   " --quiet");
+    ASSERT_EQ(r.status, 0) << config << "\n" << r.output;
+    EXPECT_NE(r.output.find("2 iterations"), std::string::npos) << r.output;
+    for (const char* f : {"config.json", "metrics.jsonl", "checkpoint"}) {
+      EXPECT_TRUE(fs::exists(dir / f)) << f;
+    }
+    r = run("eval --run " + dir.string() + " --tasks 3 --steps 2 --json");
+    ASSERT_EQ(r.status, 0) << r.output;
+    const json j = last_json(r.output);
+    ASSERT_TRUE(j.is_object()) << r.output;
+    EXPECT_EQ(j["tasks"], 3);
+    ASSERT_EQ(j["returns_after_steps"].size(), 3u) << r.output;
+    // Returns are sums of -distance over at most 20 steps that start at most 0.71 from the goal
+    // and move at most 0.14 a step: between -20 * (0.71 + 20 * 0.14) and 0.
+    for (const json& x : j["returns_after_steps"]) {
+      EXPECT_LE(x.get<double>(), 0.0);
+      EXPECT_GE(x.get<double>(), -20 * (0.71 + 20 * 0.142));
+    }
+    // The same run evaluated twice on the same held-out tasks gives the same numbers.
+    const json again =
+        last_json(run("eval --run " + dir.string() + " --tasks 3 --steps 2 --json").output);
+    EXPECT_EQ(again["returns_after_steps"], j["returns_after_steps"]);
+    fs::remove_all(dir);
+  }
+}
+
+TEST(RlCli_Errors, BadMetaRlFieldsExitWithStatusTwoAndNameTheField) {
+  const fs::path dir = temp_dir("mrl_bad");
+  const std::string base =
+      "train --config " + configs() + "/maml-rl-nav2d.json --out " + dir.string() + " --quiet ";
+  for (const char* field : {"horizon=0", "trpo.max_kl=-1", "inner.lr=-0.1", "env=Nope-v0"}) {
+    const CliRun r = run(base + "--set " + field);
+    EXPECT_EQ(r.status, 2) << field << "\n" << r.output;
+    const std::string key = std::string(field).substr(0, std::string(field).find('='));
+    EXPECT_NE(r.output.find(key), std::string::npos) << field << "\n" << r.output;
+  }
+  // A Gaussian policy cannot drive a discrete env.
+  const CliRun r = run(base + "--set env=cartpole");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find("policy.distribution"), std::string::npos) << r.output;
   EXPECT_FALSE(fs::exists(dir / "checkpoint"));
   fs::remove_all(dir);
 }
