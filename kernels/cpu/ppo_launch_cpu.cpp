@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <vector>
 
@@ -18,7 +19,55 @@ namespace {
 // never depends on the thread count: the gradient is bit-identical for any number of threads.
 constexpr int kChunk = 16;
 // Below this many instances a parallel region costs more than it saves.
-constexpr int kMinParallelActs = 64;
+constexpr int kMinParallelActs = 1024;
+
+// How many threads the minibatch gradient uses: all of OpenMP's, or one. A minibatch is about a
+// millisecond of work, so each call ends in a barrier; on cores shared with other jobs a thread
+// that lost its time slice holds the others there (libgomp's default spin-wait makes it worse),
+// and one thread can then be ten times faster than two. The results are bit-identical either
+// way, so the choice is made by timing: every kProbePeriod calls, kProbeCalls calls run with each
+// count and the faster one is kept until the next probe. (The minibatches of one rollout are the
+// same size, so the probe compares like with like.)
+class ThreadChooser {
+ public:
+  static constexpr int kProbePeriod = 1024;
+  static constexpr int kProbeCalls = 3;
+
+  // Threads for the next call. One thread is timed first: right after calls with several threads,
+  // libgomp's idle workers still spin and would slow a single-thread call down.
+  int next() const {
+    const int max_threads = omp_get_max_threads();
+    if (max_threads <= 1) return 1;
+    const int phase = static_cast<int>(calls_ % kProbePeriod);
+    if (phase < kProbeCalls) return 1;
+    if (phase < 2 * kProbeCalls) return max_threads;
+    return use_many_ ? max_threads : 1;
+  }
+
+  // The call that just ran (with next()'s count) took `seconds`.
+  void record(double seconds) {
+    const int phase = static_cast<int>(calls_ % kProbePeriod);
+    if (phase < kProbeCalls) one_s_ = (phase == 0 ? 0.0 : one_s_) + seconds;
+    if (phase >= kProbeCalls && phase < 2 * kProbeCalls) {
+      many_s_ = (phase == kProbeCalls ? 0.0 : many_s_) + seconds;
+      if (phase == 2 * kProbeCalls - 1) {
+        use_many_ = many_s_ < one_s_;
+        recent_s_ = many_s_ / kProbeCalls;
+      }
+    } else if (phase >= 2 * kProbeCalls && use_many_) {
+      // Other jobs may start after the probe: fall back to one thread as soon as the threaded
+      // calls get slower than the probe's single-thread ones.
+      recent_s_ = 0.75 * recent_s_ + 0.25 * seconds;
+      if (recent_s_ > 1.25 * one_s_ / kProbeCalls) use_many_ = false;
+    }
+    ++calls_;
+  }
+
+ private:
+  long long calls_ = 0;
+  double one_s_ = 0, many_s_ = 0, recent_s_ = 0;
+  bool use_many_ = true;
+};
 
 template <class Model>
 class CpuPpoKernels final : public PpoKernels {
@@ -72,8 +121,10 @@ class CpuPpoKernels final : public PpoKernels {
     const float* p = params_.data();
     const TransposedPpoForward<Model> fwd{policy_t_.data(), value_t_.data()};
     float* staging = staging_.data();
+    const int threads = threads_.next();
+    const auto t0 = std::chrono::steady_clock::now();
     // One parallel region: chunks, then (after the implicit barrier) partial sums in chunk order.
-#pragma omp parallel
+#pragma omp parallel num_threads(threads) if (threads > 1)
     {
 #pragma omp for schedule(static)
       for (int ch = 0; ch < chunks; ++ch) {
@@ -94,6 +145,7 @@ class CpuPpoKernels final : public PpoKernels {
         grad[i] = s;
       }
     }
+    threads_.record(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
 
  private:
@@ -101,6 +153,7 @@ class CpuPpoKernels final : public PpoKernels {
   std::vector<float> params_;
   std::vector<float> policy_t_, value_t_;  // transposed weights for the forward passes
   std::vector<float> staging_;
+  ThreadChooser threads_;
 };
 
 }  // namespace

@@ -3,6 +3,8 @@
 // gathering, gradient clipping and Adam, all in a fixed order so that a seed fixes the run.
 #include "meta/ppo/ppo_trainer.hpp"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -86,6 +88,25 @@ void init_mlp(const std::vector<int>& sizes, const std::string& init, double out
 
 std::vector<float> to_float(const std::vector<double>& v) {
   return std::vector<float>(v.begin(), v.end());
+}
+
+// Instances the CPU env launcher gives one OpenMP block (kernels/cpu/env_launch_cpu.cpp).
+constexpr int64_t kEnvBlock = 256;
+
+// Steps a VectorEnv. The CPU launcher opens a parallel region even for a single block of
+// instances; with a handful of envs that region is all overhead, and on cores shared with other
+// jobs each one can cost milliseconds (a thread waits for another's time slice). Instances are
+// independent, so stepping them on one thread gives the same result.
+template <typename A>
+void step_env(VectorEnv<float>& env, std::span<const A> actions) {
+  if (env.backend() == Backend::kCpu && env.num_envs() <= kEnvBlock) {
+    const int keep = omp_get_max_threads();
+    omp_set_num_threads(1);
+    env.step(actions);
+    omp_set_num_threads(keep);
+  } else {
+    env.step(actions);
+  }
 }
 
 }  // namespace
@@ -195,9 +216,9 @@ EvalResult evaluate_policy(const std::string& env_name, Backend backend,
            nullptr);
     if (s.discrete) {
       for (int i = 0; i < episodes; ++i) act_i[i] = static_cast<int32_t>(act[i]);
-      env.step(std::span<const int32_t>(act_i));
+      step_env(env, std::span<const int32_t>(act_i));
     } else {
-      env.step(std::span<const float>(act));
+      step_env(env, std::span<const float>(act));
     }
     const std::vector<float> rew = env.rewards();
     const std::vector<uint8_t> term = env.terminated();
@@ -295,9 +316,9 @@ void PpoTrainer::collect_rollout(UpdateStats& st) {
     }
     if (s.discrete) {
       for (int i = 0; i < n; ++i) act_i[i] = static_cast<int32_t>(act_t[i]);
-      env_.step(std::span<const int32_t>(act_i));
+      step_env(env_, std::span<const int32_t>(act_i));
     } else {
-      env_.step(std::span<const float>(act_t, static_cast<std::size_t>(n) * ad));
+      step_env(env_, std::span<const float>(act_t, static_cast<std::size_t>(n) * ad));
     }
     ++act_step_;
     const std::vector<float> rew = env_.rewards();
