@@ -1,27 +1,53 @@
 #!/usr/bin/env bash
 # CPU meta-training throughput of metasim's fused MAML against the PyTorch functional peer, in the
 # same run on the same cores (meta-batch 25 and 1024, K=10, one inner step, float).
-# Usage: bench/compare_torch.sh [metasim binary] > result.json   (ALGORITHM=maml|fomaml|...)
+# Usage: bench/compare_torch.sh [metasim binary] > result.json
+#   ALGORITHM=maml|fomaml|...  THREADS=N (default: all cores, both sides)  REPEATS=N (default 3)
+# Each repeat times metasim and then the peer at one meta-batch size, so the two measurements of a
+# pair are seconds apart; the ratios reported are the medians over the repeats, and the load
+# average is recorded with every pair (the machine may be shared).
 set -euo pipefail
 bin="${1:-build/bin/metasim}"
 algo="${ALGORITHM:-maml}"
+threads="${THREADS:-$(nproc)}"
+repeats="${REPEATS:-3}"
 here="$(cd "$(dirname "$0")" && pwd)"
-threads="$(nproc)"
-ours=$("$bin" bench maml --algorithm "$algo" --backend cpu --meta-batch 25,1024 --iterations 200 --json)
 peer_args=(--threads "$threads" --json)
 [[ "$algo" == fomaml ]] && peer_args+=(--first-order)
-p25=$(/usr/bin/python3 "$here/peers/torch_maml.py" --meta-batch 25 --iterations 200 "${peer_args[@]}" 2>/dev/null)
-p1024=$(/usr/bin/python3 "$here/peers/torch_maml.py" --meta-batch 1024 --iterations 20 --warmup 3 "${peer_args[@]}" 2>/dev/null)
-/usr/bin/python3 - "$ours" "$p25" "$p1024" <<'PY'
-import datetime, json, subprocess, sys
-ours, p25, p1024 = (json.loads(a) for a in sys.argv[1:4])
-rate = {r["meta_batch"]: r["tasks_per_s"] for r in ours["results"]}
+pairs=()
+for ((r = 0; r < repeats; ++r)); do
+  for mb in 25 1024; do
+    load=$(cut -d' ' -f1 /proc/loadavg)
+    ours=$(OMP_NUM_THREADS="$threads" "$bin" bench maml --algorithm "$algo" --backend cpu \
+      --meta-batch "$mb" --iterations $((mb == 25 ? 400 : 40)) --json)
+    if ((mb == 25)); then
+      peer=$(/usr/bin/python3 "$here/peers/torch_maml.py" --meta-batch 25 --iterations 200 \
+        "${peer_args[@]}" 2>/dev/null)
+    else
+      peer=$(/usr/bin/python3 "$here/peers/torch_maml.py" --meta-batch 1024 --iterations 20 \
+        --warmup 3 "${peer_args[@]}" 2>/dev/null)
+    fi
+    pairs+=("{\"meta_batch\": $mb, \"load_before\": $load, \"metasim\": $ours, \"pytorch\": $peer}")
+  done
+done
+/usr/bin/python3 - "$threads" "${pairs[@]}" <<'PY'
+import datetime, json, statistics, subprocess, sys
+pairs = [json.loads(arg) for arg in sys.argv[2:]]
 commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
-print(json.dumps({
-    "benchmark": "sinusoid meta-training tasks/s, CPU",
-    "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-    "commit": commit, "metasim": ours, "pytorch": [p25, p1024],
-    "ratio_meta_batch_25": rate[25] / p25["tasks_per_second"],
-    "ratio_meta_batch_1024": rate[1024] / p1024["tasks_per_second"],
-}, indent=1))
+out = {"benchmark": "sinusoid meta-training tasks/s, CPU",
+       "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+       "commit": commit, "threads": int(sys.argv[1]), "pairs": []}
+for p in pairs:
+    ours = p["metasim"]["results"][0]["tasks_per_s"]
+    peer = p["pytorch"]["tasks_per_second"]
+    p["ratio"] = ours / peer
+    out["pairs"].append(p)
+for mb in (25, 1024):
+    sel = [p for p in pairs if p["meta_batch"] == mb]
+    out[f"metasim_tasks_per_s_{mb}"] = statistics.median(p["metasim"]["results"][0]["tasks_per_s"]
+                                                         for p in sel)
+    out[f"pytorch_tasks_per_s_{mb}"] = statistics.median(p["pytorch"]["tasks_per_second"]
+                                                         for p in sel)
+    out[f"ratio_meta_batch_{mb}"] = statistics.median(p["ratio"] for p in sel)
+print(json.dumps(out))
 PY
