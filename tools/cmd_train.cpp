@@ -31,8 +31,13 @@ void print_rl_summary(const nlohmann::json& s, const std::string& out) {
     std::printf(", %lld iterations, return before/after adaptation %.3f / %.3f",
                 static_cast<long long>(num("iterations")), num("return_before"),
                 num("return_after"));
-  } else if (s.contains("mean_return")) {
-    std::printf(", mean training return %.2f", num("mean_return"));
+  } else if (s.contains("eval")) {
+    const nlohmann::json& e = s["eval"];
+    std::printf(", evaluation: mean return %.2f over %d %s episodes",
+                e.value("mean_return", 0.0), e.value("episodes", 0),
+                e.value("stochastic", false) ? "sampled" : "deterministic");
+  } else if (s.contains("train_return_mean")) {
+    std::printf(", mean return of the last training episodes %.2f", num("train_return_mean"));
   }
   std::printf("; run in %s\n", out.c_str());
 }

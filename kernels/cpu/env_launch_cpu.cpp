@@ -13,7 +13,9 @@ constexpr int64_t kBlock = 256;
 template <typename F>
 void for_each_block(int64_t n, F&& body) {
   const int64_t blocks = (n + kBlock - 1) / kBlock;
-#pragma omp parallel for schedule(static)
+  // One block is one thread's work: opening a parallel region for it would only make every other
+  // thread wake up and wait (costly on a machine whose cores are shared).
+#pragma omp parallel for schedule(static) if (blocks > 1)
   for (int64_t blk = 0; blk < blocks; ++blk) {
     const int64_t begin = blk * kBlock;
     const int64_t end = begin + kBlock < n ? begin + kBlock : n;
