@@ -15,7 +15,10 @@ for seed in 0 1 2; do
   python3 -c "import json,sys; c=json.load(open('$here/../configs/ppo-cartpole.json')); c['seed']=$seed; json.dump(c, open('$cfg/ppo-$seed.json','w'))"
   ours+="$("$here/ppo_cartpole.sh" "$bin" "$cfg/ppo-$seed.json" "${THREADS:-2}");"
 done
-peer=$(/usr/bin/python3 "$here/peers/torch_ppo_cartpole.py" --gymnasium-src "$GYMNASIUM_SRC" --seed 0)
+# The peer is small-tensor work dominated by per-call overhead; one thread is its fastest setting
+# here (two threads spin against each other and any other load). PEER_THREADS overrides.
+peer=$(/usr/bin/python3 "$here/peers/torch_ppo_cartpole.py" --gymnasium-src "$GYMNASIUM_SRC" \
+  --seed 0 --threads "${PEER_THREADS:-1}")
 /usr/bin/python3 - "$ours" "$peer" <<'PY'
 import json, statistics, subprocess, sys, datetime
 ours = [json.loads(r) for r in sys.argv[1].split(";") if r.strip()]
