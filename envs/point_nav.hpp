@@ -52,8 +52,8 @@ struct PointNav {
                                                          RandomStream&) {
     using std::fabs;
     using std::sqrt;
-    // maml_rl clips in its NormalizedEnv wrapper before the env moves the point; here the env
-    // clips so a raw policy sample can be passed straight through.
+    // maml_rl maps the policy's [-1, 1] action onto the Box and clips in its normalize() wrapper
+    // (metasim's meta-RL rollout does that mapping); the env itself clips, as the wrapper would.
     s.x = s.x + clip(a.v[0], kActionLow, kActionHigh);
     s.y = s.y + clip(a.v[1], kActionLow, kActionHigh);
     // Reward and termination use the position after the move, as in PointEnvRandGoal.step.

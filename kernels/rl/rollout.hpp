@@ -74,7 +74,12 @@ METASIM_HD void rollout_path(const RolloutArgs<T>& a, int task, int traj) {
     if constexpr (Env::kDiscrete) {
       action = static_cast<int32_t>(u[0]);
     } else {
-      for (int d = 0; d < kAct; ++d) action.v[d] = u[d];
+      // The policy acts in [-1, 1] units, mapped linearly onto the env's Box as rllab's
+      // normalize() wrapper does in the MAML-RL experiments (the env then clips): for PointNav2D
+      // a unit-variance policy moves about 0.1 a step instead of being clipped almost always.
+      for (int d = 0; d < kAct; ++d) {
+        action.v[d] = Env::kActionLow + (u[d] + T(1)) * T(0.5) * (Env::kActionHigh - Env::kActionLow);
+      }
     }
     RandomStream step_rng(a.step_key, task_id, instance, static_cast<uint32_t>(t));
     const StepResult<T> r = Env::step(params, state, action, step_rng);
