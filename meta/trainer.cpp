@@ -2,12 +2,15 @@
 // progress and held-out evaluation. Nothing per task passes through here except losses and flags.
 #include "meta/trainer.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
+#include <limits>
+#include <vector>
 
 #include "host/atomic_file.hpp"
 #include "host/error.hpp"
@@ -310,22 +313,41 @@ EvalResult evaluate(const TrainConfig& config, const std::vector<double>& meta_p
   const Clock::time_point t0 = Clock::now();
   BatchResult out;
   double before = 0, after = 0;
+  std::vector<double> all_after;
+  all_after.reserve(static_cast<std::size_t>(o.tasks));
   for (int done = 0; done < o.tasks; done += req.shape.num_tasks) {
     req.shape.num_tasks = std::min(kEvalTasksPerLaunch, o.tasks - done);
     req.first_task = static_cast<uint32_t>(done);
     engine->run(req, out);
-    if (out.first_bad_task >= 0) {
+    if (out.first_bad_task >= 0 && !o.allow_diverged) {
       throw Error("evaluation task " + std::to_string(done + out.first_bad_task) +
                   " diverged (non-finite query loss after " + std::to_string(o.steps) +
-                  " steps): use fewer --steps");
+                  " steps): use fewer --steps, or --allow-diverged to count such tasks");
     }
     for (std::size_t t = 0; t < out.loss_after.size(); ++t) {
+      const bool finite = std::isfinite(out.loss_after[t]) && std::isfinite(out.loss_before[t]);
+      if (!finite) {
+        if (r.first_diverged < 0) r.first_diverged = done + static_cast<int>(t);
+        ++r.diverged;
+        all_after.push_back(std::numeric_limits<double>::infinity());
+        continue;
+      }
       before += out.loss_before[t];
       after += out.loss_after[t];
+      all_after.push_back(out.loss_after[t]);
     }
   }
-  r.mse_before = before / o.tasks;
-  r.mse_after = after / o.tasks;
+  const int finite_tasks = o.tasks - r.diverged;
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  r.mse_before = finite_tasks > 0 ? before / finite_tasks : nan;
+  r.mse_after = finite_tasks > 0 ? after / finite_tasks : nan;
+  const std::size_t mid = all_after.size() / 2;
+  std::nth_element(all_after.begin(), all_after.begin() + mid, all_after.end());
+  r.mse_after_median = all_after[mid];
+  if (all_after.size() % 2 == 0) {
+    r.mse_after_median =
+        0.5 * (r.mse_after_median + *std::max_element(all_after.begin(), all_after.begin() + mid));
+  }
   r.seconds = seconds_since(t0);
   return r;
 }

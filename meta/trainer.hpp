@@ -83,12 +83,18 @@ struct EvalOptions {
   uint64_t seed = 0;        // held-out tasks come from a stream keyed by seed + a fixed offset
   bool seed_given = false;  // otherwise the run's own seed
   std::string backend = "auto";
+  // Plain SGD on K points can diverge on a few tasks. By default that is an error naming the
+  // first such task; with allow_diverged they are counted and the means cover the other tasks.
+  bool allow_diverged = false;
 };
 
 struct EvalResult {
   std::string algorithm;
   int tasks = 0, shots = 0, steps = 0, query = 0;
-  double mse_before = 0, mse_after = 0;  // mean over tasks of the query MSE
+  double mse_before = 0, mse_after = 0;  // mean over tasks of the query MSE (finite tasks only)
+  double mse_after_median = 0;           // median over all tasks (a diverged task counts as +inf)
+  int diverged = 0;                      // tasks whose query loss after adaptation is not finite
+  int first_diverged = -1;               // index of the first of them, -1 if none
   double seconds = 0;
 };
 

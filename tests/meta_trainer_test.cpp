@@ -322,6 +322,48 @@ TEST(MetaEvaluate_Errors, BadSizesNameTheOption) {
   }
 }
 
+// Plain SGD with a large inner rate blows up on some tasks: by default that stops evaluation with
+// the first such task's index; with allow_diverged those tasks are counted and left out of the
+// means, and a run without divergence reports the same numbers either way.
+TEST(MetaEvaluate_Diverged, CountedWhenAllowedOtherwiseAnErrorNamingTheTask) {
+  TrainConfig c = cpu_config("maml");
+  Trainer t(c);
+  EvalOptions eo;
+  eo.backend = "cpu";
+  eo.tasks = 200;
+  eo.steps = 1;
+  const EvalResult calm = evaluate(c, t.meta_params(), eo);
+  eo.allow_diverged = true;
+  const EvalResult calm_allowed = evaluate(c, t.meta_params(), eo);
+  EXPECT_EQ(calm.diverged, 0);
+  EXPECT_EQ(calm_allowed.diverged, 0);
+  EXPECT_EQ(calm_allowed.mse_after, calm.mse_after);
+  EXPECT_GT(calm.mse_after_median, 0.0);
+  EXPECT_TRUE(std::isfinite(calm.mse_after_median));
+
+  c.inner_lr = 0.15;
+  eo.steps = 30;
+  const EvalResult wild = evaluate(c, t.meta_params(), eo);
+  std::printf("[diverged] %d of %d tasks, first %d, mean of the rest %.4g, median %.4g\n",
+              wild.diverged, wild.tasks, wild.first_diverged, wild.mse_after,
+              wild.mse_after_median);
+  ASSERT_GT(wild.diverged, 0);
+  ASSERT_LT(wild.diverged, wild.tasks);
+  EXPECT_GE(wild.first_diverged, 0);
+  EXPECT_TRUE(std::isfinite(wild.mse_after));
+  EXPECT_EQ(std::isinf(wild.mse_after_median), 2 * wild.diverged > wild.tasks);
+  eo.allow_diverged = false;
+  try {
+    evaluate(c, t.meta_params(), eo);
+    FAIL() << "a diverged task must stop evaluation by default";
+  } catch (const Error& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("evaluation task " + std::to_string(wild.first_diverged) + " diverged"),
+              std::string::npos)
+        << m;
+  }
+}
+
 // model.init=normal0.01: weights N(0, 0.01^2) truncated at two standard deviations, biases zero,
 // reproducible from the seed; the default stays U(+-1/sqrt(fan_in)).
 TEST(MetaConfig_Init, Normal001HasZeroBiasesAndSmallTruncatedWeights) {

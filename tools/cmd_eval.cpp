@@ -43,6 +43,9 @@ void add_eval_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--episodes", opt->episodes, "PPO: evaluation episodes (>= 1)")
       ->capture_default_str();
+  cmd->add_flag("--allow-diverged", opt->eval.allow_diverged,
+                "supervised: count tasks whose adapted loss is not finite instead of stopping; "
+                "the means then cover the other tasks");
   cmd->add_flag("--stochastic", opt->stochastic,
                 "PPO: sample actions instead of taking the policy's mode");
   auto* seed = cmd->add_option("--seed", opt->eval.seed,
@@ -92,16 +95,27 @@ void add_eval_command(CLI::App& app) {
     opt->eval.seed_given = seed->count() > 0;
     const meta::EvalResult r = meta::evaluate_run(opt->run, opt->eval);
     if (opt->json) {
-      const nlohmann::json j = {{"algorithm", r.algorithm}, {"shots", r.shots},
-                                {"steps", r.steps},         {"mse_before", r.mse_before},
-                                {"mse_after", r.mse_after}, {"tasks", r.tasks},
-                                {"query", r.query},         {"seconds", r.seconds}};
+      const nlohmann::json j = {{"algorithm", r.algorithm},
+                                {"shots", r.shots},
+                                {"steps", r.steps},
+                                {"mse_before", r.mse_before},
+                                {"mse_after", r.mse_after},
+                                {"mse_after_median", r.mse_after_median},
+                                {"diverged_tasks", r.diverged},
+                                {"tasks", r.tasks},
+                                {"query", r.query},
+                                {"seconds", r.seconds}};
       std::printf("%s\n", j.dump().c_str());
       return;
     }
     std::printf("%s on %d held-out tasks, K=%d, %d steps (MSE on %d query points per task):\n",
                 r.algorithm.c_str(), r.tasks, r.shots, r.steps, r.query);
-    std::printf("  mse_before %.5f\n  mse_after  %.5f\n", r.mse_before, r.mse_after);
+    std::printf("  mse_before %.5f\n  mse_after  %.5f (median %.5f)\n", r.mse_before, r.mse_after,
+                r.mse_after_median);
+    if (r.diverged > 0) {
+      std::printf("  %d of %d tasks diverged (first: task %d); the means cover the others\n",
+                  r.diverged, r.tasks, r.first_diverged);
+    }
   });
 }
 
