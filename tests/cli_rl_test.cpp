@@ -130,6 +130,11 @@ TEST(RlCli_MetaRl, TrainEvalReportsReturnsAfterEachAdaptationStep) {
     const json again =
         last_json(run("eval --run " + dir.string() + " --tasks 3 --steps 2 --json").output);
     EXPECT_EQ(again["returns_after_steps"], j["returns_after_steps"]);
+    EXPECT_EQ(j["paths"], 4);
+    const json wide = last_json(
+        run("eval --run " + dir.string() + " --tasks 3 --steps 1 --paths 9 --json").output);
+    EXPECT_EQ(wide["paths"], 9);
+    EXPECT_EQ(wide["returns_after_steps"].size(), 2u);
     fs::remove_all(dir);
   }
 }

@@ -20,6 +20,7 @@ void add_eval_command(CLI::App& app) {
     meta::EvalOptions eval;
     int rl_tasks = rl::EvalRequest{}.tasks;
     int rl_steps = rl::EvalRequest{}.steps;
+    int rl_paths = 0;
     int episodes = ppo::EvalRequest{}.episodes;
     bool stochastic = false;
     bool json = false;
@@ -41,6 +42,9 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--query", opt->eval.query,
                   "supervised: points per task the MSE is measured on (>= 1)")
       ->capture_default_str();
+  cmd->add_option("--paths", opt->rl_paths,
+                  "meta-RL: paths per task for each adaptation step and the returns (default: "
+                  "the run's trajectories)");
   cmd->add_option("--episodes", opt->episodes, "PPO: evaluation episodes (>= 1)")
       ->capture_default_str();
   cmd->add_flag("--allow-diverged", opt->eval.allow_diverged,
@@ -59,6 +63,7 @@ void add_eval_command(CLI::App& app) {
       rl::EvalRequest r;
       r.tasks = tasks->count() > 0 ? opt->eval.tasks : opt->rl_tasks;
       r.steps = steps->count() > 0 ? opt->eval.steps : opt->rl_steps;
+      r.trajectories = opt->rl_paths;
       if (seed->count() > 0) r.seed = opt->eval.seed;
       r.backend = opt->eval.backend;
       const nlohmann::json j = rl::evaluate_command(opt->run, r);
@@ -67,8 +72,8 @@ void add_eval_command(CLI::App& app) {
         return;
       }
       std::printf("%s on %d held-out %s tasks: average return after 0..%d adaptation steps:\n",
-                  j.value("algorithm", "").c_str(), j.value("tasks", 0),
-                  j.value("env", "").c_str(), r.steps);
+                  j.value("algorithm", "").c_str(), j.value("tasks", 0), j.value("env", "").c_str(),
+                  r.steps);
       const nlohmann::json& ret = j["returns_after_steps"];
       for (size_t i = 0; i < ret.size(); ++i) {
         std::printf("  after %zu: %.3f\n", i, ret[i].get<double>());

@@ -315,8 +315,13 @@ json train_command(const json& file, const std::vector<std::string>& sets,
 
 std::vector<double> evaluate_adaptation(const RlConfig& c, const std::vector<double>& theta,
                                         int tasks, int steps, uint64_t seed,
-                                        const std::string& backend) {
+                                        const std::string& backend, int trajectories) {
   require_positive("tasks", tasks);
+  if (trajectories < 0 || trajectories > 100000) {
+    throw InvalidArgument("paths", "must be in [0, 100000] (0: the run's trajectories), got " +
+                                       std::to_string(trajectories));
+  }
+  const int paths = trajectories > 0 ? trajectories : c.trajectories;
   if (steps < 0 || steps >= kMaxInnerSteps) {
     throw InvalidArgument("steps", "must be in [0, " + std::to_string(kMaxInnerSteps - 1) +
                                        "], got " + std::to_string(steps));
@@ -332,7 +337,7 @@ std::vector<double> evaluate_adaptation(const RlConfig& c, const std::vector<dou
   std::vector<double> sums(static_cast<std::size_t>(steps) + 1, 0.0);
   for (int done = 0; done < tasks; done += kEvalTasksPerLaunch) {
     const int n = std::min(kEvalTasksPerLaunch, tasks - done);
-    engine->configure(RlShape{n, c.trajectories, c.horizon, steps});
+    engine->configure(RlShape{n, paths, c.horizon, steps});
     s.first_task = static_cast<uint32_t>(done);
     engine->sample_and_adapt(theta, s);
     int32_t bits = 0;
@@ -355,10 +360,15 @@ json evaluate_command(const std::string& run_dir, const EvalRequest& request) {
   const std::vector<double>& theta = array_of(c, "policy_params");
   const Clock::time_point t0 = Clock::now();
   const uint64_t seed = held_out_seed(request.seed ? *request.seed : cfg.seed);
-  const std::vector<double> r =
-      evaluate_adaptation(cfg, theta, request.tasks, request.steps, seed, request.backend);
-  return json{{"algorithm", cfg.algorithm},  {"env", cfg.env},         {"returns_after_steps", r},
-              {"tasks", request.tasks},      {"steps", request.steps}, {"eval_lr", cfg.eval_lr},
+  const std::vector<double> r = evaluate_adaptation(cfg, theta, request.tasks, request.steps, seed,
+                                                    request.backend, request.trajectories);
+  return json{{"algorithm", cfg.algorithm},
+              {"env", cfg.env},
+              {"returns_after_steps", r},
+              {"tasks", request.tasks},
+              {"steps", request.steps},
+              {"paths", request.trajectories > 0 ? request.trajectories : cfg.trajectories},
+              {"eval_lr", cfg.eval_lr},
               {"seconds", seconds_since(t0)}};
 }
 

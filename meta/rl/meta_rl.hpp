@@ -33,6 +33,7 @@ nlohmann::json train_command(const nlohmann::json& file, const std::vector<std::
 struct EvalRequest {
   int tasks = 40;
   int steps = 3;
+  int trajectories = 0;  // paths sampled per task before each step and after the last; 0: the run's
   std::optional<uint64_t> seed;
   std::string backend = "auto";
 };
@@ -83,10 +84,10 @@ std::vector<double> initial_policy_params(const RlConfig& c, const std::vector<i
                                           bool discrete);
 
 // Mean return after 0..steps adaptation steps on `tasks` tasks drawn from the stream of `seed`
-// (test-time rates eval.lr).
+// (test-time rates eval.lr), sampling `trajectories` paths per task and step (0: c.trajectories).
 std::vector<double> evaluate_adaptation(const RlConfig& c, const std::vector<double>& theta,
                                         int tasks, int steps, uint64_t seed,
-                                        const std::string& backend);
+                                        const std::string& backend, int trajectories = 0);
 
 // The seed of the held-out task stream for a run seeded with `seed`.
 uint64_t held_out_seed(uint64_t seed);
