@@ -14,6 +14,7 @@
 
 #include "host/atomic_file.hpp"
 #include "host/error.hpp"
+#include "host/run_support.hpp"
 #include "kernels/core/philox.hpp"
 
 namespace metasim::meta {
@@ -25,32 +26,8 @@ using Clock = std::chrono::steady_clock;
 constexpr uint64_t kHeldOutSeedOffset = 0x9E3779B97F4A7C15ull;  // held-out tasks: another key
 constexpr int kEvalTasksPerLaunch = 16384;
 
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
 ModelSpec model_of(const TrainConfig& c) {
   return ModelSpec{c.task_family, c.hidden, c.activation};
-}
-
-double mean(const std::vector<double>& v) {
-  double s = 0;
-  for (double x : v) s += x;  // in task order: reproducible
-  return v.empty() ? 0.0 : s / static_cast<double>(v.size());
-}
-
-std::string format_duration(double s) {
-  char buf[32];
-  if (!(s >= 0) || s > 1e8) return "?";
-  const long long t = static_cast<long long>(s + 0.5);
-  if (t >= 3600) {
-    std::snprintf(buf, sizeof buf, "%lldh%02lldm", t / 3600, t / 60 % 60);
-  } else if (t >= 60) {
-    std::snprintf(buf, sizeof buf, "%lldm%02llds", t / 60, t % 60);
-  } else {
-    std::snprintf(buf, sizeof buf, "%llds", t);
-  }
-  return buf;
 }
 
 // The launchers name their own fields ("support: ..."); report the config field (or CLI option)
@@ -152,7 +129,7 @@ IterationStats Trainer::step() {
                         : cfg_.outer_lr;
   opt_.step(params_, result_.mean_grad, lr);
   ++iteration_;
-  return IterationStats{iteration_, mean(result_.loss_after), mean(result_.loss_before)};
+  return IterationStats{iteration_, mean_of(result_.loss_after), mean_of(result_.loss_before)};
 }
 
 Checkpoint Trainer::to_checkpoint() const {
@@ -209,21 +186,10 @@ TrainSummary train_run(const TrainConfig& config, const std::string& run_dir, bo
                        bool progress) {
   namespace fs = std::filesystem;
   const std::string ckpt_path = (fs::path(run_dir) / "checkpoint").string();
-  const std::string metrics_path = (fs::path(run_dir) / "metrics.jsonl").string();
-  if (!resume && fs::exists(ckpt_path)) {
-    throw InvalidArgument("out", "'" + run_dir +
-                                     "' already holds a run (it has a checkpoint): pass --resume "
-                                     "to continue it, or choose another directory");
-  }
+  require_new_run_or_resume(run_dir, resume);
   Trainer trainer(config);  // validates everything before anything is written
   if (resume) trainer.restore(load_checkpoint(ckpt_path));
-  std::error_code ec;
-  fs::create_directories(run_dir, ec);
-  if (ec) throw Error("cannot create run directory '" + run_dir + "': " + ec.message());
-  write_file_atomically((fs::path(run_dir) / "config.json").string(),
-                        to_json(config).dump(2) + "\n");
-  std::ofstream metrics(metrics_path, resume ? std::ios::app : std::ios::trunc);
-  if (!metrics) throw Error("cannot open '" + metrics_path + "' for writing");
+  std::ofstream metrics = open_run_directory(run_dir, to_json(config), resume);
 
   const int64_t start = trainer.iteration();
   const int64_t total = config.iterations;

@@ -10,6 +10,8 @@
 #include "host/atomic_file.hpp"
 #include "host/checkpoint.hpp"
 #include "host/error.hpp"
+#include "host/run_support.hpp"
+#include "meta/config.hpp"
 #include "meta/ppo/ppo_trainer.hpp"
 
 namespace metasim::ppo {
@@ -22,40 +24,6 @@ using nlohmann::json;
 // Evaluation envs are reset from a seed no training env uses.
 constexpr uint64_t kEvalSeedOffset = 0x9E3779B97F4A7C15ull;
 
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
-std::string format_duration(double s) {
-  char buf[32];
-  if (!(s >= 0) || s > 1e8) return "?";
-  const long long t = static_cast<long long>(s + 0.5);
-  if (t >= 3600) {
-    std::snprintf(buf, sizeof buf, "%lldh%02lldm", t / 3600, t / 60 % 60);
-  } else if (t >= 60) {
-    std::snprintf(buf, sizeof buf, "%lldm%02llds", t / 60, t % 60);
-  } else {
-    std::snprintf(buf, sizeof buf, "%llds", t);
-  }
-  return buf;
-}
-
-double mean_of(const std::vector<double>& v) {
-  double s = 0;
-  for (double x : v) s += x;
-  return v.empty() ? 0.0 : s / static_cast<double>(v.size());
-}
-
-json read_json(const std::string& path, const std::string& field) {
-  std::ifstream in(path);
-  if (!in) throw InvalidArgument(field, "cannot open '" + path + "'");
-  try {
-    return json::parse(in);
-  } catch (const json::parse_error& e) {
-    throw InvalidArgument(field, "'" + path + "' is not valid JSON: " + e.what());
-  }
-}
-
 }  // namespace
 
 bool is_ppo_algorithm(const std::string& algorithm) { return algorithm == "ppo"; }
@@ -64,21 +32,10 @@ json train_run(const PpoConfig& config, const std::string& run_dir, bool resume,
                const TrainHooks& hooks) {
   namespace fs = std::filesystem;
   const std::string ckpt_path = (fs::path(run_dir) / "checkpoint").string();
-  const std::string metrics_path = (fs::path(run_dir) / "metrics.jsonl").string();
-  if (!resume && fs::exists(ckpt_path)) {
-    throw InvalidArgument("out", "'" + run_dir +
-                                     "' already holds a run (it has a checkpoint): pass --resume "
-                                     "to continue it, or choose another directory");
-  }
+  require_new_run_or_resume(run_dir, resume);
   PpoTrainer trainer(config);  // validates everything before anything is written
   if (resume) trainer.restore(load_checkpoint(ckpt_path));
-  std::error_code ec;
-  fs::create_directories(run_dir, ec);
-  if (ec) throw Error("cannot create run directory '" + run_dir + "': " + ec.message());
-  write_file_atomically((fs::path(run_dir) / "config.json").string(),
-                        to_json(config).dump(2) + "\n");
-  std::ofstream metrics(metrics_path, resume ? std::ios::app : std::ios::trunc);
-  if (!metrics) throw Error("cannot open '" + metrics_path + "' for writing");
+  std::ofstream metrics = open_run_directory(run_dir, to_json(config), resume);
 
   auto checkpoint = [&] { save_checkpoint(ckpt_path, trainer.to_checkpoint()); };
   if (!resume) checkpoint();  // a failure in the first updates still leaves a loadable run
@@ -160,7 +117,7 @@ json train_command(const json& file, const std::vector<std::string>& sets,
                    const std::string& run_dir, bool resume, bool progress) {
   json base = file;
   if (base.is_null() && resume) {
-    base = read_json((std::filesystem::path(run_dir) / "config.json").string(), "config");
+    base = meta::read_json_file((std::filesystem::path(run_dir) / "config.json").string());
   }
   const PpoConfig config = resolve_config(base, sets);
   return train_run(config, run_dir, resume, progress);

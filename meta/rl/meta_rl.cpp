@@ -11,6 +11,7 @@
 
 #include "host/atomic_file.hpp"
 #include "host/error.hpp"
+#include "host/run_support.hpp"
 #include "kernels/core/philox.hpp"
 
 namespace metasim::rl {
@@ -22,30 +23,6 @@ using nlohmann::json;
 
 constexpr uint64_t kHeldOutSeedOffset = 0x9E3779B97F4A7C15ull;
 constexpr int kEvalTasksPerLaunch = 1024;
-
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
-double mean(const std::vector<double>& v) {
-  double s = 0;
-  for (double x : v) s += x;
-  return v.empty() ? 0.0 : s / static_cast<double>(v.size());
-}
-
-std::string format_duration(double s) {
-  char buf[32];
-  if (!(s >= 0) || s > 1e8) return "?";
-  const long long t = static_cast<long long>(s + 0.5);
-  if (t >= 3600) {
-    std::snprintf(buf, sizeof buf, "%lldh%02lldm", t / 3600, t / 60 % 60);
-  } else if (t >= 60) {
-    std::snprintf(buf, sizeof buf, "%lldm%02llds", t / 60, t % 60);
-  } else {
-    std::snprintf(buf, sizeof buf, "%llds", t);
-  }
-  return buf;
-}
 
 MetaGradKind grad_kind(const std::string& algorithm) {
   if (algorithm == "maml-trpo") return MetaGradKind::kSecondOrder;
@@ -138,8 +115,8 @@ RlIterationStats MetaRlTrainer::step() {
   engine_->sample_and_adapt(theta_, s);
   check_tasks("sampling and inner steps");
   RlIterationStats st;
-  st.return_before = mean(engine_->slot_returns(0));
-  st.return_after = mean(engine_->slot_returns(cfg_.inner_steps));
+  st.return_before = mean_of(engine_->slot_returns(0));
+  st.return_after = mean_of(engine_->slot_returns(cfg_.inner_steps));
   st.env_steps = engine_->env_steps();
 
   const MetaGradKind kind = grad_kind(cfg_.algorithm);
@@ -230,21 +207,10 @@ json train_command(const json& file, const std::vector<std::string>& sets,
   namespace fs = std::filesystem;
   const RlConfig config = resolve_rl_config(file, sets);
   const std::string ckpt_path = (fs::path(run_dir) / "checkpoint").string();
-  const std::string metrics_path = (fs::path(run_dir) / "metrics.jsonl").string();
-  if (!resume && fs::exists(ckpt_path)) {
-    throw InvalidArgument("out", "'" + run_dir +
-                                     "' already holds a run (it has a checkpoint): pass --resume "
-                                     "to continue it, or choose another directory");
-  }
+  require_new_run_or_resume(run_dir, resume);
   MetaRlTrainer trainer(config);
   if (resume) trainer.restore(load_checkpoint(ckpt_path));
-  std::error_code ec;
-  fs::create_directories(run_dir, ec);
-  if (ec) throw Error("cannot create run directory '" + run_dir + "': " + ec.message());
-  write_file_atomically((fs::path(run_dir) / "config.json").string(),
-                        to_json(config).dump(2) + "\n");
-  std::ofstream metrics(metrics_path, resume ? std::ios::app : std::ios::trunc);
-  if (!metrics) throw Error("cannot open '" + metrics_path + "' for writing");
+  std::ofstream metrics = open_run_directory(run_dir, to_json(config), resume);
 
   const int64_t start = trainer.iteration();
   const int64_t total = config.iterations;
