@@ -135,6 +135,16 @@ TEST(RlCli_MetaRl, TrainEvalReportsReturnsAfterEachAdaptationStep) {
         run("eval --run " + dir.string() + " --tasks 3 --steps 1 --paths 9 --json").output);
     EXPECT_EQ(wide["paths"], 9);
     EXPECT_EQ(wide["returns_after_steps"].size(), 2u);
+    // --lr replaces the run's test-time rates: the returns before adaptation are those of the same
+    // held-out tasks, the ones after a step come from a different adapted policy.
+    const json fast = last_json(
+        run("eval --run " + dir.string() + " --tasks 3 --steps 2 --lr 0.7,0.3 --json").output);
+    EXPECT_EQ(fast["eval_lr"], json::parse("[0.7, 0.3]"));
+    EXPECT_EQ(fast["returns_after_steps"][0], j["returns_after_steps"][0]);
+    EXPECT_NE(fast["returns_after_steps"][1], j["returns_after_steps"][1]);
+    const CliRun bad = run("eval --run " + dir.string() + " --tasks 3 --lr 0.5,11 --json");
+    EXPECT_EQ(bad.status, 2) << bad.output;
+    EXPECT_NE(bad.output.find("lr: must be"), std::string::npos) << bad.output;
     fs::remove_all(dir);
   }
 }

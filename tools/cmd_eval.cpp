@@ -5,6 +5,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "meta/ppo/ppo.hpp"
 #include "meta/rl/meta_rl.hpp"
@@ -21,6 +22,7 @@ void add_eval_command(CLI::App& app) {
     int rl_tasks = rl::EvalRequest{}.tasks;
     int rl_steps = rl::EvalRequest{}.steps;
     int rl_paths = 0;
+    std::vector<double> rl_lr;
     int episodes = ppo::EvalRequest{}.episodes;
     bool stochastic = false;
     bool json = false;
@@ -45,6 +47,10 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--paths", opt->rl_paths,
                   "meta-RL: paths per task for each adaptation step and the returns (default: "
                   "the run's trajectories)");
+  cmd->add_option("--lr", opt->rl_lr,
+                  "meta-RL: test-time rates, one per adaptation step, the last one repeating "
+                  "(--lr 0.5,0.25; each in [0, 10]; default: the run's eval.lr)")
+      ->delimiter(',');
   cmd->add_option("--episodes", opt->episodes, "PPO: evaluation episodes (>= 1)")
       ->capture_default_str();
   cmd->add_flag("--allow-diverged", opt->eval.allow_diverged,
@@ -64,6 +70,7 @@ void add_eval_command(CLI::App& app) {
       r.tasks = tasks->count() > 0 ? opt->eval.tasks : opt->rl_tasks;
       r.steps = steps->count() > 0 ? opt->eval.steps : opt->rl_steps;
       r.trajectories = opt->rl_paths;
+      r.lr = opt->rl_lr;
       if (seed->count() > 0) r.seed = opt->eval.seed;
       r.backend = opt->eval.backend;
       const nlohmann::json j = rl::evaluate_command(opt->run, r);

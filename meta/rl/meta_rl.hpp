@@ -34,12 +34,13 @@ struct EvalRequest {
   int tasks = 40;
   int steps = 3;
   int trajectories = 0;  // paths sampled per task before each step and after the last; 0: the run's
+  std::vector<double> lr;  // test-time rates (the last one repeats); empty: the run's eval.lr
   std::optional<uint64_t> seed;
   std::string backend = "auto";
 };
 // Loads the run's checkpoint (verified), adapts to fresh tasks (a task stream never used in
-// training) with the test-time learning rates eval.lr and returns {"algorithm", "env",
-// "returns_after_steps": [r0 .. r_steps], "tasks", "seconds"}.
+// training) with the test-time learning rates (request.lr, else the run's eval.lr) and returns
+// {"algorithm", "env", "returns_after_steps": [r0 .. r_steps], "tasks", "seconds"}.
 nlohmann::json evaluate_command(const std::string& run_dir, const EvalRequest& request);
 
 struct RlIterationStats {
