@@ -7,6 +7,7 @@
 set -euo pipefail
 bin="${1:-build/bin/metasim}"
 here="$(cd "$(dirname "$0")" && pwd)"
+source "$here/peer_deps.sh"
 batches="${META_BATCHES:-20 256}"
 iterations="${ITERATIONS:-3}"
 ours=$(METASIM_BENCH_META_BATCHES="$batches" METASIM_BENCH_ALGORITHMS=fomaml-rl \
@@ -15,13 +16,14 @@ ours=$(METASIM_BENCH_META_BATCHES="$batches" METASIM_BENCH_ALGORITHMS=fomaml-rl 
 peer=$(/usr/bin/python3 "$here/peers/torch_maml_rl_nav.py" --meta-batch $batches \
   --iterations "$((iterations - 1))" --threads "${PEER_THREADS:-1}")
 /usr/bin/python3 - "$ours" "$peer" <<'PY'
-import json, subprocess, sys, datetime
+import json, os, subprocess, sys, datetime
 ours = [json.loads(l) for l in sys.argv[1].splitlines() if l.strip()]
 peer = [json.loads(l) for l in sys.argv[2].splitlines() if l.strip()]
 by_mb = {p["meta_batch"]: p for p in peer}
 print(json.dumps({
     "benchmark": "first-order MAML-RL iteration, 2D navigation, 20 paths x 100 steps per task, CPU",
     "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    "peer_blas": os.environ.get("PEER_BLAS"),
     "commit": subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip(),
     "load_average": open("/proc/loadavg").read().split()[:3],
     "metasim": ours, "peer": peer,

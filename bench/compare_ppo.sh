@@ -8,6 +8,7 @@ set -euo pipefail
 bin="${1:-build/bin/metasim}"
 : "${GYMNASIUM_SRC:?set GYMNASIUM_SRC to a Gymnasium source tree (bench/README.md)}"
 here="$(cd "$(dirname "$0")" && pwd)"
+source "$here/peer_deps.sh"
 cfg="$(mktemp -d)"
 trap 'rm -rf "$cfg"' EXIT
 ours=""
@@ -20,7 +21,7 @@ done
 peer=$(/usr/bin/python3 "$here/peers/torch_ppo_cartpole.py" --gymnasium-src "$GYMNASIUM_SRC" \
   --seed 0 --threads "${PEER_THREADS:-1}")
 /usr/bin/python3 - "$ours" "$peer" <<'PY'
-import json, statistics, subprocess, sys, datetime
+import json, os, statistics, subprocess, sys, datetime
 ours = [json.loads(r) for r in sys.argv[1].split(";") if r.strip()]
 peer = json.loads(sys.argv[2])
 def train_s(r):
@@ -29,6 +30,7 @@ times = [train_s(r) for r in ours]
 print(json.dumps({
     "benchmark": "PPO CartPole-v1, rl-baselines3-zoo settings, 100k-step budget, CPU",
     "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    "peer_blas": os.environ.get("PEER_BLAS"),
     "commit": subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip(),
     "load_average": open("/proc/loadavg").read().split()[:3],
     "metasim_runs": ours, "metasim_median_train_s": statistics.median(times),

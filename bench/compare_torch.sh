@@ -12,6 +12,7 @@ algo="${ALGORITHM:-maml}"
 threads="${THREADS:-$(nproc)}"
 repeats="${REPEATS:-3}"
 here="$(cd "$(dirname "$0")" && pwd)"
+source "$here/peer_deps.sh"
 peer_args=(--threads "$threads" --json)
 [[ "$algo" == fomaml ]] && peer_args+=(--first-order)
 pairs=()
@@ -31,11 +32,12 @@ for ((r = 0; r < repeats; ++r)); do
   done
 done
 /usr/bin/python3 - "$threads" "${pairs[@]}" <<'PY'
-import datetime, json, statistics, subprocess, sys
+import datetime, json, os, statistics, subprocess, sys
 pairs = [json.loads(arg) for arg in sys.argv[2:]]
 commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
 out = {"benchmark": "sinusoid meta-training tasks/s, CPU",
        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+       "peer_blas": os.environ.get("PEER_BLAS"),
        "commit": commit, "threads": int(sys.argv[1]), "pairs": []}
 for p in pairs:
     ours = p["metasim"]["results"][0]["tasks_per_s"]
