@@ -23,7 +23,7 @@ by_mb = {p["meta_batch"]: p for p in peer}
 print(json.dumps({
     "benchmark": "first-order MAML-RL iteration, 2D navigation, 20 paths x 100 steps per task, CPU",
     "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-    "peer_blas": os.environ.get("PEER_BLAS"),
+    "peer_blas": os.environ.get("PEER_BLAS"), "openblas_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
     "commit": subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip(),
     "load_average": open("/proc/loadavg").read().split()[:3],
     "metasim": ours, "peer": peer,

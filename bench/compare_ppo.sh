@@ -30,7 +30,7 @@ times = [train_s(r) for r in ours]
 print(json.dumps({
     "benchmark": "PPO CartPole-v1, rl-baselines3-zoo settings, 100k-step budget, CPU",
     "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-    "peer_blas": os.environ.get("PEER_BLAS"),
+    "peer_blas": os.environ.get("PEER_BLAS"), "openblas_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
     "commit": subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip(),
     "load_average": open("/proc/loadavg").read().split()[:3],
     "metasim_runs": ours, "metasim_median_train_s": statistics.median(times),

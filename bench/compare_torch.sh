@@ -37,7 +37,7 @@ pairs = [json.loads(arg) for arg in sys.argv[2:]]
 commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
 out = {"benchmark": "sinusoid meta-training tasks/s, CPU",
        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-       "peer_blas": os.environ.get("PEER_BLAS"),
+       "peer_blas": os.environ.get("PEER_BLAS"), "openblas_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
        "commit": commit, "threads": int(sys.argv[1]), "pairs": []}
 for p in pairs:
     ours = p["metasim"]["results"][0]["tasks_per_s"]

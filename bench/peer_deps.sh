@@ -20,4 +20,8 @@ PEER_BLAS="$(readlink -f "/usr/lib/$(gcc -print-multiarch 2>/dev/null || echo x8
 case "$PEER_BLAS" in
   */blas/libblas.so.3*) echo "metasim bench: warning: the peers use the reference BLAS ($PEER_BLAS)" >&2 ;;
 esac
+# PyTorch parallelises over its own threads (--threads); OpenBLAS threads on top of those
+# oversubscribe the cores (the sinusoid peer at meta-batch 25 on two cores: 7e3 tasks/s with one
+# OpenBLAS thread, 7e2 with two).
+export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
 export PEER_BLAS
