@@ -3,19 +3,8 @@
 # Debian's python3-torch links the generic libblas.so.3; with only the reference BLAS behind it,
 # its matrix products run about 18x slower (a 20 x [100 x 2000] x [2000 x 100] bmm: 0.25 s
 # against 0.014 s with OpenBLAS on two cores), so OpenBLAS is part of a fair peer.
-peer_packages=(python3-torch python3-numpy libopenblas0-pthread)
-peer_missing=()
-for p in "${peer_packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
-    peer_missing+=("$p")
-done
-if ((${#peer_missing[@]})); then
-  echo "metasim bench: installing missing Debian packages: ${peer_missing[*]}" >&2
-  peer_sudo=()
-  [[ $(id -u) -ne 0 ]] && peer_sudo=(sudo)
-  "${peer_sudo[@]}" apt-get update -q >&2
-  DEBIAN_FRONTEND=noninteractive "${peer_sudo[@]}" apt-get install -y -q "${peer_missing[@]}" >&2
-fi
+"$(dirname "${BASH_SOURCE[0]}")/../scripts/install-deps" python3-torch python3-numpy \
+  libopenblas0-pthread
 PEER_BLAS="$(readlink -f "/usr/lib/$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)/libblas.so.3")"
 case "$PEER_BLAS" in
   */blas/libblas.so.3*) echo "metasim bench: warning: the peers use the reference BLAS ($PEER_BLAS)" >&2 ;;

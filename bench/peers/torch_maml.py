@@ -59,12 +59,13 @@ def make_task_loss(inner_lr, inner_steps, first_order):
     return task_loss
 
 
-def sample_tasks(n, k, gen, device):
-    """n tasks y = A sin(x - phase) (the MAML code's convention), k support and k query points."""
+def sample_tasks(n, k, gen, device, query=None):
+    """n tasks y = A sin(x - phase) (the MAML code's convention), k support and `query` (default
+    k) query points."""
     amp = torch.rand(n, 1, 1, generator=gen) * 4.9 + 0.1
     phase = torch.rand(n, 1, 1, generator=gen) * math.pi
     xs = torch.rand(n, k, 1, generator=gen) * 10 - 5
-    xq = torch.rand(n, k, 1, generator=gen) * 10 - 5
+    xq = torch.rand(n, query or k, 1, generator=gen) * 10 - 5
     ys = amp * torch.sin(xs - phase)
     yq = amp * torch.sin(xq - phase)
     return [t.to(device) for t in (xs, ys, xq, yq)]

@@ -22,7 +22,7 @@ import time
 
 import torch
 
-from torch_maml import forward, make_task_loss, mse, sample_tasks, vmap, grad, API
+from torch_maml import make_task_loss, mse, sample_tasks, vmap, grad, API
 
 
 def authors_init(sizes, gen):
@@ -62,11 +62,7 @@ def metasim_params(run_dir, sizes):
 
 def adapted_losses(params, steps_list, shots, query, tasks, lr, gen):
     """Query MSE of each task after each step count in steps_list (one SGD run per task)."""
-    amp = torch.rand(tasks, 1, 1, generator=gen) * 4.9 + 0.1
-    phase = torch.rand(tasks, 1, 1, generator=gen) * math.pi
-    xs = torch.rand(tasks, shots, 1, generator=gen) * 10 - 5
-    xq = torch.rand(tasks, query, 1, generator=gen) * 10 - 5
-    ys, yq = amp * torch.sin(xs - phase), amp * torch.sin(xq - phase)
+    xs, ys, xq, yq = sample_tasks(tasks, shots, gen, torch.device("cpu"), query=query)
     g = vmap(grad(mse), in_dims=(0, 0, 0))
     p = [q.detach().double().unsqueeze(0).repeat(tasks, *([1] * q.dim())) for q in params]
     xs, ys, xq, yq = (t.double() for t in (xs, ys, xq, yq))

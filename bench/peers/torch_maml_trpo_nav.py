@@ -136,18 +136,17 @@ def train(a, gen):
             old_mean, old_log_std = dist(phi_old, obs)
             old_lp = log_prob(old_mean, old_log_std, act)
 
-        def objective(params, with_kl):
+        def objective(params):
+            """Post-update surrogate and mean KL(old || new), both through the inner step."""
             phi = inner_step(per_task(params, m), pre, a.inner_lr, True)
             mean, log_std = dist(phi, obs)
             ratio = torch.exp(log_prob(mean, log_std, act) - old_lp)
             loss = (-(ratio * adv).sum(1) / mask.sum(1)).mean()
-            if not with_kl:
-                return loss, None
             kl = (log_std - old_log_std + (torch.exp(2 * old_log_std) + (old_mean - mean) ** 2)
                   / (2 * torch.exp(2 * log_std)) - 0.5).sum(-1)
             return loss, ((kl * mask).sum(1) / mask.sum(1)).mean()
 
-        loss, kl = objective(theta, True)
+        loss, kl = objective(theta)
         grads = torch.autograd.grad(loss, theta, retain_graph=True)
         g = torch.cat([x.reshape(-1) for x in grads]).detach()
         kl_grads = torch.autograd.grad(kl, theta, create_graph=True)
@@ -178,7 +177,7 @@ def train(a, gen):
                     t.copy_(cand[off:off + t.numel()].view_as(t))
                     off += t.numel()
                 with torch.enable_grad():
-                    new_loss, new_kl = objective(theta, True)
+                    new_loss, new_kl = objective(theta)
                 if float(new_loss) < float(loss) and float(new_kl) <= a.max_kl:
                     accepted = True
                     break

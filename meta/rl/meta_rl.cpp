@@ -323,14 +323,7 @@ std::vector<double> evaluate_adaptation(const RlConfig& c, const std::vector<dou
 json evaluate_command(const std::string& run_dir, const EvalRequest& request) {
   const Checkpoint c = load_checkpoint((std::filesystem::path(run_dir) / "checkpoint").string());
   RlConfig cfg = checkpoint_config(c);
-  if (!request.lr.empty()) {
-    bool ok = request.lr.size() <= static_cast<std::size_t>(kMaxInnerSteps);
-    for (double x : request.lr) ok = ok && x >= 0.0 && x <= 10.0;
-    if (!ok)
-      throw InvalidArgument("lr", "must be 1 to " + std::to_string(kMaxInnerSteps) +
-                                      " numbers in [0, 10], got " + json(request.lr).dump());
-    cfg.eval_lr = request.lr;
-  }
+  if (!request.lr.empty()) cfg.eval_lr = parse_eval_rates("lr", json(request.lr));
   const std::vector<double>& theta = array_of(c, "policy_params");
   const Clock::time_point t0 = Clock::now();
   const uint64_t seed = held_out_seed(request.seed ? *request.seed : cfg.seed);

@@ -146,20 +146,7 @@ Field eval_lr_field() {
   f.key = "eval.lr";
   f.range = "1 to 16 numbers in [0, 10]";
   f.doc = "test-time inner learning rates, one per adaptation step (the last one repeats)";
-  f.set = [](RlConfig& c, const json& v) {
-    bool ok = v.is_array() && !v.empty() && v.size() <= static_cast<std::size_t>(kMaxInnerSteps);
-    std::vector<double> r;
-    for (const json& e : ok ? v : json::array()) {
-      if (!e.is_number() || !(e.get<double>() >= 0.0 && e.get<double>() <= 10.0)) {
-        ok = false;
-        break;
-      }
-      r.push_back(e.get<double>());
-    }
-    if (!ok)
-      throw InvalidArgument("eval.lr", "must be 1 to 16 numbers in [0, 10], got " + v.dump());
-    c.eval_lr = r;
-  };
+  f.set = [](RlConfig& c, const json& v) { c.eval_lr = parse_eval_rates("eval.lr", v); };
   f.get = [](const RlConfig& c) { return json(c.eval_lr); };
   return f;
 }
@@ -351,6 +338,22 @@ std::string rl_config_reference() {
   os << "Compiled policies (env distribution hidden activation):\n";
   for (const RlModelSpec& m : compiled_rl_models()) os << "  " << describe(m) << "\n";
   return os.str();
+}
+
+std::vector<double> parse_eval_rates(const std::string& field, const json& v) {
+  bool ok = v.is_array() && !v.empty() && v.size() <= static_cast<std::size_t>(kMaxInnerSteps);
+  std::vector<double> r;
+  for (const json& e : ok ? v : json::array()) {
+    if (!e.is_number() || !(e.get<double>() >= 0.0 && e.get<double>() <= 10.0)) {
+      ok = false;
+      break;
+    }
+    r.push_back(e.get<double>());
+  }
+  if (!ok)
+    throw InvalidArgument(field, "must be 1 to " + std::to_string(kMaxInnerSteps) +
+                                     " numbers in [0, 10], got " + v.dump());
+  return r;
 }
 
 }  // namespace metasim::rl
