@@ -145,6 +145,19 @@ TEST(RlCli_MetaRl, TrainEvalReportsReturnsAfterEachAdaptationStep) {
     const CliRun bad = run("eval --run " + dir.string() + " --tasks 3 --lr 0.5,11 --json");
     EXPECT_EQ(bad.status, 2) << bad.output;
     EXPECT_NE(bad.output.find("lr: must be"), std::string::npos) << bad.output;
+    // The selected models: best-train always, best-validation where the config validates (the
+    // nav2d MAML config does, and the last iteration always validates).
+    const json best = last_json(
+        run("eval --run " + dir.string() + " --tasks 3 --steps 1 --checkpoint best-train --json")
+            .output);
+    EXPECT_EQ(best["checkpoint"], "best-train");
+    EXPECT_GE(best["iteration"].get<int>(), 0);
+    EXPECT_LE(best["iteration"].get<int>(), 1);
+    EXPECT_EQ(fs::exists(dir / "best-validation"), std::string(config) == "maml-rl-nav2d.json");
+    const CliRun bad_name = run("eval --run " + dir.string() + " --checkpoint last --json");
+    EXPECT_EQ(bad_name.status, 2) << bad_name.output;
+    EXPECT_NE(bad_name.output.find("checkpoint: must be one of"), std::string::npos)
+        << bad_name.output;
     fs::remove_all(dir);
   }
 }

@@ -5,6 +5,7 @@
 #include <omp.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -187,6 +188,96 @@ TEST(MetaRlTraining_RunDirectory, WritesConfigMetricsCheckpointResumesAndEvaluat
   ASSERT_EQ(ev["returns_after_steps"].size(), 3u);
   for (const json& r : ev["returns_after_steps"]) EXPECT_LT(r.get<double>(), 0.0);
   fs::remove_all(dir);
+}
+
+// best-train holds the parameters that sampled the meta-batch with the best post-adaptation
+// return (the MAML paper's selection), best-validation those with the best validation score; both
+// are checked against a trainer stepped by hand, and the validation score against
+// evaluate_adaptation on the validation stream.
+TEST(MetaRlTraining_ModelSelection, KeepsBestTrainAndBestValidationModels) {
+  const fs::path dir = temp_dir("select");
+  const json file = {{"algorithm", "fomaml-rl"},
+                     {"meta_batch", 4},
+                     {"trajectories", 4},
+                     {"horizon", 20},
+                     {"iterations", 6},
+                     {"backend", "cpu"},
+                     {"outer", {{"lr", 0.01}}},
+                     {"validate", {{"every", 2}, {"tasks", 4}, {"steps", 2}}}};
+  const json summary = train_command(file, {}, dir.string(), false, false);
+  std::vector<double> after;
+  std::vector<std::pair<int64_t, double>> validations;
+  {
+    std::ifstream m(dir / "metrics.jsonl");
+    std::string line;
+    while (std::getline(m, line)) {
+      const json j = json::parse(line);
+      after.push_back(j.at("return_after").get<double>());
+      if (j.contains("validation_score")) {
+        ASSERT_EQ(j["validation_returns"].size(), 3u);
+        validations.emplace_back(j["iteration"].get<int64_t>(), j["validation_score"].get<double>());
+      }
+    }
+  }
+  ASSERT_EQ(after.size(), 6u);
+  ASSERT_EQ(validations.size(), 3u);
+
+  const RlConfig cfg = resolve_rl_config(file, {});
+  MetaRlTrainer trainer(cfg);
+  std::vector<std::vector<double>> params{trainer.params()};  // params[k]: after k iterations
+  for (int k = 0; k < 6; ++k) {
+    trainer.step();
+    params.push_back(trainer.params());
+  }
+  const auto best_train = std::max_element(after.begin(), after.end()) - after.begin();
+  const Checkpoint bt = load_checkpoint((dir / kBestTrainCheckpoint).string());
+  EXPECT_EQ(bt.header["iteration"], best_train);
+  EXPECT_EQ(bt.header["score"].get<double>(), after[best_train]);
+  EXPECT_EQ(bt.arrays.at("policy_params"), params[best_train]);
+  EXPECT_EQ(bt.arrays.count("optimizer_m"), 0u);
+  EXPECT_EQ(summary["best_train"]["iteration"], best_train);
+
+  auto best_val = validations.front();
+  for (const auto& v : validations) {
+    const std::vector<double> r = evaluate_adaptation(
+        cfg, params[v.first], 4, 2, validation_seed(cfg.seed), "cpu");
+    EXPECT_EQ(v.second, (r[1] + r[2]) / 2) << "iteration " << v.first;
+    if (v.second > best_val.second) best_val = v;
+  }
+  const Checkpoint bv = load_checkpoint((dir / kBestValidationCheckpoint).string());
+  EXPECT_EQ(bv.header["iteration"], best_val.first);
+  EXPECT_EQ(bv.arrays.at("policy_params"), params[best_val.first]);
+
+  EvalRequest req;
+  req.tasks = 4;
+  req.steps = 1;
+  req.backend = "cpu";
+  req.checkpoint = kBestValidationCheckpoint;
+  EXPECT_EQ(evaluate_command(dir.string(), req)["iteration"], best_val.first);
+  req.checkpoint = "final";
+  EXPECT_THROW(evaluate_command(dir.string(), req), InvalidArgument);
+
+  // Resuming keeps the best so far: best-train is the best over all eight iterations.
+  train_command(file, {"iterations=8"}, dir.string(), true, false);
+  std::ifstream m(dir / "metrics.jsonl");
+  std::string line;
+  double best = -1e300;
+  while (std::getline(m, line)) best = std::max(best, json::parse(line)["return_after"].get<double>());
+  EXPECT_EQ(load_checkpoint((dir / kBestTrainCheckpoint).string()).header["score"].get<double>(),
+            best);
+  fs::remove_all(dir);
+
+  // Without validation there is no best-validation model to evaluate.
+  const fs::path plain = temp_dir("select_plain");
+  json no_val = file;
+  no_val.erase("validate");
+  no_val["iterations"] = 1;
+  train_command(no_val, {}, plain.string(), false, false);
+  EXPECT_FALSE(fs::exists(plain / kBestValidationCheckpoint));
+  EXPECT_THROW(evaluate_command(plain.string(), req), InvalidArgument);
+  req.checkpoint = kBestValidationCheckpoint;
+  EXPECT_THROW(evaluate_command(plain.string(), req), InvalidArgument);
+  fs::remove_all(plain);
 }
 
 // A policy whose parameters hold a NaN (here: a corrupted checkpoint resumed) makes the first

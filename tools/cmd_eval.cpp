@@ -23,6 +23,7 @@ void add_eval_command(CLI::App& app) {
     int rl_steps = rl::EvalRequest{}.steps;
     int rl_paths = 0;
     std::vector<double> rl_lr;
+    std::string rl_checkpoint = rl::kLatestCheckpoint;
     int episodes = ppo::EvalRequest{}.episodes;
     bool stochastic = false;
     bool json = false;
@@ -51,6 +52,12 @@ void add_eval_command(CLI::App& app) {
                   "meta-RL: test-time rates, one per adaptation step, the last one repeating "
                   "(--lr 0.5,0.25; each in [0, 10]; default: the run's eval.lr)")
       ->delimiter(',');
+  cmd->add_option("--checkpoint", opt->rl_checkpoint,
+                  std::string("meta-RL: which of the run's models: ") + rl::kLatestCheckpoint +
+                      " (the last), " + rl::kBestTrainCheckpoint +
+                      " (best training return after adaptation, the MAML paper's selection) or " +
+                      rl::kBestValidationCheckpoint + " (best validation score)")
+      ->capture_default_str();
   cmd->add_option("--episodes", opt->episodes, "PPO: evaluation episodes (>= 1)")
       ->capture_default_str();
   cmd->add_flag("--allow-diverged", opt->eval.allow_diverged,
@@ -71,6 +78,7 @@ void add_eval_command(CLI::App& app) {
       r.steps = steps->count() > 0 ? opt->eval.steps : opt->rl_steps;
       r.trajectories = opt->rl_paths;
       r.lr = opt->rl_lr;
+      r.checkpoint = opt->rl_checkpoint;
       if (seed->count() > 0) r.seed = opt->eval.seed;
       r.backend = opt->eval.backend;
       const nlohmann::json j = rl::evaluate_command(opt->run, r);
@@ -78,9 +86,12 @@ void add_eval_command(CLI::App& app) {
         std::printf("%s\n", j.dump().c_str());
         return;
       }
-      std::printf("%s on %d held-out %s tasks: average return after 0..%d adaptation steps:\n",
-                  j.value("algorithm", "").c_str(), j.value("tasks", 0), j.value("env", "").c_str(),
-                  r.steps);
+      std::printf(
+          "%s (%s, iteration %lld) on %d held-out %s tasks: average return after 0..%d "
+          "adaptation steps:\n",
+          j.value("algorithm", "").c_str(), r.checkpoint.c_str(),
+          static_cast<long long>(j.value("iteration", int64_t{0})), j.value("tasks", 0),
+          j.value("env", "").c_str(), r.steps);
       const nlohmann::json& ret = j["returns_after_steps"];
       for (size_t i = 0; i < ret.size(); ++i) {
         std::printf("  after %zu: %.3f\n", i, ret[i].get<double>());

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include "host/atomic_file.hpp"
 #include "host/error.hpp"
@@ -22,6 +23,7 @@ using Clock = std::chrono::steady_clock;
 using nlohmann::json;
 
 constexpr uint64_t kHeldOutSeedOffset = 0x9E3779B97F4A7C15ull;
+constexpr uint64_t kValidationSeedOffset = 0x632BE59BD9B4E019ull;
 constexpr int kEvalTasksPerLaunch = 1024;
 
 MetaGradKind grad_kind(const std::string& algorithm) {
@@ -48,6 +50,7 @@ bool is_meta_rl_algorithm(const std::string& algorithm) {
 std::string config_reference() { return rl_config_reference(); }
 
 uint64_t held_out_seed(uint64_t seed) { return seed + kHeldOutSeedOffset; }
+uint64_t validation_seed(uint64_t seed) { return seed + kValidationSeedOffset; }
 
 RlModelSpec model_of(const RlConfig& c) {
   RlModelSpec m;
@@ -202,6 +205,48 @@ void MetaRlTrainer::restore(const Checkpoint& c) {
   iteration_ = c.header.value("iteration", 0LL);
 }
 
+namespace {
+
+// A selected model (best-train, best-validation): the policy parameters after `iteration`
+// meta-iterations and the score that selected them. It has no optimiser state: it is for
+// evaluation, not for resuming.
+struct Selected {
+  std::string name;
+  std::string by;
+  int64_t iteration = -1;
+  double score = -std::numeric_limits<double>::infinity();
+
+  json summary() const { return json{{"iteration", iteration}, {"score", score}}; }
+
+  // Keeps params when score beats the best so far (a NaN never does).
+  void offer(const MetaRlTrainer& trainer, const std::vector<double>& params, int64_t it,
+             double value, const std::string& run_dir) {
+    if (!(value > score)) return;
+    Checkpoint c = trainer.to_checkpoint();
+    c.arrays.erase("optimizer_m");
+    c.arrays.erase("optimizer_v");
+    c.header.erase("optimizer_steps");
+    c.arrays["policy_params"] = params;
+    c.header["iteration"] = it;
+    c.header["selected_by"] = by;
+    c.header["score"] = value;
+    save_checkpoint((std::filesystem::path(run_dir) / name).string(), c);
+    iteration = it;
+    score = value;
+  }
+
+  // On resume: the best so far is the one already on disk.
+  void restore(const std::string& run_dir) {
+    const std::string path = (std::filesystem::path(run_dir) / name).string();
+    if (!std::filesystem::exists(path)) return;
+    const Checkpoint c = load_checkpoint(path);
+    iteration = c.header.value("iteration", int64_t{-1});
+    score = c.header.value("score", -std::numeric_limits<double>::infinity());
+  }
+};
+
+}  // namespace
+
 json train_command(const json& file, const std::vector<std::string>& sets,
                    const std::string& run_dir, bool resume, bool progress) {
   namespace fs = std::filesystem;
@@ -221,26 +266,39 @@ json train_command(const json& file, const std::vector<std::string>& sets,
   double last_before = 0, last_after = 0;
   auto checkpoint = [&] { save_checkpoint(ckpt_path, trainer.to_checkpoint()); };
   if (!resume) checkpoint();
+  // The MAML paper's selection: the model whose training meta-batch had the best mean return
+  // after adaptation (scored before its outer step, so the parameters kept are those sampled).
+  Selected best_train{kBestTrainCheckpoint, "train_return_after"};
+  Selected best_validation{kBestValidationCheckpoint, "validation_mean_return_after_steps"};
+  if (resume) {
+    best_train.restore(run_dir);
+    best_validation.restore(run_dir);
+  }
+  const bool validating = config.validate_every > 0;
+  const uint64_t val_seed = validation_seed(config.seed);
 
   while (trainer.iteration() < total) {
+    const std::vector<double> sampled = trainer.params();
     const RlIterationStats st = trainer.step();
+    best_train.offer(trainer, sampled, st.iteration - 1, st.return_after, run_dir);
     window_before += st.return_before;
     window_after += st.return_after;
     window_steps += st.env_steps;
     total_steps += st.env_steps;
     const int64_t it = st.iteration;
     const bool last = it == total;
+    json line = json::object();
     if (it % config.log_every == 0 || last) {
       const double n = static_cast<double>(it - window_start);
       const double dt = seconds_since(window_t0);
       last_before = window_before / n;
       last_after = window_after / n;
-      json line = {{"iteration", it},
-                   {"return_before", last_before},
-                   {"return_after", last_after},
-                   {"env_steps", window_steps},
-                   {"steps_per_s", dt > 0 ? static_cast<double>(window_steps) / dt : 0.0},
-                   {"wall_s", seconds_since(t0)}};
+      line = {{"iteration", it},
+              {"return_before", last_before},
+              {"return_after", last_after},
+              {"env_steps", window_steps},
+              {"steps_per_s", dt > 0 ? static_cast<double>(window_steps) / dt : 0.0},
+              {"wall_s", seconds_since(t0)}};
       if (config.algorithm == "maml-trpo") {
         line["trpo_accepted"] = st.trpo.accepted;
         line["trpo_ls_steps"] = st.trpo.ls_steps;
@@ -248,20 +306,43 @@ json train_command(const json& file, const std::vector<std::string>& sets,
         line["surrogate_before"] = st.trpo.loss_before;
         line["surrogate_after"] = st.trpo.loss_after;
       }
-      metrics << line.dump() << '\n' << std::flush;
       window_start = it;
       window_t0 = Clock::now();
       window_before = window_after = 0;
       window_steps = 0;
     }
+    if (validating && (it % config.validate_every == 0 || last)) {
+      line["iteration"] = it;
+      try {
+        const std::vector<double> r =
+            evaluate_adaptation(config, trainer.params(), config.validate_tasks,
+                                config.validate_steps, val_seed, config.backend,
+                                config.validate_paths);
+        double score = 0;
+        for (std::size_t j = 1; j < r.size(); ++j) score += r[j];
+        score /= static_cast<double>(r.size() - 1);
+        best_validation.offer(trainer, trainer.params(), it, score, run_dir);
+        line["validation_returns"] = r;
+        line["validation_score"] = score;
+      } catch (const Error& e) {
+        // A policy whose test-time steps diverge is not a candidate; training goes on.
+        line["validation_error"] = e.what();
+      }
+      line["wall_s"] = seconds_since(t0);
+    }
+    if (!line.empty()) metrics << line.dump() << '\n' << std::flush;
     if (it % config.checkpoint_every == 0 || last) checkpoint();
     if (progress) {
       const double wall = seconds_since(t0);
       const double rate = static_cast<double>(it - start) / wall;
+      const std::string val =
+          validating && best_validation.iteration >= 0
+              ? "  best validation " + std::to_string(best_validation.score).substr(0, 7)
+              : "";
       std::fprintf(stderr,
-                   "\r[train] %s %s  it %lld/%lld  return %.2f -> %.2f  %.3g steps/s  ETA %s   ",
+                   "\r[train] %s %s  it %lld/%lld  return %.2f -> %.2f%s  %.3g steps/s  ETA %s   ",
                    config.algorithm.c_str(), config.env.c_str(), static_cast<long long>(it),
-                   static_cast<long long>(total), st.return_before, st.return_after,
+                   static_cast<long long>(total), st.return_before, st.return_after, val.c_str(),
                    static_cast<double>(total_steps) / wall,
                    format_duration(static_cast<double>(total - it) / rate).c_str());
       if (last) std::fputc('\n', stderr);
@@ -269,14 +350,17 @@ json train_command(const json& file, const std::vector<std::string>& sets,
     }
   }
   const double wall = seconds_since(t0);
-  return json{{"algorithm", config.algorithm},
-              {"env", config.env},
-              {"iterations", trainer.iteration()},
-              {"env_steps", total_steps},
-              {"wall_s", wall},
-              {"steps_per_s", wall > 0 ? static_cast<double>(total_steps) / wall : 0.0},
-              {"return_before", last_before},
-              {"return_after", last_after}};
+  json out{{"algorithm", config.algorithm},
+           {"env", config.env},
+           {"iterations", trainer.iteration()},
+           {"env_steps", total_steps},
+           {"wall_s", wall},
+           {"steps_per_s", wall > 0 ? static_cast<double>(total_steps) / wall : 0.0},
+           {"return_before", last_before},
+           {"return_after", last_after},
+           {"best_train", best_train.summary()}};
+  if (validating) out["best_validation"] = best_validation.summary();
+  return out;
 }
 
 std::vector<double> evaluate_adaptation(const RlConfig& c, const std::vector<double>& theta,
@@ -321,7 +405,20 @@ std::vector<double> evaluate_adaptation(const RlConfig& c, const std::vector<dou
 }
 
 json evaluate_command(const std::string& run_dir, const EvalRequest& request) {
-  const Checkpoint c = load_checkpoint((std::filesystem::path(run_dir) / "checkpoint").string());
+  const std::string& name = request.checkpoint;
+  if (name != kLatestCheckpoint && name != kBestTrainCheckpoint &&
+      name != kBestValidationCheckpoint) {
+    throw InvalidArgument("checkpoint", std::string("must be one of ") + kLatestCheckpoint + ", " +
+                                            kBestTrainCheckpoint + ", " +
+                                            kBestValidationCheckpoint + "; got '" + name + "'");
+  }
+  const std::string path = (std::filesystem::path(run_dir) / name).string();
+  if (name == kBestValidationCheckpoint && !std::filesystem::exists(path)) {
+    throw InvalidArgument("checkpoint", "the run has no " + path +
+                                            ": it was trained without validation "
+                                            "(validate.every = 0) or has not validated yet");
+  }
+  const Checkpoint c = load_checkpoint(path);
   RlConfig cfg = checkpoint_config(c);
   if (!request.lr.empty()) cfg.eval_lr = parse_eval_rates("lr", json(request.lr));
   const std::vector<double>& theta = array_of(c, "policy_params");
@@ -331,6 +428,8 @@ json evaluate_command(const std::string& run_dir, const EvalRequest& request) {
                                                     request.backend, request.trajectories);
   return json{{"algorithm", cfg.algorithm},
               {"env", cfg.env},
+              {"checkpoint", name},
+              {"iteration", c.header.value("iteration", int64_t{0})},
               {"returns_after_steps", r},
               {"tasks", request.tasks},
               {"steps", request.steps},

@@ -21,12 +21,21 @@ bool is_meta_rl_algorithm(const std::string& algorithm);
 // Every field with default, range and meaning (for --list-fields).
 std::string config_reference();
 
+// Checkpoints of a run directory `metasim eval --checkpoint` can read: the latest state
+// ("checkpoint", which --resume continues from), the parameters with the best mean post-adaptation
+// return of a training meta-batch ("best-train", the MAML paper's model selection), and those with
+// the best validation score ("best-validation", written when validate.every > 0).
+inline constexpr const char* kLatestCheckpoint = "checkpoint";
+inline constexpr const char* kBestTrainCheckpoint = "best-train";
+inline constexpr const char* kBestValidationCheckpoint = "best-validation";
+
 // Resolves the JSON config + "key=value" overrides (errors name the field) and trains into
 // run_dir: config.json (resolved), metrics.jsonl (one line per log_every iterations: returns
-// before/after adaptation, env steps/s, wall time), checkpoint (atomic, checksummed; resume
-// continues from it). A progress line with ETA goes to stderr when `progress`. Returns
-// {"algorithm","env","iterations","env_steps","wall_s","steps_per_s","return_before",
-// "return_after"}.
+// before/after adaptation, env steps/s, wall time; validation returns on validation iterations),
+// checkpoint (atomic, checksummed; resume continues from it), best-train and best-validation.
+// A progress line with ETA goes to stderr when `progress`. Returns {"algorithm","env",
+// "iterations","env_steps","wall_s","steps_per_s","return_before","return_after","best_train"
+// and, with validation, "best_validation" ({"iteration","score"} each)}.
 nlohmann::json train_command(const nlohmann::json& file, const std::vector<std::string>& sets,
                              const std::string& run_dir, bool resume, bool progress);
 
@@ -37,10 +46,12 @@ struct EvalRequest {
   std::vector<double> lr;  // test-time rates (the last one repeats); empty: the run's eval.lr
   std::optional<uint64_t> seed;
   std::string backend = "auto";
+  std::string checkpoint = kLatestCheckpoint;  // or kBestTrainCheckpoint, kBestValidationCheckpoint
 };
-// Loads the run's checkpoint (verified), adapts to fresh tasks (a task stream never used in
+// Loads the run's checkpoint request.checkpoint (verified), adapts to fresh tasks (a task stream never used in
 // training) with the test-time learning rates (request.lr, else the run's eval.lr) and returns
-// {"algorithm", "env", "returns_after_steps": [r0 .. r_steps], "tasks", "seconds"}.
+// {"algorithm", "env", "checkpoint", "iteration", "returns_after_steps": [r0 .. r_steps],
+// "tasks", "seconds"}.
 nlohmann::json evaluate_command(const std::string& run_dir, const EvalRequest& request);
 
 struct RlIterationStats {
@@ -90,7 +101,10 @@ std::vector<double> evaluate_adaptation(const RlConfig& c, const std::vector<dou
                                         int tasks, int steps, uint64_t seed,
                                         const std::string& backend, int trajectories = 0);
 
-// The seed of the held-out task stream for a run seeded with `seed`.
+// The seed of the held-out task stream for a run seeded with `seed` (`metasim eval`'s tasks).
 uint64_t held_out_seed(uint64_t seed);
+// The seed of the validation task stream (validate.every), distinct from the training stream
+// (`seed`) and from held_out_seed(seed).
+uint64_t validation_seed(uint64_t seed);
 
 }  // namespace metasim::rl

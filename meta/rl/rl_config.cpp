@@ -208,6 +208,16 @@ const std::vector<Field>& fields() {
                           "iterations per metrics.jsonl line"));
     f.push_back(int_field("checkpoint_every", &C::checkpoint_every, 1, 1000000000000LL,
                           "iterations between checkpoints (one is always written at the end)"));
+    f.push_back(int_field("validate.every", &C::validate_every, 0, 1000000000LL,
+                          "iterations between validations (0: none); each keeps RUN_DIR/"
+                          "best-validation when its score is the best so far"));
+    f.push_back(int_field("validate.tasks", &C::validate_tasks, 1, 1 << 20,
+                          "validation tasks, from a stream neither training nor eval uses"));
+    f.push_back(int_field("validate.steps", &C::validate_steps, 1, kMaxInnerSteps - 1,
+                          "adaptation steps of a validation (eval.lr); its score is the mean "
+                          "return after 1..steps steps"));
+    f.push_back(int_field("validate.paths", &C::validate_paths, 0, 100000,
+                          "paths per validation task and step (0: trajectories)"));
     return f;
   }();
   return kFields;

@@ -41,6 +41,13 @@ struct RlConfig {
   std::string precision = "double";
   int64_t log_every = 1;
   int64_t checkpoint_every = 10;
+  // Validation during training: every validate_every iterations (0: never) the policy adapts on
+  // validate_tasks tasks of a stream used neither for training nor by `metasim eval`, and the run
+  // keeps the parameters with the best mean return after 1..validate_steps steps (eval.lr).
+  int64_t validate_every = 0;
+  int validate_tasks = 40;
+  int validate_steps = 3;
+  int validate_paths = 0;  // paths per task and step; 0: trajectories
 };
 
 // Defaults, then `file`, then "key=value" overrides in order. Every value is checked: an unknown
