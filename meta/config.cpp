@@ -5,9 +5,9 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
-#include <functional>
 #include <sstream>
 
+#include "host/config_schema.hpp"
 #include "host/error.hpp"
 #include "meta/algorithm.hpp"
 #include "meta/engine.hpp"
@@ -18,111 +18,12 @@ namespace {
 
 using nlohmann::json;
 
-struct Field {
-  std::string key;    // dotted path in the JSON object
-  std::string range;  // human-readable allowed values
-  std::string doc;
-  bool is_string = false;
-  std::function<void(TrainConfig&, const json&)> set;
-  std::function<json(const TrainConfig&)> get;
-};
-
-std::string fmt_real(double x) {
-  std::ostringstream os;
-  os << x;
-  return os.str();
-}
-
-template <typename I>
-Field int_field(std::string key, I TrainConfig::*m, long long lo, long long hi, std::string doc) {
-  Field f;
-  f.key = key;
-  f.range = "integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
-  f.doc = std::move(doc);
-  f.set = [key, m, lo, hi, range = f.range](TrainConfig& c, const json& v) {
-    long long x = 0;
-    bool ok = false;
-    if (v.is_number_unsigned() &&
-        v.get<unsigned long long>() > static_cast<unsigned long long>(hi)) {
-      throw InvalidArgument(key, "must be in [" + std::to_string(lo) + ", " + std::to_string(hi) +
-                                     "], got " + v.dump());
-    }
-    if (v.is_number_integer()) {
-      x = v.get<long long>();
-      ok = true;
-    } else if (v.is_number_float()) {
-      // 1e3 is a fine way to write 1000 in a config.
-      const double d = v.get<double>();
-      ok = std::floor(d) == d && std::abs(d) < 9.0e18;
-      x = ok ? static_cast<long long>(d) : 0;
-    }
-    if (!ok) throw InvalidArgument(key, "must be an " + range + ", got " + v.dump());
-    if (x < lo || x > hi) {
-      throw InvalidArgument(key, "must be in [" + std::to_string(lo) + ", " + std::to_string(hi) +
-                                     "], got " + std::to_string(x));
-    }
-    c.*m = static_cast<I>(x);
-  };
-  f.get = [m](const TrainConfig& c) { return json(c.*m); };
-  return f;
-}
-
-// lo_open / hi_open exclude the bound itself.
-Field real_field(std::string key, double TrainConfig::*m, double lo, double hi, bool lo_open,
-                 bool hi_open, std::string doc) {
-  Field f;
-  f.key = key;
-  f.range =
-      std::string(lo_open ? "(" : "[") + fmt_real(lo) + ", " + fmt_real(hi) + (hi_open ? ")" : "]");
-  f.doc = std::move(doc);
-  f.set = [key, m, lo, hi, lo_open, hi_open, range = f.range](TrainConfig& c, const json& v) {
-    if (!v.is_number())
-      throw InvalidArgument(key, "must be a number in " + range + ", got " + v.dump());
-    const double x = v.get<double>();
-    const bool ok = (lo_open ? x > lo : x >= lo) && (hi_open ? x < hi : x <= hi);  // NaN fails
-    if (!ok) throw InvalidArgument(key, "must be in " + range + ", got " + fmt_real(x));
-    c.*m = x;
-  };
-  f.get = [m](const TrainConfig& c) { return json(c.*m); };
-  return f;
-}
-
-Field choice_field(std::string key, std::string TrainConfig::*m, std::vector<std::string> choices,
-                   std::string doc) {
-  Field f;
-  f.key = key;
-  f.is_string = true;
-  for (const std::string& s : choices) f.range += (f.range.empty() ? "" : " | ") + s;
-  f.doc = std::move(doc);
-  f.set = [key, m, choices, range = f.range](TrainConfig& c, const json& v) {
-    const std::string got = v.is_string() ? v.get<std::string>() : v.dump();
-    for (const std::string& s : choices) {
-      if (v.is_string() && got == s) {
-        c.*m = got;
-        return;
-      }
-    }
-    std::string list;
-    for (const std::string& s : choices) list += (list.empty() ? "" : ", ") + s;
-    throw InvalidArgument(key, "must be one of " + list + "; got '" + got + "'");
-  };
-  f.get = [m](const TrainConfig& c) { return json(c.*m); };
-  return f;
-}
-
-Field text_field(std::string key, std::string TrainConfig::*m, std::string doc) {
-  Field f;
-  f.key = key;
-  f.is_string = true;
-  f.range = "any text";
-  f.doc = std::move(doc);
-  f.set = [key, m](TrainConfig& c, const json& v) {
-    if (!v.is_string()) throw InvalidArgument(key, "must be a string, got " + v.dump());
-    c.*m = v.get<std::string>();
-  };
-  f.get = [m](const TrainConfig& c) { return json(c.*m); };
-  return f;
-}
+using Field = config::Field<TrainConfig>;
+using config::choice_field;
+using config::fmt_real;
+using config::int_field;
+using config::real_field;
+using config::text_field;
 
 Field hidden_field() {
   Field f;
@@ -160,8 +61,8 @@ std::vector<std::string> compiled_families() {
   return names;
 }
 
-const std::vector<Field>& fields() {
-  static const std::vector<Field> kFields = [] {
+const config::Schema<TrainConfig>& schema() {
+  static const config::Schema<TrainConfig> kSchema([] {
     using C = TrainConfig;
     std::vector<Field> f;
     f.push_back(text_field("description", &C::description, "free text kept with the run"));
@@ -207,48 +108,8 @@ const std::vector<Field>& fields() {
     f.push_back(int_field("checkpoint_every", &C::checkpoint_every, 1, 1000000000000LL,
                           "iterations between checkpoints (one is always written at the end)"));
     return f;
-  }();
-  return kFields;
-}
-
-const Field* find_field(const std::string& key) {
-  for (const Field& f : fields()) {
-    if (f.key == key) return &f;
-  }
-  return nullptr;
-}
-
-bool is_group(const std::string& key) {
-  for (const Field& f : fields()) {
-    if (f.key.size() > key.size() && f.key.compare(0, key.size(), key) == 0 &&
-        f.key[key.size()] == '.') {
-      return true;
-    }
-  }
-  return false;
-}
-
-std::string known_keys() {
-  std::string s;
-  for (const Field& f : fields()) s += (s.empty() ? "" : ", ") + f.key;
-  return s;
-}
-
-void apply_object(TrainConfig& c, const json& obj, const std::string& prefix) {
-  if (!obj.is_object()) {
-    throw InvalidArgument(prefix.empty() ? "config" : prefix,
-                          "must be a JSON object, got " + obj.dump());
-  }
-  for (const auto& item : obj.items()) {
-    const std::string key = prefix.empty() ? item.key() : prefix + "." + item.key();
-    if (const Field* f = find_field(key)) {
-      f->set(c, item.value());
-    } else if (is_group(key)) {
-      apply_object(c, item.value(), key);
-    } else {
-      throw InvalidArgument(key, "unknown field; known fields: " + known_keys());
-    }
-  }
+  }());
+  return kSchema;
 }
 
 void check_cross_field(const TrainConfig& c) {
@@ -265,29 +126,7 @@ void check_cross_field(const TrainConfig& c) {
 }  // namespace
 
 TrainConfig resolve_config(const json& file, const std::vector<std::string>& overrides) {
-  TrainConfig c;
-  if (!file.is_null()) apply_object(c, file, "");
-  for (const std::string& o : overrides) {
-    const std::size_t eq = o.find('=');
-    if (eq == std::string::npos || eq == 0) {
-      throw InvalidArgument("--set", "expected key=value, got '" + o + "'");
-    }
-    const std::string key = o.substr(0, eq);
-    const std::string text = o.substr(eq + 1);
-    const Field* f = find_field(key);
-    if (f == nullptr) throw InvalidArgument(key, "unknown field; known fields: " + known_keys());
-    json v;
-    if (f->is_string) {
-      v = text;  // bare words are strings: --set algorithm=reptile
-    } else {
-      try {
-        v = json::parse(text);
-      } catch (const json::parse_error&) {
-        v = text;  // reported by the field as the wrong type, with its range
-      }
-    }
-    f->set(c, v);
-  }
+  TrainConfig c = schema().resolve(file, overrides);
   check_cross_field(c);
   return c;
 }
@@ -302,25 +141,11 @@ json read_json_file(const std::string& path) {
   }
 }
 
-json to_json(const TrainConfig& c) {
-  json j = json::object();
-  for (const Field& f : fields()) {
-    std::string ptr = "/" + f.key;
-    for (char& ch : ptr) ch = ch == '.' ? '/' : ch;
-    j[json::json_pointer(ptr)] = f.get(c);
-  }
-  return j;
-}
+json to_json(const TrainConfig& c) { return schema().to_json(c); }
 
 std::string config_reference() {
-  const TrainConfig defaults;
-  std::ostringstream os;
-  os << "Config fields (JSON objects nest at the dots; --set key=value overrides):\n";
-  for (const Field& f : fields()) {
-    os << "  " << f.key << " = " << f.get(defaults).dump() << "\n      " << f.doc << "; " << f.range
-       << "\n";
-  }
-  return os.str();
+  return schema().reference(
+      "Config fields (JSON objects nest at the dots; --set key=value overrides):");
 }
 
 }  // namespace metasim::meta

@@ -4,10 +4,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <functional>
 #include <sstream>
 
 #include "host/env_registry.hpp"
+#include "host/config_schema.hpp"
 #include "host/error.hpp"
 #include "kernels/rl/ppo_launch.hpp"
 
@@ -17,121 +17,12 @@ namespace {
 
 using nlohmann::json;
 
-struct Field {
-  std::string key;    // dotted path in the JSON object
-  std::string range;  // human-readable allowed values
-  std::string doc;
-  bool is_string = false;
-  std::function<void(PpoConfig&, const json&)> set;
-  std::function<json(const PpoConfig&)> get;
-};
-
-std::string fmt_real(double x) {
-  std::ostringstream os;
-  os << x;
-  return os.str();
-}
-
-template <typename I>
-Field int_field(std::string key, I PpoConfig::*m, long long lo, long long hi, std::string doc) {
-  Field f;
-  f.key = key;
-  f.range = "integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
-  f.doc = std::move(doc);
-  f.set = [key, m, lo, hi, range = f.range](PpoConfig& c, const json& v) {
-    const std::string bounds = "[" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
-    if (v.is_number_unsigned() &&
-        v.get<unsigned long long>() > static_cast<unsigned long long>(hi)) {
-      throw InvalidArgument(key, "must be in " + bounds + ", got " + v.dump());
-    }
-    long long x = 0;
-    bool ok = false;
-    if (v.is_number_integer()) {
-      x = v.get<long long>();
-      ok = true;
-    } else if (v.is_number_float()) {  // 1e5 is a fine way to write 100000
-      const double d = v.get<double>();
-      ok = std::floor(d) == d && std::abs(d) < 9.0e18;
-      x = ok ? static_cast<long long>(d) : 0;
-    }
-    if (!ok) throw InvalidArgument(key, "must be an " + range + ", got " + v.dump());
-    if (x < lo || x > hi) {
-      throw InvalidArgument(key, "must be in " + bounds + ", got " + std::to_string(x));
-    }
-    c.*m = static_cast<I>(x);
-  };
-  f.get = [m](const PpoConfig& c) { return json(c.*m); };
-  return f;
-}
-
-// lo_open / hi_open exclude the bound itself.
-Field real_field(std::string key, double PpoConfig::*m, double lo, double hi, bool lo_open,
-                 bool hi_open, std::string doc) {
-  Field f;
-  f.key = key;
-  f.range =
-      std::string(lo_open ? "(" : "[") + fmt_real(lo) + ", " + fmt_real(hi) + (hi_open ? ")" : "]");
-  f.doc = std::move(doc);
-  f.set = [key, m, lo, hi, lo_open, hi_open, range = f.range](PpoConfig& c, const json& v) {
-    if (!v.is_number()) {
-      throw InvalidArgument(key, "must be a number in " + range + ", got " + v.dump());
-    }
-    const double x = v.get<double>();
-    const bool ok = (lo_open ? x > lo : x >= lo) && (hi_open ? x < hi : x <= hi);  // NaN fails
-    if (!ok) throw InvalidArgument(key, "must be in " + range + ", got " + fmt_real(x));
-    c.*m = x;
-  };
-  f.get = [m](const PpoConfig& c) { return json(c.*m); };
-  return f;
-}
-
-Field bool_field(std::string key, bool PpoConfig::*m, std::string doc) {
-  Field f;
-  f.key = key;
-  f.range = "true | false";
-  f.doc = std::move(doc);
-  f.set = [key, m](PpoConfig& c, const json& v) {
-    if (!v.is_boolean()) throw InvalidArgument(key, "must be true or false, got " + v.dump());
-    c.*m = v.get<bool>();
-  };
-  f.get = [m](const PpoConfig& c) { return json(c.*m); };
-  return f;
-}
-
-Field choice_field(std::string key, std::string PpoConfig::*m, std::vector<std::string> choices,
-                   std::string doc) {
-  Field f;
-  f.key = key;
-  f.is_string = true;
-  for (const std::string& s : choices) f.range += (f.range.empty() ? "" : " | ") + s;
-  f.doc = std::move(doc);
-  f.set = [key, m, choices](PpoConfig& c, const json& v) {
-    const std::string got = v.is_string() ? v.get<std::string>() : v.dump();
-    if (v.is_string() && std::find(choices.begin(), choices.end(), got) != choices.end()) {
-      c.*m = got;
-      return;
-    }
-    std::string list;
-    for (const std::string& s : choices) list += (list.empty() ? "" : ", ") + s;
-    throw InvalidArgument(key, "must be one of " + list + "; got '" + got + "'");
-  };
-  f.get = [m](const PpoConfig& c) { return json(c.*m); };
-  return f;
-}
-
-Field text_field(std::string key, std::string PpoConfig::*m, std::string doc) {
-  Field f;
-  f.key = key;
-  f.is_string = true;
-  f.range = "any text";
-  f.doc = std::move(doc);
-  f.set = [key, m](PpoConfig& c, const json& v) {
-    if (!v.is_string()) throw InvalidArgument(key, "must be a string, got " + v.dump());
-    c.*m = v.get<std::string>();
-  };
-  f.get = [m](const PpoConfig& c) { return json(c.*m); };
-  return f;
-}
+using Field = config::Field<PpoConfig>;
+using config::bool_field;
+using config::choice_field;
+using config::int_field;
+using config::real_field;
+using config::text_field;
 
 // Any registered env name is accepted here; whether PPO has a compiled model for it is checked
 // with the other cross-field constraints, so an unknown name and an uncompiled one read apart.
@@ -164,8 +55,8 @@ Field hidden_field() {
   return f;
 }
 
-const std::vector<Field>& fields() {
-  static const std::vector<Field> kFields = [] {
+const config::Schema<PpoConfig>& schema() {
+  static const config::Schema<PpoConfig> kSchema([] {
     using C = PpoConfig;
     std::vector<Field> f;
     f.push_back(text_field("description", &C::description, "free text kept with the run"));
@@ -229,48 +120,8 @@ const std::vector<Field>& fields() {
     f.push_back(bool_field("eval.stochastic", &C::eval_stochastic,
                            "evaluate with sampled actions instead of the policy's mode"));
     return f;
-  }();
-  return kFields;
-}
-
-const Field* find_field(const std::string& key) {
-  for (const Field& f : fields()) {
-    if (f.key == key) return &f;
-  }
-  return nullptr;
-}
-
-bool is_group(const std::string& key) {
-  for (const Field& f : fields()) {
-    if (f.key.size() > key.size() && f.key.compare(0, key.size(), key) == 0 &&
-        f.key[key.size()] == '.') {
-      return true;
-    }
-  }
-  return false;
-}
-
-std::string known_keys() {
-  std::string s;
-  for (const Field& f : fields()) s += (s.empty() ? "" : ", ") + f.key;
-  return s;
-}
-
-void apply_object(PpoConfig& c, const json& obj, const std::string& prefix) {
-  if (!obj.is_object()) {
-    throw InvalidArgument(prefix.empty() ? "config" : prefix,
-                          "must be a JSON object, got " + obj.dump());
-  }
-  for (const auto& item : obj.items()) {
-    const std::string key = prefix.empty() ? item.key() : prefix + "." + item.key();
-    if (const Field* f = find_field(key)) {
-      f->set(c, item.value());
-    } else if (is_group(key)) {
-      apply_object(c, item.value(), key);
-    } else {
-      throw InvalidArgument(key, "unknown field; known fields: " + known_keys());
-    }
-  }
+  }());
+  return kSchema;
 }
 
 void check_cross_field(const PpoConfig& c) {
@@ -313,53 +164,17 @@ void check_cross_field(const PpoConfig& c) {
 }  // namespace
 
 PpoConfig resolve_config(const json& file, const std::vector<std::string>& overrides) {
-  PpoConfig c;
-  if (!file.is_null()) apply_object(c, file, "");
-  for (const std::string& o : overrides) {
-    const std::size_t eq = o.find('=');
-    if (eq == std::string::npos || eq == 0) {
-      throw InvalidArgument("--set", "expected key=value, got '" + o + "'");
-    }
-    const std::string key = o.substr(0, eq);
-    const std::string text = o.substr(eq + 1);
-    const Field* f = find_field(key);
-    if (f == nullptr) throw InvalidArgument(key, "unknown field; known fields: " + known_keys());
-    json v;
-    if (f->is_string) {
-      v = text;  // bare words are strings: --set env=Acrobot-v1
-    } else {
-      try {
-        v = json::parse(text);
-      } catch (const json::parse_error&) {
-        v = text;  // reported by the field as the wrong type, with its range
-      }
-    }
-    f->set(c, v);
-  }
+  PpoConfig c = schema().resolve(file, overrides);
   check_cross_field(c);
   return c;
 }
 
-json to_json(const PpoConfig& c) {
-  json j = json::object();
-  for (const Field& f : fields()) {
-    std::string ptr = "/" + f.key;
-    for (char& ch : ptr) ch = ch == '.' ? '/' : ch;
-    j[json::json_pointer(ptr)] = f.get(c);
-  }
-  return j;
-}
+json to_json(const PpoConfig& c) { return schema().to_json(c); }
 
 std::string config_reference() {
-  const PpoConfig defaults;
-  std::ostringstream os;
-  os << "PPO config fields (\"algorithm\": \"ppo\"; JSON objects nest at the dots; --set "
-        "key=value overrides):\n";
-  for (const Field& f : fields()) {
-    os << "  " << f.key << " = " << f.get(defaults).dump() << "\n      " << f.doc << "; " << f.range
-       << "\n";
-  }
-  return os.str();
+  return schema().reference(
+      "PPO config fields (\"algorithm\": \"ppo\"; JSON objects nest at the dots; --set "
+      "key=value overrides):");
 }
 
 int64_t num_updates(const PpoConfig& c) {

@@ -3,9 +3,9 @@
 #include "meta/rl/rl_config.hpp"
 
 #include <cmath>
-#include <functional>
 #include <sstream>
 
+#include "host/config_schema.hpp"
 #include "host/error.hpp"
 #include "kernels/rl/meta_rl_task.hpp"
 #include "meta/rl/rl_engine.hpp"
@@ -16,105 +16,11 @@ namespace {
 
 using nlohmann::json;
 
-struct Field {
-  std::string key;
-  std::string range;
-  std::string doc;
-  bool is_string = false;
-  std::function<void(RlConfig&, const json&)> set;
-  std::function<json(const RlConfig&)> get;
-};
-
-std::string fmt(double x) {
-  std::ostringstream os;
-  os << x;
-  return os.str();
-}
-
-template <typename I>
-Field int_field(std::string key, I RlConfig::*m, long long lo, long long hi, std::string doc) {
-  Field f;
-  f.key = key;
-  f.range = "integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
-  f.doc = std::move(doc);
-  f.set = [key, m, lo, hi, range = f.range](RlConfig& c, const json& v) {
-    long long x = 0;
-    bool ok = false;
-    if (v.is_number_unsigned() &&
-        v.get<unsigned long long>() > static_cast<unsigned long long>(hi)) {
-      throw InvalidArgument(key, "must be an " + range + ", got " + v.dump());
-    }
-    if (v.is_number_integer()) {
-      x = v.get<long long>();
-      ok = true;
-    } else if (v.is_number_float()) {
-      const double d = v.get<double>();
-      ok = std::floor(d) == d && std::abs(d) < 9.0e18;
-      x = ok ? static_cast<long long>(d) : 0;
-    }
-    if (!ok) throw InvalidArgument(key, "must be an " + range + ", got " + v.dump());
-    if (x < lo || x > hi) throw InvalidArgument(key, "must be an " + range + ", got " + v.dump());
-    c.*m = static_cast<I>(x);
-  };
-  f.get = [m](const RlConfig& c) { return json(c.*m); };
-  return f;
-}
-
-Field real_field(std::string key, double RlConfig::*m, double lo, double hi, bool lo_open,
-                 bool hi_open, std::string doc) {
-  Field f;
-  f.key = key;
-  f.range = std::string(lo_open ? "(" : "[") + fmt(lo) + ", " + fmt(hi) + (hi_open ? ")" : "]");
-  f.doc = std::move(doc);
-  f.set = [key, m, lo, hi, lo_open, hi_open, range = f.range](RlConfig& c, const json& v) {
-    if (!v.is_number()) {
-      throw InvalidArgument(key, "must be a number in " + range + ", got " + v.dump());
-    }
-    const double x = v.get<double>();
-    const bool ok = (lo_open ? x > lo : x >= lo) && (hi_open ? x < hi : x <= hi);  // NaN fails
-    if (!ok) throw InvalidArgument(key, "must be in " + range + ", got " + fmt(x));
-    c.*m = x;
-  };
-  f.get = [m](const RlConfig& c) { return json(c.*m); };
-  return f;
-}
-
-Field choice_field(std::string key, std::string RlConfig::*m, std::vector<std::string> choices,
-                   std::string doc) {
-  Field f;
-  f.key = key;
-  f.is_string = true;
-  for (const std::string& s : choices) f.range += (f.range.empty() ? "" : " | ") + s;
-  f.doc = std::move(doc);
-  f.set = [key, m, choices](RlConfig& c, const json& v) {
-    const std::string got = v.is_string() ? v.get<std::string>() : v.dump();
-    for (const std::string& s : choices) {
-      if (v.is_string() && got == s) {
-        c.*m = got;
-        return;
-      }
-    }
-    std::string list;
-    for (const std::string& s : choices) list += (list.empty() ? "" : ", ") + s;
-    throw InvalidArgument(key, "must be one of " + list + "; got '" + got + "'");
-  };
-  f.get = [m](const RlConfig& c) { return json(c.*m); };
-  return f;
-}
-
-Field text_field(std::string key, std::string RlConfig::*m, std::string doc) {
-  Field f;
-  f.key = key;
-  f.is_string = true;
-  f.range = "any text";
-  f.doc = std::move(doc);
-  f.set = [key, m](RlConfig& c, const json& v) {
-    if (!v.is_string()) throw InvalidArgument(key, "must be a string, got " + v.dump());
-    c.*m = v.get<std::string>();
-  };
-  f.get = [m](const RlConfig& c) { return json(c.*m); };
-  return f;
-}
+using Field = config::Field<RlConfig>;
+using config::choice_field;
+using config::int_field;
+using config::real_field;
+using config::text_field;
 
 Field hidden_field() {
   Field f;
@@ -151,8 +57,8 @@ Field eval_lr_field() {
   return f;
 }
 
-const std::vector<Field>& fields() {
-  static const std::vector<Field> kFields = [] {
+const config::Schema<RlConfig>& schema() {
+  static const config::Schema<RlConfig> kSchema([] {
     using C = RlConfig;
     std::vector<Field> f;
     f.push_back(text_field("description", &C::description, "free text kept with the run"));
@@ -219,48 +125,8 @@ const std::vector<Field>& fields() {
     f.push_back(int_field("validate.paths", &C::validate_paths, 0, 100000,
                           "paths per validation task and step (0: trajectories)"));
     return f;
-  }();
-  return kFields;
-}
-
-const Field* find_field(const std::string& key) {
-  for (const Field& f : fields()) {
-    if (f.key == key) return &f;
-  }
-  return nullptr;
-}
-
-bool is_group(const std::string& key) {
-  for (const Field& f : fields()) {
-    if (f.key.size() > key.size() && f.key.compare(0, key.size(), key) == 0 &&
-        f.key[key.size()] == '.') {
-      return true;
-    }
-  }
-  return false;
-}
-
-std::string known_keys() {
-  std::string s;
-  for (const Field& f : fields()) s += (s.empty() ? "" : ", ") + f.key;
-  return s;
-}
-
-void apply_object(RlConfig& c, const json& obj, const std::string& prefix) {
-  if (!obj.is_object()) {
-    throw InvalidArgument(prefix.empty() ? "config" : prefix,
-                          "must be a JSON object, got " + obj.dump());
-  }
-  for (const auto& item : obj.items()) {
-    const std::string key = prefix.empty() ? item.key() : prefix + "." + item.key();
-    if (const Field* f = find_field(key)) {
-      f->set(c, item.value());
-    } else if (is_group(key)) {
-      apply_object(c, item.value(), key);
-    } else {
-      throw InvalidArgument(key, "unknown field; known fields: " + known_keys());
-    }
-  }
+  }());
+  return kSchema;
 }
 
 void check_cross_field(RlConfig& c) {
@@ -299,52 +165,18 @@ std::vector<std::string> rl_env_names() {
 }
 
 RlConfig resolve_rl_config(const json& file, const std::vector<std::string>& overrides) {
-  RlConfig c;
-  if (!file.is_null()) apply_object(c, file, "");
-  for (const std::string& o : overrides) {
-    const std::size_t eq = o.find('=');
-    if (eq == std::string::npos || eq == 0) {
-      throw InvalidArgument("--set", "expected key=value, got '" + o + "'");
-    }
-    const std::string key = o.substr(0, eq);
-    const std::string text = o.substr(eq + 1);
-    const Field* f = find_field(key);
-    if (f == nullptr) throw InvalidArgument(key, "unknown field; known fields: " + known_keys());
-    json v;
-    if (f->is_string) {
-      v = text;
-    } else {
-      try {
-        v = json::parse(text);
-      } catch (const json::parse_error&) {
-        v = text;
-      }
-    }
-    f->set(c, v);
-  }
+  RlConfig c = schema().resolve(file, overrides);
   check_cross_field(c);
   return c;
 }
 
-json to_json(const RlConfig& c) {
-  json j = json::object();
-  for (const Field& f : fields()) {
-    std::string ptr = "/" + f.key;
-    for (char& ch : ptr) ch = ch == '.' ? '/' : ch;
-    j[json::json_pointer(ptr)] = f.get(c);
-  }
-  return j;
-}
+json to_json(const RlConfig& c) { return schema().to_json(c); }
 
 std::string rl_config_reference() {
-  const RlConfig defaults;
   std::ostringstream os;
-  os << "Meta-RL config fields (algorithm maml-trpo | fomaml-rl | reptile-rl; JSON objects nest "
-        "at the dots; --set key=value overrides):\n";
-  for (const Field& f : fields()) {
-    os << "  " << f.key << " = " << f.get(defaults).dump() << "\n      " << f.doc << "; " << f.range
-       << "\n";
-  }
+  os << schema().reference(
+      "Meta-RL config fields (algorithm maml-trpo | fomaml-rl | reptile-rl; JSON objects nest "
+      "at the dots; --set key=value overrides):");
   os << "Compiled policies (env distribution hidden activation):\n";
   for (const RlModelSpec& m : compiled_rl_models()) os << "  " << describe(m) << "\n";
   return os.str();
