@@ -31,6 +31,12 @@ void print_rl_summary(const nlohmann::json& s, const std::string& out) {
     std::printf(", %lld iterations, return before/after adaptation %.3f / %.3f",
                 static_cast<long long>(num("iterations")), num("return_before"),
                 num("return_after"));
+    for (const char* which : {"best_train", "best_validation"}) {
+      if (!s.contains(which) || s[which].value("iteration", -1LL) < 0) continue;
+      std::printf("; %s: iteration %lld (score %.3f)",
+                  std::string(which) == "best_train" ? "best-train" : "best-validation",
+                  s[which].value("iteration", -1LL), s[which].value("score", 0.0));
+    }
   } else if (s.contains("eval")) {
     const nlohmann::json& e = s["eval"];
     std::printf(", evaluation: mean return %.2f over %d %s episodes",
