@@ -16,12 +16,12 @@ import argparse
 import json
 import math
 import pathlib
-import struct
 import sys
 import time
 
 import torch
 
+from metasim_checkpoint import mlp_params, read_arrays
 from torch_maml import make_task_loss, mse, sample_tasks, vmap, grad, API
 
 
@@ -37,27 +37,9 @@ def authors_init(sizes, gen):
 
 
 def metasim_params(run_dir, sizes):
-    """The meta-parameters of a metasim checkpoint as [W1, b1, W2, b2, ...] (W row-major [out][in]).
-
-    File layout: a magic line, one line of JSON naming the arrays and their sizes, then the arrays'
-    doubles, little-endian, in that order (host/checkpoint.hpp).
-    """
-    with open(pathlib.Path(run_dir) / "checkpoint", "rb") as f:
-        if not f.readline().startswith(b"metasim-checkpoint"):
-            sys.exit(f"{run_dir}/checkpoint: not a metasim checkpoint")
-        arrays = {}
-        for name, n in json.loads(f.readline())["arrays"]:
-            arrays[name] = struct.unpack(f"<{n}d", f.read(8 * n))
-    flat = arrays["meta_params"]
-    params, o = [], 0
-    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
-        params.append(torch.tensor(flat[o:o + fan_in * fan_out]).reshape(fan_out, fan_in))
-        o += fan_in * fan_out
-        params.append(torch.tensor(flat[o:o + fan_out]))
-        o += fan_out
-    if o != len(flat):
-        sys.exit(f"{run_dir}/checkpoint: {len(flat)} parameters, a 1-40-40-1 MLP has {o}")
-    return params
+    """The meta-parameters of a metasim sinusoid run as [W1, b1, W2, b2, ...]."""
+    arrays, _ = read_arrays(pathlib.Path(run_dir) / "checkpoint")
+    return mlp_params(arrays["meta_params"], sizes)
 
 
 def adapted_losses(params, steps_list, shots, query, tasks, lr, gen):

@@ -24,10 +24,13 @@ as one JSON line.
 import argparse
 import json
 import math
+import pathlib
 import sys
 import time
 
 import torch
+
+from metasim_checkpoint import mlp_params, read_arrays
 
 HIDDEN, HORIZON, GAMMA = 100, 100, 0.99
 DEV = torch.device("cpu")  # set from --device
@@ -216,19 +219,30 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu", help="cpu or cuda")
+    ap.add_argument("--metasim-run", help="skip training: evaluate this metasim nav2d run's policy "
+                    "(RUN_DIR/<--checkpoint>) with the code below, on the same held-out goals")
+    ap.add_argument("--checkpoint", default="checkpoint",
+                    help="with --metasim-run: checkpoint, best-train or best-validation")
     a = ap.parse_args()
     global DEV
     DEV = torch.device(a.device)
     torch.set_num_threads(a.threads)
     gen = torch.Generator(device=DEV).manual_seed(a.seed)
     t0 = time.perf_counter()
-    theta = train(a, gen)
+    if a.metasim_run:
+        arrays, header = read_arrays(pathlib.Path(a.metasim_run) / a.checkpoint)
+        theta = mlp_params(arrays["policy_params"], [2, HIDDEN, HIDDEN, 2], extra=2, device=DEV)
+        theta = [t.float() for t in theta]
+        a.iterations = header.get("iteration", 0)
+    else:
+        theta = train(a, gen)
     train_s = time.perf_counter() - t0
     for spec in a.eval.split(","):
         tasks, paths = (int(v) for v in spec.split(":"))
         returns = evaluate(theta, a, tasks, paths,
                            torch.Generator(device=DEV).manual_seed(10_000 + a.seed))
         print(json.dumps({"peer": "pytorch maml-trpo nav2d", "torch_version": torch.__version__,
+                          "model": f"{a.metasim_run}/{a.checkpoint}" if a.metasim_run else "pytorch",
                           "seed": a.seed, "iterations": a.iterations, "meta_batch": a.meta_batch,
                           "paths_train": a.paths, "inner_lr": a.inner_lr, "eval_lr": a.eval_lr,
                           "tasks": tasks, "paths": paths, "returns_after_steps": returns,
