@@ -3,8 +3,9 @@ in PyTorch (every task's policy weights stacked into batched tensors, rollouts a
 batched matrix products; no Python loop over tasks or trajectories).
 
 Per iteration, as metasim's fomaml-rl does it: sample goals U[-0.5, 0.5]^2; roll out 20 paths of
-100 steps per task with a 2-100-100-2 ReLU Gaussian policy (state-independent log std, actions
-clipped to +-0.1, reward -distance, a path ends inside the 0.01 goal square); fit rllab's linear
+100 steps per task with a 2-100-100-2 ReLU Gaussian policy (state-independent log std, actions in
+[-1, 1] units scaled onto the +-0.1 box and clipped, as rllab's normalize() and metasim do; reward
+-distance, a path ends inside the 0.01 goal square); fit rllab's linear
 feature baseline per task (ridge 1e-5); advantages = discounted returns (gamma 0.99, GAE lambda 1)
 minus the baseline, normalised per task; one inner policy-gradient step (lr 0.1); roll out again
 with the adapted policies; the post-update surrogate's gradient at the adapted weights (first
@@ -63,7 +64,7 @@ def rollout(p, goals, gen):
         obs_buf[:, :, t] = pos
         act = mean_action(p, pos) + std * torch.randn(m, PATHS, 2, generator=gen)
         act_buf[:, :, t] = act
-        pos = pos + act.clamp(-0.1, 0.1) * alive.unsqueeze(-1)
+        pos = pos + (0.1 * act).clamp(-0.1, 0.1) * alive.unsqueeze(-1)
         d = pos - goals.unsqueeze(1)
         rew_buf[:, :, t] = -d.norm(dim=-1) * alive
         mask[:, :, t] = alive
