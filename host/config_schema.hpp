@@ -149,8 +149,6 @@ class Schema {
  public:
   explicit Schema(std::vector<Field<C>> fields) : fields_(std::move(fields)) {}
 
-  const std::vector<Field<C>>& fields() const { return fields_; }
-
   const Field<C>* find(const std::string& key) const {
     for (const Field<C>& f : fields_) {
       if (f.key == key) return &f;
@@ -201,9 +199,9 @@ class Schema {
   }
 
   std::string known_keys() const {
-    std::string s;
-    for (const Field<C>& f : fields_) s += (s.empty() ? "" : ", ") + f.key;
-    return s;
+    std::vector<std::string> keys;
+    for (const Field<C>& f : fields_) keys.push_back(f.key);
+    return join(keys, ", ");
   }
 
   void apply_object(C& c, const nlohmann::json& obj, const std::string& prefix) const {

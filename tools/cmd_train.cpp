@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "host/checkpoint.hpp"
@@ -31,11 +32,14 @@ void print_rl_summary(const nlohmann::json& s, const std::string& out) {
     std::printf(", %lld iterations, return before/after adaptation %.3f / %.3f",
                 static_cast<long long>(num("iterations")), num("return_before"),
                 num("return_after"));
-    for (const char* which : {"best_train", "best_validation"}) {
-      if (!s.contains(which) || s[which].value("iteration", -1LL) < 0) continue;
-      std::printf("; %s: iteration %lld (score %.3f)",
-                  std::string(which) == "best_train" ? "best-train" : "best-validation",
-                  s[which].value("iteration", -1LL), s[which].value("score", 0.0));
+    // The summary's key for each selected model, and the model's file name.
+    const std::pair<const char*, const char*> selected[] = {
+        {"best_train", rl::kBestTrainCheckpoint},
+        {"best_validation", rl::kBestValidationCheckpoint}};
+    for (const auto& [key, name] : selected) {
+      if (!s.contains(key) || s[key].value("iteration", -1LL) < 0) continue;
+      std::printf("; %s: iteration %lld (score %.3f)", name, s[key].value("iteration", -1LL),
+                  s[key].value("score", 0.0));
     }
   } else if (s.contains("eval")) {
     const nlohmann::json& e = s["eval"];

@@ -30,7 +30,7 @@ Field env_field() {
   Field f;
   f.key = "env";
   f.is_string = true;
-  for (const std::string& s : rl::ppo_env_names()) f.range += (f.range.empty() ? "" : " | ") + s;
+  f.range = config::join(rl::ppo_env_names(), " | ");
   f.doc = "environment (Gymnasium id)";
   f.set = [](PpoConfig& c, const json& v) {
     if (!v.is_string()) throw InvalidArgument("env", "must be an env name, got " + v.dump());
@@ -128,10 +128,8 @@ void check_cross_field(const PpoConfig& c) {
   const EnvSpec& spec = env_spec(c.env, "env");
   const std::vector<std::string> compiled = rl::ppo_env_names();
   if (std::find(compiled.begin(), compiled.end(), spec.name) == compiled.end()) {
-    std::string list;
-    for (const std::string& s : compiled) list += (list.empty() ? "" : ", ") + s;
-    throw InvalidArgument("env",
-                          "PPO has no compiled model for '" + spec.name + "'; compiled: " + list);
+    throw InvalidArgument("env", "PPO has no compiled model for '" + spec.name +
+                                     "'; compiled: " + config::join(compiled, ", "));
   }
   if (c.distribution == "categorical" && !spec.discrete) {
     throw InvalidArgument("policy.distribution",
