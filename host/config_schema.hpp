@@ -74,8 +74,8 @@ Field<C> int_field(std::string key, I C::*m, long long lo, long long hi, std::st
 
 // A real member in [lo, hi]; lo_open / hi_open exclude the bound itself. NaN is refused.
 template <class C>
-Field<C> real_field(std::string key, double C::*m, double lo, double hi, bool lo_open,
-                    bool hi_open, std::string doc) {
+Field<C> real_field(std::string key, double C::*m, double lo, double hi, bool lo_open, bool hi_open,
+                    std::string doc) {
   Field<C> f;
   f.key = key;
   f.range =
