@@ -225,9 +225,33 @@ struct BatchedMlp {
   // one's store (one row updated back to back is a chain of store-to-load forwards, several
   // times slower than the arithmetic). Samples go in blocks of kBlock so that the accumulators
   // live on the stack.
+  //
+  // These passes keep the hidden layers' activations and deltas sample-major, one row per
+  // sample: unit u of sample s of a layer of width n at row s * n, u (a SerialRow of n). The wide
+  // layers' vector loops run along units, so a sample's row is written and read whole, with no
+  // transposes. The input x and the outputs (b.out) stay feature-major, as the callers pass and
+  // read them.
   static constexpr int kBlock = 32;
   // Layers narrower than this vectorise along the samples of the chunk instead of along units.
   static constexpr int kNarrow = 8;
+
+  // Sample s's row of a sample-major buffer of layer width n.
+  template <typename S>
+  static METASIM_INLINE SerialRow<S> sample_row(S* buf, int n, int s) {
+    return SerialRow<S>(buf + s * n, n);
+  }
+
+  // Input unit i of sample s: x feature-major for layer 0, else the previous layer's
+  // sample-major activations.
+  template <int L, typename In>
+  static METASIM_INLINE std::remove_const_t<In> input_at(const In* in, int in_stride, int i,
+                                                         int s) {
+    if constexpr (L == 0) {
+      return SerialRow<const In>(in + i * in_stride, in_stride).load(s);
+    } else {
+      return sample_row(in, Net::in_dim(L), s).load(i);
+    }
+  }
 
   template <int L, class P, typename In, typename S>
   static void forward_layer_serial(const P& p, const In* __restrict__ in, int in_stride, int c,
@@ -237,19 +261,36 @@ struct BatchedMlp {
     constexpr int w = Net::weight_offset(L);
     constexpr int bias = Net::bias_offset(L);
     constexpr bool kLast = L == kLayers - 1;
+    // Output o of sample s: a row of b.out for the last layer, else this layer's sample row.
+    auto put = [&](int o, int s, const S& z) {
+      if constexpr (kLast) {
+        SerialRow<S>(dst + o * stride, stride).store(s, z);
+      } else {
+        sample_row(dst, n_out, s).store(o, Act::apply(z));
+      }
+    };
     if constexpr (n_out < kNarrow) {
-      // Output o of every sample at once: z[s] = b[o] + the products in order of i, the vector
-      // loop along s reading rows of this layer's input.
-      for (int o = 0; o < n_out; ++o) {
-        const SerialRow<S> z(dst + o * stride, stride);
-        const S bo = p[bias + o];
-        for (int s = 0; s < c; ++s) z.store(s, bo);
-        for (int i = 0; i < n_in; ++i) {
-          serial_madd<true>(c, z, p[w + o * n_in + i],
-                            SerialRow<const In>(in + i * in_stride, in_stride));
-        }
-        if constexpr (!kLast) {
-          for (int s = 0; s < c; ++s) z.store(s, Act::apply(z.load(s)));
+      // Output o of a block of samples at once: z[s] = b[o] + the products in order of i, the
+      // vector loop along s (unit-stride for layer 0's feature-major input).
+      S zl[kBlock];
+      const SerialRow<S> z(zl, kBlock);
+      for (int s0 = 0; s0 < c; s0 += kBlock) {
+        const int m = c - s0 < kBlock ? c - s0 : kBlock;
+        for (int o = 0; o < n_out; ++o) {
+          const S bo = p[bias + o];
+          for (int s = 0; s < m; ++s) z.store(s, bo);
+          for (int i = 0; i < n_in; ++i) {
+            if constexpr (L == 0) {
+              serial_madd<true>(m, z, p[w + o * n_in + i],
+                                SerialRow<const In>(in + i * in_stride + s0, in_stride));
+            } else {
+              const auto wi = p[w + o * n_in + i];
+              for (int s = 0; s < m; ++s) {
+                z.store(s, z.load(s) + wi * input_at<L>(in, in_stride, i, s0 + s));
+              }
+            }
+          }
+          for (int s = 0; s < m; ++s) put(o, s0 + s, z.load(s));
         }
       }
     } else {
@@ -269,29 +310,27 @@ struct BatchedMlp {
           for (int o = 0; o < n_out; ++o) z.store(o, p[bias + o]);
         }
         for (int i = 0; i < n_in; ++i) {
-          const SerialRow<const In> xi(in + i * in_stride, in_stride);
           for (int s = 0; s < m; ++s) {
-            serial_madd<false>(n_out, SerialRow<S>(zb + s * n_out, n_out), xi.load(s0 + s),
-                               wt.at(i * n_out));
+            serial_madd<false>(n_out, SerialRow<S>(zb + s * n_out, n_out),
+                               input_at<L>(in, in_stride, i, s0 + s), wt.at(i * n_out));
           }
         }
         for (int s = 0; s < m; ++s) {
           const SerialRow<S> z(zb + s * n_out, n_out);
-          for (int o = 0; o < n_out; ++o) {
-            const SerialRow<S> out(dst + o * stride, stride);
-            if constexpr (kLast) {
-              out.store(s0 + s, z.load(o));
-            } else {
-              out.store(s0 + s, Act::apply(z.load(o)));
-            }
+          if constexpr (kLast) {
+            for (int o = 0; o < n_out; ++o) put(o, s0 + s, z.load(o));
+          } else {
+            const SerialRow<S> out = sample_row(dst, n_out, s0 + s);
+            for (int o = 0; o < n_out; ++o) out.store(o, Act::apply(z.load(o)));
           }
         }
       }
     }
   }
 
-  // a: this layer's input, feature-major with stride a_stride (x for layer 0, else the previous
-  // layer's activations). Writes dLoss/dz_{L-1} into next for L > 0.
+  // a: this layer's input (x feature-major with stride a_stride for layer 0, else the previous
+  // layer's sample-major activations); delta: dLoss/dz_L (b.out's feature-major rows for the last
+  // layer, else sample-major). Writes dLoss/dz_{L-1} into next (sample-major) for L > 0.
   template <int L, class P, typename A, typename S, class G>
   static void backward_layer_serial(const P& p, const A* __restrict__ a, int a_stride, int c,
                                     int stride, const S* __restrict__ delta, S* __restrict__ next,
@@ -300,27 +339,37 @@ struct BatchedMlp {
     constexpr int n_out = Net::out_dim(L);
     constexpr int w = Net::weight_offset(L);
     constexpr int bias = Net::bias_offset(L);
-    // Parameter gradients, each summed over s in order from zero as the group version does, but
-    // from a sample-major copy of the input so that the vector loop runs along the input units;
-    // o runs inside s, so consecutive updates go to different rows of acc.
+    auto delta_at = [&](int o, int s) {
+      if constexpr (L == kLayers - 1) {
+        return SerialRow<const S>(delta + o * stride, stride).load(s);
+      } else {
+        return sample_row(delta, n_out, s).load(o);
+      }
+    };
+    // Parameter gradients, each summed over s in order from zero as the group version does, the
+    // vector loop along the input units of a sample's row (for layer 0, of a sample-major copy of
+    // x); o runs inside s, so consecutive updates go to different rows of acc.
     S accb[n_out * n_in];
     S bacc[n_out];
-    A atb[kBlock * n_in];
+    A atb[L == 0 ? kBlock * n_in : 1];
     const SerialRow<S> acc(accb, n_out * n_in);
-    const SerialRow<A> at(atb, kBlock * n_in);
     for (int j = 0; j < n_out * n_in; ++j) acc.store(j, S(0));
     for (int o = 0; o < n_out; ++o) bacc[o] = S(0);
     for (int s0 = 0; s0 < c; s0 += kBlock) {
       const int m = c - s0 < kBlock ? c - s0 : kBlock;
-      for (int i = 0; i < n_in; ++i) {
-        const SerialRow<const A> ai(a + i * a_stride, a_stride);
-        for (int s = 0; s < m; ++s) at.store(s * n_in + i, ai.load(s0 + s));
+      if constexpr (L == 0) {
+        static_assert(!kIsDual<A>, "the network's input is data, not a Dual");
+        for (int i = 0; i < n_in; ++i) {
+          for (int s = 0; s < m; ++s) atb[s * n_in + i] = a[i * a_stride + s0 + s];
+        }
       }
       for (int s = 0; s < m; ++s) {
+        const SerialRow<const A> as = L == 0 ? SerialRow<const A>(atb + s * n_in, n_in)
+                                             : sample_row(a, n_in, s0 + s);
         for (int o = 0; o < n_out; ++o) {
-          const S ds = SerialRow<const S>(delta + o * stride, stride).load(s0 + s);
+          const S ds = delta_at(o, s0 + s);
           bacc[o] += ds;
-          serial_madd<true>(n_in, acc.at(o * n_in), ds, at.at(s * n_in));
+          serial_madd<true>(n_in, acc.at(o * n_in), ds, as);
         }
       }
     }
@@ -339,19 +388,16 @@ struct BatchedMlp {
           for (int i = 0; i < n_in; ++i) z.store(i, S(0));
         }
         for (int o = 0; o < n_out; ++o) {
-          const SerialRow<const S> d(delta + o * stride, stride);
           const auto wo = param_row(p, w + o * n_in);
           for (int s = 0; s < m; ++s) {
-            serial_madd<false>(n_in, SerialRow<S>(zb + s * n_in, n_in), d.load(s0 + s), wo);
+            serial_madd<false>(n_in, SerialRow<S>(zb + s * n_in, n_in), delta_at(o, s0 + s), wo);
           }
         }
         for (int s = 0; s < m; ++s) {
           const SerialRow<S> z(zb + s * n_in, n_in);
-          for (int i = 0; i < n_in; ++i) {
-            const A ai = SerialRow<const A>(a + i * a_stride, a_stride).load(s0 + s);
-            SerialRow<S>(next + i * stride, stride)
-                .store(s0 + s, z.load(i) * Act::grad_from_output(ai));
-          }
+          const SerialRow<const A> as = sample_row(a, n_in, s0 + s);
+          const SerialRow<S> out = sample_row(next, n_in, s0 + s);
+          for (int i = 0; i < n_in; ++i) out.store(i, z.load(i) * Act::grad_from_output(as.load(i)));
         }
       }
     }
