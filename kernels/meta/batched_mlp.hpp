@@ -11,9 +11,11 @@
 
 namespace metasim::meta {
 
-// Chunk buffers for scalar S, each feature-major [rows][stride]: element (unit u, sample s) at
-// u * stride + s. The stride is odd so that a warp reading one column per thread across rows
-// (the weight-gradient loop) hits distinct shared-memory banks.
+// Chunk buffers for scalar S, each [rows][stride]. The group passes store them feature-major:
+// element (unit u, sample s) at u * stride + s; the stride is odd so that a warp reading one
+// column per thread across rows (the weight-gradient loop) hits distinct shared-memory banks. The
+// serial (CPU) passes store a hidden layer's block sample-major instead (see the serial passes
+// below); out is feature-major for both.
 template <typename S>
 struct ChunkBuffers {
   S* acts;     // [hidden units of all hidden layers][stride], layer l at Net::activation_offset(l)
