@@ -399,7 +399,9 @@ struct BatchedMlp {
           const SerialRow<S> z(zb + s * n_in, n_in);
           const SerialRow<const A> as = sample_row(a, n_in, s0 + s);
           const SerialRow<S> out = sample_row(next, n_in, s0 + s);
-          for (int i = 0; i < n_in; ++i) out.store(i, z.load(i) * Act::grad_from_output(as.load(i)));
+          for (int i = 0; i < n_in; ++i) {
+            out.store(i, z.load(i) * Act::grad_from_output(as.load(i)));
+          }
         }
       }
     }

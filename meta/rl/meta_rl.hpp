@@ -48,8 +48,9 @@ struct EvalRequest {
   std::string backend = "auto";
   std::string checkpoint = kLatestCheckpoint;  // or kBestTrainCheckpoint, kBestValidationCheckpoint
 };
-// Loads the run's checkpoint request.checkpoint (verified), adapts to fresh tasks (a task stream never used in
-// training) with the test-time learning rates (request.lr, else the run's eval.lr) and returns
+// Loads the run's checkpoint request.checkpoint (verified), adapts to fresh tasks (a task stream
+// never used in training) with the test-time learning rates (request.lr, else the run's eval.lr)
+// and returns
 // {"algorithm", "env", "checkpoint", "iteration", "returns_after_steps": [r0 .. r_steps],
 // "tasks", "seconds"}.
 nlohmann::json evaluate_command(const std::string& run_dir, const EvalRequest& request);
