@@ -6,4 +6,5 @@ list(APPEND METASIM_TEST_SOURCES
   meta_task_family_test.cpp
   meta_trainer_test.cpp
   meta_cli_test.cpp
-  meta_cuda_parity_test.cpp)
+  meta_cuda_parity_test.cpp
+  serial_lanes_test.cpp)

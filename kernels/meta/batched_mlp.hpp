@@ -8,6 +8,7 @@
 #include "kernels/core/hd.hpp"
 #include "kernels/core/mlp.hpp"
 #include "kernels/meta/group.hpp"
+#include "kernels/meta/serial_lanes.hpp"
 
 namespace metasim::meta {
 
@@ -222,11 +223,12 @@ struct BatchedMlp {
   // values in the same order as the group versions, with the loops arranged so that the innermost
   // one is unit-stride and independent across iterations, which GCC vectorises. Dual rows are
   // stored as a SerialRow (values, then tangents) so that those loops see two plain arrays.
-  // Every sum is accumulated in a row of a small stack array; the loops around the vector loop
-  // visit a different row on each iteration, so consecutive updates never wait on the previous
-  // one's store (one row updated back to back is a chain of store-to-load forwards, several
-  // times slower than the arithmetic). Samples go in blocks of kBlock so that the accumulators
-  // live on the stack.
+  // The wide layers' sums run in register tiles (lanes::matmul_rows): a few rows of
+  // accumulators stay in vector registers for a whole sum, each term's row of weights or
+  // activations loaded once per tile. The narrow layers' sums are accumulated in rows of a small
+  // stack array, the loops around the vector loop visiting a different row on each iteration, so
+  // that consecutive updates never wait on the previous one's store. Samples go in blocks of
+  // kBlock so that the buffers live on the stack.
   //
   // These passes keep the hidden layers' activations and deltas sample-major, one row per
   // sample: unit u of sample s of a layer of width n at row s * n, u (a SerialRow of n). The wide
@@ -298,25 +300,27 @@ struct BatchedMlp {
     } else {
       // The vector loop along the output units, reading the weights transposed once per pass
       // ([in][out]); z[s] is one sample's row of pre-activations, each still the bias plus the
-      // products in order of i.
+      // products in order of i, summed in registers for tiles of samples (lanes::matmul_rows).
       S wtb[n_in * n_out];
       S zb[kBlock * n_out];
       const SerialRow<S> wt(wtb, n_in * n_out);
-      for (int i = 0; i < n_in; ++i) {
-        for (int o = 0; o < n_out; ++o) wt.store(i * n_out + o, p[w + o * n_in + i]);
+      if constexpr (std::is_pointer_v<P> && !kIsDual<S>) {
+        lanes::transpose<n_out, n_in>(&p[w], wtb);
+      } else if constexpr (requires { p.tangent; } && kIsDual<S>) {
+        lanes::transpose<n_out, n_in>(p.value + w, wt.v);
+        lanes::transpose<n_out, n_in>(p.tangent + w, wt.t);
+      } else {
+        for (int i = 0; i < n_in; ++i) {
+          for (int o = 0; o < n_out; ++o) wt.store(i * n_out + o, p[w + o * n_in + i]);
+        }
       }
       for (int s0 = 0; s0 < c; s0 += kBlock) {
         const int m = c - s0 < kBlock ? c - s0 : kBlock;
-        for (int s = 0; s < m; ++s) {
-          const SerialRow<S> z(zb + s * n_out, n_out);
-          for (int o = 0; o < n_out; ++o) z.store(o, p[bias + o]);
-        }
-        for (int i = 0; i < n_in; ++i) {
-          for (int s = 0; s < m; ++s) {
-            serial_madd<false>(n_out, SerialRow<S>(zb + s * n_out, n_out),
-                               input_at<L>(in, in_stride, i, s0 + s), wt.at(i * n_out));
-          }
-        }
+        lanes::matmul_rows<S, n_out, true, false>(
+            m, n_in, [&](int) { return param_row(p, bias); },
+            [&](int i) { return wt.at(i * n_out); },
+            [&](int s, int i) { return input_at<L>(in, in_stride, i, s0 + s); },
+            [&](int s) { return SerialRow<S>(zb + s * n_out, n_out); });
         for (int s = 0; s < m; ++s) {
           const SerialRow<S> z(zb + s * n_out, n_out);
           if constexpr (kLast) {
@@ -349,30 +353,39 @@ struct BatchedMlp {
       }
     };
     // Parameter gradients, each summed over s in order from zero as the group version does, the
-    // vector loop along the input units of a sample's row (for layer 0, of a sample-major copy of
-    // x); o runs inside s, so consecutive updates go to different rows of acc.
+    // vector loop along the input units of a sample's row.
     S accb[n_out * n_in];
     S bacc[n_out];
-    A atb[L == 0 ? kBlock * n_in : 1];
     const SerialRow<S> acc(accb, n_out * n_in);
-    for (int j = 0; j < n_out * n_in; ++j) acc.store(j, S(0));
     for (int o = 0; o < n_out; ++o) bacc[o] = S(0);
-    for (int s0 = 0; s0 < c; s0 += kBlock) {
-      const int m = c - s0 < kBlock ? c - s0 : kBlock;
-      if constexpr (L == 0) {
-        static_assert(!kIsDual<A>, "the network's input is data, not a Dual");
+    if constexpr (L == 0) {
+      // x is feature-major: each block of samples is copied sample-major first, and o runs inside
+      // s so that consecutive updates go to different rows of acc (this layer's input is narrow).
+      static_assert(!kIsDual<A>, "the network's input is data, not a Dual");
+      A atb[kBlock * n_in];
+      for (int j = 0; j < n_out * n_in; ++j) acc.store(j, S(0));
+      for (int s0 = 0; s0 < c; s0 += kBlock) {
+        const int m = c - s0 < kBlock ? c - s0 : kBlock;
         for (int i = 0; i < n_in; ++i) {
           for (int s = 0; s < m; ++s) atb[s * n_in + i] = a[i * a_stride + s0 + s];
         }
-      }
-      for (int s = 0; s < m; ++s) {
-        const SerialRow<const A> as = L == 0 ? SerialRow<const A>(atb + s * n_in, n_in)
-                                             : sample_row(a, n_in, s0 + s);
-        for (int o = 0; o < n_out; ++o) {
-          const S ds = delta_at(o, s0 + s);
-          bacc[o] += ds;
-          serial_madd<true>(n_in, acc.at(o * n_in), ds, as);
+        for (int s = 0; s < m; ++s) {
+          const SerialRow<const A> as(atb + s * n_in, n_in);
+          for (int o = 0; o < n_out; ++o) {
+            const S ds = delta_at(o, s0 + s);
+            bacc[o] += ds;
+            serial_madd<true>(n_in, acc.at(o * n_in), ds, as);
+          }
         }
+      }
+    } else {
+      // Tiles of rows o of acc in registers while s runs over the whole chunk.
+      const auto acc_row = [&](int o) { return acc.at(o * n_in); };
+      lanes::matmul_rows<S, n_in, false, true>(
+          n_out, c, acc_row, [&](int s) { return sample_row(a, n_in, s); },
+          [&](int o, int s) { return delta_at(o, s); }, acc_row);
+      for (int s = 0; s < c; ++s) {
+        for (int o = 0; o < n_out; ++o) bacc[o] += delta_at(o, s);
       }
     }
     for (int o = 0; o < n_out; ++o) {
@@ -381,22 +394,16 @@ struct BatchedMlp {
     }
     if constexpr (L > 0) {
       // z[s] = sum over o in order of delta[o][s] * W[o][.], the vector loop along this layer's
-      // inputs reading rows of W; s runs inside o.
+      // inputs reading rows of W, for tiles of samples in registers.
       S zb[kBlock * n_in];
+      const auto z_row = [&](int s) { return SerialRow<S>(zb + s * n_in, n_in); };
       for (int s0 = 0; s0 < c; s0 += kBlock) {
         const int m = c - s0 < kBlock ? c - s0 : kBlock;
+        lanes::matmul_rows<S, n_in, false, false>(
+            m, n_out, z_row, [&](int o) { return param_row(p, w + o * n_in); },
+            [&](int s, int o) { return delta_at(o, s0 + s); }, z_row);
         for (int s = 0; s < m; ++s) {
-          const SerialRow<S> z(zb + s * n_in, n_in);
-          for (int i = 0; i < n_in; ++i) z.store(i, S(0));
-        }
-        for (int o = 0; o < n_out; ++o) {
-          const auto wo = param_row(p, w + o * n_in);
-          for (int s = 0; s < m; ++s) {
-            serial_madd<false>(n_in, SerialRow<S>(zb + s * n_in, n_in), delta_at(o, s0 + s), wo);
-          }
-        }
-        for (int s = 0; s < m; ++s) {
-          const SerialRow<S> z(zb + s * n_in, n_in);
+          const SerialRow<S> z = z_row(s);
           const SerialRow<const A> as = sample_row(a, n_in, s0 + s);
           const SerialRow<S> out = sample_row(next, n_in, s0 + s);
           for (int i = 0; i < n_in; ++i) {
