@@ -249,6 +249,16 @@ constexpr int tile_rows(int lanes, int registers) {
   return r < 1 ? 1 : r > kMaxRows ? kMaxRows : r;
 }
 
+// tile over rows [r0, r0 + R) of the callers' row numbering.
+template <typename S, int kBytes, int kN, int R, bool kInit, bool kXLeft, class InitRow, class BRow,
+          class AVal, class OutRow>
+METASIM_INLINE void tile_at(int c0, int r0, int kn, const InitRow& init_row, const BRow& b_row,
+                            const AVal& a_val, const OutRow& out_row) {
+  tile<S, kBytes, kN, R, kInit, kXLeft>(
+      c0, kn, [&](int r) { return init_row(r0 + r); }, b_row,
+      [&](int r, int k) { return a_val(r0 + r, k); }, [&](int r) { return out_row(r0 + r); });
+}
+
 // The last rows of a column block (fewer than a full tile): one tile of exactly that many rows.
 template <typename S, int kBytes, int kN, int R, bool kInit, bool kXLeft, class InitRow, class BRow,
           class AVal, class OutRow>
@@ -256,9 +266,7 @@ METASIM_INLINE void last_rows(int c0, int r0, int count, int kn, const InitRow& 
                               const BRow& b_row, const AVal& a_val, const OutRow& out_row) {
   if constexpr (R > 0) {
     if (count == R) {
-      tile<S, kBytes, kN, R, kInit, kXLeft>(
-          c0, kn, [&](int r) { return init_row(r0 + r); }, b_row,
-          [&](int r, int k) { return a_val(r0 + r, k); }, [&](int r) { return out_row(r0 + r); });
+      tile_at<S, kBytes, kN, R, kInit, kXLeft>(c0, r0, kn, init_row, b_row, a_val, out_row);
     } else {
       last_rows<S, kBytes, kN, R - 1, kInit, kXLeft>(c0, r0, count, kn, init_row, b_row, a_val,
                                                      out_row);
@@ -287,9 +295,7 @@ METASIM_INLINE void columns(int rows, int kn, const InitRow& init_row, const BRo
     constexpr int kR = tile_rows(kN, Lane<S, kBytes>::kRegisters);
     const int full = rows - rows % kR;
     for (int r0 = 0; r0 < full; r0 += kR) {
-      tile<S, kBytes, kN, kR, kInit, kXLeft>(
-          kC0, kn, [&](int r) { return init_row(r0 + r); }, b_row,
-          [&](int r, int k) { return a_val(r0 + r, k); }, [&](int r) { return out_row(r0 + r); });
+      tile_at<S, kBytes, kN, kR, kInit, kXLeft>(kC0, r0, kn, init_row, b_row, a_val, out_row);
     }
     last_rows<S, kBytes, kN, kR - 1, kInit, kXLeft>(kC0, full, rows - full, kn, init_row, b_row,
                                                     a_val, out_row);
