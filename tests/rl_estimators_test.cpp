@@ -205,7 +205,7 @@ TEST(RlProcess_Reference, NormalisedAdvantagesAndCompaction) {
   std::mt19937_64 rng(5);
   std::normal_distribution<double> nd(0, 1);
   std::vector<double> obs(2 * cap), act(2 * cap), rew(cap), adv(cap), work(cap), returns(1);
-  std::vector<int32_t> len = {8, 3, 5}, n_valid(1), status(1, 0);
+  std::vector<int32_t> len = {8, 3, 5}, n_valid(1), n_paths(1), status(1, 0);
   for (auto& o : obs) o = nd(rng);
   for (auto& a : act) a = nd(rng);
   for (auto& r : rew) r = nd(rng);
@@ -214,6 +214,7 @@ TEST(RlProcess_Reference, NormalisedAdvantagesAndCompaction) {
   a.num_tasks = 1;
   a.trajectories = paths;
   a.horizon = horizon;
+  a.paths_rolled = paths;
   a.gamma = 0.9;
   a.gae_lambda = 0.8;
   a.obs = obs.data();
@@ -222,6 +223,7 @@ TEST(RlProcess_Reference, NormalisedAdvantagesAndCompaction) {
   a.lengths = len.data();
   a.adv = adv.data();
   a.n_valid = n_valid.data();
+  a.n_paths = n_paths.data();
   a.returns = returns.data();
   a.work = work.data();
   a.status = status.data();
@@ -257,6 +259,7 @@ TEST(RlProcess_Reference, NormalisedAdvantagesAndCompaction) {
   for (double x : ref) s += (x - m) * (x - m);
   s = std::sqrt(s / ref.size());
   ASSERT_EQ(n_valid[0], 16);
+  EXPECT_EQ(n_paths[0], paths);
   EXPECT_EQ(status[0], 0);
   EXPECT_NEAR(returns[0], ret_sum / paths, 1e-12);
   int k = 0;

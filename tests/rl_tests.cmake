@@ -4,5 +4,6 @@
 list(APPEND METASIM_TEST_SOURCES
   rl_estimators_test.cpp
   rl_meta_gradient_test.cpp
+  rl_sampler_test.cpp
   rl_trainer_test.cpp
   rl_cuda_parity_test.cpp)

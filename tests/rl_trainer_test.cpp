@@ -187,6 +187,20 @@ TEST(MetaRlTraining_RunDirectory, WritesConfigMetricsCheckpointResumesAndEvaluat
   EXPECT_EQ(ev["tasks"], 6);
   ASSERT_EQ(ev["returns_after_steps"].size(), 3u);
   for (const json& r : ev["returns_after_steps"]) EXPECT_LT(r.get<double>(), 0.0);
+  EXPECT_EQ(ev["sampler_budget"], "paths");
+  for (const json& n : ev["paths_per_task_after_steps"]) EXPECT_EQ(n.get<double>(), 4.0);
+  // The transition budget: every task holds at least trajectories x horizon steps, in at least
+  // `trajectories` paths.
+  req.sampler = "transitions";
+  const json evt = evaluate_command(dir.string(), req);
+  EXPECT_EQ(evt["sampler_budget"], "transitions");
+  for (int j = 0; j <= 2; ++j) {
+    const double paths = evt["paths_per_task_after_steps"][j].get<double>();
+    EXPECT_GE(paths, 4.0);
+    EXPECT_GE(paths * evt["path_length_after_steps"][j].get<double>(), 4.0 * 20 - 1e-9);
+  }
+  req.sampler = "episodes";
+  EXPECT_THROW(evaluate_command(dir.string(), req), InvalidArgument);
   fs::remove_all(dir);
 }
 

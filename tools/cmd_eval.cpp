@@ -23,6 +23,7 @@ void add_eval_command(CLI::App& app) {
     int rl_steps = rl::EvalRequest{}.steps;
     int rl_paths = 0;
     std::vector<double> rl_lr;
+    std::string rl_sampler;
     std::string rl_checkpoint = rl::kLatestCheckpoint;
     int episodes = ppo::EvalRequest{}.episodes;
     bool stochastic = false;
@@ -52,6 +53,9 @@ void add_eval_command(CLI::App& app) {
                   "meta-RL: test-time rates, one per adaptation step, the last one repeating "
                   "(--lr 0.5,0.25; each in [0, 10]; default: the run's eval.lr)")
       ->delimiter(',');
+  cmd->add_option("--sampler", opt->rl_sampler,
+                  "meta-RL: paths (a fixed number per task) or transitions (whole paths until "
+                  "each task holds paths x horizon steps); default: the run's sampler.budget");
   cmd->add_option("--checkpoint", opt->rl_checkpoint,
                   std::string("meta-RL: which of the run's models: ") + rl::kLatestCheckpoint +
                       " (the last), " + rl::kBestTrainCheckpoint +
@@ -78,6 +82,7 @@ void add_eval_command(CLI::App& app) {
       r.steps = steps->count() > 0 ? opt->eval.steps : opt->rl_steps;
       r.trajectories = opt->rl_paths;
       r.lr = opt->rl_lr;
+      r.sampler = opt->rl_sampler;
       r.checkpoint = opt->rl_checkpoint;
       if (seed->count() > 0) r.seed = opt->eval.seed;
       r.backend = opt->eval.backend;
@@ -93,8 +98,11 @@ void add_eval_command(CLI::App& app) {
           static_cast<long long>(j.value("iteration", int64_t{0})), j.value("tasks", 0),
           j.value("env", "").c_str(), r.steps);
       const nlohmann::json& ret = j["returns_after_steps"];
+      const nlohmann::json& paths = j["paths_per_task_after_steps"];
+      const nlohmann::json& len = j["path_length_after_steps"];
       for (size_t i = 0; i < ret.size(); ++i) {
-        std::printf("  after %zu: %.3f\n", i, ret[i].get<double>());
+        std::printf("  after %zu: %.3f  (%.1f paths per task, %.1f steps per path)\n", i,
+                    ret[i].get<double>(), paths[i].get<double>(), len[i].get<double>());
       }
       return;
     }

@@ -1,5 +1,6 @@
-// CUDA launcher of the meta-RL stages: rollouts with one thread per (task, trajectory), the
-// per-task stages with one thread block per task, running the same HD source as the CPU backend.
+// CUDA launcher of the meta-RL stages: rollouts with one thread per (task, path slot) of a launch,
+// the per-task stages with one thread block per task, running the same HD source as the CPU
+// backend.
 #include <cuda_runtime.h>
 
 #include <string>
@@ -23,8 +24,9 @@ __global__ void __launch_bounds__(kRolloutThreads)
     rollout_kernel(const RolloutArgs<T> r, int64_t paths) {
   const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= paths) return;
-  rollout_path<Family, Policy, T>(r, static_cast<int>(i / r.trajectories),
-                                  static_cast<int>(i % r.trajectories));
+  int task = 0, traj = 0;
+  rollout_slot(r, i, &task, &traj);
+  rollout_path<Family, Policy, T>(r, task, traj);
 }
 
 // Each task's scratch lives in global memory: the Dual chunk buffers of a 100-100 policy (about
@@ -52,7 +54,7 @@ void run_stage(RlStage stage, const MetaRlArgs<T>& a, unsigned char* scratch, st
   if (a.num_tasks <= 0) return;
   if (stage == RlStage::kRollout) {
     const RolloutArgs<T> r = Task::rollout_args(a);
-    const int64_t paths = static_cast<int64_t>(a.num_tasks) * a.trajectories;
+    const int64_t paths = static_cast<int64_t>(a.num_tasks) * r.path_count;
     const int64_t blocks = (paths + kRolloutThreads - 1) / kRolloutThreads;
     rollout_kernel<Family, Policy, T><<<static_cast<unsigned>(blocks), kRolloutThreads>>>(r, paths);
     METASIM_CHECK_LAUNCH();

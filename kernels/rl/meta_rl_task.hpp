@@ -38,9 +38,17 @@ constexpr int32_t kBadGrad = 4;        // non-finite meta-gradient or product
 template <typename T>
 struct MetaRlArgs {
   int num_tasks = 0;
-  int trajectories = 0;
+  int trajectories = 0;  // path slots per task and data slot
   int horizon = 0;
   int inner_steps = 0;  // k: slots 0..k hold data, phi_1..phi_k adapted parameters
+  // Transition budget per task and data slot (0: every path slot is a path). With a budget, a
+  // task's paths are its first path slots up to the one that brings its steps to the budget
+  // (rllab's samplers: whole paths until the batch holds `budget` steps), so tasks whose paths
+  // end early get more of them, up to `trajectories`.
+  int64_t budget = 0;
+  int path_begin = 0;    // kRollout: the launch's path slots [path_begin, path_begin + path_count)
+  int path_count = 0;
+  int paths_rolled = 0;  // kProcess: path slots sampled in this data slot (the rest are unused)
   uint32_t first_task = 0;
   PhiloxKey task_key{}, reset_key{}, action_key{}, step_key{};
   T gamma = T(0.99);
@@ -57,6 +65,7 @@ struct MetaRlArgs {
   T* adv = nullptr;            // [slot][task][cap]: normalised advantages, compacted
   int32_t* n_valid = nullptr;  // [slot][task]: valid samples (front of the compacted arrays)
   double* returns = nullptr;   // [slot][task]: mean undiscounted return of the slot's paths
+  int32_t* n_paths = nullptr;  // [slot][task]: paths kept
   T* work = nullptr;           // [task][cap]: discounted returns, then baseline values
 
   const T* theta = nullptr;    // [P]
@@ -103,6 +112,9 @@ struct MetaRlTask {
     r.num_tasks = a.num_tasks;
     r.trajectories = a.trajectories;
     r.horizon = a.horizon;
+    r.path_begin = a.path_begin;
+    r.path_count = a.path_count;
+    r.budget = a.budget;
     r.policy_params = a.slot == 0 ? a.theta : a.phi + (a.slot - 1) * a.num_tasks * kP;
     r.param_stride = a.slot == 0 ? 0 : kP;
     r.task_key = a.task_key;
@@ -124,7 +136,7 @@ struct MetaRlTask {
     T* obs;
     T* act;
     T* rew;
-    const int32_t* len;
+    int32_t* len;
     T* adv;
     int32_t* n;
   };
@@ -145,6 +157,23 @@ struct MetaRlTask {
 
   static METASIM_HD METASIM_INLINE bool finite(T x) { return x - x == T(0); }
 
+  // Keeps the task's paths of the slot: with a budget, the path slots up to the one whose steps
+  // reach it; without, every slot. The lengths of the others become 0. Returns the paths kept.
+  static METASIM_HD int keep_paths(const MetaRlArgs<T>& a, int32_t* len) {
+    int kept = 0;
+    int64_t held = 0;
+    for (int j = 0; j < a.trajectories; ++j) {
+      const bool keep = j < a.paths_rolled && (a.budget == 0 || held < a.budget);
+      if (keep) {
+        held += len[j];
+        kept = j + 1;
+      } else {
+        len[j] = 0;
+      }
+    }
+    return kept;
+  }
+
   // Returns, baseline, advantages (GAE with rllab's path convention: the value after a path's
   // last step is 0), normalised over the task's valid steps ((A - mean) / (std + 1e-8), as rllab's
   // center_adv), then moved to the front of the slot's arrays in path order. Runs on worker 0:
@@ -156,18 +185,19 @@ struct MetaRlTask {
       const int64_t cap = a.cap();
       const int h = a.horizon;
       T* work = a.work + static_cast<int64_t>(task) * cap;
+      const int paths = keep_paths(a, d.len);
       double ret_sum = 0;
-      for (int j = 0; j < a.trajectories; ++j) {
+      for (int j = 0; j < paths; ++j) {
         const int64_t off = static_cast<int64_t>(j) * h;
         discounted_returns<T, T, int32_t>(d.len[j], 1, d.rew + off, nullptr, nullptr, nullptr,
                                           a.gamma, work + off);
         for (int t = 0; t < d.len[j]; ++t) ret_sum += static_cast<double>(d.rew[off + t]);
       }
       double c[Baseline::kFeatures];
-      Baseline::fit(d.obs, cap, d.len, a.trajectories, h, work, a.baseline_reg, c);
+      Baseline::fit(d.obs, cap, d.len, paths, h, work, a.baseline_reg, c);
       double sum = 0, sum_sq = 0;
       int64_t count = 0;
-      for (int j = 0; j < a.trajectories; ++j) {
+      for (int j = 0; j < paths; ++j) {
         const int64_t off = static_cast<int64_t>(j) * h;
         for (int t = 0; t < d.len[j]; ++t) {
           work[off + t] = static_cast<T>(Baseline::predict(c, d.obs + off + t, cap, t));
@@ -187,7 +217,7 @@ struct MetaRlTask {
       const double inv = 1.0 / (std::sqrt(var) + 1e-8);
       int64_t k = 0;
       bool ok = true;
-      for (int j = 0; j < a.trajectories; ++j) {
+      for (int j = 0; j < paths; ++j) {
         for (int t = 0; t < d.len[j]; ++t, ++k) {
           const int64_t s = static_cast<int64_t>(j) * h + t;
           const T x = static_cast<T>((static_cast<double>(d.adv[s]) - mean) * inv);
@@ -200,8 +230,9 @@ struct MetaRlTask {
         }
       }
       *d.n = static_cast<int32_t>(k);
-      a.returns[static_cast<int64_t>(a.slot) * a.num_tasks + task] =
-          ret_sum / static_cast<double>(a.trajectories);
+      const int64_t st = static_cast<int64_t>(a.slot) * a.num_tasks + task;
+      a.returns[st] = ret_sum / static_cast<double>(paths > 0 ? paths : 1);
+      a.n_paths[st] = paths;
       if (!ok) a.status[task] |= kBadAdvantages;
     }
     g.sync();

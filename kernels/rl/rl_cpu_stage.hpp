@@ -19,7 +19,8 @@ std::size_t scratch_bytes(int threads) {
   return static_cast<std::size_t>(Task::scratch_bytes()) * static_cast<std::size_t>(threads);
 }
 
-// kRollout: OpenMP over (task, trajectory); the other stages: over tasks, one scratch per thread.
+// kRollout: OpenMP over the launch's (task, path slot) pairs; the other stages: over tasks, one
+// scratch per thread.
 // A task's results depend only on its own inputs, never on which thread ran it.
 template <class Family, class Policy, typename T>
 void run_stage(RlStage stage, const MetaRlArgs<T>& a, unsigned char* scratch, std::size_t bytes,
@@ -27,11 +28,12 @@ void run_stage(RlStage stage, const MetaRlArgs<T>& a, unsigned char* scratch, st
   using Task = MetaRlTask<Family, Policy, T>;
   if (stage == RlStage::kRollout) {
     const RolloutArgs<T> r = Task::rollout_args(a);
-    const int64_t paths = static_cast<int64_t>(a.num_tasks) * a.trajectories;
+    const int64_t paths = static_cast<int64_t>(a.num_tasks) * r.path_count;
 #pragma omp parallel for schedule(dynamic, 4) num_threads(threads)
     for (int64_t i = 0; i < paths; ++i) {
-      rollout_path<Family, Policy, T>(r, static_cast<int>(i / a.trajectories),
-                                      static_cast<int>(i % a.trajectories));
+      int task = 0, traj = 0;
+      rollout_slot(r, i, &task, &traj);
+      rollout_path<Family, Policy, T>(r, task, traj);
     }
     return;
   }

@@ -14,11 +14,17 @@ namespace metasim::rl {
 // over the task's path slots: sample s = trajectory * horizon + t, observation feature f of
 // sample s at obs[(task * obs_dim + f) * cap + s] with cap = trajectories * horizon (actions
 // likewise), rewards at rewards[task * cap + s]. Slots past a path's end are left as they were.
+// A launch covers the path slots [path_begin, path_begin + path_count) of every task.
 template <typename T>
 struct RolloutArgs {
   int num_tasks = 0;
-  int trajectories = 0;
+  int trajectories = 0;  // path slots per task
   int horizon = 0;
+  int path_begin = 0;
+  int path_count = 0;
+  // Transition budget per task (0: none). With a budget, a path whose task already holds at least
+  // `budget` steps in its slots before path_begin is not sampled (its length is set to 0).
+  int64_t budget = 0;
   // Task t's policy parameters start at policy_params + t * param_stride (0: one shared policy).
   const T* policy_params = nullptr;
   int64_t param_stride = 0;
@@ -42,6 +48,14 @@ METASIM_HD METASIM_INLINE typename Family::template Env<T>::Params task_params(P
   return Family::template sample<T>(rng);
 }
 
+// The path slot of launch index i (over num_tasks * path_count).
+template <typename T>
+METASIM_HD METASIM_INLINE void rollout_slot(const RolloutArgs<T>& a, int64_t i, int* task,
+                                            int* traj) {
+  *task = static_cast<int>(i / a.path_count);
+  *traj = a.path_begin + static_cast<int>(i % a.path_count);
+}
+
 // One path: reset, then observe -> sample an action from the policy -> step, until the env
 // terminates or the horizon is reached (rllab's path semantics: no auto-reset inside a path).
 template <class Family, class Policy, typename T>
@@ -51,6 +65,15 @@ METASIM_HD void rollout_path(const RolloutArgs<T>& a, int task, int traj) {
   static_assert(Env::kDiscrete == Policy::kDiscrete, "policy and env action spaces differ");
   constexpr int kObs = Env::kObsDim;
   constexpr int kAct = Policy::kActionDim;
+  int32_t* length = a.lengths + static_cast<int64_t>(task) * a.trajectories + traj;
+  if (a.budget > 0) {
+    int64_t held = 0;
+    for (int j = 0; j < a.path_begin; ++j) held += a.lengths[task * a.trajectories + j];
+    if (held >= a.budget) {
+      *length = 0;
+      return;
+    }
+  }
   const uint32_t task_id = a.first_task + static_cast<uint32_t>(task);
   const uint32_t instance = a.phase * static_cast<uint32_t>(a.trajectories) + traj;
   const typename Env::Params params = task_params<Family, T>(a.task_key, task_id);
@@ -89,7 +112,7 @@ METASIM_HD void rollout_path(const RolloutArgs<T>& a, int task, int traj) {
     len = t + 1;
     if (r.terminated != 0) break;
   }
-  a.lengths[task * a.trajectories + traj] = len;
+  *length = len;
 }
 
 }  // namespace metasim::rl

@@ -87,7 +87,7 @@ std::vector<double> initial_policy_params(const RlConfig& c, const std::vector<i
 MetaRlTrainer::MetaRlTrainer(const RlConfig& config) : cfg_(config) {
   const Backend backend = parse_backend(cfg_.backend, "backend");
   engine_ = make_rl_engine(model_of(cfg_), backend, parse_precision(cfg_.precision, "precision"));
-  engine_->configure(RlShape{cfg_.meta_batch, cfg_.trajectories, cfg_.horizon, cfg_.inner_steps});
+  engine_->configure(rl_shape(cfg_, cfg_.meta_batch, cfg_.trajectories, cfg_.inner_steps));
   theta_ = initial_policy_params(cfg_, engine_->layer_sizes(), engine_->discrete());
   if (static_cast<int>(theta_.size()) != engine_->num_params()) {
     throw Error("initial parameters: " + std::to_string(theta_.size()) + ", engine expects " +
@@ -363,9 +363,15 @@ json train_command(const json& file, const std::vector<std::string>& sets,
   return out;
 }
 
+RlShape rl_shape(const RlConfig& c, int tasks, int paths, int steps) {
+  return RlShape{tasks, paths, c.horizon, steps,
+                 c.sampler_budget == "transitions" ? c.max_paths_ratio : 0};
+}
+
 std::vector<double> evaluate_adaptation(const RlConfig& c, const std::vector<double>& theta,
                                         int tasks, int steps, uint64_t seed,
-                                        const std::string& backend, int trajectories) {
+                                        const std::string& backend, int trajectories,
+                                        AdaptationSamples* samples) {
   require_positive("tasks", tasks);
   if (trajectories < 0 || trajectories > 100000) {
     throw InvalidArgument("paths", "must be in [0, 100000] (0: the run's trajectories), got " +
@@ -384,10 +390,11 @@ std::vector<double> evaluate_adaptation(const RlConfig& c, const std::vector<dou
   s.gae_lambda = c.gae_lambda;
   s.baseline_reg = c.baseline_reg;
   s.lr = c.eval_lr;
-  std::vector<double> sums(static_cast<std::size_t>(steps) + 1, 0.0);
+  const std::size_t slots = static_cast<std::size_t>(steps) + 1;
+  std::vector<double> sums(slots, 0.0), path_count(slots, 0.0), step_count(slots, 0.0);
   for (int done = 0; done < tasks; done += kEvalTasksPerLaunch) {
     const int n = std::min(kEvalTasksPerLaunch, tasks - done);
-    engine->configure(RlShape{n, paths, c.horizon, steps});
+    engine->configure(rl_shape(c, n, paths, steps));
     s.first_task = static_cast<uint32_t>(done);
     engine->sample_and_adapt(theta, s);
     int32_t bits = 0;
@@ -398,9 +405,19 @@ std::vector<double> evaluate_adaptation(const RlConfig& c, const std::vector<dou
     }
     for (int j = 0; j <= steps; ++j) {
       for (double r : engine->slot_returns(j)) sums[j] += r;
+      for (int p : engine->slot_paths(j)) path_count[j] += p;
+      for (int s : engine->slot_steps(j)) step_count[j] += s;
     }
   }
   for (double& x : sums) x /= tasks;
+  if (samples != nullptr) {
+    samples->paths_per_task.resize(slots);
+    samples->path_length.resize(slots);
+    for (std::size_t j = 0; j < slots; ++j) {
+      samples->paths_per_task[j] = path_count[j] / tasks;
+      samples->path_length[j] = path_count[j] > 0 ? step_count[j] / path_count[j] : 0.0;
+    }
+  }
   return sums;
 }
 
@@ -421,11 +438,20 @@ json evaluate_command(const std::string& run_dir, const EvalRequest& request) {
   const Checkpoint c = load_checkpoint(path);
   RlConfig cfg = checkpoint_config(c);
   if (!request.lr.empty()) cfg.eval_lr = parse_eval_rates("lr", json(request.lr));
+  if (!request.sampler.empty()) {
+    if (request.sampler != "paths" && request.sampler != "transitions") {
+      throw InvalidArgument("sampler",
+                            "must be paths or transitions, got '" + request.sampler + "'");
+    }
+    cfg.sampler_budget = request.sampler;
+  }
   const std::vector<double>& theta = array_of(c, "policy_params");
   const Clock::time_point t0 = Clock::now();
   const uint64_t seed = held_out_seed(request.seed ? *request.seed : cfg.seed);
+  AdaptationSamples sampled;
   const std::vector<double> r = evaluate_adaptation(cfg, theta, request.tasks, request.steps, seed,
-                                                    request.backend, request.trajectories);
+                                                    request.backend, request.trajectories,
+                                                    &sampled);
   return json{{"algorithm", cfg.algorithm},
               {"env", cfg.env},
               {"checkpoint", name},
@@ -435,6 +461,9 @@ json evaluate_command(const std::string& run_dir, const EvalRequest& request) {
               {"steps", request.steps},
               {"paths", request.trajectories > 0 ? request.trajectories : cfg.trajectories},
               {"eval_lr", cfg.eval_lr},
+              {"sampler_budget", cfg.sampler_budget},
+              {"paths_per_task_after_steps", sampled.paths_per_task},
+              {"path_length_after_steps", sampled.path_length},
               {"seconds", seconds_since(t0)}};
 }
 

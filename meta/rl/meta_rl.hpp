@@ -44,6 +44,7 @@ struct EvalRequest {
   int steps = 3;
   int trajectories = 0;  // paths sampled per task before each step and after the last; 0: the run's
   std::vector<double> lr;  // test-time rates (the last one repeats); empty: the run's eval.lr
+  std::string sampler;      // "paths" or "transitions"; empty: the run's sampler.budget
   std::optional<uint64_t> seed;
   std::string backend = "auto";
   std::string checkpoint = kLatestCheckpoint;  // or kBestTrainCheckpoint, kBestValidationCheckpoint
@@ -96,11 +97,23 @@ RlModelSpec model_of(const RlConfig& c);
 std::vector<double> initial_policy_params(const RlConfig& c, const std::vector<int>& layer_sizes,
                                           bool discrete);
 
+// The engine shape of `tasks` tasks, `paths` paths per step (the budget's unit with
+// sampler.budget = transitions) and `steps` inner steps under c's sampler settings.
+RlShape rl_shape(const RlConfig& c, int tasks, int paths, int steps);
+
+// What the adaptation steps sampled: per step 0..steps, the mean over tasks of the paths per task
+// and the mean steps per path.
+struct AdaptationSamples {
+  std::vector<double> paths_per_task, path_length;
+};
+
 // Mean return after 0..steps adaptation steps on `tasks` tasks drawn from the stream of `seed`
-// (test-time rates eval.lr), sampling `trajectories` paths per task and step (0: c.trajectories).
+// (test-time rates eval.lr), sampling `trajectories` paths per task and step (0: c.trajectories;
+// with sampler.budget = transitions, a budget of that many paths' steps).
 std::vector<double> evaluate_adaptation(const RlConfig& c, const std::vector<double>& theta,
                                         int tasks, int steps, uint64_t seed,
-                                        const std::string& backend, int trajectories = 0);
+                                        const std::string& backend, int trajectories = 0,
+                                        AdaptationSamples* samples = nullptr);
 
 // The seed of the held-out task stream for a run seeded with `seed` (`metasim eval`'s tasks).
 uint64_t held_out_seed(uint64_t seed);

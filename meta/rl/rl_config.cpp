@@ -79,6 +79,13 @@ const config::Schema<RlConfig>& schema() {
     f.push_back(int_field("horizon", &C::horizon, 1, 100000, "maximum steps per path"));
     f.push_back(int_field("trajectories", &C::trajectories, 1, 100000,
                           "paths sampled per task for each inner step and after adaptation"));
+    f.push_back(choice_field("sampler.budget", &C::sampler_budget, {"paths", "transitions"},
+                             "paths: `trajectories` paths per task and step; transitions: whole "
+                             "paths until the task holds trajectories x horizon steps (rllab's "
+                             "samplers), so tasks whose paths end early get more of them"));
+    f.push_back(int_field("sampler.max_paths_ratio", &C::max_paths_ratio, 1, kMaxPathsRatio,
+                          "with sampler.budget = transitions: at most this many times "
+                          "`trajectories` paths per task and step"));
     f.push_back(int_field("meta_batch", &C::meta_batch, 1, 1 << 20, "tasks per meta-iteration"));
     f.push_back(int_field("iterations", &C::iterations, 1, 4294967295LL, "meta-iterations"));
     f.push_back(real_field("inner.lr", &C::inner_lr, 0.0, 10.0, false, false,

@@ -21,6 +21,11 @@ struct RlConfig {
   double init_log_std = 0.0;  // rllab's init_std = 1
   int horizon = 100;
   int trajectories = 20;  // paths per task per inner step (and post-update)
+  // "paths": every task samples `trajectories` paths per step. "transitions": whole paths until
+  // the task holds trajectories x horizon steps (rllab's and maml_rl's samplers), so a task whose
+  // paths end early gets more of them, at most max_paths_ratio x trajectories.
+  std::string sampler_budget = "paths";
+  int max_paths_ratio = 4;
   int meta_batch = 20;
   int64_t iterations = 500;
   double inner_lr = 0.1;

@@ -30,11 +30,17 @@ struct RlEnvInfo {
 };
 std::vector<RlEnvInfo> rl_envs();
 
+// Largest path-slot multiple of a transition budget (RlShape::max_paths_ratio).
+constexpr int kMaxPathsRatio = 64;
+
 struct RlShape {
   int num_tasks = 20;
   int trajectories = 20;
   int horizon = 100;
   int inner_steps = 1;
+  // 0: every task samples `trajectories` paths per data slot. N > 0: a budget of trajectories x
+  // horizon steps per task, filled with whole paths (rllab's samplers), at most N x trajectories.
+  int max_paths_ratio = 0;
   bool operator==(const RlShape&) const = default;
 };
 
@@ -59,8 +65,11 @@ class RlEngine {
   virtual const RlShape& shape() const = 0;
   // Samples slot 0 with theta, then inner step j and slot j + 1 with phi_{j+1} for j < k.
   virtual void sample_and_adapt(const std::vector<double>& theta, const RlSampling& s) = 0;
-  // Per task: mean undiscounted return of slot j's paths; env steps sampled in all slots.
+  // Per task: mean undiscounted return of slot j's paths, the number of those paths and their
+  // steps; env steps sampled in all slots.
   virtual std::vector<double> slot_returns(int slot) = 0;
+  virtual std::vector<int> slot_paths(int slot) = 0;
+  virtual std::vector<int> slot_steps(int slot) = 0;
   virtual int64_t env_steps() = 0;
   // Lowest task index whose status is set since sample_and_adapt (bits in *bits), or -1.
   virtual int first_bad_task(int32_t* bits) = 0;

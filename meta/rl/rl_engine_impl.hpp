@@ -44,16 +44,26 @@ class RlEngineImpl final : public RlEngine {
       throw InvalidArgument("inner.steps", "must be in [0, " + std::to_string(kMaxInnerSteps - 1) +
                                                "], got " + std::to_string(s.inner_steps));
     }
+    if (s.max_paths_ratio < 0 || s.max_paths_ratio > kMaxPathsRatio) {
+      throw InvalidArgument("sampler.max_paths_ratio", "must be in [1, " +
+                                                           std::to_string(kMaxPathsRatio) +
+                                                           "], got " +
+                                                           std::to_string(s.max_paths_ratio));
+    }
     shape_ = s;
+    // Path slots per task and data slot: the budget's paths can be shorter than the horizon.
+    const int path_slots = s.max_paths_ratio > 0 ? s.trajectories * s.max_paths_ratio
+                                                 : s.trajectories;
     const std::size_t tasks = static_cast<std::size_t>(s.num_tasks);
     const std::size_t slots = static_cast<std::size_t>(s.inner_steps) + 1;
-    const std::size_t cap = static_cast<std::size_t>(s.trajectories) * s.horizon;
+    const std::size_t cap = static_cast<std::size_t>(path_slots) * s.horizon;
     obs_ = BackendArray<T>(backend_, slots * tasks * kObs * cap);
     act_ = BackendArray<T>(backend_, slots * tasks * kAct * cap);
     rew_ = BackendArray<T>(backend_, slots * tasks * cap);
     adv_ = BackendArray<T>(backend_, slots * tasks * cap);
-    len_ = BackendArray<int32_t>(backend_, slots * tasks * s.trajectories);
+    len_ = BackendArray<int32_t>(backend_, slots * tasks * path_slots);
     n_valid_ = BackendArray<int32_t>(backend_, slots * tasks);
+    n_paths_ = BackendArray<int32_t>(backend_, slots * tasks);
     returns_ = BackendArray<double>(backend_, slots * tasks);
     work_ = BackendArray<T>(backend_, tasks * cap);
     theta_ = BackendArray<T>(backend_, kP);
@@ -69,8 +79,9 @@ class RlEngineImpl final : public RlEngine {
 
     a_ = MetaRlArgs<T>{};
     a_.num_tasks = s.num_tasks;
-    a_.trajectories = s.trajectories;
+    a_.trajectories = path_slots;
     a_.horizon = s.horizon;
+    a_.budget = s.max_paths_ratio > 0 ? static_cast<int64_t>(s.trajectories) * s.horizon : 0;
     a_.inner_steps = s.inner_steps;
     a_.obs = obs_.data();
     a_.actions = act_.data();
@@ -78,6 +89,7 @@ class RlEngineImpl final : public RlEngine {
     a_.lengths = len_.data();
     a_.adv = adv_.data();
     a_.n_valid = n_valid_.data();
+    a_.n_paths = n_paths_.data();
     a_.returns = returns_.data();
     a_.work = work_.data();
     a_.theta = theta_.data();
@@ -108,17 +120,15 @@ class RlEngineImpl final : public RlEngine {
     status_.zero();
     for (int j = 0; j <= shape_.inner_steps; ++j) {
       a_.slot = j;
-      run(RlStage::kRollout);
+      sample_slot();
       run(RlStage::kProcess);
       if (j < shape_.inner_steps) run(RlStage::kInnerStep);
     }
   }
 
-  std::vector<double> slot_returns(int slot) override {
-    const std::vector<double> all = returns_.to_host();
-    const auto first = all.begin() + static_cast<std::ptrdiff_t>(slot) * shape_.num_tasks;
-    return std::vector<double>(first, first + shape_.num_tasks);
-  }
+  std::vector<double> slot_returns(int slot) override { return slot_row(returns_, slot); }
+  std::vector<int> slot_paths(int slot) override { return slot_row(n_paths_, slot); }
+  std::vector<int> slot_steps(int slot) override { return slot_row(n_valid_, slot); }
 
   int64_t env_steps() override {
     const std::vector<int32_t> len = len_.to_host();
@@ -181,6 +191,45 @@ class RlEngineImpl final : public RlEngine {
     if (!configured_) throw Error("RlEngine: configure() must come first");
   }
 
+  template <typename V>
+  std::vector<V> slot_row(const BackendArray<V>& per_slot_task, int slot) const {
+    if (slot < 0 || slot > shape_.inner_steps) {
+      throw Error("RlEngine: no data slot " + std::to_string(slot));
+    }
+    const std::vector<V> all = per_slot_task.to_host();
+    const auto first = all.begin() + static_cast<std::ptrdiff_t>(slot) * shape_.num_tasks;
+    return std::vector<V>(first, first + shape_.num_tasks);
+  }
+
+  // Samples data slot a_.slot: one launch over all path slots, or, with a budget, launches of
+  // `trajectories` path slots each until every task holds its budget or its slots run out.
+  void sample_slot() {
+    const int slots = a_.trajectories;
+    const int round = a_.budget > 0 ? shape_.trajectories : slots;
+    int rolled = 0;
+    while (rolled < slots) {
+      a_.path_begin = rolled;
+      a_.path_count = std::min(round, slots - rolled);
+      run(RlStage::kRollout);
+      rolled += a_.path_count;
+      if (a_.budget == 0 || !budget_unmet(rolled)) break;
+    }
+    a_.paths_rolled = rolled;
+  }
+
+  // Whether some task's first `rolled` paths of slot a_.slot hold fewer steps than the budget.
+  bool budget_unmet(int rolled) const {
+    const std::vector<int32_t> len = len_.to_host();
+    const int slots = a_.trajectories;
+    for (int t = 0; t < shape_.num_tasks; ++t) {
+      const int64_t first = (static_cast<int64_t>(a_.slot) * shape_.num_tasks + t) * slots;
+      int64_t held = 0;
+      for (int j = 0; j < rolled; ++j) held += len[first + j];
+      if (held < a_.budget) return true;
+    }
+    return false;
+  }
+
   void run(RlStage stage) {
     Launch::run(stage, a_, scratch_.data(), scratch_bytes_, backend_, threads_);
   }
@@ -221,7 +270,7 @@ class RlEngineImpl final : public RlEngine {
   std::size_t scratch_bytes_ = 0;
   MetaRlArgs<T> a_;
   BackendArray<T> obs_, act_, rew_, adv_, work_, theta_, phi_, trial_, vec_, task_out_;
-  BackendArray<int32_t> len_, n_valid_, status_;
+  BackendArray<int32_t> len_, n_valid_, n_paths_, status_;
   BackendArray<double> returns_, task_val_;
   BackendArray<unsigned char> scratch_;
   std::vector<T> host_;

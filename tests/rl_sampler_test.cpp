@@ -1,0 +1,155 @@
+// The transition-budget sampler (sampler.budget = transitions) against the fixed-path sampler:
+// with a budget, a task's paths must be exactly the first K paths the fixed sampler draws, K the
+// fewest whose steps reach the budget (or the path-slot cap), and everything computed from them
+// (returns, baseline, advantages, the inner step) must be what the fixed sampler computes from K
+// paths. CartPole under a random policy ends its paths after a few dozen steps, so the budget
+// takes several rollout launches.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "kernels/core/mlp.hpp"
+#include "kernels/rl/policy.hpp"
+#include "kernels/rl/rl_cpu_stage.hpp"
+#include "kernels/rl/task_families.hpp"
+#include "meta/rl/rl_engine_impl.hpp"
+
+namespace metasim::rl {
+namespace {
+
+using CartNet = Mlp<Tanh, 4, 6, 2>;
+using CartPolicy = CategoricalMlpPolicy<CartNet>;
+using NavNet = Mlp<Tanh, 2, 8, 2>;
+using NavPolicy = GaussianMlpPolicy<NavNet>;
+
+template <class F, class P>
+struct CpuLaunch {
+  static std::size_t scratch_bytes(Backend, int, int threads) {
+    return cpu_impl::scratch_bytes<F, P, double>(threads);
+  }
+  static void run(RlStage stage, const MetaRlArgs<double>& a, unsigned char* s, std::size_t bytes,
+                  Backend, int threads) {
+    cpu_impl::run_stage<F, P, double>(stage, a, s, bytes, threads);
+  }
+};
+
+template <class F, class P>
+using Engine = RlEngineImpl<F, P, double, CpuLaunch<F, P>>;
+
+template <class Policy>
+std::vector<double> small_params(uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> u(-0.5, 0.5);
+  std::vector<double> p(Policy::kNumParams);
+  for (double& x : p) x = u(rng);
+  return p;
+}
+
+RlSampling sampling() {
+  RlSampling s;
+  s.seed = 5;
+  s.first_task = 3;
+  s.lr = {0.2};
+  return s;
+}
+
+constexpr int kTasks = 4;
+constexpr int kHorizon = 60;
+constexpr int kPaths = 3;  // the budget: 3 x 60 = 180 steps per task
+
+// For each task, the fixed sampler's slot-0 steps and return with K = 1..max paths, and its
+// adapted parameters.
+struct FixedRuns {
+  std::vector<std::vector<int>> steps;  // [K - 1][task]
+  std::vector<std::vector<double>> returns;
+  std::vector<std::vector<std::vector<double>>> phi;  // [K - 1][task]
+};
+
+FixedRuns fixed_runs(const std::vector<double>& theta, int max_paths) {
+  FixedRuns f;
+  for (int k = 1; k <= max_paths; ++k) {
+    Engine<CartPolePoles, CartPolicy> e(Backend::kCpu);
+    e.configure(RlShape{kTasks, k, kHorizon, 1});
+    e.sample_and_adapt(theta, sampling());
+    f.steps.push_back(e.slot_steps(0));
+    f.returns.push_back(e.slot_returns(0));
+    std::vector<std::vector<double>> phi;
+    for (int t = 0; t < kTasks; ++t) phi.push_back(e.adapted_params(1, t));
+    f.phi.push_back(phi);
+  }
+  return f;
+}
+
+void check_budget(int ratio) {
+  const std::vector<double> theta = small_params<CartPolicy>(9);
+  const int slots = kPaths * ratio;
+  const FixedRuns fixed = fixed_runs(theta, slots);
+  Engine<CartPolePoles, CartPolicy> e(Backend::kCpu);
+  e.configure(RlShape{kTasks, kPaths, kHorizon, 1, ratio});
+  e.sample_and_adapt(theta, sampling());
+  const std::vector<int> paths = e.slot_paths(0);
+  const std::vector<int> steps = e.slot_steps(0);
+  const std::vector<double> returns = e.slot_returns(0);
+  const int64_t budget = static_cast<int64_t>(kPaths) * kHorizon;
+  for (int t = 0; t < kTasks; ++t) {
+    int k = 1;
+    while (k < slots && fixed.steps[k - 1][t] < budget) ++k;
+    SCOPED_TRACE("ratio " + std::to_string(ratio) + ", task " + std::to_string(t));
+    EXPECT_EQ(paths[t], k);
+    EXPECT_EQ(steps[t], fixed.steps[k - 1][t]);
+    EXPECT_EQ(returns[t], fixed.returns[k - 1][t]);
+    EXPECT_EQ(e.adapted_params(1, t), fixed.phi[k - 1][t]);
+    if (k < slots) EXPECT_GE(steps[t], budget);
+  }
+  // The post-update slot also holds whole paths up to the budget.
+  const std::vector<int> after_paths = e.slot_paths(1);
+  const std::vector<int> after_steps = e.slot_steps(1);
+  for (int t = 0; t < kTasks; ++t) {
+    EXPECT_GE(after_paths[t], 1);
+    EXPECT_LE(after_paths[t], slots);
+    if (after_paths[t] < slots) EXPECT_GE(after_steps[t], budget);
+    EXPECT_LT(after_steps[t] - budget, kHorizon);
+  }
+}
+
+TEST(MetaRlSampler_TransitionBudget, KeepsTheFirstPathsThatReachTheBudget) {
+  check_budget(8);
+  // A random CartPole policy needs more than 3 paths of 60 steps for 180 steps: the budget took
+  // several launches, which the fixed runs' step counts confirm.
+  const FixedRuns fixed = fixed_runs(small_params<CartPolicy>(9), kPaths);
+  for (int t = 0; t < kTasks; ++t) EXPECT_LT(fixed.steps[kPaths - 1][t], kPaths * kHorizon);
+}
+
+TEST(MetaRlSampler_TransitionBudget, StopsAtThePathSlotCap) { check_budget(2); }
+
+// Paths that never end early fill the budget with exactly `trajectories` paths, so slot 0 and the
+// inner step are the fixed sampler's.
+TEST(MetaRlSampler_TransitionBudget, FullLengthPathsGiveTheFixedSampler) {
+  const std::vector<double> theta = small_params<NavPolicy>(4);
+  Engine<PointNavGoals, NavPolicy> budget(Backend::kCpu), paths(Backend::kCpu);
+  budget.configure(RlShape{kTasks, kPaths, 15, 1, 4});
+  paths.configure(RlShape{kTasks, kPaths, 15, 1});
+  budget.sample_and_adapt(theta, sampling());
+  paths.sample_and_adapt(theta, sampling());
+  EXPECT_EQ(budget.slot_paths(0), std::vector<int>(kTasks, kPaths));
+  EXPECT_EQ(budget.slot_returns(0), paths.slot_returns(0));
+  for (int t = 0; t < kTasks; ++t) {
+    EXPECT_EQ(budget.adapted_params(1, t), paths.adapted_params(1, t));
+  }
+}
+
+TEST(MetaRlSampler_TransitionBudget, RejectsARatioOutOfRange) {
+  Engine<PointNavGoals, NavPolicy> e(Backend::kCpu);
+  try {
+    e.configure(RlShape{2, 2, 10, 1, kMaxPathsRatio + 1});
+    FAIL() << "no error";
+  } catch (const InvalidArgument& err) {
+    EXPECT_NE(std::string(err.what()).find("sampler.max_paths_ratio"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace metasim::rl
