@@ -131,6 +131,17 @@ TEST(RlCli_MetaRl, TrainEvalReportsReturnsAfterEachAdaptationStep) {
         last_json(run("eval --run " + dir.string() + " --tasks 3 --steps 2 --json").output);
     EXPECT_EQ(again["returns_after_steps"], j["returns_after_steps"]);
     EXPECT_EQ(j["paths"], 4);
+    // The nav2d MAML config samples a transition budget per task (whole paths until each task
+    // holds 4 x 20 steps), the first-order one a fixed number of paths.
+    const bool budget = std::string(config) == "maml-rl-nav2d.json";
+    EXPECT_EQ(j["sampler_budget"], budget ? "transitions" : "paths");
+    for (const json& n : j["paths_per_task_after_steps"]) {
+      if (budget) {
+        EXPECT_GE(n.get<double>(), 4.0);
+      } else {
+        EXPECT_EQ(n.get<double>(), 4.0);
+      }
+    }
     const json wide = last_json(
         run("eval --run " + dir.string() + " --tasks 3 --steps 1 --paths 9 --json").output);
     EXPECT_EQ(wide["paths"], 9);
@@ -166,7 +177,8 @@ TEST(RlCli_Errors, BadMetaRlFieldsExitWithStatusTwoAndNameTheField) {
   const fs::path dir = temp_dir("mrl_bad");
   const std::string base =
       "train --config " + configs() + "/maml-rl-nav2d.json --out " + dir.string() + " --quiet ";
-  for (const char* field : {"horizon=0", "trpo.max_kl=-1", "inner.lr=-0.1", "env=Nope-v0"}) {
+  for (const char* field : {"horizon=0", "trpo.max_kl=-1", "inner.lr=-0.1", "env=Nope-v0",
+                            "sampler.budget=episodes", "sampler.max_paths_ratio=65"}) {
     const CliRun r = run(base + "--set " + field);
     EXPECT_EQ(r.status, 2) << field << "\n" << r.output;
     const std::string key = std::string(field).substr(0, std::string(field).find('='));

@@ -25,7 +25,7 @@ struct RlConfig {
   // the task holds trajectories x horizon steps (rllab's and maml_rl's samplers), so a task whose
   // paths end early gets more of them, at most max_paths_ratio x trajectories.
   std::string sampler_budget = "paths";
-  int max_paths_ratio = 4;
+  int max_paths_ratio = 16;
   int meta_batch = 20;
   int64_t iterations = 500;
   double inner_lr = 0.1;
