@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Throughput of the full meta-RL iteration (rollouts + inner updates + outer step) on 2D navigation:
 # `metasim train` for a few iterations per (algorithm, meta-batch), env steps/s read back from the
-# run's metrics.jsonl (first iteration dropped as warm-up). One JSON object per line on stdout.
+# run's metrics.jsonl (first iteration dropped as warm-up). Every task samples 20 full-horizon
+# paths (sampler.budget = paths), so all meta-batch sizes step the same work per task and the
+# transition-budget buffers (16x the paths) are not allocated for 4096 tasks.
+# One JSON object per line on stdout.
 # Usage: bench/meta_rl.sh [path/to/metasim]   (default build/bin/metasim)
 #   METASIM_BENCH_META_BATCHES="20 4096"   meta-batch sizes
 #   METASIM_BENCH_ALGORITHMS="maml-trpo fomaml-rl reptile-rl"
@@ -30,6 +33,7 @@ for algorithm in "${algorithms[@]}"; do
     run="$tmp/$algorithm-$mb"
     "$bin" train --config "$config" --out "$run" --quiet --set "meta_batch=$mb" \
       --set "iterations=$iterations" --set "backend=$backend" --set log_every=1 \
+      --set sampler.budget=paths \
       --set checkpoint_every=1000000 > /dev/null
     python3 - "$run/metrics.jsonl" "$algorithm" "$mb" "$backend" "$commit" "$cpu" "$threads" <<'PY'
 import json, sys

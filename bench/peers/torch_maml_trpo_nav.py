@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """MAML-TRPO on 2D point navigation in PyTorch, written independently of metasim, then evaluated.
 
-An accuracy peer for `configs/maml-rl-nav2d.json`, following the MAML authors' code
+An accuracy peer for `configs/maml-rl-nav2d.json` with a fixed number of paths per task
+(`--set sampler.budget=paths`), following the MAML authors' code
 (cbfinn/maml_rl: maml_trpo_point.py, MAMLTRPO, rllab's sampler and ConjugateGradientOptimizer):
 
 - goals U[-0.5, 0.5]^2, start at the origin, horizon 100, reward -distance, a path ends when
