@@ -80,7 +80,8 @@ RlEnvInfo env_info() {
 std::string describe(const RlModelSpec& m) {
   std::string s = m.env + " " + m.distribution + " ";
   for (std::size_t i = 0; i < m.hidden.size(); ++i) {
-    s += (i ? "-" : "") + std::to_string(m.hidden[i]);
+    if (i > 0) s += '-';
+    s += std::to_string(m.hidden[i]);
   }
   return s + " " + m.activation;
 }
