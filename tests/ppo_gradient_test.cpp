@@ -11,6 +11,7 @@
 #include "kernels/rl/ppo.hpp"
 #include "kernels/rl/ppo_cpu.hpp"
 #include "kernels/rl/ppo_launch.hpp"
+#include "tests/test_support.hpp"
 
 namespace {
 
@@ -142,11 +143,7 @@ std::vector<Sample> make_batch(const RefModel& ref, const std::vector<double>& p
 
 template <class Model>
 std::vector<double> random_params(uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<double> u(-0.5, 0.5);
-  std::vector<double> p(Model::kNumParams);
-  for (double& x : p) x = u(rng);
-  return p;
+  return metasim::test_support::uniform_params(Model::kNumParams, seed);
 }
 
 template <class Model>

@@ -16,6 +16,7 @@
 #include "meta/rl/meta_rl.hpp"
 #include "meta/rl/rl_engine_impl.hpp"
 #include "meta/rl/trpo.hpp"
+#include "tests/rl_test_support.hpp"
 
 namespace metasim::rl {
 namespace {
@@ -25,19 +26,9 @@ using SmallPolicy = GaussianMlpPolicy<SmallNet>;
 using CartNet = Mlp<Tanh, 4, 6, 2>;
 using CartPolicy = CategoricalMlpPolicy<CartNet>;
 
-template <class F, class P, typename T>
-struct CpuLaunch {
-  static std::size_t scratch_bytes(Backend, int, int threads) {
-    return cpu_impl::scratch_bytes<F, P, T>(threads);
-  }
-  static void run(RlStage stage, const MetaRlArgs<T>& a, unsigned char* s, std::size_t bytes,
-                  Backend, int threads) {
-    cpu_impl::run_stage<F, P, T>(stage, a, s, bytes, threads);
-  }
-};
-
+using test_support::CpuLaunch;
 template <class F, class P>
-using Engine = RlEngineImpl<F, P, double, CpuLaunch<F, P, double>>;
+using Engine = test_support::CpuEngine<F, P>;
 
 template <class Policy>
 std::vector<double> params_for(uint64_t seed, double log_std) {

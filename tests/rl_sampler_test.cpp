@@ -13,9 +13,9 @@
 
 #include "kernels/core/mlp.hpp"
 #include "kernels/rl/policy.hpp"
-#include "kernels/rl/rl_cpu_stage.hpp"
 #include "kernels/rl/task_families.hpp"
-#include "meta/rl/rl_engine_impl.hpp"
+#include "tests/rl_test_support.hpp"
+#include "tests/test_support.hpp"
 
 namespace metasim::rl {
 namespace {
@@ -26,26 +26,11 @@ using NavNet = Mlp<Tanh, 2, 8, 2>;
 using NavPolicy = GaussianMlpPolicy<NavNet>;
 
 template <class F, class P>
-struct CpuLaunch {
-  static std::size_t scratch_bytes(Backend, int, int threads) {
-    return cpu_impl::scratch_bytes<F, P, double>(threads);
-  }
-  static void run(RlStage stage, const MetaRlArgs<double>& a, unsigned char* s, std::size_t bytes,
-                  Backend, int threads) {
-    cpu_impl::run_stage<F, P, double>(stage, a, s, bytes, threads);
-  }
-};
-
-template <class F, class P>
-using Engine = RlEngineImpl<F, P, double, CpuLaunch<F, P>>;
+using Engine = test_support::CpuEngine<F, P>;
 
 template <class Policy>
 std::vector<double> small_params(uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<double> u(-0.5, 0.5);
-  std::vector<double> p(Policy::kNumParams);
-  for (double& x : p) x = u(rng);
-  return p;
+  return metasim::test_support::uniform_params(Policy::kNumParams, seed);
 }
 
 RlSampling sampling() {

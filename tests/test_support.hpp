@@ -46,4 +46,13 @@ std::vector<double> random_params(uint64_t seed) {
   return p;
 }
 
+// n values uniform in [-0.5, 0.5) from a fixed seed.
+inline std::vector<double> uniform_params(int n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> u(-0.5, 0.5);
+  std::vector<double> p(static_cast<std::size_t>(n));
+  for (double& x : p) x = u(rng);
+  return p;
+}
+
 }  // namespace metasim::test_support
