@@ -87,7 +87,9 @@ void check_budget(int ratio) {
     EXPECT_EQ(steps[t], fixed.steps[k - 1][t]);
     EXPECT_EQ(returns[t], fixed.returns[k - 1][t]);
     EXPECT_EQ(e.adapted_params(1, t), fixed.phi[k - 1][t]);
-    if (k < slots) EXPECT_GE(steps[t], budget);
+    if (k < slots) {
+      EXPECT_GE(steps[t], budget);
+    }
   }
   // The post-update slot also holds whole paths up to the budget.
   const std::vector<int> after_paths = e.slot_paths(1);
@@ -95,7 +97,9 @@ void check_budget(int ratio) {
   for (int t = 0; t < kTasks; ++t) {
     EXPECT_GE(after_paths[t], 1);
     EXPECT_LE(after_paths[t], slots);
-    if (after_paths[t] < slots) EXPECT_GE(after_steps[t], budget);
+    if (after_paths[t] < slots) {
+      EXPECT_GE(after_steps[t], budget);
+    }
     EXPECT_LT(after_steps[t] - budget, kHorizon);
   }
 }
