@@ -89,6 +89,33 @@ void upload_rows(BackendArray<Real>& dst, std::span<const Real> rows, int64_t n,
   dst.upload(soa.data(), soa.size());
 }
 
+template <typename T>
+std::vector<double> to_doubles(const BackendArray<T>& a) {
+  const std::vector<T> h = a.to_host();
+  return std::vector<double>(h.begin(), h.end());
+}
+
+// The snapshot's values for array `name`, which must fit `a`.
+template <typename T>
+const std::vector<double>& snapshot_array(const BackendArray<T>& a, const EnvSnapshot& snap,
+                                          const std::string& name) {
+  const auto it = snap.arrays.find(name);
+  if (it == snap.arrays.end()) throw InvalidArgument("snapshot", "array '" + name + "' is missing");
+  if (it->second.size() != a.size()) {
+    throw InvalidArgument("snapshot", "array '" + name + "' has " +
+                                          std::to_string(it->second.size()) +
+                                          " values, this batch needs " + std::to_string(a.size()));
+  }
+  return it->second;
+}
+
+template <typename T>
+void from_doubles(BackendArray<T>& a, const std::vector<double>& v) {
+  std::vector<T> h(v.size());
+  for (std::size_t i = 0; i < v.size(); ++i) h[i] = static_cast<T>(v[i]);
+  a.upload(h.data(), h.size());
+}
+
 }  // namespace
 
 template <typename Real>
@@ -159,6 +186,24 @@ struct VectorEnv<Real>::Impl {
     b.length_sum = length_sum.data();
     b.last_return = last_return.data();
     return b;
+  }
+
+  // Calls f(name, array) for every array of the snapshot.
+  template <class F>
+  void for_each_array(F&& f) {
+    f("state", state);
+    f("params", params);
+    f("obs", obs);
+    f("final_obs", final_obs);
+    f("reward", reward);
+    f("episode_return", episode_return);
+    f("terminated", terminated);
+    f("truncated", truncated);
+    f("elapsed", elapsed);
+    f("episodes", episodes);
+    f("return_sum", return_sum);
+    f("length_sum", length_sum);
+    f("last_return", last_return);
   }
 
   void clear_stats() {
@@ -404,6 +449,40 @@ void VectorEnv<Real>::set_params(std::span<const Real> params) {
 template <typename Real>
 std::vector<Real> VectorEnv<Real>::params() const {
   return soa_to_rows(impl_->params.to_host(), impl_->n, impl_->spec->param_dim);
+}
+
+template <typename Real>
+EnvSnapshot VectorEnv<Real>::snapshot() const {
+  Impl& m = *impl_;
+  m.require_started();
+  EnvSnapshot snap;
+  snap.env = m.spec->name;
+  snap.seed = m.seed;
+  snap.steps_taken = m.t;
+  m.for_each_array([&](const char* name, const auto& a) { snap.arrays[name] = to_doubles(a); });
+  return snap;
+}
+
+template <typename Real>
+void VectorEnv<Real>::restore(const EnvSnapshot& snap) {
+  Impl& m = *impl_;
+  if (snap.env != m.spec->name) {
+    throw InvalidArgument("snapshot",
+                          "taken from '" + snap.env + "', this batch is " + m.spec->name);
+  }
+  for (const auto& entry : snap.arrays) {
+    bool known = false;
+    m.for_each_array([&](const char* n, const auto&) { known = known || entry.first == n; });
+    if (!known) throw InvalidArgument("snapshot", "unknown array '" + entry.first + "'");
+  }
+  // Every array is checked before any is replaced, so a refused snapshot leaves the batch as it
+  // was.
+  m.for_each_array([&](const char* name, const auto& a) { snapshot_array(a, snap, name); });
+  m.for_each_array(
+      [&](const char* name, auto& a) { from_doubles(a, snapshot_array(a, snap, name)); });
+  m.seed = snap.seed;
+  m.t = snap.steps_taken;
+  m.started = true;
 }
 
 template <typename Real>

@@ -3,8 +3,10 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -22,6 +24,17 @@ struct EpisodeStats {
   double mean_length = 0.0;
   double min_last_return = 0.0;  // over instances that finished at least one episode
   double max_last_return = 0.0;
+};
+
+// Everything that decides a batch's future: the seed and step counter that address its random
+// numbers, and every per-instance array (states, task parameters, current observations, time-limit
+// counters, episode statistics) in the backend's layout. The values are held as doubles, which
+// represent every float, int32 and uint8 exactly, so a snapshot fits a Checkpoint's arrays.
+struct EnvSnapshot {
+  std::string env;  // the env's registered name
+  uint64_t seed = 0;
+  uint32_t steps_taken = 0;
+  std::map<std::string, std::vector<double>> arrays;
 };
 
 // Usage:
@@ -76,6 +89,12 @@ class VectorEnv {
   std::vector<Real> states() const;
   void set_params(std::span<const Real> params);
   std::vector<Real> params() const;
+
+  // restore(snapshot()) continues every episode bit for bit as if nothing had happened, on
+  // either backend; a snapshot of another env or batch size is refused with an error naming the
+  // array that does not fit.
+  EnvSnapshot snapshot() const;
+  void restore(const EnvSnapshot& snapshot);
 
   EpisodeStats episode_stats() const;
   // Waits for all queued work of this env's backend.

@@ -71,6 +71,30 @@ TEST(CudaParity_Float, AllEnvsMatchCpuFor50Steps) {
   for (const std::string& name : env_names()) check_parity<float>(name, 2048, 50, 1e-3);
 }
 
+TEST(CudaParity_Snapshot, RestoreOnTheDeviceContinuesBitForBit) {
+  REQUIRE_CUDA();
+  for (const char* name : {"CartPole-v1", "Pendulum-v1"}) {
+    VectorEnv<float> a(name, 256, Backend::kCuda);
+    a.reset(7);
+    for (int t = 0; t < 60; ++t) a.step_random();
+    const EnvSnapshot snap = a.snapshot();
+    // A CPU batch takes the device's snapshot, and gives it back unchanged.
+    VectorEnv<float> host(name, 256, Backend::kCpu);
+    host.restore(snap);
+    EXPECT_EQ(host.snapshot().arrays, snap.arrays) << name;
+    VectorEnv<float> b(name, 256, Backend::kCuda);
+    b.reset(8);
+    b.restore(host.snapshot());
+    for (int t = 0; t < 150; ++t) {
+      a.step_random();
+      b.step_random();
+    }
+    // Same backend, same code, same random-number addresses: equal bits.
+    EXPECT_EQ(a.obs(), b.obs()) << name;
+    EXPECT_EQ(a.snapshot().arrays, b.snapshot().arrays) << name;
+  }
+}
+
 TEST(CudaParity_DeviceActions, DeviceBuffersAndValidation) {
   REQUIRE_CUDA();
   VectorEnv<float> env("CartPole-v1", 64, Backend::kCuda);

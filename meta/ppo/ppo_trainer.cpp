@@ -21,7 +21,8 @@ namespace metasim::ppo {
 
 namespace {
 
-constexpr std::size_t kRecentEpisodes = 100;  // sb3's ep_info_buffer
+constexpr std::size_t kRecentEpisodes = 100;     // sb3's ep_info_buffer
+constexpr const char* kEnvArrayPrefix = "env.";  // checkpoint arrays of the training envs
 
 std::string fmt(double x) {
   std::ostringstream os;
@@ -541,6 +542,12 @@ Checkpoint PpoTrainer::to_checkpoint() const {
   c.arrays["obs_var"] = norm_.var;
   c.arrays["obs_count"] = {norm_.count};
   c.arrays["recent_returns"] = recent_returns_;
+  c.arrays["episode_returns"] = ep_return_;
+  // The envs mid-episode, so that a resumed run continues exactly where this one stopped.
+  const EnvSnapshot env = env_.snapshot();
+  c.header["env_seed"] = env.seed;
+  c.header["env_steps_taken"] = env.steps_taken;
+  for (const auto& [name, values] : env.arrays) c.arrays[kEnvArrayPrefix + name] = values;
   return c;
 }
 
@@ -575,9 +582,30 @@ void PpoTrainer::restore(const Checkpoint& c) {
   update_ = c.header.value("update", 0LL);
   env_steps_ = c.header.value("env_steps", 0LL);
   act_step_ = c.header.value("act_step", 0u);
-  // The envs' states are not saved: continue with new episodes from a seed tied to the update.
-  env_.reset(cfg_.seed + static_cast<uint64_t>(update_));
-  std::fill(ep_return_.begin(), ep_return_.end(), 0.0);
+  if (c.header.contains("env_seed")) {
+    EnvSnapshot env;
+    env.env = cfg_.env;
+    env.seed = c.header.at("env_seed").get<uint64_t>();
+    env.steps_taken = c.header.at("env_steps_taken").get<uint32_t>();
+    const std::string prefix = kEnvArrayPrefix;
+    for (const auto& [name, values] : c.arrays) {
+      if (name.compare(0, prefix.size(), prefix) == 0)
+        env.arrays[name.substr(prefix.size())] = values;
+    }
+    const std::vector<double>& ep = get("episode_returns");
+    if (ep.size() != ep_return_.size()) {
+      throw InvalidArgument("n_envs", "the checkpoint holds " + std::to_string(ep.size()) +
+                                          " env instances, the config " +
+                                          std::to_string(ep_return_.size()));
+    }
+    env_.restore(env);
+    ep_return_ = ep;
+  } else {
+    // Checkpoints written before the envs were saved: continue with new episodes from a seed
+    // tied to the update.
+    env_.reset(cfg_.seed + static_cast<uint64_t>(update_));
+    std::fill(ep_return_.begin(), ep_return_.end(), 0.0);
+  }
   upload_params();
 }
 

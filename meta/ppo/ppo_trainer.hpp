@@ -82,7 +82,8 @@ class PpoTrainer {
   VectorEnv<float>& env() { return env_; }
 
   Checkpoint to_checkpoint() const;
-  // Restores parameters, optimiser, normaliser and counters; the envs start new episodes.
+  // Restores parameters, optimiser, normaliser, counters and the envs mid-episode: stepping on
+  // gives what the saved trainer would have given, bit for bit.
   void restore(const Checkpoint& c);
 
  private:
