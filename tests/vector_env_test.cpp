@@ -25,20 +25,25 @@ struct Trajectory {
   std::vector<uint8_t> flags;
 };
 
+// Appends the current observations, rewards and flags to tr.
+void record(const VectorEnv<float>& env, Trajectory& tr) {
+  const auto o = env.obs();
+  const auto r = env.rewards();
+  const auto te = env.terminated();
+  const auto tu = env.truncated();
+  tr.obs.insert(tr.obs.end(), o.begin(), o.end());
+  tr.rewards.insert(tr.rewards.end(), r.begin(), r.end());
+  tr.flags.insert(tr.flags.end(), te.begin(), te.end());
+  tr.flags.insert(tr.flags.end(), tu.begin(), tu.end());
+}
+
 Trajectory run_random(const char* env_name, int64_t n, int steps, uint64_t seed) {
   VectorEnv<float> env(env_name, n, Backend::kCpu);
   env.reset(seed);
   Trajectory tr;
   for (int t = 0; t < steps; ++t) {
     env.step_random();
-    const auto o = env.obs();
-    const auto r = env.rewards();
-    const auto te = env.terminated();
-    const auto tu = env.truncated();
-    tr.obs.insert(tr.obs.end(), o.begin(), o.end());
-    tr.rewards.insert(tr.rewards.end(), r.begin(), r.end());
-    tr.flags.insert(tr.flags.end(), te.begin(), te.end());
-    tr.flags.insert(tr.flags.end(), tu.begin(), tu.end());
+    record(env, tr);
   }
   return tr;
 }
@@ -177,18 +182,6 @@ TEST(VectorEnv_Params, PerInstanceParametersChangeDynamics) {
   envs::CartPole<double>::step({}, s, 1, unused);
   EXPECT_EQ(obs[0], s.x);
   EXPECT_EQ(obs[3], s.theta_dot);
-}
-
-// Appends the current observations, rewards and flags to tr.
-void record(const VectorEnv<float>& env, Trajectory& tr) {
-  const auto o = env.obs();
-  const auto r = env.rewards();
-  const auto te = env.terminated();
-  const auto tu = env.truncated();
-  tr.obs.insert(tr.obs.end(), o.begin(), o.end());
-  tr.rewards.insert(tr.rewards.end(), r.begin(), r.end());
-  tr.flags.insert(tr.flags.end(), te.begin(), te.end());
-  tr.flags.insert(tr.flags.end(), tu.begin(), tu.end());
 }
 
 // A batch restored from a snapshot taken mid-episode continues bit for bit: the same
