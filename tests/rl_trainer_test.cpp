@@ -67,6 +67,9 @@ TEST(MetaRlConfig_BadValues, ErrorsNameTheField) {
   EXPECT_EQ(error_of(json{{"inner", {{"lr", -0.1}}}}, {}).rfind("inner.lr: ", 0), 0u);
   EXPECT_EQ(error_of(json{}, {"outer.lr=0"}).rfind("outer.lr: ", 0), 0u);
   EXPECT_EQ(error_of(json{}, {"eval.lr=[0.1,-1]"}).rfind("eval.lr: ", 0), 0u);
+  EXPECT_EQ(error_of(json{}, {"inner.lr=[0.1,11]"}).rfind("inner.lr: ", 0), 0u);
+  EXPECT_EQ(error_of(json{}, {"inner.lr=[]"}).rfind("inner.lr: ", 0), 0u);
+  EXPECT_EQ(error_of(json{}, {"inner.lr=\"fast\""}).rfind("inner.lr: ", 0), 0u);
   EXPECT_EQ(error_of(json{{"colour", 1}}, {}).rfind("colour: ", 0), 0u);
   EXPECT_EQ(error_of(json{}, {"algorithm=maml"}).rfind("algorithm: ", 0), 0u);
   // A width with no compiled policy is reported by the engine, naming policy.hidden.
@@ -125,6 +128,37 @@ TEST(MetaRlTraining_ShortSeededRun, MamlTrpoImprovesPostAdaptationReturn) {
   EXPECT_GT(after[1], before[1] + 8.0);
   EXPECT_GT(after[1], after[0]) << "adaptation must help on held-out tasks";
 }
+
+// inner.lr takes one rate for every step or one per step; a single rate is written back as a
+// number, so configs resolved before per-step rates existed resolve to the same JSON.
+TEST(MetaRlConfig_InnerRates, NumberOrOnePerStep) {
+  const RlConfig one = resolve_rl_config(json{{"inner", {{"lr", 0.5}}}}, {});
+  EXPECT_EQ(one.inner_lr, std::vector<double>{0.5});
+  EXPECT_EQ(to_json(one)["inner"]["lr"], json(0.5));
+  const RlConfig two = resolve_rl_config(json::object(), {"inner.steps=2", "inner.lr=[0.5,0.15]"});
+  EXPECT_EQ(two.inner_lr, (std::vector<double>{0.5, 0.15}));
+  EXPECT_EQ(to_json(two)["inner"]["lr"], json::parse("[0.5, 0.15]"));
+  EXPECT_EQ(to_json(resolve_rl_config(to_json(two), {})), to_json(two));
+}
+
+// The per-step rates reach the inner loop: [r, r] trains exactly as the single rate r, and a
+// different second rate changes the meta-update.
+TEST(MetaRlTraining_InnerRates, EachStepUsesItsOwnRate) {
+  auto params_after_one_iteration = [](const std::string& lr) {
+    RlConfig c = small_nav2d("maml-trpo");
+    c = resolve_rl_config(to_json(c), {"inner.steps=2", "inner.lr=" + lr});
+    MetaRlTrainer t(c);
+    t.step();
+    return t.params();
+  };
+  const std::vector<double> same = params_after_one_iteration("0.2");
+  EXPECT_EQ(params_after_one_iteration("[0.2,0.2]"), same);
+  const std::vector<double> other = params_after_one_iteration("[0.2,0.05]");
+  double diff = 0;
+  for (std::size_t i = 0; i < same.size(); ++i) diff = std::max(diff, std::abs(other[i] - same[i]));
+  EXPECT_GT(diff, 1e-6);
+}
+
 TEST(MetaRlTraining_FirstOrderAndReptile, RunAndStayFinite) {
   for (const char* algorithm : {"fomaml-rl", "reptile-rl"}) {
     RlConfig c = small_nav2d(algorithm);
@@ -210,14 +244,11 @@ TEST(MetaRlTraining_RunDirectory, WritesConfigMetricsCheckpointResumesAndEvaluat
 // evaluate_adaptation on the validation stream.
 TEST(MetaRlTraining_ModelSelection, KeepsBestTrainAndBestValidationModels) {
   const fs::path dir = temp_dir("select");
-  const json file = {{"algorithm", "fomaml-rl"},
-                     {"meta_batch", 4},
-                     {"trajectories", 4},
-                     {"horizon", 20},
-                     {"iterations", 6},
-                     {"backend", "cpu"},
-                     {"outer", {{"lr", 0.01}}},
-                     {"validate", {{"every", 2}, {"tasks", 4}, {"steps", 2}}}};
+  const json file = {
+      {"algorithm", "fomaml-rl"}, {"meta_batch", 4},
+      {"trajectories", 4},        {"horizon", 20},
+      {"iterations", 6},          {"backend", "cpu"},
+      {"outer", {{"lr", 0.01}}},  {"validate", {{"every", 2}, {"tasks", 4}, {"steps", 2}}}};
   const json summary = train_command(file, {}, dir.string(), false, false);
   std::vector<double> after;
   std::vector<std::pair<int64_t, double>> validations;
@@ -229,7 +260,8 @@ TEST(MetaRlTraining_ModelSelection, KeepsBestTrainAndBestValidationModels) {
       after.push_back(j.at("return_after").get<double>());
       if (j.contains("validation_score")) {
         ASSERT_EQ(j["validation_returns"].size(), 3u);
-        validations.emplace_back(j["iteration"].get<int64_t>(), j["validation_score"].get<double>());
+        validations.emplace_back(j["iteration"].get<int64_t>(),
+                                 j["validation_score"].get<double>());
       }
     }
   }
@@ -253,8 +285,8 @@ TEST(MetaRlTraining_ModelSelection, KeepsBestTrainAndBestValidationModels) {
 
   auto best_val = validations.front();
   for (const auto& v : validations) {
-    const std::vector<double> r = evaluate_adaptation(
-        cfg, params[v.first], 4, 2, validation_seed(cfg.seed), "cpu");
+    const std::vector<double> r =
+        evaluate_adaptation(cfg, params[v.first], 4, 2, validation_seed(cfg.seed), "cpu");
     EXPECT_EQ(v.second, (r[1] + r[2]) / 2) << "iteration " << v.first;
     if (v.second > best_val.second) best_val = v;
   }
@@ -276,7 +308,8 @@ TEST(MetaRlTraining_ModelSelection, KeepsBestTrainAndBestValidationModels) {
   std::ifstream m(dir / "metrics.jsonl");
   std::string line;
   double best = -1e300;
-  while (std::getline(m, line)) best = std::max(best, json::parse(line)["return_after"].get<double>());
+  while (std::getline(m, line))
+    best = std::max(best, json::parse(line)["return_after"].get<double>());
   EXPECT_EQ(load_checkpoint((dir / kBestTrainCheckpoint).string()).header["score"].get<double>(),
             best);
   fs::remove_all(dir);

@@ -114,7 +114,7 @@ RlIterationStats MetaRlTrainer::step() {
   s.gamma = cfg_.gamma;
   s.gae_lambda = cfg_.gae_lambda;
   s.baseline_reg = cfg_.baseline_reg;
-  s.lr = {cfg_.inner_lr};
+  s.lr = cfg_.inner_lr;
   engine_->sample_and_adapt(theta_, s);
   check_tasks("sampling and inner steps");
   RlIterationStats st;
@@ -314,10 +314,9 @@ json train_command(const json& file, const std::vector<std::string>& sets,
     if (validating && (it % config.validate_every == 0 || last)) {
       line["iteration"] = it;
       try {
-        const std::vector<double> r =
-            evaluate_adaptation(config, trainer.params(), config.validate_tasks,
-                                config.validate_steps, val_seed, config.backend,
-                                config.validate_paths);
+        const std::vector<double> r = evaluate_adaptation(
+            config, trainer.params(), config.validate_tasks, config.validate_steps, val_seed,
+            config.backend, config.validate_paths);
         double score = 0;
         for (std::size_t j = 1; j < r.size(); ++j) score += r[j];
         score /= static_cast<double>(r.size() - 1);
@@ -449,9 +448,9 @@ json evaluate_command(const std::string& run_dir, const EvalRequest& request) {
   const Clock::time_point t0 = Clock::now();
   const uint64_t seed = held_out_seed(request.seed ? *request.seed : cfg.seed);
   AdaptationSamples sampled;
-  const std::vector<double> r = evaluate_adaptation(cfg, theta, request.tasks, request.steps, seed,
-                                                    request.backend, request.trajectories,
-                                                    &sampled);
+  const std::vector<double> r =
+      evaluate_adaptation(cfg, theta, request.tasks, request.steps, seed, request.backend,
+                          request.trajectories, &sampled);
   return json{{"algorithm", cfg.algorithm},
               {"env", cfg.env},
               {"checkpoint", name},

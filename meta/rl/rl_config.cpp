@@ -47,6 +47,27 @@ Field hidden_field() {
   return f;
 }
 
+// A number (every inner step) or one rate per inner step; written back as a number when there is
+// one rate, so configs from before per-step rates resolve to the same JSON.
+Field inner_lr_field() {
+  Field f;
+  f.key = "inner.lr";
+  f.range = "a number in [0, 10], or 1 to " + std::to_string(kMaxInnerSteps) + " of them";
+  f.doc =
+      "inner policy-gradient step size during training; a list gives one per inner step (the "
+      "last one repeats)";
+  f.set = [](RlConfig& c, const json& v) {
+    if (v.is_number() && !(v.get<double>() >= 0.0 && v.get<double>() <= 10.0)) {
+      throw InvalidArgument("inner.lr", "must be in [0, 10], got " + v.dump());
+    }
+    c.inner_lr = parse_eval_rates("inner.lr", v.is_number() ? json::array({v}) : v);
+  };
+  f.get = [](const RlConfig& c) {
+    return c.inner_lr.size() == 1 ? json(c.inner_lr[0]) : json(c.inner_lr);
+  };
+  return f;
+}
+
 Field eval_lr_field() {
   Field f;
   f.key = "eval.lr";
@@ -88,8 +109,7 @@ const config::Schema<RlConfig>& schema() {
                           "`trajectories` paths per task and step"));
     f.push_back(int_field("meta_batch", &C::meta_batch, 1, 1 << 20, "tasks per meta-iteration"));
     f.push_back(int_field("iterations", &C::iterations, 1, 4294967295LL, "meta-iterations"));
-    f.push_back(real_field("inner.lr", &C::inner_lr, 0.0, 10.0, false, false,
-                           "inner policy-gradient step size during training"));
+    f.push_back(inner_lr_field());
     f.push_back(int_field("inner.steps", &C::inner_steps, 1, kMaxInnerSteps - 1,
                           "inner policy-gradient steps per task (fresh paths before each)"));
     f.push_back(eval_lr_field());

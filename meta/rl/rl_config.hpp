@@ -28,7 +28,8 @@ struct RlConfig {
   int max_paths_ratio = 16;
   int meta_batch = 20;
   int64_t iterations = 500;
-  double inner_lr = 0.1;
+  // Training rates, one per inner step (the last one repeats).
+  std::vector<double> inner_lr{0.1};
   int inner_steps = 1;
   std::vector<double> eval_lr{0.1, 0.05};  // test-time rates; the last one repeats
   double gamma = 0.99;
