@@ -113,11 +113,12 @@ TEST(MetaRlGradient_FiniteDifferences, CategoricalPolicySecondOrder) {
 // The KL's Hessian at theta_old times v (J^T F J v) against second differences of the mean KL
 // between the adapted policies: v^T A v = d^2/de^2 KL(theta + e v) at e = 0. With h = 1e-4 the
 // second difference's error is about h^2 |KL''''| + eps * KL / h^2, near 1e-8 relative.
-TEST(MetaRlTrpo_KlHessian, MatchesSecondDifferencesAndIsSymmetric) {
+template <class F, class P>
+void check_kl_hessian(const char* name, double log_std) {
   for (MetaGradKind kind : {MetaGradKind::kSecondOrder, MetaGradKind::kFirstOrder}) {
-    Engine<PointNavGoals, SmallPolicy> e(Backend::kCpu);
+    Engine<F, P> e(Backend::kCpu);
     e.configure(RlShape{3, 4, 15, 1});
-    const std::vector<double> theta = params_for<SmallPolicy>(12, -0.3);
+    const std::vector<double> theta = params_for<P>(12, log_std);
     e.sample_and_adapt(theta, sampling({0.3}));
     std::mt19937_64 rng(5);
     std::normal_distribution<double> n(0, 1);
@@ -138,13 +139,20 @@ TEST(MetaRlTrpo_KlHessian, MatchesSecondDifferencesAndIsSymmetric) {
     e.line_search_eval(tm, kind, &loss, &km);
     const double fd = (kp - 2 * k0 + km) / (h * h);
     const double exact = dot(v, av);
-    std::printf("[kl-hessian %s] v^T A v: exact %.8f, second difference %.8f, KL(theta) %.1e\n",
-                kind == MetaGradKind::kSecondOrder ? "second" : "first", exact, fd, k0);
+    std::printf("[kl-hessian %s %s] v^T A v: exact %.8f, second difference %.8f, KL(theta) %.1e\n",
+                name, kind == MetaGradKind::kSecondOrder ? "second" : "first", exact, fd, k0);
     EXPECT_NEAR(fd, exact, 1e-5 * std::abs(exact));
     EXPECT_NEAR(dot(w, av), dot(v, aw), 1e-10 * std::abs(dot(w, av)) + 1e-12);
     EXPECT_GT(exact, 0.0);
     EXPECT_LT(std::abs(k0), 1e-14);
   }
+}
+
+TEST(MetaRlTrpo_KlHessian, MatchesSecondDifferencesAndIsSymmetric) {
+  check_kl_hessian<PointNavGoals, SmallPolicy>("gaussian", -0.3);
+}
+TEST(MetaRlTrpo_KlHessian, CategoricalPolicy) {
+  check_kl_hessian<CartPolePoles, CartPolicy>("categorical", 0.0);
 }
 
 // TRPO's conjugate-gradient step against a dense solve: A is assembled column by column from the

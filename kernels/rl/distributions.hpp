@@ -107,6 +107,18 @@ struct Categorical {
     for (int j = 0; j < N; ++j) g[j] += scale * (p_new[j] - p_old[j]);
   }
 
+  // The Fisher information of the logits times a direction dl, F dl = p * dl - p (p . dl): the
+  // Hessian of KL(old || new) in the new logits at new = old. Scaled and added to g.
+  template <typename T, typename W>
+  static METASIM_HD METASIM_INLINE void add_fisher_vector(const T* logits, const T* dl,
+                                                          const W& scale, T* g) {
+    T p[N];
+    softmax(logits, p);
+    T pd = T(0);
+    for (int j = 0; j < N; ++j) pd += p[j] * dl[j];
+    for (int j = 0; j < N; ++j) g[j] += scale * (p[j] * (dl[j] - pd));
+  }
+
   // Inverse-CDF draw with one uniform from (0, 1]; returns the action index.
   template <typename T>
   static METASIM_HD METASIM_INLINE int sample(const T* logits, RandomStream& rng) {
@@ -192,6 +204,20 @@ struct DiagGaussian {
       const S dm = mean_new[j] - mean_old[j];
       g_mean[j] += scale * (dm * inv_var_new);
       g_log_std[j] += scale * (S(1) - (var_old + dm * dm) * inv_var_new);
+    }
+  }
+
+  // The Fisher information times a direction (dm, dls) in (mean, log std): dm / sigma^2 and
+  // 2 dls, the Hessian of kl() at new = old (its mixed terms vanish there). Scaled and added to
+  // g_mean and g_log_std.
+  template <typename T, typename W>
+  static METASIM_HD METASIM_INLINE void add_fisher_vector(const T* log_std, const T* dm,
+                                                          const T* dls, const W& scale, T* g_mean,
+                                                          T* g_log_std) {
+    using std::exp;
+    for (int j = 0; j < D; ++j) {
+      g_mean[j] += scale * (dm[j] * exp(T(-2) * log_std[j]));
+      g_log_std[j] += scale * (T(2) * dls[j]);
     }
   }
 

@@ -46,7 +46,7 @@ struct MetaRlArgs {
   // (rllab's samplers: whole paths until the batch holds `budget` steps), so tasks whose paths
   // end early get more of them, up to `trajectories`.
   int64_t budget = 0;
-  int path_begin = 0;    // kRollout: the launch's path slots [path_begin, path_begin + path_count)
+  int path_begin = 0;  // kRollout: the launch's path slots [path_begin, path_begin + path_count)
   int path_count = 0;
   int paths_rolled = 0;  // kProcess: path slots sampled in this data slot (the rest are unused)
   uint32_t first_task = 0;
@@ -361,7 +361,7 @@ struct MetaRlTask {
       const auto sc = Passes::template carve<Dual<T>, T>(w.pass, kChunk);
       Passes::accumulate_fisher_vector_product(g, DualParamView<T>{phi(a, k, task), w.u},
                                                static_cast<const T*>(d.obs), a.cap(), T(1) / T(n),
-                                               n, sc, DualGradSink<T, false>{nullptr, out});
+                                               n, sc, out);
     }
     if (second) back_sweep(g, a, task, out, w);
     check_out(g, a, task, out);

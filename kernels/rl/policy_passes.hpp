@@ -130,60 +130,73 @@ struct PolicyPasses {
     g.sync();
   }
 
-  // Adds scale * sum_s d KL(pi_old(.|x_s) || pi(.|x_s)) / d params to grad, where pi_old is the
-  // policy at the parameters' values. With P a DualParamView<T> (tangent v) and G a DualGradSink,
-  // that is scale * sum_s F_s v: the Fisher-vector product at the values (the KL's gradient there
-  // is zero, its Hessian the Fisher information).
-  template <class Group, typename T, class G>
+  // Adds scale * sum_s F_s v to grad, F_s the Fisher information of pi(.|x_s) in the parameters
+  // (the Hessian of KL(pi_old(.|x_s) || pi(.|x_s)) at pi = pi_old) and v the tangent of p.
+  // F_s = J_s^T M_s J_s with J_s the Jacobian of the distribution's inputs (the network outputs,
+  // and the log std) and M_s their Fisher information, so each chunk takes a forward pass on Dual
+  // scalars (J_s v), M_s in closed form, then a plain reverse pass at the values (J_s^T). That
+  // costs about two thirds of differentiating the KL's gradient on Dual scalars (forward and
+  // reverse both on Dual), which gives the same product. The plain buffers reuse the first half
+  // of the Dual chunk buffers; M_s J_s v waits in sc.extra.
+  template <class Group, typename T>
   static METASIM_HD void accumulate_fisher_vector_product(const Group& g, const DualParamView<T>& p,
                                                           const T* x, int64_t x_stride, T scale,
                                                           int n, const Scratch<Dual<T>, T>& sc,
-                                                          const G& grad) {
+                                                          T* grad) {
     using S = Dual<T>;
     const int chunk = sc.b.chunk;
     const int stride = sc.b.stride;
-    S log_std_sum[kGaussian ? kAct : 1];
-    for (int j = 0; j < (kGaussian ? kAct : 1); ++j) log_std_sum[j] = S(0);
+    const meta::ChunkBuffers<T> plain =
+        Batched::template carve<T>(reinterpret_cast<T*>(sc.b.acts), stride, chunk);
+    T* f_out = reinterpret_cast<T*>(sc.extra);  // [kOut][stride]
+    T* f_log_std = f_out + kOut * stride;       // [kAct][stride], Gaussian only
+    T log_std_sum[kGaussian ? kAct : 1];
+    for (int j = 0; j < (kGaussian ? kAct : 1); ++j) log_std_sum[j] = T(0);
     for (int s0 = 0; s0 < n; s0 += chunk) {
       const int c = n - s0 < chunk ? n - s0 : chunk;
       Batched::forward(g, p, x + s0, static_cast<int>(x_stride), c, sc.b);
       g.for_each(c, [&](int s) {
-        S out[kOut];
-        T out_old[kOut];
-        S dout[kOut];
+        T out[kOut];
+        T d_out[kOut];
+        T f[kOut];
         for (int j = 0; j < kOut; ++j) {
-          out[j] = load<Group>(sc.b.out, stride, j, s);
-          out_old[j] = out[j].value;
-          dout[j] = S(0);
+          const S o = load<Group>(sc.b.out, stride, j, s);
+          out[j] = o.value;
+          d_out[j] = o.tangent;
+          f[j] = T(0);
         }
         if constexpr (kGaussian) {
-          S log_std[kAct];
-          T log_std_old[kAct];
-          S dls[kAct];
+          T log_std[kAct];
+          T d_log_std[kAct];
+          T f_ls[kAct];
           for (int d = 0; d < kAct; ++d) {
-            log_std[d] = p[kLogStdOffset + d];
-            log_std_old[d] = log_std[d].value;
-            dls[d] = S(0);
+            log_std[d] = p.value[kLogStdOffset + d];
+            d_log_std[d] = p.tangent[kLogStdOffset + d];
+            f_ls[d] = T(0);
           }
-          Dist::add_kl_grad(static_cast<const T*>(out_old), static_cast<const T*>(log_std_old),
-                            static_cast<const S*>(out), static_cast<const S*>(log_std), scale, dout,
-                            dls);
-          for (int d = 0; d < kAct; ++d) store<Group>(sc.extra, stride, d, s, dls[d]);
+          Dist::add_fisher_vector(static_cast<const T*>(log_std), static_cast<const T*>(d_out),
+                                  static_cast<const T*>(d_log_std), scale, f, f_ls);
+          for (int d = 0; d < kAct; ++d) f_log_std[d * stride + s] = f_ls[d];
         } else {
-          Dist::add_kl_grad(static_cast<const T*>(out_old), static_cast<const S*>(out), scale,
-                            dout);
+          Dist::add_fisher_vector(static_cast<const T*>(out), static_cast<const T*>(d_out), scale,
+                                  f);
         }
-        for (int j = 0; j < kOut; ++j) store<Group>(sc.b.out, stride, j, s, dout[j]);
+        for (int j = 0; j < kOut; ++j) f_out[j * stride + s] = f[j];
+      });
+      g.sync();
+      Batched::forward(g, p.value, x + s0, static_cast<int>(x_stride), c, plain);
+      g.for_each(c, [&](int s) {
+        for (int j = 0; j < kOut; ++j) store<Group>(plain.out, stride, j, s, f_out[j * stride + s]);
       });
       g.sync();
       if constexpr (kGaussian) {
         if (g.rank() == 0) {
           for (int d = 0; d < kAct; ++d) {
-            for (int s = 0; s < c; ++s) log_std_sum[d] += load<Group>(sc.extra, stride, d, s);
+            for (int s = 0; s < c; ++s) log_std_sum[d] += f_log_std[d * stride + s];
           }
         }
       }
-      Batched::backward(g, p, x + s0, static_cast<int>(x_stride), c, sc.b, grad);
+      Batched::backward(g, p.value, x + s0, static_cast<int>(x_stride), c, plain, grad);
     }
     if constexpr (kGaussian) {
       if (g.rank() == 0) {
