@@ -436,7 +436,7 @@ json evaluate_command(const std::string& run_dir, const EvalRequest& request) {
   }
   const Checkpoint c = load_checkpoint(path);
   RlConfig cfg = checkpoint_config(c);
-  if (!request.lr.empty()) cfg.eval_lr = parse_eval_rates("lr", json(request.lr));
+  if (!request.lr.empty()) cfg.eval_lr = parse_rates("lr", json(request.lr));
   if (!request.sampler.empty()) {
     if (request.sampler != "paths" && request.sampler != "transitions") {
       throw InvalidArgument("sampler",

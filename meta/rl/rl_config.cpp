@@ -60,7 +60,7 @@ Field inner_lr_field() {
     if (v.is_number() && !(v.get<double>() >= 0.0 && v.get<double>() <= 10.0)) {
       throw InvalidArgument("inner.lr", "must be in [0, 10], got " + v.dump());
     }
-    c.inner_lr = parse_eval_rates("inner.lr", v.is_number() ? json::array({v}) : v);
+    c.inner_lr = parse_rates("inner.lr", v.is_number() ? json::array({v}) : v);
   };
   f.get = [](const RlConfig& c) {
     return c.inner_lr.size() == 1 ? json(c.inner_lr[0]) : json(c.inner_lr);
@@ -73,7 +73,7 @@ Field eval_lr_field() {
   f.key = "eval.lr";
   f.range = "1 to 16 numbers in [0, 10]";
   f.doc = "test-time inner learning rates, one per adaptation step (the last one repeats)";
-  f.set = [](RlConfig& c, const json& v) { c.eval_lr = parse_eval_rates("eval.lr", v); };
+  f.set = [](RlConfig& c, const json& v) { c.eval_lr = parse_rates("eval.lr", v); };
   f.get = [](const RlConfig& c) { return json(c.eval_lr); };
   return f;
 }
@@ -209,7 +209,7 @@ std::string rl_config_reference() {
   return os.str();
 }
 
-std::vector<double> parse_eval_rates(const std::string& field, const json& v) {
+std::vector<double> parse_rates(const std::string& field, const json& v) {
   bool ok = v.is_array() && !v.empty() && v.size() <= static_cast<std::size_t>(kMaxInnerSteps);
   std::vector<double> r;
   for (const json& e : ok ? v : json::array()) {

@@ -60,9 +60,9 @@ struct RlConfig {
 // key, a wrong type or a value out of range throws InvalidArgument naming the dotted key.
 RlConfig resolve_rl_config(const nlohmann::json& file, const std::vector<std::string>& overrides);
 nlohmann::json to_json(const RlConfig& c);
-// Test-time rates as eval.lr takes them: 1 to kMaxInnerSteps numbers in [0, 10]; otherwise throws
-// InvalidArgument naming `field`.
-std::vector<double> parse_eval_rates(const std::string& field, const nlohmann::json& v);
+// Step sizes as inner.lr and eval.lr take them: 1 to kMaxInnerSteps numbers in [0, 10]; otherwise
+// throws InvalidArgument naming `field`.
+std::vector<double> parse_rates(const std::string& field, const nlohmann::json& v);
 std::string rl_config_reference();
 // "maml-trpo", "fomaml-rl", "reptile-rl".
 const std::vector<std::string>& rl_algorithm_names();
