@@ -6,7 +6,6 @@
 
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -18,12 +17,14 @@
 #include "meta/ppo/ppo.hpp"
 #include "meta/ppo/ppo_config.hpp"
 #include "meta/ppo/ppo_trainer.hpp"
+#include "tests/test_support.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 using metasim::ppo::PpoConfig;
 using metasim::ppo::PpoTrainer;
+using metasim::test_support::bit_equal;
 using nlohmann::json;
 
 std::string fresh_dir(const std::string& name) {
@@ -138,15 +139,6 @@ std::vector<double> run_updates(const PpoConfig& c, int updates, int threads) {
   return t.params();
 }
 
-// Counts the parameters that differ in any bit (0 for bit-identical runs).
-int count_differing(const std::vector<double>& a, const std::vector<double>& b) {
-  if (a.size() != b.size()) return -1;
-  int differ = 0;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    differ += std::memcmp(&a[i], &b[i], sizeof(double)) != 0;
-  return differ;
-}
-
 // A run stopped after two updates and resumed from its checkpoint file (written and read back)
 // ends bit-identical to the uninterrupted run: parameters, training returns and the envs'
 // observations. The Pendulum case stops mid-episode (200-step episodes, 64-step rollouts) with
@@ -173,10 +165,9 @@ TEST(PpoTrainer_Resume, CheckpointContinuesBitForBit) {
     for (int u = 0; u < 2; ++u) resumed.step();
     EXPECT_EQ(resumed.updates_done(), 4);
     EXPECT_EQ(resumed.env_steps(), straight.env_steps());
-    EXPECT_EQ(count_differing(resumed.params(), straight.params()), 0) << c.env;
-    EXPECT_EQ(count_differing(resumed.recent_returns(), straight.recent_returns()), 0) << c.env;
-    const std::vector<float> obs_a = resumed.env().obs(), obs_b = straight.env().obs();
-    EXPECT_EQ(std::memcmp(obs_a.data(), obs_b.data(), obs_a.size() * sizeof(float)), 0) << c.env;
+    EXPECT_TRUE(bit_equal(resumed.params(), straight.params())) << c.env;
+    EXPECT_TRUE(bit_equal(resumed.recent_returns(), straight.recent_returns())) << c.env;
+    EXPECT_TRUE(bit_equal(resumed.env().obs(), straight.env().obs())) << c.env;
 
     metasim::Checkpoint old_format = saved;
     old_format.header.erase("env_seed");
@@ -186,7 +177,8 @@ TEST(PpoTrainer_Resume, CheckpointContinuesBitForBit) {
     PpoTrainer restarted(c);
     restarted.restore(old_format);
     for (int u = 0; u < 2; ++u) restarted.step();
-    EXPECT_GT(count_differing(restarted.params(), straight.params()), 0) << c.env;
+    ASSERT_EQ(restarted.params().size(), straight.params().size());
+    EXPECT_FALSE(bit_equal(restarted.params(), straight.params())) << c.env;
   }
   fs::remove_all(dir);
 }
@@ -210,8 +202,8 @@ TEST(PpoCommands_TrainEvalResume, StoppedRunResumesBitForBit) {
   const metasim::Checkpoint a = metasim::load_checkpoint(whole + "/checkpoint");
   const metasim::Checkpoint b = metasim::load_checkpoint(stopped + "/checkpoint");
   EXPECT_EQ(b.header.at("update").get<int64_t>(), 6);
-  EXPECT_EQ(count_differing(a.arrays.at("params"), b.arrays.at("params")), 0);
-  EXPECT_EQ(count_differing(a.arrays.at("env.state"), b.arrays.at("env.state")), 0);
+  EXPECT_TRUE(bit_equal(a.arrays.at("params"), b.arrays.at("params")));
+  EXPECT_TRUE(bit_equal(a.arrays.at("env.state"), b.arrays.at("env.state")));
   fs::remove_all(whole);
   fs::remove_all(stopped);
 }

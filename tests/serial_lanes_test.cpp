@@ -12,6 +12,7 @@
 
 #include "kernels/core/dual.hpp"
 #include "kernels/meta/batched_mlp.hpp"
+#include "tests/test_support.hpp"
 
 namespace metasim::meta {
 namespace {
@@ -40,11 +41,6 @@ struct Rows {
   SerialRow<S> row(int r) { return SerialRow<S>(data.data() + static_cast<std::size_t>(r) * n, n); }
 };
 
-template <typename S>
-bool same_bits(const std::vector<S>& a, const std::vector<S>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(S)) == 0;
-}
-
 template <typename S, int kCols, bool kInit, bool kXLeft>
 void check_matmul(int rows, int kn, uint32_t seed) {
   std::mt19937 rng(seed);
@@ -67,7 +63,7 @@ void check_matmul(int rows, int kn, uint32_t seed) {
       plain.row(r).store(c, acc);
     }
   }
-  EXPECT_TRUE(same_bits(tiled.data, plain.data))
+  EXPECT_TRUE(test_support::bit_equal(tiled.data, plain.data))
       << "cols " << kCols << " rows " << rows << " terms " << kn << " init " << kInit << " xleft "
       << kXLeft << " scalar bytes " << sizeof(S);
 }

@@ -1,5 +1,5 @@
-// Helpers shared by several test files: running the metasim CLI as a user would, and drawing
-// seeded random MLP parameters with the usual 1/sqrt(fan_in) scale.
+// Helpers shared by several test files: running the metasim CLI as a user would, drawing seeded
+// random MLP parameters with the usual 1/sqrt(fan_in) scale, and comparing results bit for bit.
 #pragma once
 
 #include <sys/wait.h>
@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
@@ -53,6 +54,13 @@ inline std::vector<double> uniform_params(int n, uint64_t seed) {
   std::vector<double> p(static_cast<std::size_t>(n));
   for (double& x : p) x = u(rng);
   return p;
+}
+
+// The same length and the same bits (NaN equals itself, -0 differs from 0): what "same seed, same
+// result" promises.
+template <typename T>
+bool bit_equal(const std::vector<T>& a, const std::vector<T>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
 }
 
 }  // namespace metasim::test_support

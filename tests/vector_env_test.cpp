@@ -4,20 +4,17 @@
 #include <omp.h>
 
 #include <cmath>
-#include <cstring>
 #include <vector>
 
 #include "envs/cartpole.hpp"
 #include "host/error.hpp"
 #include "host/vector_env.hpp"
+#include "tests/test_support.hpp"
 
 namespace metasim {
 namespace {
 
-template <typename T>
-bool bit_equal(const std::vector<T>& a, const std::vector<T>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
-}
+using test_support::bit_equal;
 
 struct Trajectory {
   std::vector<float> obs;
