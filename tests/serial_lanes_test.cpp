@@ -1,7 +1,8 @@
 // The CPU passes' register tiles (kernels/meta/serial_lanes.hpp) against plain scalar loops that
 // do the same operations in the same order: the results must be bit-identical, for every row count
-// (full tiles and each size of the last one), for widths that use the 64-byte, 32-byte and
-// one-scalar lanes, and for float, double and Dual<float>.
+// (full tiles and each size of the last one), for widths that use the 64-, 32- and 16-byte and
+// one-scalar lanes, and for float, double and Dual<float>. Where the target has FMA instructions
+// the tiles add each term with one rounding, and the scalar loops here do it with std::fma.
 #include "kernels/meta/serial_lanes.hpp"
 
 #include <gtest/gtest.h>
@@ -31,6 +32,31 @@ S random_scalar(std::mt19937& rng) {
   }
 }
 
+// acc + x * b (kXLeft) or acc + b * x as the tiles must compute it: with std::fma where they fuse
+// (a Dual term: value fma(x.v, b.v, acc.v), tangent fma(x.v, b.t, fma(x.t, b.v, acc.t))), else
+// with the scalars' own arithmetic. Written out here rather than calling lanes::madd.
+template <bool kXLeft, typename A, typename X, typename B>
+A reference_madd(const A& acc, const X& x, const B& b) {
+  if (!lanes::kFused) {
+    if constexpr (kXLeft) {
+      return acc + x * b;
+    } else {
+      return acc + b * x;
+    }
+  }
+  using std::fma;
+  if constexpr (kIsDual<X> && kIsDual<B>) {
+    return A(fma(x.value, b.value, acc.value),
+             fma(x.value, b.tangent, fma(x.tangent, b.value, acc.tangent)));
+  } else if constexpr (kIsDual<B>) {
+    return A(fma(x, b.value, acc.value), fma(x, b.tangent, acc.tangent));
+  } else if constexpr (kIsDual<X>) {
+    return A(fma(x.value, b, acc.value), fma(x.tangent, b, acc.tangent));
+  } else {
+    return fma(x, b, acc);
+  }
+}
+
 // Rows of n scalars S laid out as the serial passes lay them out (SerialRow: a Dual row is its
 // values, then its tangents).
 template <typename S>
@@ -41,14 +67,15 @@ struct Rows {
   SerialRow<S> row(int r) { return SerialRow<S>(data.data() + static_cast<std::size_t>(r) * n, n); }
 };
 
-template <typename S, int kCols, bool kInit, bool kXLeft>
+// AS: the scalar a(r, k) returns, S or (with Dual S) plain.
+template <typename S, int kCols, bool kInit, bool kXLeft, typename AS = S>
 void check_matmul(int rows, int kn, uint32_t seed) {
   std::mt19937 rng(seed);
   Rows<S> init(rows, kCols), b(kn > 0 ? kn : 1, kCols), tiled(rows, kCols), plain(rows, kCols);
-  std::vector<S> a(static_cast<std::size_t>(rows) * (kn > 0 ? kn : 1));
+  std::vector<AS> a(static_cast<std::size_t>(rows) * (kn > 0 ? kn : 1));
   for (auto& x : init.data) x = random_scalar<S>(rng);
   for (auto& x : b.data) x = random_scalar<S>(rng);
-  for (auto& x : a) x = random_scalar<S>(rng);
+  for (auto& x : a) x = random_scalar<AS>(rng);
   for (auto& x : tiled.data) x = S(7);
   auto a_val = [&](int r, int k) { return a[static_cast<std::size_t>(r) * kn + k]; };
   lanes::matmul_rows<S, kCols, kInit, kXLeft>(
@@ -58,7 +85,7 @@ void check_matmul(int rows, int kn, uint32_t seed) {
     for (int c = 0; c < kCols; ++c) {
       S acc = kInit ? init.row(r).load(c) : S(0);
       for (int k = 0; k < kn; ++k) {
-        acc = kXLeft ? acc + a_val(r, k) * b.row(k).load(c) : acc + b.row(k).load(c) * a_val(r, k);
+        acc = reference_madd<kXLeft>(acc, a_val(r, k), b.row(k).load(c));
       }
       plain.row(r).store(c, acc);
     }
@@ -101,6 +128,36 @@ TEST(SerialLanes, MatmulRowsIsBitIdenticalToScalarLoopsDual) {
   check_all_rows<Dual<float>, 16>();
   check_all_rows<Dual<float>, 40>();
   check_all_rows<Dual<double>, 40>();
+}
+
+// A Dual forward pass over plain data multiplies Dual weights by plain inputs.
+TEST(SerialLanes, MatmulRowsIsBitIdenticalToScalarLoopsDualTimesPlain) {
+  for (int rows = 1; rows <= 13; ++rows) {
+    for (int kn : {1, 7, 40}) {
+      const auto seed = static_cast<uint32_t>(50000 + 1000 * rows + 10 * kn);
+      check_matmul<Dual<float>, 40, true, false, float>(rows, kn, seed);
+      check_matmul<Dual<float>, 13, false, true, float>(rows, kn, seed + 1);
+    }
+  }
+}
+
+// (1 + 2^-12)^2 = 1 + 2^-11 + 2^-24 rounds to 1 + 2^-11 as a float product; a fused multiply-add
+// with -(1 + 2^-11) keeps the 2^-24. So where madd fuses, this tells it from product-then-sum.
+TEST(SerialLanes, MaddRoundsOnceWhereFused) {
+  const float x = 1.0f + 0x1p-12f;
+  const float acc = -(1.0f + 0x1p-11f);
+  const float unfused = acc + x * x;
+  EXPECT_EQ(unfused, 0.0f);
+  if (!lanes::kFused) {
+    EXPECT_EQ(lanes::madd<true>(acc, x, x), unfused);
+    GTEST_SKIP() << "this target has no FMA instructions: the tiles add products unfused";
+  }
+  EXPECT_EQ(lanes::madd<true>(acc, x, x), 0x1p-24f);
+  const Dual<float> xd(x, x), accd(acc, acc);
+  const Dual<float> r = lanes::madd<false>(accd, xd, xd);
+  EXPECT_EQ(r.value, 0x1p-24f);
+  // tangent: fma(x, x, fma(x, x, acc)) = x^2 + 2^-24 rounded, = 1 + 2^-11 + 2^-23
+  EXPECT_EQ(r.tangent, 1.0f + 0x1p-11f + 0x1p-23f);
 }
 
 template <typename T, int kR, int kC>

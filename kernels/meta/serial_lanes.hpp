@@ -7,13 +7,23 @@
 // loop over rows in memory would load and store every accumulator for every k.
 //
 // A lane is a short vector of scalars (GCC's vector extensions) or, for Dual<T>, a Dual of such
-// vectors. Vector arithmetic is the scalar arithmetic lane by lane, and the build contracts no
-// multiply-adds (-ffp-contract=off), so a tile's results are bit-identical to the scalar loops'.
+// vectors. Each term is added with madd below: a fused multiply-add (one rounding, the FMA
+// instructions) where the target has them, else a product and a sum (the build contracts none by
+// itself, -ffp-contract=off). A fused multiply-add lane by lane is the scalar one element by
+// element, so a tile's results are bit-identical to scalar loops that add their terms with madd.
 // nvcc's host pass (which never instantiates these passes) sees one-scalar lanes only.
 #pragma once
 
+#include <cmath>
 #include <cstring>
 #include <type_traits>
+
+#if defined(__GNUC__) && !defined(__CUDACC__) && defined(__FMA__)
+#include <immintrin.h>
+#define METASIM_LANES_FUSED 1
+#else
+#define METASIM_LANES_FUSED 0
+#endif
 
 #include "kernels/core/dual.hpp"
 #include "kernels/core/hd.hpp"
@@ -127,6 +137,94 @@ METASIM_INLINE typename Lane<S, kBytes>::type as_lane(const L& x) {
   }
 }
 
+// Whether madd fuses: the target has FMA instructions (x86-64 with -march=native on any CPU since
+// 2013).
+inline constexpr bool kFused = METASIM_LANES_FUSED != 0;
+
+#if METASIM_LANES_FUSED
+// a * b + c with one rounding, element by element, for a lane of float or double (16, 32 or 64
+// bytes; 64 bytes in two 32-byte halves where AVX-512 is missing) or one scalar.
+template <typename V>
+METASIM_INLINE V fma_lane(const V& a, const V& b, const V& c) {
+  if constexpr (std::is_arithmetic_v<V>) {
+    return std::fma(a, b, c);
+  } else {
+    using E = std::remove_cvref_t<decltype(a[0])>;
+    static_assert(std::is_same_v<E, float> || std::is_same_v<E, double>);
+    constexpr bool kF = std::is_same_v<E, float>;
+    if constexpr (sizeof(V) == 16) {
+      if constexpr (kF) {
+        return (V)_mm_fmadd_ps((__m128)a, (__m128)b, (__m128)c);
+      } else {
+        return (V)_mm_fmadd_pd((__m128d)a, (__m128d)b, (__m128d)c);
+      }
+    } else if constexpr (sizeof(V) == 32) {
+      if constexpr (kF) {
+        return (V)_mm256_fmadd_ps((__m256)a, (__m256)b, (__m256)c);
+      } else {
+        return (V)_mm256_fmadd_pd((__m256d)a, (__m256d)b, (__m256d)c);
+      }
+    } else {
+      static_assert(sizeof(V) == 64, "lanes are 16, 32 or 64 bytes");
+#if defined(__AVX512F__)
+      if constexpr (kF) {
+        return (V)_mm512_fmadd_ps((__m512)a, (__m512)b, (__m512)c);
+      } else {
+        return (V)_mm512_fmadd_pd((__m512d)a, (__m512d)b, (__m512d)c);
+      }
+#else
+      using H = typename Vec<E, 32>::type;
+      H ah[2], bh[2], ch[2], rh[2];
+      std::memcpy(ah, &a, sizeof a);
+      std::memcpy(bh, &b, sizeof b);
+      std::memcpy(ch, &c, sizeof c);
+      rh[0] = fma_lane(ah[0], bh[0], ch[0]);
+      rh[1] = fma_lane(ah[1], bh[1], ch[1]);
+      V r;
+      std::memcpy(&r, rh, sizeof r);
+      return r;
+#endif
+    }
+  }
+}
+#endif
+
+template <typename L>
+inline constexpr bool kIsDualLane = false;
+template <typename V>
+inline constexpr bool kIsDualLane<Dual<V>> = true;
+
+// acc + x * b (kXLeft) or acc + b * x, for lanes or scalars, each plain or Dual (acc is Dual if
+// either factor is). Fused, a Dual product-sum is value = fma(x.v, b.v, acc.v) and tangent =
+// fma(x.v, b.t, fma(x.t, b.v, acc.t)), whatever the side; unfused, it is Dual's own arithmetic.
+template <bool kXLeft, typename A, typename X, typename B>
+METASIM_INLINE A madd(const A& acc, const X& x, const B& b) {
+  if constexpr (!kFused) {
+    if constexpr (kXLeft) {
+      return acc + x * b;
+    } else {
+      return acc + b * x;
+    }
+  } else {
+#if METASIM_LANES_FUSED
+    constexpr bool kXd = kIsDualLane<X>;
+    constexpr bool kBd = kIsDualLane<B>;
+    if constexpr (!kIsDualLane<A>) {
+      return fma_lane(x, b, acc);
+    } else if constexpr (kXd && kBd) {
+      return A{fma_lane(x.value, b.value, acc.value),
+               fma_lane(x.value, b.tangent, fma_lane(x.tangent, b.value, acc.tangent))};
+    } else if constexpr (kXd) {
+      return A{fma_lane(x.value, b, acc.value), fma_lane(x.tangent, b, acc.tangent)};
+    } else if constexpr (kBd) {
+      return A{fma_lane(x, b.value, acc.value), fma_lane(x, b.tangent, acc.tangent)};
+    } else {
+      return A{fma_lane(x, b, acc.value), acc.tangent};
+    }
+#endif
+  }
+}
+
 // dst[c * kR + r] = src[r * kC + c] for a kR x kC row-major src: the weight transposes of the
 // forward pass, in 8 x 8 (float) or 4 x 4 (double) register blocks where the vector lanes exist,
 // element by element at the edges. Only moves values.
@@ -189,8 +287,8 @@ METASIM_INLINE void transpose(const T* __restrict__ src, T* __restrict__ dst) {
 }
 
 // Rows [0, R) of accumulators, columns [c0, c0 + kN * width):
-//   acc = (kInit ? init_row(r) : 0), then acc = acc + B[k] * a(r, k) for k in [0, kn) in order
-// (a(r, k) * B[k] with kXLeft), stored into out_row(r). init_row, b_row and out_row return
+//   acc = (kInit ? init_row(r) : 0), then acc = madd(acc, a(r, k), B[k]) for k in [0, kn) in
+// order, stored into out_row(r). init_row, b_row and out_row return
 // SerialRows; a_val returns a scalar (plain or Dual).
 template <typename S, int kBytes, int kN, int R, bool kInit, bool kXLeft, class InitRow, class BRow,
           class AVal, class OutRow>
@@ -220,11 +318,7 @@ METASIM_INLINE void tile(int c0, int kn, const InitRow& init_row, const BRow& b_
       const auto b = load<kBytes>(brow, c0 + v * kW);
       METASIM_UNROLL
       for (int r = 0; r < R; ++r) {
-        if constexpr (kXLeft) {
-          acc[r][v] = acc[r][v] + x[r] * b;
-        } else {
-          acc[r][v] = acc[r][v] + b * x[r];
-        }
+        acc[r][v] = madd<kXLeft>(acc[r][v], x[r], b);
       }
     }
   }
@@ -236,11 +330,16 @@ METASIM_INLINE void tile(int c0, int kn, const InitRow& init_row, const BRow& b_
   }
 }
 
-// Lanes per tile column block, and at most kMaxRows rows per tile, so that the accumulators fill
-// about 20 of the 32 vector registers (AVX-512) and leave room for the B lanes and the splatted a
-// values. Every accumulator is a chain of dependent adds, one per term; several rows per tile
-// also keep enough chains in flight to cover the add latency.
+// Lanes per tile column block (kMaxLanes of plain scalars, kMaxLanesDual of Dual), and at most
+// kMaxRows rows per tile, so that the accumulators fill about 20 of the 32 vector registers
+// (AVX-512) and leave room for the B lanes and the splatted a values. Every accumulator is a chain
+// of dependent adds, one per term; several rows per tile also keep enough chains in flight to
+// cover the add latency. Each B lane loaded serves the tile's rows, and a 100 x 100 layer's Dual
+// weights (80 KB) do not stay in L1: six Dual lanes would leave room for one row only, so every
+// sample would stream the whole matrix from L2, while three lanes give three rows (one MAML-TRPO
+// iteration on the 2D-navigation policy, 2-core CPU: 2.3 s with six Dual lanes, 1.8 s with three).
 inline constexpr int kMaxLanes = 6;
+inline constexpr int kMaxLanesDual = 3;
 inline constexpr int kAccRegisters = 20;
 inline constexpr int kMaxRows = 5;
 
@@ -274,11 +373,13 @@ METASIM_INLINE void last_rows(int c0, int r0, int count, int kn, const InitRow& 
   }
 }
 
-// The widest lane (bytes; 0 for one scalar) that fits in kCols scalars S.
+// The widest lane (bytes; 0 for one scalar) that fits in kCols scalars S: 64, 32 or 16 (a
+// 100-wide layer is six 64-byte float lanes and one 16-byte one).
 template <typename S, int kCols>
 inline constexpr int kLaneBytesFor =
     kWideBytes > 0 && Lane<S, kWideBytes>::kWidth <= kCols    ? kWideBytes
     : Lane<S, 32>::kWidth > 1 && Lane<S, 32>::kWidth <= kCols ? 32
+    : Lane<S, 16>::kWidth > 1 && Lane<S, 16>::kWidth <= kCols ? 16
                                                               : 0;
 
 // All rows of columns [kC0, kC0 + kCols) in tiles (see tile): as many of the widest lanes as fit,
@@ -291,7 +392,8 @@ METASIM_INLINE void columns(int rows, int kn, const InitRow& init_row, const BRo
     constexpr int kBytes = kLaneBytesFor<S, kCols>;
     constexpr int kW = Lane<S, kBytes>::kWidth;
     constexpr int kAvail = kCols / kW;
-    constexpr int kN = kAvail < kMaxLanes ? kAvail : kMaxLanes;
+    constexpr int kML = Lane<S, kBytes>::kRegisters == 2 ? kMaxLanesDual : kMaxLanes;
+    constexpr int kN = kAvail < kML ? kAvail : kML;
     constexpr int kR = tile_rows(kN, Lane<S, kBytes>::kRegisters);
     const int full = rows - rows % kR;
     for (int r0 = 0; r0 < full; r0 += kR) {
@@ -305,7 +407,7 @@ METASIM_INLINE void columns(int rows, int kn, const InitRow& init_row, const BRo
 }
 
 // out_row(r)[c] = (kInit ? init_row(r)[c] : 0) + sum over k in [0, kn) in order of
-// B[k][c] * a(r, k), for rows r < rows and columns c < kCols.
+// B[k][c] * a(r, k), each term added by madd, for rows r < rows and columns c < kCols.
 template <typename S, int kCols, bool kInit, bool kXLeft, class InitRow, class BRow, class AVal,
           class OutRow>
 METASIM_INLINE void matmul_rows(int rows, int kn, const InitRow& init_row, const BRow& b_row,
