@@ -9,7 +9,7 @@
 #include "kernels/core/mlp.hpp"
 #include "kernels/rl/policy.hpp"
 #include "kernels/rl/ppo.hpp"
-#include "kernels/rl/ppo_cpu.hpp"
+#include "kernels/rl/transposed_mlp.hpp"
 #include "kernels/rl/ppo_launch.hpp"
 #include "tests/test_support.hpp"
 

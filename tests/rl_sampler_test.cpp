@@ -13,6 +13,8 @@
 
 #include "kernels/core/mlp.hpp"
 #include "kernels/rl/policy.hpp"
+#include "kernels/rl/rl_cpu_stage.hpp"
+#include "kernels/rl/rollout.hpp"
 #include "kernels/rl/task_families.hpp"
 #include "tests/rl_test_support.hpp"
 #include "tests/test_support.hpp"
@@ -138,6 +140,89 @@ TEST(MetaRlSampler_TransitionBudget, RejectsARatioOutOfRange) {
   } catch (const InvalidArgument& err) {
     EXPECT_NE(std::string(err.what()).find("sampler.max_paths_ratio"), std::string::npos);
   }
+}
+
+// The CPU launcher's rollouts (rollout_all: each task's network on a transposed copy of its
+// parameters, vectorised along a layer's outputs) against rollout_path with Policy::sample, path
+// by path: the same observations, actions, rewards and lengths, bit for bit, for 1 and 2 threads.
+// Slots past a path's end must be left as they were. Covered: the 2D-navigation policy of the
+// configs (ReLU 2-100-100-2, float), a tanh Gaussian policy in float (the transposed forward must
+// use the net's own tanh here), a categorical one in double, and one policy shared by all tasks.
+template <class Family, class Policy, typename T>
+void check_transposed_rollouts(int64_t param_stride, uint64_t seed) {
+  constexpr int kObs = Policy::kObsDim;
+  constexpr int kAct = Policy::kActionDim;
+  RolloutArgs<T> a;
+  a.num_tasks = 5;
+  a.trajectories = 6;
+  a.horizon = 40;
+  a.path_begin = 1;
+  a.path_count = 4;
+  a.param_stride = param_stride;
+  a.task_key = PhiloxKey{{11u, 12u}};
+  a.reset_key = PhiloxKey{{13u, 14u}};
+  a.action_key = PhiloxKey{{15u, 16u}};
+  a.step_key = PhiloxKey{{17u, 18u}};
+  a.first_task = 7;
+  a.phase = 1;
+  std::vector<T> params;
+  const int sets = param_stride > 0 ? a.num_tasks : 1;
+  for (int t = 0; t < sets; ++t) {
+    for (double v : metasim::test_support::uniform_params(Policy::kNumParams, seed + t)) {
+      params.push_back(static_cast<T>(v));
+    }
+  }
+  a.policy_params = params.data();
+  const std::size_t cap = static_cast<std::size_t>(a.cap()) * a.num_tasks;
+  struct Buffers {
+    std::vector<T> obs, act, rew;
+    std::vector<int32_t> len;
+  };
+  auto run = [&](int threads) {
+    Buffers b{std::vector<T>(cap * kObs, T(-7)), std::vector<T>(cap * kAct, T(-7)),
+              std::vector<T>(cap, T(-7)),
+              std::vector<int32_t>(static_cast<std::size_t>(a.num_tasks) * a.trajectories, -1)};
+    RolloutArgs<T> r = a;
+    r.obs = b.obs.data();
+    r.actions = b.act.data();
+    r.rewards = b.rew.data();
+    r.lengths = b.len.data();
+    if (threads == 0) {
+      for (int64_t i = 0; i < static_cast<int64_t>(a.num_tasks) * a.path_count; ++i) {
+        int task = 0, traj = 0;
+        rollout_slot(r, i, &task, &traj);
+        rollout_path<Family, Policy, T>(r, task, traj);
+      }
+    } else {
+      cpu_impl::rollout_all<Family, Policy, T>(r, threads);
+    }
+    return b;
+  };
+  const Buffers direct = run(0);
+  int steps = 0;
+  for (int32_t l : direct.len) steps += l > 0 ? l : 0;
+  ASSERT_GT(steps, a.num_tasks * a.path_count) << "the paths should be longer than one step";
+  for (int threads : {1, 2}) {
+    const Buffers got = run(threads);
+    SCOPED_TRACE("threads " + std::to_string(threads));
+    EXPECT_EQ(got.len, direct.len);
+    EXPECT_TRUE(metasim::test_support::bit_equal(got.obs, direct.obs));
+    EXPECT_TRUE(metasim::test_support::bit_equal(got.act, direct.act));
+    EXPECT_TRUE(metasim::test_support::bit_equal(got.rew, direct.rew));
+  }
+  // A different parameter vector must change the actions (the comparison above sees them).
+  std::vector<T> shifted = params;
+  for (auto& v : shifted) v = v + T(0.25);
+  a.policy_params = shifted.data();
+  EXPECT_FALSE(metasim::test_support::bit_equal(run(2).act, direct.act));
+}
+
+TEST(MetaRlRollout_TransposedSampler, DrawsTheDirectSamplersPaths) {
+  using NavRelu = GaussianMlpPolicy<Mlp<Relu, 2, 100, 100, 2>>;
+  check_transposed_rollouts<PointNavGoals, NavRelu, float>(NavRelu::kNumParams, 21);
+  check_transposed_rollouts<PointNavGoals, NavPolicy, float>(NavPolicy::kNumParams, 31);
+  check_transposed_rollouts<CartPolePoles, CartPolicy, double>(CartPolicy::kNumParams, 41);
+  check_transposed_rollouts<CartPolePoles, CartPolicy, float>(0, 51);
 }
 
 }  // namespace

@@ -7,7 +7,7 @@
 #include <cstddef>
 #include <vector>
 
-#include "kernels/rl/ppo_cpu.hpp"
+#include "kernels/rl/transposed_mlp.hpp"
 #include "kernels/rl/ppo_launch.hpp"
 
 namespace metasim::rl {

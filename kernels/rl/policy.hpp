@@ -31,6 +31,13 @@ struct GaussianMlpPolicy {
                                                T* action) {
     T mean[kActionDim];
     Net::forward(params, obs, mean);
+    sample_outputs(params, static_cast<const T*>(mean), rng, action);
+  }
+
+  // The second half of sample: an action given the network's outputs for the observation.
+  template <typename T>
+  static METASIM_HD METASIM_INLINE void sample_outputs(const T* params, const T* mean,
+                                                       RandomStream& rng, T* action) {
     Dist::sample(mean, params + kLogStdOffset, rng, action);
   }
 
@@ -149,6 +156,13 @@ struct CategoricalMlpPolicy {
                                                T* action) {
     T logits[kNumActions];
     Net::forward(params, obs, logits);
+    sample_outputs(params, static_cast<const T*>(logits), rng, action);
+  }
+
+  // The second half of sample: an action given the network's outputs for the observation.
+  template <typename T>
+  static METASIM_HD METASIM_INLINE void sample_outputs(const T*, const T* logits,
+                                                       RandomStream& rng, T* action) {
     action[0] = T(Dist::sample(logits, rng));
   }
 

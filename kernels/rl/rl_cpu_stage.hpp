@@ -6,12 +6,56 @@
 
 #include <cstdint>
 
+#include <vector>
+
 #include "host/error.hpp"
 #include "kernels/meta/group.hpp"
 #include "kernels/rl/meta_rl_task.hpp"
 #include "kernels/rl/rollout.hpp"
+#include "kernels/rl/transposed_mlp.hpp"
 
 namespace metasim::rl::cpu_impl {
+
+// Policy::sample with the network run on a transposed copy of the task's parameters
+// (TransposedMlp with the net's own activation: the same sums in the same order, so the same
+// actions, bit for bit, as DirectSampler), vectorised along each layer's outputs.
+template <class Policy, typename T>
+struct TransposedSampler {
+  using Net = typename Policy::Network;
+  const T* transposed;
+  METASIM_INLINE void operator()(const T* theta, const T* obs, RandomStream& rng,
+                                 T* action) const {
+    T out[Net::kOutputDim];
+    T ws[Net::kWorkspaceSize];
+    TransposedMlp<Net, true>::forward(transposed, obs, out, ws);
+    Policy::sample_outputs(theta, static_cast<const T*>(out), rng, action);
+  }
+};
+
+// Every path slot [path_begin, path_begin + path_count) of every task: OpenMP over the (task,
+// path slot) pairs. Each thread keeps the transposed copy of the last parameters it sampled with,
+// so a task's copy is made about once per thread.
+template <class Family, class Policy, typename T>
+void rollout_all(const RolloutArgs<T>& r, int threads) {
+  const int64_t paths = static_cast<int64_t>(r.num_tasks) * r.path_count;
+#pragma omp parallel num_threads(threads)
+  {
+    std::vector<T> transposed(static_cast<std::size_t>(Policy::Network::kNumParams));
+    const T* copied = nullptr;
+#pragma omp for schedule(dynamic, 4)
+    for (int64_t i = 0; i < paths; ++i) {
+      int task = 0, traj = 0;
+      rollout_slot(r, i, &task, &traj);
+      const T* theta = r.policy_params + task * r.param_stride;
+      if (theta != copied) {
+        TransposedMlp<typename Policy::Network, true>::transpose(theta, transposed.data());
+        copied = theta;
+      }
+      rollout_path<Family, Policy, T>(r, task, traj,
+                                      TransposedSampler<Policy, T>{transposed.data()});
+    }
+  }
+}
 
 template <class Family, class Policy, typename T>
 std::size_t scratch_bytes(int threads) {
@@ -19,22 +63,14 @@ std::size_t scratch_bytes(int threads) {
   return static_cast<std::size_t>(Task::scratch_bytes()) * static_cast<std::size_t>(threads);
 }
 
-// kRollout: OpenMP over the launch's (task, path slot) pairs; the other stages: over tasks, one
-// scratch per thread.
+// kRollout: rollout_all; the other stages: OpenMP over tasks, one scratch per thread.
 // A task's results depend only on its own inputs, never on which thread ran it.
 template <class Family, class Policy, typename T>
 void run_stage(RlStage stage, const MetaRlArgs<T>& a, unsigned char* scratch, std::size_t bytes,
                int threads) {
   using Task = MetaRlTask<Family, Policy, T>;
   if (stage == RlStage::kRollout) {
-    const RolloutArgs<T> r = Task::rollout_args(a);
-    const int64_t paths = static_cast<int64_t>(a.num_tasks) * r.path_count;
-#pragma omp parallel for schedule(dynamic, 4) num_threads(threads)
-    for (int64_t i = 0; i < paths; ++i) {
-      int task = 0, traj = 0;
-      rollout_slot(r, i, &task, &traj);
-      rollout_path<Family, Policy, T>(r, task, traj);
-    }
+    rollout_all<Family, Policy, T>(Task::rollout_args(a), threads);
     return;
   }
   const std::size_t per_thread = static_cast<std::size_t>(Task::scratch_bytes());

@@ -56,10 +56,23 @@ METASIM_HD METASIM_INLINE void rollout_slot(const RolloutArgs<T>& a, int64_t i, 
   *traj = a.path_begin + static_cast<int>(i % a.path_count);
 }
 
+// How a path's actions are drawn: Policy::sample on the task's parameters.
+template <class Policy>
+struct DirectSampler {
+  template <typename T>
+  METASIM_HD METASIM_INLINE void operator()(const T* theta, const T* obs, RandomStream& rng,
+                                            T* action) const {
+    Policy::sample(theta, obs, rng, action);
+  }
+};
+
 // One path: reset, then observe -> sample an action from the policy -> step, until the env
 // terminates or the horizon is reached (rllab's path semantics: no auto-reset inside a path).
-template <class Family, class Policy, typename T>
-METASIM_HD void rollout_path(const RolloutArgs<T>& a, int task, int traj) {
+// sample(theta, obs, rng, action) draws the actions; a replacement must draw exactly what
+// DirectSampler draws (the CPU launcher's runs the network on a transposed copy of theta).
+template <class Family, class Policy, typename T, class Sampler = DirectSampler<Policy>>
+METASIM_HD void rollout_path(const RolloutArgs<T>& a, int task, int traj,
+                             const Sampler& sample = Sampler{}) {
   using Env = typename Family::template Env<T>;
   static_assert(Env::kObsDim == Policy::kObsDim, "policy input must match the observation");
   static_assert(Env::kDiscrete == Policy::kDiscrete, "policy and env action spaces differ");
@@ -92,7 +105,7 @@ METASIM_HD void rollout_path(const RolloutArgs<T>& a, int task, int traj) {
     Env::observe(params, state, o);
     T u[kAct];
     RandomStream action_rng(a.action_key, task_id, instance, static_cast<uint32_t>(t));
-    Policy::sample(theta, static_cast<const T*>(o), action_rng, u);
+    sample(theta, static_cast<const T*>(o), action_rng, u);
     typename Env::Action action;
     if constexpr (Env::kDiscrete) {
       action = static_cast<int32_t>(u[0]);

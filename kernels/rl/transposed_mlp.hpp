@@ -1,5 +1,6 @@
 // Forward passes for the CPU backend over transposed weights: the sums of Mlp::forward in the same
-// order (bias first, then inputs 0..n-1), but vectorised, with a vectorisable tanh.
+// order (bias first, then inputs 0..n-1), but vectorised, with a vectorisable tanh (PPO) or the
+// net's own activation (meta-RL rollouts, which must draw exactly the actions Mlp::forward gives).
 // Mlp::forward computes one output at a time as a dependent chain of adds, which the CPU cannot
 // vectorise without reassociating; here each input updates all outputs of a layer at once.
 #pragma once
@@ -62,8 +63,9 @@ METASIM_INLINE T activate_cpu(T z) {
 }
 
 // Net: an Mlp. The transposed copy has Net's layout except that layer l's weights are stored
-// [in_dim(l)][out_dim(l)] (column o of W_l contiguous per input).
-template <class Net>
+// [in_dim(l)][out_dim(l)] (column o of W_l contiguous per input). kExact: apply Net's activation
+// as it is (bit-identical to Net::forward for every activation) instead of activate_cpu.
+template <class Net, bool kExact = false>
 struct TransposedMlp {
   using Act = typename Net::Activation;
 
@@ -79,7 +81,7 @@ struct TransposedMlp {
   }
 
   // y[kOutputDim], ws[kWorkspaceSize] as Net::forward(p, x, y, ws) writes them (bit-identical
-  // for activations other than float tanh, which uses tanh_cpu).
+  // with kExact or for activations other than float tanh, which otherwise uses tanh_cpu).
   template <typename T>
   static METASIM_INLINE void forward(const T* __restrict__ pt, const T* __restrict__ x,
                                      T* __restrict__ y, T* __restrict__ ws) {
@@ -109,7 +111,13 @@ struct TransposedMlp {
     } else {
       T* out = ws + Net::activation_offset(L);
 #pragma omp simd
-      for (int o = 0; o < n_out; ++o) out[o] = activate_cpu<Act>(z[o]);
+      for (int o = 0; o < n_out; ++o) {
+        if constexpr (kExact) {
+          out[o] = Act::apply(z[o]);
+        } else {
+          out[o] = activate_cpu<Act>(z[o]);
+        }
+      }
       layer<L + 1>(pt, static_cast<const T*>(out), y, ws);
     }
   }
