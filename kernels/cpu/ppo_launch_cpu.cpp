@@ -7,8 +7,8 @@
 #include <cstddef>
 #include <vector>
 
-#include "kernels/rl/transposed_mlp.hpp"
 #include "kernels/rl/ppo_launch.hpp"
+#include "kernels/rl/transposed_mlp.hpp"
 
 namespace metasim::rl {
 

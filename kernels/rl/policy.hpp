@@ -161,8 +161,8 @@ struct CategoricalMlpPolicy {
 
   // The second half of sample: an action given the network's outputs for the observation.
   template <typename T>
-  static METASIM_HD METASIM_INLINE void sample_outputs(const T*, const T* logits,
-                                                       RandomStream& rng, T* action) {
+  static METASIM_HD METASIM_INLINE void sample_outputs(const T*, const T* logits, RandomStream& rng,
+                                                       T* action) {
     action[0] = T(Dist::sample(logits, rng));
   }
 

@@ -5,7 +5,6 @@
 #include <omp.h>
 
 #include <cstdint>
-
 #include <vector>
 
 #include "host/error.hpp"
@@ -23,8 +22,7 @@ template <class Policy, typename T>
 struct TransposedSampler {
   using Net = typename Policy::Network;
   const T* transposed;
-  METASIM_INLINE void operator()(const T* theta, const T* obs, RandomStream& rng,
-                                 T* action) const {
+  METASIM_INLINE void operator()(const T* theta, const T* obs, RandomStream& rng, T* action) const {
     T out[Net::kOutputDim];
     T ws[Net::kWorkspaceSize];
     TransposedMlp<Net, true>::forward(transposed, obs, out, ws);

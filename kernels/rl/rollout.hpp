@@ -69,7 +69,7 @@ struct DirectSampler {
 // One path: reset, then observe -> sample an action from the policy -> step, until the env
 // terminates or the horizon is reached (rllab's path semantics: no auto-reset inside a path).
 // sample(theta, obs, rng, action) draws the actions; a replacement must draw exactly what
-// DirectSampler draws (the CPU launcher's runs the network on a transposed copy of theta).
+// DirectSampler draws (the CPU launcher's sampler runs the network on a transposed copy of theta).
 template <class Family, class Policy, typename T, class Sampler = DirectSampler<Policy>>
 METASIM_HD void rollout_path(const RolloutArgs<T>& a, int task, int traj,
                              const Sampler& sample = Sampler{}) {
