@@ -9,8 +9,8 @@
 #include "kernels/core/mlp.hpp"
 #include "kernels/rl/policy.hpp"
 #include "kernels/rl/ppo.hpp"
-#include "kernels/rl/transposed_mlp.hpp"
 #include "kernels/rl/ppo_launch.hpp"
+#include "kernels/rl/transposed_mlp.hpp"
 #include "tests/test_support.hpp"
 
 namespace {

@@ -189,11 +189,6 @@ METASIM_INLINE V fma_lane(const V& a, const V& b, const V& c) {
 }
 #endif
 
-template <typename L>
-inline constexpr bool kIsDualLane = false;
-template <typename V>
-inline constexpr bool kIsDualLane<Dual<V>> = true;
-
 // acc + x * b (kXLeft) or acc + b * x, for lanes or scalars, each plain or Dual (acc is Dual if
 // either factor is). Fused, a Dual product-sum is value = fma(x.v, b.v, acc.v) and tangent =
 // fma(x.v, b.t, fma(x.t, b.v, acc.t)), whatever the side; unfused, it is Dual's own arithmetic.
@@ -207,9 +202,9 @@ METASIM_INLINE A madd(const A& acc, const X& x, const B& b) {
     }
   } else {
 #if METASIM_LANES_FUSED
-    constexpr bool kXd = kIsDualLane<X>;
-    constexpr bool kBd = kIsDualLane<B>;
-    if constexpr (!kIsDualLane<A>) {
+    constexpr bool kXd = kIsDual<X>;
+    constexpr bool kBd = kIsDual<B>;
+    if constexpr (!kIsDual<A>) {
       return fma_lane(x, b, acc);
     } else if constexpr (kXd && kBd) {
       return A{fma_lane(x.value, b.value, acc.value),
