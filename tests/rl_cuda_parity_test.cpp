@@ -5,12 +5,17 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
+#include <random>
 #include <vector>
 
 #include "host/backend.hpp"
+#include "host/device_memory.hpp"
+#include "kernels/rl/rl_launch.hpp"
 #include "meta/rl/meta_rl.hpp"
 #include "meta/rl/rl_engine.hpp"
+#include "meta/rl/rl_engine_impl.hpp"
 
 namespace metasim::rl {
 namespace {
@@ -76,6 +81,39 @@ TEST(MetaRlCudaParity_SameSeed, TransitionBudgetMatchesInDouble) {
 TEST(MetaRlCudaParity_SameSeed, RolloutsAndStagesMatchInFloat) {
   REQUIRE_CUDA();
   compare("nav2d", Precision::kFloat, 1e-3);
+}
+
+// The device's task-ordered means of the tasks' products have the host's bits (the same
+// additions in the same order), and its budget flag agrees with the host's count of steps.
+TEST(MetaRlCudaParity_Reductions, TaskMeansAndBudgetFlagMatchTheHost) {
+  REQUIRE_CUDA();
+#if METASIM_HAS_CUDA
+  constexpr int kTasks = 300, kCols = 1000;
+  std::mt19937_64 rng(9);
+  std::uniform_real_distribution<double> u(-1.0, 1.0);
+  std::vector<float> rows(kTasks * kCols);
+  for (float& x : rows) x = static_cast<float>(u(rng) * std::pow(10.0, 6 * u(rng)));
+  DeviceBuffer<float> d_rows(rows.size());
+  d_rows.copy_from_host(rows.data(), rows.size());
+  DeviceBuffer<double> d_means(kCols);
+  cuda::task_means<float>(d_rows.data(), kTasks, kCols, d_means.data());
+  std::vector<double> means(kCols);
+  d_means.copy_to_host(means.data(), kCols);
+  EXPECT_EQ(means, task_means_by_rows(rows.data(), kTasks, kCols));
+
+  constexpr int kSlots = 8;
+  std::vector<int32_t> len(kTasks * kSlots, 50);
+  len[123 * kSlots + 1] = 7;  // task 123 holds 57 steps after two path slots, the others 100
+  DeviceBuffer<int32_t> d_len(len.size());
+  d_len.copy_from_host(len.data(), len.size());
+  DeviceBuffer<int32_t> d_flag(1);
+  int32_t flag = -1;
+  for (const int64_t budget : {57, 58, 100}) {
+    cuda::budget_unmet(d_len.data(), kTasks, kSlots, 2, budget, d_flag.data());
+    d_flag.copy_to_host(&flag, 1);
+    EXPECT_EQ(flag, budget > 57 ? 1 : 0) << "budget " << budget;
+  }
+#endif
 }
 
 }  // namespace

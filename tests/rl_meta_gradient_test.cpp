@@ -263,6 +263,48 @@ TEST(MetaRlReproducibility, BitIdenticalAcrossThreadCounts) {
   EXPECT_EQ(out[0], out[2]);
 }
 
+// The host's row-by-row mean of the tasks' products is task_mean (which the CUDA reduction runs
+// per column) bit for bit, and within rounding of a long-double sum. Values spread over 12
+// orders of magnitude, so the order of the additions shows in the bits (negative control).
+template <typename T>
+void check_task_means() {
+  constexpr int kTasks = 37, kCols = 53;
+  std::mt19937_64 rng(5);
+  std::uniform_real_distribution<double> mant(-1.0, 1.0);
+  std::uniform_int_distribution<int> expo(-6, 6);
+  std::vector<T> rows(kTasks * kCols);
+  for (T& x : rows) x = static_cast<T>(mant(rng) * std::pow(10.0, expo(rng)));
+  const std::vector<double> m = task_means_by_rows(rows.data(), kTasks, kCols);
+  ASSERT_EQ(m.size(), static_cast<std::size_t>(kCols));
+  int order_matters = 0;
+  for (int i = 0; i < kCols; ++i) {
+    EXPECT_EQ(m[i], task_mean(rows.data(), kTasks, kCols, i)) << "column " << i;
+    long double exact = 0;
+    double backwards = 0, sum_abs = 0;
+    for (int t = 0; t < kTasks; ++t) {
+      exact += static_cast<long double>(rows[t * kCols + i]);
+      sum_abs += std::abs(static_cast<double>(rows[t * kCols + i]));
+    }
+    for (int t = kTasks - 1; t >= 0; --t) backwards += static_cast<double>(rows[t * kCols + i]);
+    // A double sum of n terms is off by at most (n - 1) eps sum|x|; the mean by eps sum|x|.
+    EXPECT_NEAR(m[i], static_cast<double>(exact / kTasks), 1e-15 * sum_abs) << "column " << i;
+    order_matters += backwards * (1.0 / kTasks) != m[i];
+  }
+  EXPECT_GT(order_matters, 0) << "the data do not tell summation orders apart";
+}
+
+TEST(MetaRlTaskMeans_HostRows, SameBitsAsTaskMeanPerColumn) {
+  check_task_means<float>();
+  check_task_means<double>();
+}
+
+TEST(MetaRlSampler_HeldSteps, CountsTheFirstRolledPaths) {
+  const int32_t len[] = {100, 37, 0, 12, 100};
+  EXPECT_EQ(held_steps(len, 0), 0);
+  EXPECT_EQ(held_steps(len, 2), 137);
+  EXPECT_EQ(held_steps(len, 5), 249);
+}
+
 }  // namespace
 }  // namespace metasim::rl
 

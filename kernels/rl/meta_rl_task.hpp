@@ -33,6 +33,25 @@ constexpr int32_t kBadAdvantages = 1;  // non-finite returns, baseline or advant
 constexpr int32_t kBadParams = 2;      // non-finite adapted parameters
 constexpr int32_t kBadGrad = 4;        // non-finite meta-gradient or product
 
+// Steps held by a task's first `rolled` path slots (len: the task's path lengths in one data
+// slot). The budget sampler rolls more path slots while some task holds fewer than its budget.
+METASIM_HD inline int64_t held_steps(const int32_t* len, int rolled) {
+  int64_t held = 0;
+  for (int j = 0; j < rolled; ++j) held += len[j];
+  return held;
+}
+
+// Column i of the task-major rows [task][cols] summed over tasks in task order, in double, then
+// divided by the task count: the mean the host's TRPO step uses. Both backends add the same
+// values in the same order, so the result has the same bits on both and for any thread count.
+template <typename T>
+METASIM_HD double task_mean(const T* rows, int num_tasks, int cols, int i) {
+  double s = 0;
+  for (int t = 0; t < num_tasks; ++t)
+    s += static_cast<double>(rows[static_cast<int64_t>(t) * cols + i]);
+  return s * (1.0 / num_tasks);
+}
+
 // Everything one stage launch reads and writes, in the backend's memory. Data slot j holds the
 // paths sampled with phi_j (phi_0 = theta); its arrays are at offset j * (per-slot size).
 template <typename T>

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "kernels/rl/meta_rl_task.hpp"
@@ -28,6 +29,13 @@ std::size_t scratch_bytes(int num_tasks);
 // All pointers are device memory. Asynchronous on the default stream.
 template <class Family, class Policy, typename T>
 void run_stage(RlStage stage, const MetaRlArgs<T>& a, unsigned char* scratch, std::size_t bytes);
+// means[i] = task_mean(rows, num_tasks, cols, i) for every column; device pointers.
+template <typename T>
+void task_means(const T* rows, int num_tasks, int cols, double* means);
+// *unmet = 1 if some task's first `rolled` path slots of one data slot (len: [task][slots]) hold
+// fewer than `budget` steps, else 0; device pointers.
+void budget_unmet(const int32_t* len, int num_tasks, int slots, int rolled, int64_t budget,
+                  int32_t* unmet);
 }  // namespace cuda
 
 }  // namespace metasim::rl

@@ -10,9 +10,23 @@
 #include "host/device_memory.hpp"
 #include "host/error.hpp"
 #include "kernels/rl/meta_rl_task.hpp"
+#include "kernels/rl/rl_launch.hpp"
 #include "meta/rl/rl_engine.hpp"
 
 namespace metasim::rl {
+
+// task_mean of every column of the host rows [num_tasks][cols], added row by row.
+template <typename T>
+std::vector<double> task_means_by_rows(const T* rows, int num_tasks, int cols) {
+  std::vector<double> m(static_cast<std::size_t>(cols), 0.0);
+  for (int t = 0; t < num_tasks; ++t) {
+    const T* row = rows + static_cast<std::size_t>(t) * cols;
+    for (int i = 0; i < cols; ++i) m[i] += static_cast<double>(row[i]);
+  }
+  const double inv = 1.0 / num_tasks;
+  for (double& x : m) x *= inv;
+  return m;
+}
 
 // Launch is a type with static scratch_bytes(num_tasks, threads) and run(stage, args, scratch,
 // bytes, backend, threads); the library passes one that dispatches to kernels/cpu and
@@ -45,15 +59,14 @@ class RlEngineImpl final : public RlEngine {
                                                "], got " + std::to_string(s.inner_steps));
     }
     if (s.max_paths_ratio < 0 || s.max_paths_ratio > kMaxPathsRatio) {
-      throw InvalidArgument("sampler.max_paths_ratio", "must be in [1, " +
-                                                           std::to_string(kMaxPathsRatio) +
-                                                           "], got " +
-                                                           std::to_string(s.max_paths_ratio));
+      throw InvalidArgument("sampler.max_paths_ratio",
+                            "must be in [1, " + std::to_string(kMaxPathsRatio) + "], got " +
+                                std::to_string(s.max_paths_ratio));
     }
     shape_ = s;
     // Path slots per task and data slot: the budget's paths can be shorter than the horizon.
-    const int path_slots = s.max_paths_ratio > 0 ? s.trajectories * s.max_paths_ratio
-                                                 : s.trajectories;
+    const int path_slots =
+        s.max_paths_ratio > 0 ? s.trajectories * s.max_paths_ratio : s.trajectories;
     const std::size_t tasks = static_cast<std::size_t>(s.num_tasks);
     const std::size_t slots = static_cast<std::size_t>(s.inner_steps) + 1;
     const std::size_t cap = static_cast<std::size_t>(path_slots) * s.horizon;
@@ -73,6 +86,8 @@ class RlEngineImpl final : public RlEngine {
     task_out_ = BackendArray<T>(backend_, tasks * kP);
     task_val_ = BackendArray<double>(backend_, 2 * tasks);
     status_ = BackendArray<int32_t>(backend_, tasks);
+    means_ = BackendArray<double>(backend_, kP);
+    flag_ = BackendArray<int32_t>(backend_, 1);
     threads_ = cpu_threads();
     scratch_bytes_ = Launch::scratch_bytes(backend_, s.num_tasks, threads_);
     scratch_ = BackendArray<unsigned char>(backend_, scratch_bytes_);
@@ -218,14 +233,20 @@ class RlEngineImpl final : public RlEngine {
   }
 
   // Whether some task's first `rolled` paths of slot a_.slot hold fewer steps than the budget.
-  bool budget_unmet(int rolled) const {
-    const std::vector<int32_t> len = len_.to_host();
+  // CUDA decides on the device and copies back one flag, not every path length.
+  bool budget_unmet(int rolled) {
     const int slots = a_.trajectories;
+    const int64_t first = static_cast<int64_t>(a_.slot) * shape_.num_tasks * slots;
+#if METASIM_HAS_CUDA
+    if (backend_ == Backend::kCuda) {
+      cuda::budget_unmet(len_.data() + first, shape_.num_tasks, slots, rolled, a_.budget,
+                         flag_.data());
+      return flag_.to_host()[0] != 0;
+    }
+#endif
+    const int32_t* len = len_.data() + first;
     for (int t = 0; t < shape_.num_tasks; ++t) {
-      const int64_t first = (static_cast<int64_t>(a_.slot) * shape_.num_tasks + t) * slots;
-      int64_t held = 0;
-      for (int j = 0; j < rolled; ++j) held += len[first + j];
-      if (held < a_.budget) return true;
+      if (held_steps(len + static_cast<int64_t>(t) * slots, rolled) < a_.budget) return true;
     }
     return false;
   }
@@ -245,22 +266,17 @@ class RlEngineImpl final : public RlEngine {
     dst.upload(host_.data(), kP);
   }
 
-  // Sum over tasks in task order, in double: the same bits for any thread count.
+  // The mean over tasks of task_out (task_mean): CUDA reduces on the device and copies back kP
+  // doubles; the CPU adds row by row, for the cache, which gives every column task_mean's
+  // additions in task_mean's order (tested bit for bit).
   std::vector<double> mean_task_out() {
-    std::vector<T> copy;
-    const T* all = task_out_.data();
+#if METASIM_HAS_CUDA
     if (backend_ == Backend::kCuda) {
-      copy = task_out_.to_host();
-      all = copy.data();
+      cuda::task_means<T>(task_out_.data(), shape_.num_tasks, kP, means_.data());
+      return means_.to_host();
     }
-    std::vector<double> m(kP, 0.0);
-    for (int t = 0; t < shape_.num_tasks; ++t) {
-      const T* row = all + static_cast<std::size_t>(t) * kP;
-      for (int i = 0; i < kP; ++i) m[i] += static_cast<double>(row[i]);
-    }
-    const double inv = 1.0 / shape_.num_tasks;
-    for (double& x : m) x *= inv;
-    return m;
+#endif
+    return task_means_by_rows(task_out_.data(), shape_.num_tasks, kP);
   }
 
   Backend backend_;
@@ -270,8 +286,8 @@ class RlEngineImpl final : public RlEngine {
   std::size_t scratch_bytes_ = 0;
   MetaRlArgs<T> a_;
   BackendArray<T> obs_, act_, rew_, adv_, work_, theta_, phi_, trial_, vec_, task_out_;
-  BackendArray<int32_t> len_, n_valid_, n_paths_, status_;
-  BackendArray<double> returns_, task_val_;
+  BackendArray<int32_t> len_, n_valid_, n_paths_, status_, flag_;
+  BackendArray<double> returns_, task_val_, means_;
   BackendArray<unsigned char> scratch_;
   std::vector<T> host_;
 };
