@@ -41,14 +41,15 @@ METASIM_HD inline int64_t held_steps(const int32_t* len, int rolled) {
   return held;
 }
 
-// Column i of the task-major rows [task][cols] summed over tasks in task order, in double, then
-// divided by the task count: the mean the host's TRPO step uses. Both backends add the same
-// values in the same order, so the result has the same bits on both and for any thread count.
+// Column i of the task-major rows [task][cols] summed over tasks in task order, in double, times
+// 1 / num_tasks: the mean the host's TRPO step uses. Both backends add the same values in the
+// same order, so the result has the same bits on both and for any thread count.
 template <typename T>
 METASIM_HD double task_mean(const T* rows, int num_tasks, int cols, int i) {
   double s = 0;
-  for (int t = 0; t < num_tasks; ++t)
+  for (int t = 0; t < num_tasks; ++t) {
     s += static_cast<double>(rows[static_cast<int64_t>(t) * cols + i]);
+  }
   return s * (1.0 / num_tasks);
 }
 
