@@ -194,30 +194,28 @@ METASIM_INLINE V fma_lane(const V& a, const V& b, const V& c) {
 // fma(x.v, b.t, fma(x.t, b.v, acc.t)), whatever the side; unfused, it is Dual's own arithmetic.
 template <bool kXLeft, typename A, typename X, typename B>
 METASIM_INLINE A madd(const A& acc, const X& x, const B& b) {
-  if constexpr (!kFused) {
-    if constexpr (kXLeft) {
-      return acc + x * b;
-    } else {
-      return acc + b * x;
-    }
-  } else {
 #if METASIM_LANES_FUSED
-    constexpr bool kXd = kIsDual<X>;
-    constexpr bool kBd = kIsDual<B>;
-    if constexpr (!kIsDual<A>) {
-      return fma_lane(x, b, acc);
-    } else if constexpr (kXd && kBd) {
-      return A{fma_lane(x.value, b.value, acc.value),
-               fma_lane(x.value, b.tangent, fma_lane(x.tangent, b.value, acc.tangent))};
-    } else if constexpr (kXd) {
-      return A{fma_lane(x.value, b, acc.value), fma_lane(x.tangent, b, acc.tangent)};
-    } else if constexpr (kBd) {
-      return A{fma_lane(x, b.value, acc.value), fma_lane(x, b.tangent, acc.tangent)};
-    } else {
-      return A{fma_lane(x, b, acc.value), acc.tangent};
-    }
-#endif
+  constexpr bool kXd = kIsDual<X>;
+  constexpr bool kBd = kIsDual<B>;
+  if constexpr (!kIsDual<A>) {
+    return fma_lane(x, b, acc);
+  } else if constexpr (kXd && kBd) {
+    return A{fma_lane(x.value, b.value, acc.value),
+             fma_lane(x.value, b.tangent, fma_lane(x.tangent, b.value, acc.tangent))};
+  } else if constexpr (kXd) {
+    return A{fma_lane(x.value, b, acc.value), fma_lane(x.tangent, b, acc.tangent)};
+  } else if constexpr (kBd) {
+    return A{fma_lane(x, b.value, acc.value), fma_lane(x, b.tangent, acc.tangent)};
+  } else {
+    return A{fma_lane(x, b, acc.value), acc.tangent};
   }
+#else
+  if constexpr (kXLeft) {
+    return acc + x * b;
+  } else {
+    return acc + b * x;
+  }
+#endif
 }
 
 // dst[c * kR + r] = src[r * kC + c] for a kR x kC row-major src: the weight transposes of the
