@@ -2,12 +2,12 @@
 // Adding an environment: include its header here and add one line to METASIM_FOR_EACH_ENV.
 #pragma once
 
-#include "envs/acrobot.hpp"
-#include "envs/cartpole.hpp"
-#include "envs/mountain_car.hpp"
-#include "envs/mountain_car_continuous.hpp"
-#include "envs/pendulum.hpp"
-#include "envs/point_nav.hpp"
+#include <metasim/envs/acrobot.hpp>
+#include <metasim/envs/cartpole.hpp>
+#include <metasim/envs/mountain_car.hpp>
+#include <metasim/envs/mountain_car_continuous.hpp>
+#include <metasim/envs/pendulum.hpp>
+#include <metasim/envs/point_nav.hpp>
 
 // X(Id, Template): Id is the EnvId enumerator, Template the env's class template.
 #define METASIM_FOR_EACH_ENV(X)                                     \

@@ -3,8 +3,8 @@
 // gymnasium/envs/classic_control/cartpole.py.
 #pragma once
 
-#include "envs/env_api.hpp"
-#include "kernels/core/math.hpp"
+#include <metasim/envs/env_api.hpp>
+#include <metasim/kernels/core/math.hpp>
 
 namespace metasim::envs {
 

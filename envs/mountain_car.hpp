@@ -4,8 +4,8 @@
 
 #include <cmath>
 
-#include "envs/env_api.hpp"
-#include "kernels/core/math.hpp"
+#include <metasim/envs/env_api.hpp>
+#include <metasim/kernels/core/math.hpp>
 
 namespace metasim::envs {
 
@@ -45,8 +45,8 @@ struct MountainCar {
 
   static METASIM_HD METASIM_INLINE StepResult<Real> step(const Params& p, State& s, const Action& a,
                                                          RandomStream&) {
-    Real velocity = s.velocity +
-                    (static_cast<Real>(a - 1) * p.force + math::cos(Real(3) * s.position) * (-p.gravity));
+    Real velocity = s.velocity + (static_cast<Real>(a - 1) * p.force +
+                                  math::cos(Real(3) * s.position) * (-p.gravity));
     velocity = clip(velocity, -p.max_speed, p.max_speed);
     Real position = clip(s.position + velocity, p.min_position, p.max_position);
     // The left wall is inelastic: the car stops there instead of bouncing.

@@ -4,8 +4,8 @@
 
 #include <cmath>
 
-#include "envs/env_api.hpp"
-#include "kernels/core/math.hpp"
+#include <metasim/envs/env_api.hpp>
+#include <metasim/kernels/core/math.hpp>
 
 namespace metasim::envs {
 

@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-#include "envs/env_api.hpp"
+#include <metasim/envs/env_api.hpp>
 
 namespace metasim::envs {
 

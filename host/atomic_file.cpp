@@ -1,6 +1,6 @@
 // write_file_atomically: POSIX temporary file in the target's directory, fsync, then rename(2),
 // which replaces the target in one step on the same file system.
-#include "host/atomic_file.hpp"
+#include <metasim/host/atomic_file.hpp>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -10,7 +10,7 @@
 #include <cstring>
 #include <vector>
 
-#include "host/error.hpp"
+#include <metasim/kernels/core/error.hpp>
 
 namespace metasim {
 

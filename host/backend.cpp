@@ -1,10 +1,10 @@
 // Backend selection and device discovery.
 // Without a GPU, cudaGetDeviceCount fails (error 35 or 100) and may leave the count unwritten.
-#include "host/backend.hpp"
+#include <metasim/host/backend.hpp>
 
 #include <omp.h>
 
-#include "host/error.hpp"
+#include <metasim/kernels/core/error.hpp>
 
 #if METASIM_HAS_CUDA
 #include <cuda_runtime.h>

@@ -1,6 +1,6 @@
 // Checkpoint files: text header for people and tools, raw doubles for exactness, FNV-1a 64 over the
 // whole file so that truncation or a flipped byte is caught on load rather than trained on.
-#include "host/checkpoint.hpp"
+#include <metasim/host/checkpoint.hpp>
 
 #include <bit>
 #include <cstdint>
@@ -9,8 +9,8 @@
 #include <fstream>
 #include <iterator>
 
-#include "host/atomic_file.hpp"
-#include "host/error.hpp"
+#include <metasim/host/atomic_file.hpp>
+#include <metasim/kernels/core/error.hpp>
 
 namespace metasim {
 

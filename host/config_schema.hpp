@@ -13,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-#include "host/error.hpp"
+#include <metasim/kernels/core/error.hpp>
 
 namespace metasim::config {
 

@@ -1,77 +1,145 @@
-// The table of built-in environments, built once from each env's compile-time constants.
-// Field names are listed here next to the env so VectorEnv can report them in errors and output.
-#include "host/env_registry.hpp"
+// The registry's table: the built-in envs first (added when the table is first used), then the
+// user's. Entries never move once added, so references handed out stay valid.
+#include <metasim/host/env_registry.hpp>
 
-#include <cstring>
-#include <iterator>
+#include <deque>
+#include <mutex>
+#include <utility>
 
-#include "envs/all_envs.hpp"
-#include "host/error.hpp"
+#include <metasim/envs/all_envs.hpp>
+#include <metasim/host/register_env.hpp>
+#include <metasim/kernels/core/error.hpp>
 
 namespace metasim {
 
 namespace {
 
 template <template <typename> class E>
-EnvSpec make_spec(EnvId id) {
-  using Env = E<double>;
-  static_assert(std::size(Env::kStateNames) == real_field_count<typename Env::State, double>(),
-                "kStateNames must name every State field");
-  static_assert(std::size(Env::kParamNames) == real_field_count<typename Env::Params, double>(),
-                "kParamNames must name every Params field");
-  EnvSpec s;
-  s.id = id;
-  s.name = Env::kName;
-  s.obs_dim = Env::kObsDim;
-  s.discrete = Env::kDiscrete;
-  s.num_actions = Env::kNumActions;
-  s.action_dim = Env::kActionDim;
-  if constexpr (Env::kDiscrete) {
-    s.action_low = 0;
-    s.action_high = Env::kNumActions - 1;
-  } else {
-    s.action_low = Env::kActionLow;
-    s.action_high = Env::kActionHigh;
-  }
-  s.max_episode_steps = Env::kMaxEpisodeSteps;
-  s.state_dim = real_field_count<typename Env::State, double>();
-  s.param_dim = real_field_count<typename Env::Params, double>();
-  const typename Env::Params defaults{};
-  s.default_params.resize(static_cast<size_t>(s.param_dim));
-  std::memcpy(s.default_params.data(), &defaults, sizeof(defaults));
-  for (const char* name : Env::kStateNames) s.state_names.emplace_back(name);
-  for (const char* name : Env::kParamNames) s.param_names.emplace_back(name);
-  return s;
+EnvEntry builtin_entry() {
+  EnvEntry e;
+  e.spec = make_env_spec<E>();
+  e.cpu_float = cpu_env_ops<E, float>();
+  e.cpu_double = cpu_env_ops<E, double>();
+#if METASIM_HAS_CUDA
+  e.cuda_float = {&cuda::env_reset<E<float>, float>, &cuda::env_step<E<float>, float>,
+                  &cuda::env_observe_restart<E<float>, float>};
+  e.cuda_double = {&cuda::env_reset<E<double>, double>, &cuda::env_step<E<double>, double>,
+                   &cuda::env_observe_restart<E<double>, double>};
+#endif
+  return e;
 }
 
-const std::vector<EnvSpec>& registry() {
-  static const std::vector<EnvSpec> specs = [] {
-    std::vector<EnvSpec> v;
-#define METASIM_ADD_SPEC(Id, Template) v.push_back(make_spec<Template>(EnvId::Id));
-    METASIM_FOR_EACH_ENV(METASIM_ADD_SPEC)
-#undef METASIM_ADD_SPEC
-    return v;
-  }();
-  return specs;
+struct Registry {
+  std::mutex mutex;
+  std::deque<EnvEntry> entries;
+
+  Registry() {
+#define METASIM_ADD_BUILTIN(Id, Template) entries.push_back(builtin_entry<Template>());
+    METASIM_FOR_EACH_ENV(METASIM_ADD_BUILTIN)
+#undef METASIM_ADD_BUILTIN
+  }
+
+  EnvEntry* find(std::string_view name) {
+    for (EnvEntry& e : entries) {
+      if (e.spec.name == name) return &e;
+    }
+    return nullptr;
+  }
+};
+
+Registry& registry() {
+  static Registry r;
+  return r;
+}
+
+std::string known_names(const Registry& r) {
+  std::string known;
+  for (const EnvEntry& e : r.entries) known += (known.empty() ? "" : ", ") + e.spec.name;
+  return known;
+}
+
+void check_spec(const EnvSpec& s) {
+  if (s.name.empty()) throw InvalidArgument("env", "an env's name (kName) must not be empty");
+  for (const char c : s.name) {
+    if (c <= ' ' || c == '"' || c == '\\' || c > '~') {
+      throw InvalidArgument("env", "env name '" + s.name +
+                                       "' may hold printable ASCII characters other than space, "
+                                       "quote and backslash only");
+    }
+  }
 }
 
 }  // namespace
 
+template <typename Real>
+const EnvOps<Real>& EnvEntry::ops(Backend backend) const {
+  const EnvOps<Real>* o = nullptr;
+  if constexpr (std::is_same_v<Real, float>) {
+    o = backend == Backend::kCuda ? &cuda_float : &cpu_float;
+  } else {
+    o = backend == Backend::kCuda ? &cuda_double : &cpu_double;
+  }
+  if (!o->valid()) {
+    throw InvalidArgument(
+        "backend", "env '" + spec.name + "' has no " + to_string(backend) + " launchers: " +
+                       (backend == Backend::kCuda
+                            ? "register its CUDA code with metasim::register_env_cuda<Env>() from "
+                              "a .cu file compiled by nvcc (host/register_env.cuh)"
+                            : "register it with metasim::register_env<Env>()"));
+  }
+  return *o;
+}
+template const EnvOps<float>& EnvEntry::ops<float>(Backend) const;
+template const EnvOps<double>& EnvEntry::ops<double>(Backend) const;
+
+void register_env_entry(EnvEntry entry) {
+  check_spec(entry.spec);
+  Registry& r = registry();
+  const std::lock_guard<std::mutex> lock(r.mutex);
+  if (r.find(entry.spec.name) != nullptr) {
+    throw InvalidArgument("env", "an env named '" + entry.spec.name +
+                                     "' is registered already; each name can be registered once");
+  }
+  r.entries.push_back(std::move(entry));
+}
+
+void register_env_cuda_ops(std::string_view name, EnvOps<float> f, EnvOps<double> d) {
+  Registry& r = registry();
+  const std::lock_guard<std::mutex> lock(r.mutex);
+  EnvEntry* e = r.find(name);
+  if (e == nullptr) {
+    throw InvalidArgument("env", "env '" + std::string(name) +
+                                     "' is not registered: call register_env<Env>() before "
+                                     "register_env_cuda<Env>()");
+  }
+  e->cuda_float = f;
+  e->cuda_double = d;
+}
+
 std::vector<std::string> env_names() {
+  Registry& r = registry();
+  const std::lock_guard<std::mutex> lock(r.mutex);
   std::vector<std::string> names;
-  for (const EnvSpec& s : registry()) names.push_back(s.name);
+  for (const EnvEntry& e : r.entries) names.push_back(e.spec.name);
   return names;
 }
 
-const EnvSpec& env_spec(std::string_view name, std::string_view field) {
-  for (const EnvSpec& s : registry()) {
-    if (s.name == name) return s;
-  }
-  std::string known;
-  for (const EnvSpec& s : registry()) known += (known.empty() ? "" : ", ") + s.name;
-  throw InvalidArgument(field, "unknown env '" + std::string(name) + "'; known envs: " + known);
+const EnvEntry& env_entry(std::string_view name, std::string_view field) {
+  Registry& r = registry();
+  const std::lock_guard<std::mutex> lock(r.mutex);
+  if (const EnvEntry* e = r.find(name)) return *e;
+  throw InvalidArgument(field,
+                        "unknown env '" + std::string(name) + "'; known envs: " + known_names(r));
 }
 
-const EnvSpec& env_spec(EnvId id) { return registry().at(static_cast<size_t>(id)); }
+const EnvSpec& env_spec(std::string_view name, std::string_view field) {
+  return env_entry(name, field).spec;
+}
+
+bool env_registered(std::string_view name) {
+  Registry& r = registry();
+  const std::lock_guard<std::mutex> lock(r.mutex);
+  return r.find(name) != nullptr;
+}
 
 }  // namespace metasim

@@ -1,6 +1,6 @@
 // Replay: parse a Gymnasium reference trace, set each instance to its episode's start state, and
 // feed the recorded actions step by step; finished episodes keep stepping but are not recorded.
-#include "host/replay.hpp"
+#include <metasim/host/replay.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -8,9 +8,9 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "host/env_registry.hpp"
-#include "host/error.hpp"
-#include "host/vector_env.hpp"
+#include <metasim/host/env_registry.hpp>
+#include <metasim/host/vector_env.hpp>
+#include <metasim/kernels/core/error.hpp>
 
 namespace metasim {
 

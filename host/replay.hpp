@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "host/backend.hpp"
+#include <metasim/host/backend.hpp>
 
 namespace metasim {
 

@@ -1,10 +1,10 @@
 // run_random_rollout: warm up, reset statistics, time `steps` batched steps with device-side
 // actions. Timing waits for the backend before reading the clock, so CUDA work is fully counted.
-#include "host/rollout.hpp"
+#include <metasim/host/rollout.hpp>
 
 #include <chrono>
 
-#include "host/error.hpp"
+#include <metasim/kernels/core/error.hpp>
 
 namespace metasim {
 

@@ -5,8 +5,8 @@
 #include <cstdint>
 #include <string>
 
-#include "host/backend.hpp"
-#include "host/vector_env.hpp"
+#include <metasim/host/backend.hpp>
+#include <metasim/host/vector_env.hpp>
 
 namespace metasim {
 

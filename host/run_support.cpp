@@ -1,13 +1,24 @@
 // Run-directory, timing and progress-text helpers shared by the trainers.
-#include "host/run_support.hpp"
+#include <metasim/host/run_support.hpp>
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 
-#include "host/atomic_file.hpp"
-#include "host/error.hpp"
+#include <metasim/host/atomic_file.hpp>
+#include <metasim/kernels/core/error.hpp>
 
 namespace metasim {
+
+nlohmann::json read_json_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw InvalidArgument("config", "cannot open '" + path + "'");
+  try {
+    return nlohmann::json::parse(in);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw InvalidArgument("config", "'" + path + "' is not valid JSON: " + e.what());
+  }
+}
 
 double seconds_since(RunClock::time_point t0) {
   return std::chrono::duration<double>(RunClock::now() - t0).count();

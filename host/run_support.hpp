@@ -20,6 +20,9 @@ std::string format_duration(double seconds);
 // Arithmetic mean summed in index order (reproducible); 0 for an empty vector.
 double mean_of(const std::vector<double>& v);
 
+// Reads and parses a JSON file; errors name the path (and the line for syntax errors).
+nlohmann::json read_json_file(const std::string& path);
+
 // Throws InvalidArgument("out", ...) if run_dir already holds a checkpoint and resume is false.
 void require_new_run_or_resume(const std::string& run_dir, bool resume);
 

@@ -1,52 +1,18 @@
 // VectorEnv: owns the batch's buffers on its backend, validates inputs, and launches the per-env
 // kernels chosen once, at construction, through a table of function pointers.
-#include "host/vector_env.hpp"
+#include <metasim/host/vector_env.hpp>
 
 #include <cmath>
 #include <limits>
 #include <string>
 
-#include "envs/all_envs.hpp"
-#include "host/device_memory.hpp"
-#include "host/error.hpp"
-#include "kernels/env_launch.hpp"
+#include <metasim/host/device_memory.hpp>
+#include <metasim/kernels/core/error.hpp>
+#include <metasim/kernels/env_launch.hpp>
 
 namespace metasim {
 
 namespace {
-
-template <typename Real>
-struct EnvOps {
-  void (*reset)(const EnvBatch<Real>&, PhiloxKey, uint32_t);
-  void (*step)(const EnvBatch<Real>&, const ActionSource<Real>&, PhiloxKey, PhiloxKey, uint32_t);
-  void (*restart)(const EnvBatch<Real>&);
-};
-
-template <class Env, typename Real>
-EnvOps<Real> ops_for(Backend backend) {
-#if METASIM_HAS_CUDA
-  if (backend == Backend::kCuda) {
-    return {&cuda::env_reset<Env, Real>, &cuda::env_step<Env, Real>,
-            &cuda::env_observe_restart<Env, Real>};
-  }
-#else
-  (void)backend;
-#endif
-  return {&cpu::env_reset<Env, Real>, &cpu::env_step<Env, Real>,
-          &cpu::env_observe_restart<Env, Real>};
-}
-
-template <typename Real>
-EnvOps<Real> ops_for(EnvId id, Backend backend) {
-  switch (id) {
-#define METASIM_OPS_CASE(Id, Template) \
-  case EnvId::Id:                      \
-    return ops_for<Template<Real>, Real>(backend);
-    METASIM_FOR_EACH_ENV(METASIM_OPS_CASE)
-#undef METASIM_OPS_CASE
-  }
-  throw Error("internal: unhandled env id");
-}
 
 // Row-major [n][dim] <-> structure-of-arrays [dim][n].
 template <typename Real>
@@ -136,7 +102,7 @@ struct VectorEnv<Real>::Impl {
   BackendArray<Real> staged_continuous;
 
   Impl(const EnvSpec& s, int64_t num, Backend b)
-      : spec(&s), n(num), backend(b), ops(ops_for<Real>(s.id, b)) {
+      : spec(&s), n(num), backend(b), ops(env_entry(s.name).template ops<Real>(b)) {
     const auto sz = static_cast<size_t>(n);
     state = BackendArray<Real>(b, sz * static_cast<size_t>(s.state_dim));
     params = BackendArray<Real>(b, sz * static_cast<size_t>(s.param_dim));
@@ -222,6 +188,32 @@ struct VectorEnv<Real>::Impl {
     }
   }
 
+  // After a reset: every observation must be finite (on CUDA: not NaN), or the env's reset() or
+  // observe() is broken; the error names the instance and the observation component.
+  void check_observations(const char* after) {
+    const int64_t count = n * spec->obs_dim;
+    int64_t bad = -1;
+    if (backend == Backend::kCuda) {
+#if METASIM_HAS_CUDA
+      bad = cuda::first_nan(obs.data(), count);
+#endif
+    } else {
+      const Real* o = obs.data();
+      for (int64_t j = 0; j < count; ++j) {
+        if (!std::isfinite(o[j])) {
+          bad = j;
+          break;
+        }
+      }
+    }
+    if (bad >= 0) {
+      throw InvalidArgument("env", "env '" + spec->name + "' wrote a non-finite observation " +
+                                       after + ": instance " + std::to_string(bad / spec->obs_dim) +
+                                       ", obs[" + std::to_string(bad % spec->obs_dim) +
+                                       "]; its reset() and observe() must give finite values");
+    }
+  }
+
   void launch_step(const ActionSource<Real>& src) {
     require_started();
     ops.step(batch(), src, make_key(seed, RngPurpose::kReset), make_key(seed, RngPurpose::kEnvStep),
@@ -276,6 +268,7 @@ void VectorEnv<Real>::reset(uint64_t seed) {
   m.t = 0;
   m.clear_stats();
   m.ops.reset(m.batch(), make_key(seed, RngPurpose::kReset), 0u);
+  m.check_observations("at reset");
   m.started = true;
 }
 
@@ -432,6 +425,7 @@ void VectorEnv<Real>::set_states(std::span<const Real> states) {
   Impl& m = *impl_;
   upload_rows(m.state, states, m.n, m.spec->state_names, "states", "state fields");
   m.ops.restart(m.batch());
+  m.check_observations("for the given states");
   m.started = true;
 }
 

@@ -10,8 +10,8 @@
 #include <string_view>
 #include <vector>
 
-#include "host/backend.hpp"
-#include "host/env_registry.hpp"
+#include <metasim/host/backend.hpp>
+#include <metasim/host/env_registry.hpp>
 
 namespace metasim {
 
@@ -64,7 +64,8 @@ class VectorEnv {
   void reset(uint64_t seed);
   // Discrete envs: one action in [0, num_actions) per instance.
   void step(std::span<const int32_t> actions, MemorySpace where = MemorySpace::kHost);
-  // Continuous envs: num_envs * action_dim values, row-major; clipped to the Box as Gymnasium does.
+  // Continuous envs: num_envs * action_dim values, row-major; the env clips them to its Box where
+  // it should, as Gymnasium's envs do.
   void step(std::span<const Real> actions, MemorySpace where = MemorySpace::kHost);
   // Uniformly random actions drawn on the backend from the (seed, instance, step) stream.
   void step_random();

@@ -1,10 +1,12 @@
 // Launchers that run the per-instance env functions over a whole batch, one per backend.
-// Explicitly instantiated for every built-in env and both precisions in kernels/{cpu,cuda}.
+// Compiled for every built-in env and both precisions in kernels/{cpu,cuda}; the definitions are
+// in kernels/cpu/env_launch_cpu.hpp and kernels/cuda/env_launch.cuh, for users' own envs.
 #pragma once
 
 #include <cstdint>
 
-#include "kernels/env_step.hpp"
+#include <metasim/envs/all_envs.hpp>
+#include <metasim/kernels/env_step.hpp>
 
 namespace metasim {
 
@@ -39,16 +41,30 @@ void synchronize();
 
 // Explicit instantiations of one backend's launchers for an env template in both precisions; each
 // backend's launcher file expands METASIM_FOR_EACH_ENV(METASIM_INSTANTIATE_ENV_LAUNCHERS) inside
-// its own namespace (metasim::cpu or metasim::cuda).
-#define METASIM_INSTANTIATE_ENV_LAUNCHERS(Id, Template)                                            \
-  template void env_reset<Template<float>, float>(const EnvBatch<float>&, PhiloxKey, uint32_t);    \
-  template void env_reset<Template<double>, double>(const EnvBatch<double>&, PhiloxKey, uint32_t); \
-  template void env_step<Template<float>, float>(                                                  \
-      const EnvBatch<float>&, const ActionSource<float>&, PhiloxKey, PhiloxKey, uint32_t);         \
-  template void env_step<Template<double>, double>(                                                \
+// its own namespace (metasim::cpu or metasim::cuda). With `extern` in front (below) the same list
+// tells every other translation unit that the built-ins are compiled already.
+#define METASIM_ENV_LAUNCHERS_FOR(Prefix, Template)                                                \
+  Prefix void env_reset<Template<float>, float>(const EnvBatch<float>&, PhiloxKey, uint32_t);      \
+  Prefix void env_reset<Template<double>, double>(const EnvBatch<double>&, PhiloxKey, uint32_t);   \
+  Prefix void env_step<Template<float>, float>(const EnvBatch<float>&, const ActionSource<float>&, \
+                                               PhiloxKey, PhiloxKey, uint32_t);                    \
+  Prefix void env_step<Template<double>, double>(                                                  \
       const EnvBatch<double>&, const ActionSource<double>&, PhiloxKey, PhiloxKey, uint32_t);       \
-  template void env_observe_restart<Template<float>, float>(const EnvBatch<float>&);               \
-  template void env_observe_restart<Template<double>, double>(const EnvBatch<double>&);
+  Prefix void env_observe_restart<Template<float>, float>(const EnvBatch<float>&);                 \
+  Prefix void env_observe_restart<Template<double>, double>(const EnvBatch<double>&);
+#define METASIM_INSTANTIATE_ENV_LAUNCHERS(Id, Template) \
+  METASIM_ENV_LAUNCHERS_FOR(template, Template)
+#define METASIM_EXTERN_ENV_LAUNCHERS(Id, Template) \
+  METASIM_ENV_LAUNCHERS_FOR(extern template, Template)
+
+namespace cpu {
+METASIM_FOR_EACH_ENV(METASIM_EXTERN_ENV_LAUNCHERS)
+}  // namespace cpu
+#if METASIM_HAS_CUDA
+namespace cuda {
+METASIM_FOR_EACH_ENV(METASIM_EXTERN_ENV_LAUNCHERS)
+}  // namespace cuda
+#endif
 
 // Observation restart for one instance: the state was just written by the user.
 template <class Env, typename Real>

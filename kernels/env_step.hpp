@@ -6,9 +6,9 @@
 #include <cstring>
 #include <utility>
 
-#include "envs/env_api.hpp"
-#include "kernels/core/hd.hpp"
-#include "kernels/core/philox.hpp"
+#include <metasim/envs/env_api.hpp>
+#include <metasim/kernels/core/hd.hpp>
+#include <metasim/kernels/core/philox.hpp>
 
 namespace metasim {
 

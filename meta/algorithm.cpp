@@ -1,8 +1,8 @@
 // The algorithm table: names, the fused launch mode each trains with, and its inner learning rates.
 // Meta-SGD's meta-parameters are theta followed by one learned inner rate per parameter.
-#include "meta/algorithm.hpp"
+#include <metasim/meta/algorithm.hpp>
 
-#include "host/error.hpp"
+#include <metasim/kernels/core/error.hpp>
 
 namespace metasim::meta {
 

@@ -6,7 +6,7 @@
 #include <string_view>
 #include <vector>
 
-#include "kernels/meta/inner_loop.hpp"
+#include <metasim/kernels/meta/inner_loop.hpp>
 
 namespace metasim::meta {
 

@@ -1,16 +1,16 @@
 // The config schema as one table of fields (key, range, meaning, how to read and write it), so that
 // parsing, `--set` overrides, range errors, the resolved config.json and the help text agree.
-#include "meta/config.hpp"
+#include <metasim/meta/config.hpp>
 
 #include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <sstream>
 
-#include "host/config_schema.hpp"
-#include "host/error.hpp"
-#include "meta/algorithm.hpp"
-#include "meta/engine.hpp"
+#include <metasim/host/config_schema.hpp>
+#include <metasim/kernels/core/error.hpp>
+#include <metasim/meta/algorithm.hpp>
+#include <metasim/meta/engine.hpp>
 
 namespace metasim::meta {
 
@@ -129,16 +129,6 @@ TrainConfig resolve_config(const json& file, const std::vector<std::string>& ove
   TrainConfig c = schema().resolve(file, overrides);
   check_cross_field(c);
   return c;
-}
-
-json read_json_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw InvalidArgument("config", "cannot open '" + path + "'");
-  try {
-    return json::parse(in);
-  } catch (const json::parse_error& e) {
-    throw InvalidArgument("config", "'" + path + "' is not valid JSON: " + e.what());
-  }
 }
 
 json to_json(const TrainConfig& c) { return schema().to_json(c); }

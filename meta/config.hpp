@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include <metasim/host/run_support.hpp>
+
 namespace metasim::meta {
 
 // Defaults are the MAML paper's sinusoid settings (Finn et al., 2017, section 5.1).
@@ -42,8 +44,8 @@ struct TrainConfig {
 // value is checked: an unknown key, a wrong type or a value out of range throws
 // InvalidArgument naming the dotted key and the allowed range.
 TrainConfig resolve_config(const nlohmann::json& file, const std::vector<std::string>& overrides);
-// Reads and parses a JSON file; errors name the path (and the line for syntax errors).
-nlohmann::json read_json_file(const std::string& path);
+// Reads and parses a JSON file (defined with the other run helpers in host/run_support.hpp).
+using metasim::read_json_file;
 // The nested JSON form of a config (what config.json holds); resolve_config(to_json(c), {}) == c.
 nlohmann::json to_json(const TrainConfig& c);
 // A table of every field: key, default, range, meaning.

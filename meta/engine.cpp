@@ -1,14 +1,14 @@
 // MetaEngine implementations, one per compiled (family, model, precision): convert and upload the
 // meta-parameters, launch the fused batch on the CPU or CUDA backend, reduce, download.
-#include "meta/engine.hpp"
+#include <metasim/meta/engine.hpp>
 
 #include <algorithm>
 #include <cstring>
 
-#include "host/device_memory.hpp"
-#include "host/error.hpp"
-#include "kernels/meta/meta_configs.hpp"
-#include "kernels/meta/meta_launch.hpp"
+#include <metasim/host/device_memory.hpp>
+#include <metasim/kernels/core/error.hpp>
+#include <metasim/kernels/meta/meta_configs.hpp>
+#include <metasim/kernels/meta/meta_launch.hpp>
 
 namespace metasim::meta {
 

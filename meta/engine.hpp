@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "host/backend.hpp"
-#include "kernels/meta/inner_loop.hpp"
+#include <metasim/host/backend.hpp>
+#include <metasim/kernels/meta/inner_loop.hpp>
 
 namespace metasim::meta {
 

@@ -1,6 +1,6 @@
 // Trainer: one fused launch per meta-iteration, the outer update on the host, metrics, checkpoints,
 // progress and held-out evaluation. Nothing per task passes through here except losses and flags.
-#include "meta/trainer.hpp"
+#include <metasim/meta/trainer.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -12,10 +12,10 @@
 #include <limits>
 #include <vector>
 
-#include "host/atomic_file.hpp"
-#include "host/error.hpp"
-#include "host/run_support.hpp"
-#include "kernels/core/philox.hpp"
+#include <metasim/host/atomic_file.hpp>
+#include <metasim/host/run_support.hpp>
+#include <metasim/kernels/core/error.hpp>
+#include <metasim/kernels/core/philox.hpp>
 
 namespace metasim::meta {
 

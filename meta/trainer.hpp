@@ -7,11 +7,11 @@
 #include <string>
 #include <vector>
 
-#include "host/checkpoint.hpp"
-#include "meta/algorithm.hpp"
-#include "meta/config.hpp"
-#include "meta/engine.hpp"
-#include "meta/optimizer.hpp"
+#include <metasim/host/checkpoint.hpp>
+#include <metasim/meta/algorithm.hpp>
+#include <metasim/meta/common/optimizer.hpp>
+#include <metasim/meta/config.hpp>
+#include <metasim/meta/engine.hpp>
 
 namespace metasim::meta {
 

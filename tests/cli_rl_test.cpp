@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "tests/test_support.hpp"
+#include "test_support.hpp"
 
 namespace {
 

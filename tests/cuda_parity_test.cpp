@@ -5,10 +5,10 @@
 #include <cmath>
 #include <vector>
 
-#include "host/backend.hpp"
-#include "host/device_memory.hpp"
-#include "host/env_registry.hpp"
-#include "host/vector_env.hpp"
+#include <metasim/host/backend.hpp>
+#include <metasim/host/device_memory.hpp>
+#include <metasim/host/env_registry.hpp>
+#include <metasim/host/vector_env.hpp>
 
 namespace metasim {
 namespace {

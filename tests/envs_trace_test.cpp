@@ -13,12 +13,12 @@
 #include <string>
 #include <vector>
 
-#include "envs/acrobot.hpp"
-#include "envs/cartpole.hpp"
-#include "envs/mountain_car.hpp"
-#include "envs/mountain_car_continuous.hpp"
-#include "envs/pendulum.hpp"
-#include "envs/point_nav.hpp"
+#include <metasim/envs/acrobot.hpp>
+#include <metasim/envs/cartpole.hpp>
+#include <metasim/envs/mountain_car.hpp>
+#include <metasim/envs/mountain_car_continuous.hpp>
+#include <metasim/envs/pendulum.hpp>
+#include <metasim/envs/point_nav.hpp>
 
 #ifndef METASIM_TEST_DATA_DIR
 #define METASIM_TEST_DATA_DIR "tests/data"

@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "tests/test_support.hpp"
+#include "test_support.hpp"
 
 namespace {
 

@@ -8,11 +8,11 @@
 #include <string>
 #include <vector>
 
-#include "host/backend.hpp"
-#include "meta/algorithm.hpp"
-#include "meta/config.hpp"
-#include "meta/engine.hpp"
-#include "meta/trainer.hpp"
+#include <metasim/host/backend.hpp>
+#include <metasim/meta/algorithm.hpp>
+#include <metasim/meta/config.hpp>
+#include <metasim/meta/engine.hpp>
+#include <metasim/meta/trainer.hpp>
 
 namespace metasim::meta {
 namespace {

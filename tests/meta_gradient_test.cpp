@@ -9,11 +9,11 @@
 #include <string>
 #include <vector>
 
-#include "kernels/core/mlp.hpp"
-#include "kernels/meta/inner_loop.hpp"
-#include "kernels/meta/sinusoid.hpp"
-#include "meta/reference/fused_cpu.hpp"
-#include "tests/test_support.hpp"
+#include <metasim/kernels/core/mlp.hpp>
+#include <metasim/kernels/meta/inner_loop.hpp>
+#include <metasim/kernels/meta/sinusoid.hpp>
+#include <metasim/meta/reference/fused_cpu.hpp>
+#include "test_support.hpp"
 
 namespace metasim::meta {
 namespace {

@@ -1,6 +1,6 @@
 // The fused per-task code against the plain unfused reference (meta/reference/meta_reference.hpp)
 // for all five algorithms, plus the CPU backend's reproducibility across thread counts.
-#include "meta/reference/meta_reference.hpp"
+#include <metasim/meta/reference/meta_reference.hpp>
 
 #include <gtest/gtest.h>
 #include <omp.h>
@@ -12,13 +12,13 @@
 #include <string>
 #include <vector>
 
-#include "kernels/core/mlp.hpp"
-#include "kernels/meta/batched_mlp.hpp"
-#include "kernels/meta/group.hpp"
-#include "kernels/meta/meta_launch.hpp"
-#include "kernels/meta/sinusoid.hpp"
-#include "meta/reference/fused_cpu.hpp"
-#include "tests/test_support.hpp"
+#include <metasim/kernels/core/batched_mlp.hpp>
+#include <metasim/kernels/core/group.hpp>
+#include <metasim/kernels/core/mlp.hpp>
+#include <metasim/kernels/meta/meta_launch.hpp>
+#include <metasim/kernels/meta/sinusoid.hpp>
+#include <metasim/meta/reference/fused_cpu.hpp>
+#include "test_support.hpp"
 
 namespace metasim::meta {
 namespace {

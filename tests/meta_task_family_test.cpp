@@ -6,12 +6,12 @@
 #include <cmath>
 #include <vector>
 
-#include "kernels/core/mlp.hpp"
-#include "kernels/meta/group.hpp"
-#include "kernels/meta/sinusoid.hpp"
-#include "kernels/meta/task_family.hpp"
-#include "meta/reference/fused_cpu.hpp"
-#include "meta/reference/meta_reference.hpp"
+#include <metasim/kernels/core/group.hpp>
+#include <metasim/kernels/core/mlp.hpp>
+#include <metasim/kernels/meta/sinusoid.hpp>
+#include <metasim/kernels/meta/task_family.hpp>
+#include <metasim/meta/reference/fused_cpu.hpp>
+#include <metasim/meta/reference/meta_reference.hpp>
 
 namespace metasim::meta {
 namespace {

@@ -11,11 +11,11 @@
 #include <string>
 #include <vector>
 
-#include "host/checkpoint.hpp"
-#include "host/error.hpp"
-#include "meta/config.hpp"
-#include "meta/engine.hpp"
-#include "meta/trainer.hpp"
+#include <metasim/host/checkpoint.hpp>
+#include <metasim/kernels/core/error.hpp>
+#include <metasim/meta/config.hpp>
+#include <metasim/meta/engine.hpp>
+#include <metasim/meta/trainer.hpp>
 
 namespace metasim::meta {
 namespace {

@@ -11,8 +11,8 @@
 #include <utility>
 #include <vector>
 
-#include "kernels/core/dual.hpp"
-#include "kernels/core/mlp.hpp"
+#include <metasim/kernels/core/dual.hpp>
+#include <metasim/kernels/core/mlp.hpp>
 
 namespace {
 

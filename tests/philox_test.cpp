@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <set>
 
-#include "kernels/core/philox.hpp"
+#include <metasim/kernels/core/philox.hpp>
 
 namespace metasim {
 namespace {

@@ -8,9 +8,9 @@
 #include <cmath>
 #include <vector>
 
-#include "kernels/core/mlp.hpp"
-#include "kernels/rl/policy.hpp"
-#include "tests/test_support.hpp"
+#include <metasim/kernels/core/mlp.hpp>
+#include <metasim/kernels/rl/policy.hpp>
+#include "test_support.hpp"
 
 namespace metasim::rl {
 namespace {
@@ -67,24 +67,26 @@ void check_gradients() {
     std::vector<double> g(p.size(), 0.0);
     const double lp = Pol::accumulate_log_prob_grad(p.data(), obs.data(), a, 1.0, g.data());
     EXPECT_DOUBLE_EQ(lp, Pol::log_prob(p.data(), obs.data(), a));
-    EXPECT_LT(fd_error(p, g, [&](const std::vector<double>& q) {
-                return Pol::log_prob(q.data(), obs.data(), a);
-              }),
+    EXPECT_LT(fd_error(p, g,
+                       [&](const std::vector<double>& q) {
+                         return Pol::log_prob(q.data(), obs.data(), a);
+                       }),
               1e-7);
 
     std::vector<double> gk(p.size(), 0.0);
     Pol::accumulate_kl_grad(old.data(), p.data(), obs.data(), 1.0, gk.data());
-    EXPECT_LT(fd_error(p, gk, [&](const std::vector<double>& q) {
-                return Pol::kl(old.data(), q.data(), obs.data());
-              }),
+    EXPECT_LT(fd_error(p, gk,
+                       [&](const std::vector<double>& q) {
+                         return Pol::kl(old.data(), q.data(), obs.data());
+                       }),
               1e-7);
 
     std::vector<double> ge(p.size(), 0.0);
     Pol::accumulate_entropy_grad(p.data(), obs.data(), 1.0, ge.data());
-    EXPECT_LT(fd_error(p, ge, [&](const std::vector<double>& q) {
-                return Pol::entropy(q.data(), obs.data());
-              }),
-              1e-7);
+    EXPECT_LT(
+        fd_error(p, ge,
+                 [&](const std::vector<double>& q) { return Pol::entropy(q.data(), obs.data()); }),
+        1e-7);
 
     // Hessian-vector product of log pi: Dual pass against differences of the gradient along v.
     std::vector<double> v(p.size());
@@ -139,9 +141,9 @@ TEST(Policy, KlCurvatureIsTheFisherInformation) {
   for (int k = 0; k < 3; ++k) {
     const std::vector<double> obs = obs_for<Cat>(k);
     std::vector<double> g0(n, 0.0), fv(n, 0.0);
-    const auto kl = Cat::accumulate_kl_grad(p.data(), DualParamView<double>{p.data(), v.data()},
-                                            obs.data(), 1.0,
-                                            DualGradSink<double, true>{g0.data(), fv.data()});
+    const auto kl =
+        Cat::accumulate_kl_grad(p.data(), DualParamView<double>{p.data(), v.data()}, obs.data(),
+                                1.0, DualGradSink<double, true>{g0.data(), fv.data()});
     EXPECT_NEAR(kl.value, 0.0, 1e-15);
     double logits[Cat::kNumActions];
     Cat::Network::forward(p.data(), obs.data(), logits);

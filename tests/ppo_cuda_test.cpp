@@ -6,8 +6,8 @@
 #include <random>
 #include <vector>
 
-#include "host/backend.hpp"
-#include "kernels/rl/ppo_launch.hpp"
+#include <metasim/host/backend.hpp>
+#include <metasim/kernels/rl/ppo_launch.hpp>
 
 namespace {
 

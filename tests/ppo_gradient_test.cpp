@@ -6,12 +6,12 @@
 #include <random>
 #include <vector>
 
-#include "kernels/core/mlp.hpp"
-#include "kernels/rl/policy.hpp"
-#include "kernels/rl/ppo.hpp"
-#include "kernels/rl/ppo_launch.hpp"
-#include "kernels/rl/transposed_mlp.hpp"
-#include "tests/test_support.hpp"
+#include <metasim/kernels/core/mlp.hpp>
+#include <metasim/kernels/rl/policy.hpp>
+#include <metasim/kernels/rl/ppo.hpp>
+#include <metasim/kernels/rl/ppo_launch.hpp>
+#include <metasim/kernels/rl/transposed_mlp.hpp>
+#include "test_support.hpp"
 
 namespace {
 

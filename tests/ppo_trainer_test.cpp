@@ -12,12 +12,12 @@
 #include <string>
 #include <vector>
 
-#include "host/checkpoint.hpp"
-#include "host/error.hpp"
-#include "meta/ppo/ppo.hpp"
-#include "meta/ppo/ppo_config.hpp"
-#include "meta/ppo/ppo_trainer.hpp"
-#include "tests/test_support.hpp"
+#include <metasim/host/checkpoint.hpp>
+#include <metasim/kernels/core/error.hpp>
+#include <metasim/meta/ppo/ppo.hpp>
+#include <metasim/meta/ppo/ppo_config.hpp>
+#include <metasim/meta/ppo/ppo_trainer.hpp>
+#include "test_support.hpp"
 
 namespace {
 

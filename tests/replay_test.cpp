@@ -8,9 +8,9 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "host/backend.hpp"
-#include "host/error.hpp"
-#include "host/replay.hpp"
+#include <metasim/host/backend.hpp>
+#include <metasim/host/replay.hpp>
+#include <metasim/kernels/core/error.hpp>
 
 namespace metasim {
 namespace {

@@ -10,12 +10,12 @@
 #include <random>
 #include <vector>
 
-#include "host/backend.hpp"
-#include "host/device_memory.hpp"
-#include "kernels/rl/rl_launch.hpp"
-#include "meta/rl/meta_rl.hpp"
-#include "meta/rl/rl_engine.hpp"
-#include "meta/rl/rl_engine_impl.hpp"
+#include <metasim/host/backend.hpp>
+#include <metasim/host/device_memory.hpp>
+#include <metasim/kernels/rl/rl_launch.hpp>
+#include <metasim/meta/rl/meta_rl.hpp>
+#include <metasim/meta/rl/rl_engine.hpp>
+#include <metasim/meta/rl/rl_engine_impl.hpp>
 
 namespace metasim::rl {
 namespace {

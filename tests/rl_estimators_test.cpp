@@ -7,15 +7,15 @@
 #include <random>
 #include <vector>
 
-#include "kernels/core/mlp.hpp"
-#include "kernels/core/philox.hpp"
-#include "kernels/meta/group.hpp"
-#include "kernels/rl/linear_baseline.hpp"
-#include "kernels/rl/meta_rl_task.hpp"
-#include "kernels/rl/policy.hpp"
-#include "kernels/rl/policy_passes.hpp"
-#include "kernels/rl/returns.hpp"
-#include "kernels/rl/task_families.hpp"
+#include <metasim/kernels/core/group.hpp>
+#include <metasim/kernels/core/mlp.hpp>
+#include <metasim/kernels/core/philox.hpp>
+#include <metasim/kernels/rl/linear_baseline.hpp>
+#include <metasim/kernels/rl/meta_rl_task.hpp>
+#include <metasim/kernels/rl/policy.hpp>
+#include <metasim/kernels/rl/policy_passes.hpp>
+#include <metasim/kernels/rl/returns.hpp>
+#include <metasim/kernels/rl/task_families.hpp>
 
 namespace metasim::rl {
 namespace {

@@ -9,14 +9,14 @@
 #include <random>
 #include <vector>
 
-#include "kernels/core/mlp.hpp"
-#include "kernels/rl/policy.hpp"
-#include "kernels/rl/rl_cpu_stage.hpp"
-#include "kernels/rl/task_families.hpp"
-#include "meta/rl/meta_rl.hpp"
-#include "meta/rl/rl_engine_impl.hpp"
-#include "meta/rl/trpo.hpp"
-#include "tests/rl_test_support.hpp"
+#include <metasim/kernels/core/mlp.hpp>
+#include <metasim/kernels/rl/policy.hpp>
+#include <metasim/kernels/rl/rl_cpu_stage.hpp>
+#include <metasim/kernels/rl/task_families.hpp>
+#include <metasim/meta/rl/meta_rl.hpp>
+#include <metasim/meta/rl/rl_engine_impl.hpp>
+#include <metasim/meta/rl/trpo.hpp>
+#include "rl_test_support.hpp"
 
 namespace metasim::rl {
 namespace {

@@ -11,13 +11,13 @@
 #include <random>
 #include <vector>
 
-#include "kernels/core/mlp.hpp"
-#include "kernels/rl/policy.hpp"
-#include "kernels/rl/rl_cpu_stage.hpp"
-#include "kernels/rl/rollout.hpp"
-#include "kernels/rl/task_families.hpp"
-#include "tests/rl_test_support.hpp"
-#include "tests/test_support.hpp"
+#include <metasim/kernels/core/mlp.hpp>
+#include <metasim/kernels/rl/policy.hpp>
+#include <metasim/kernels/rl/rl_cpu_stage.hpp>
+#include <metasim/kernels/rl/rollout.hpp>
+#include <metasim/kernels/rl/task_families.hpp>
+#include "rl_test_support.hpp"
+#include "test_support.hpp"
 
 namespace metasim::rl {
 namespace {

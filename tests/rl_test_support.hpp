@@ -3,8 +3,8 @@
 
 #include <cstddef>
 
-#include "kernels/rl/rl_cpu_stage.hpp"
-#include "meta/rl/rl_engine_impl.hpp"
+#include <metasim/kernels/rl/rl_cpu_stage.hpp>
+#include <metasim/meta/rl/rl_engine_impl.hpp>
 
 namespace metasim::rl::test_support {
 

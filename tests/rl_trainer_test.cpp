@@ -14,9 +14,9 @@
 #include <string>
 #include <vector>
 
-#include "host/checkpoint.hpp"
-#include "host/error.hpp"
-#include "meta/rl/meta_rl.hpp"
+#include <metasim/host/checkpoint.hpp>
+#include <metasim/kernels/core/error.hpp>
+#include <metasim/meta/rl/meta_rl.hpp>
 
 namespace metasim::rl {
 namespace {

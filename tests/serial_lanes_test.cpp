@@ -3,7 +3,7 @@
 // (full tiles and each size of the last one), for widths that use the 64-, 32- and 16-byte and
 // one-scalar lanes, and for float, double and Dual<float>. Where the target has FMA instructions
 // the tiles add each term with one rounding, and the scalar loops here do it with std::fma.
-#include "kernels/meta/serial_lanes.hpp"
+#include <metasim/kernels/core/serial_lanes.hpp>
 
 #include <gtest/gtest.h>
 
@@ -11,9 +11,9 @@
 #include <random>
 #include <vector>
 
-#include "kernels/core/dual.hpp"
-#include "kernels/meta/batched_mlp.hpp"
-#include "tests/test_support.hpp"
+#include <metasim/kernels/core/batched_mlp.hpp>
+#include <metasim/kernels/core/dual.hpp>
+#include "test_support.hpp"
 
 namespace metasim::meta {
 namespace {

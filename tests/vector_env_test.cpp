@@ -6,10 +6,10 @@
 #include <cmath>
 #include <vector>
 
-#include "envs/cartpole.hpp"
-#include "host/error.hpp"
-#include "host/vector_env.hpp"
-#include "tests/test_support.hpp"
+#include <metasim/envs/cartpole.hpp>
+#include <metasim/host/vector_env.hpp>
+#include <metasim/kernels/core/error.hpp>
+#include "test_support.hpp"
 
 namespace metasim {
 namespace {

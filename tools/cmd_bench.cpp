@@ -7,11 +7,11 @@
 #include <string>
 #include <vector>
 
-#include "host/backend.hpp"
-#include "host/error.hpp"
-#include "meta/config.hpp"
-#include "meta/trainer.hpp"
-#include "tools/commands.hpp"
+#include <metasim/host/backend.hpp>
+#include <metasim/kernels/core/error.hpp>
+#include <metasim/meta/config.hpp>
+#include <metasim/meta/trainer.hpp>
+#include <metasim/tools/commands.hpp>
 
 namespace metasim::cli {
 

@@ -4,10 +4,10 @@
 #include <string>
 #include <vector>
 
-#include "host/backend.hpp"
-#include "host/rollout.hpp"
-#include "host/vector_env.hpp"
-#include "tools/commands.hpp"
+#include <metasim/host/backend.hpp>
+#include <metasim/host/rollout.hpp>
+#include <metasim/host/vector_env.hpp>
+#include <metasim/tools/commands.hpp>
 
 namespace metasim::cli {
 

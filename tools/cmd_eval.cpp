@@ -7,11 +7,11 @@
 #include <string>
 #include <vector>
 
-#include "meta/ppo/ppo.hpp"
-#include "meta/rl/meta_rl.hpp"
-#include "meta/trainer.hpp"
-#include "tools/commands.hpp"
-#include "tools/families.hpp"
+#include <metasim/meta/ppo/ppo.hpp>
+#include <metasim/meta/rl/meta_rl.hpp>
+#include <metasim/meta/trainer.hpp>
+#include <metasim/tools/commands.hpp>
+#include <metasim/tools/families.hpp>
 
 namespace metasim::cli {
 

@@ -2,9 +2,9 @@
 // Useful first when a GPU run does not pick the backend you expected.
 #include <cstdio>
 
-#include "host/backend.hpp"
-#include "host/env_registry.hpp"
-#include "tools/commands.hpp"
+#include <metasim/host/backend.hpp>
+#include <metasim/host/env_registry.hpp>
+#include <metasim/tools/commands.hpp>
 
 namespace metasim::cli {
 

@@ -3,10 +3,10 @@
 #include <cstdio>
 #include <string>
 
-#include "host/atomic_file.hpp"
-#include "host/backend.hpp"
-#include "host/replay.hpp"
-#include "tools/commands.hpp"
+#include <metasim/host/atomic_file.hpp>
+#include <metasim/host/backend.hpp>
+#include <metasim/host/replay.hpp>
+#include <metasim/tools/commands.hpp>
 
 namespace metasim::cli {
 

@@ -4,9 +4,9 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "host/backend.hpp"
-#include "host/rollout.hpp"
-#include "tools/commands.hpp"
+#include <metasim/host/backend.hpp>
+#include <metasim/host/rollout.hpp>
+#include <metasim/tools/commands.hpp>
 
 namespace metasim::cli {
 

@@ -10,15 +10,15 @@
 #include <utility>
 #include <vector>
 
-#include "host/checkpoint.hpp"
-#include "host/error.hpp"
-#include "meta/config.hpp"
-#include "meta/engine.hpp"
-#include "meta/ppo/ppo.hpp"
-#include "meta/rl/meta_rl.hpp"
-#include "meta/trainer.hpp"
-#include "tools/commands.hpp"
-#include "tools/families.hpp"
+#include <metasim/host/checkpoint.hpp>
+#include <metasim/kernels/core/error.hpp>
+#include <metasim/meta/config.hpp>
+#include <metasim/meta/engine.hpp>
+#include <metasim/meta/ppo/ppo.hpp>
+#include <metasim/meta/rl/meta_rl.hpp>
+#include <metasim/meta/trainer.hpp>
+#include <metasim/tools/commands.hpp>
+#include <metasim/tools/families.hpp>
 
 namespace metasim::cli {
 
@@ -43,9 +43,8 @@ void print_rl_summary(const nlohmann::json& s, const std::string& out) {
     }
   } else if (s.contains("eval")) {
     const nlohmann::json& e = s["eval"];
-    std::printf(", evaluation: mean return %.2f over %d %s episodes",
-                e.value("mean_return", 0.0), e.value("episodes", 0),
-                e.value("stochastic", false) ? "sampled" : "deterministic");
+    std::printf(", evaluation: mean return %.2f over %d %s episodes", e.value("mean_return", 0.0),
+                e.value("episodes", 0), e.value("stochastic", false) ? "sampled" : "deterministic");
   } else if (s.contains("train_return_mean")) {
     std::printf(", mean return of the last training episodes %.2f", num("train_return_mean"));
   }

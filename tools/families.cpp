@@ -1,12 +1,12 @@
 // Family detection for `metasim train` and `metasim eval`.
-#include "tools/families.hpp"
+#include <metasim/tools/families.hpp>
 
 #include <filesystem>
 
-#include "host/error.hpp"
-#include "meta/config.hpp"
-#include "meta/ppo/ppo.hpp"
-#include "meta/rl/meta_rl.hpp"
+#include <metasim/kernels/core/error.hpp>
+#include <metasim/meta/config.hpp>
+#include <metasim/meta/ppo/ppo.hpp>
+#include <metasim/meta/rl/meta_rl.hpp>
 
 namespace metasim::cli {
 

@@ -5,7 +5,7 @@
 #include <cmath>
 #include <type_traits>
 
-#include "kernels/core/hd.hpp"
+#include <metasim/kernels/core/hd.hpp>
 
 namespace metasim {
 

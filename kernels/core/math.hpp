@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "kernels/core/hd.hpp"
+#include <metasim/kernels/core/hd.hpp>
 
 namespace metasim::math {
 

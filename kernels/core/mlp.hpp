@@ -5,8 +5,8 @@
 #include <type_traits>
 #include <utility>
 
-#include "kernels/core/dual.hpp"
-#include "kernels/core/hd.hpp"
+#include <metasim/kernels/core/dual.hpp>
+#include <metasim/kernels/core/hd.hpp>
 
 // Full unrolling lets nvcc keep small per-thread arrays in registers. On the host GCC's own
 // heuristics (and vectoriser) do better than a forced unroll, and an unknown pragma would warn.

@@ -1,8 +1,8 @@
 // CPU launcher of the fused meta-learning inner loops: wrappers over kernels/meta/cpu_batch.hpp,
 // instantiated for every (family, model) in METASIM_FOR_EACH_META_MODEL, in float and double.
-#include "kernels/meta/cpu_batch.hpp"
-#include "kernels/meta/meta_configs.hpp"
-#include "kernels/meta/meta_launch.hpp"
+#include <metasim/kernels/meta/cpu_batch.hpp>
+#include <metasim/kernels/meta/meta_configs.hpp>
+#include <metasim/kernels/meta/meta_launch.hpp>
 
 namespace metasim::meta::cpu {
 

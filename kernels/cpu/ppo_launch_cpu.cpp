@@ -1,177 +1,100 @@
-// CPU backend of PPO's launches: OpenMP over instances (acting) and over fixed chunks of a
-// minibatch (gradients), calling the per-sample HD code of kernels/rl/ppo.hpp.
-#include <omp.h>
+// PPO's model registry (an env name maps to the factories of its compiled kernels), with the
+// built-in envs' CPU kernels compiled here and their CUDA kernels in kernels/cuda.
+#include <deque>
+#include <mutex>
+#include <string>
 
-#include <algorithm>
-#include <chrono>
-#include <cstddef>
-#include <vector>
-
-#include "kernels/rl/ppo_launch.hpp"
-#include "kernels/rl/transposed_mlp.hpp"
+#include <metasim/kernels/core/error.hpp>
+#include <metasim/kernels/cpu/ppo_kernels_cpu.hpp>
 
 namespace metasim::rl {
 
 namespace {
 
-// Samples whose gradients one worker sums into one staging row, in sample order. The chunk size
-// is fixed, so which samples share a partial sum (and the order the partial sums are added in)
-// never depends on the thread count: the gradient is bit-identical for any number of threads.
-constexpr int kChunk = 16;
-// Below this many instances a parallel region costs more than it saves.
-constexpr int kMinParallelActs = 1024;
-
-// How many threads the minibatch gradient uses: all of OpenMP's, or one. A minibatch is about a
-// millisecond of work, so each call ends in a barrier; on cores shared with other jobs a thread
-// that lost its time slice holds the others there (libgomp's default spin-wait makes it worse),
-// and one thread can then be ten times faster than two. The results are bit-identical either
-// way, so the choice is made by timing: every kProbePeriod calls, kProbeCalls calls run with each
-// count and the faster one is kept until the next probe. (The minibatches of one rollout are the
-// same size, so the probe compares like with like.)
-class ThreadChooser {
- public:
-  static constexpr int kProbePeriod = 1024;
-  static constexpr int kProbeCalls = 3;
-
-  // Threads for the next call. One thread is timed first: right after calls with several threads,
-  // libgomp's idle workers still spin and would slow a single-thread call down.
-  int next() const {
-    const int max_threads = omp_get_max_threads();
-    if (max_threads <= 1) return 1;
-    const int phase = static_cast<int>(calls_ % kProbePeriod);
-    if (phase < kProbeCalls) return 1;
-    if (phase < 2 * kProbeCalls) return max_threads;
-    return use_many_ ? max_threads : 1;
-  }
-
-  // The call that just ran (with next()'s count) took `seconds`.
-  void record(double seconds) {
-    const int phase = static_cast<int>(calls_ % kProbePeriod);
-    if (phase < kProbeCalls) one_s_ = (phase == 0 ? 0.0 : one_s_) + seconds;
-    if (phase >= kProbeCalls && phase < 2 * kProbeCalls) {
-      many_s_ = (phase == kProbeCalls ? 0.0 : many_s_) + seconds;
-      if (phase == 2 * kProbeCalls - 1) {
-        use_many_ = many_s_ < one_s_;
-        recent_s_ = many_s_ / kProbeCalls;
-      }
-    } else if (phase >= 2 * kProbeCalls && use_many_) {
-      // Other jobs may start after the probe: fall back to one thread as soon as the threaded
-      // calls get slower than the probe's single-thread ones.
-      recent_s_ = 0.75 * recent_s_ + 0.25 * seconds;
-      if (recent_s_ > 1.25 * one_s_ / kProbeCalls) use_many_ = false;
-    }
-    ++calls_;
-  }
-
- private:
-  long long calls_ = 0;
-  double one_s_ = 0, many_s_ = 0, recent_s_ = 0;
-  bool use_many_ = true;
+struct PpoEntry {
+  std::string env;
+  PpoKernelsFactory cpu = nullptr;
+  PpoKernelsFactory cuda = nullptr;
 };
 
-template <class Model>
-class CpuPpoKernels final : public PpoKernels {
- public:
-  using PolicyT = TransposedMlp<typename Model::PolicyNet>;
-  using ValueT = TransposedMlp<typename Model::Value>;
+struct PpoRegistry {
+  std::mutex mutex;
+  std::deque<PpoEntry> entries;
 
-  CpuPpoKernels()
-      : shape_(ppo_shape<Model>()),
-        params_(Model::kNumParams, 0.0f),
-        policy_t_(Model::PolicyNet::kNumParams, 0.0f),
-        value_t_(Model::kValueParams, 0.0f) {}
-
-  const PpoShape& shape() const override { return shape_; }
-  const char* backend_name() const override { return "cpu"; }
-
-  void set_params(const float* params) override {
-    std::copy(params, params + Model::kNumParams, params_.begin());
-    PolicyT::transpose(params, policy_t_.data());
-    ValueT::transpose(params + Model::kPolicyParams, value_t_.data());
+  PpoRegistry() {
+#if METASIM_HAS_CUDA
+#define METASIM_PPO_ENTRY(Name, Model) \
+  entries.push_back({Name, &new_cpu_ppo_kernels<Model>, &new_cuda_ppo_kernels<Model>});
+#else
+#define METASIM_PPO_ENTRY(Name, Model) \
+  entries.push_back({Name, &new_cpu_ppo_kernels<Model>, nullptr});
+#endif
+    METASIM_FOR_EACH_PPO_MODEL(METASIM_PPO_ENTRY)
+#undef METASIM_PPO_ENTRY
   }
 
-  void act(int n, const float* obs, PhiloxKey key, uint32_t step, bool deterministic, float* action,
-           float* log_prob, float* value) override {
-    const float* p = params_.data();
-    const TransposedPpoForward<Model> fwd{policy_t_.data(), value_t_.data()};
-#pragma omp parallel for schedule(static) if (n >= kMinParallelActs)
-    for (int i = 0; i < n; ++i) {
-      RandomStream rng(key, 0u, static_cast<uint32_t>(i), step);
-      Model::act(p, obs + static_cast<std::size_t>(i) * Model::kObsDim, rng, deterministic,
-                 action + static_cast<std::size_t>(i) * Model::kActionDim,
-                 log_prob != nullptr ? log_prob + i : nullptr,
-                 value != nullptr ? value + i : nullptr, fwd);
+  PpoEntry* find(std::string_view env) {
+    for (PpoEntry& e : entries) {
+      if (e.env == env) return &e;
     }
+    return nullptr;
   }
-
-  void values(int n, const float* obs, float* value) override {
-    const float* p = params_.data();
-    const TransposedPpoForward<Model> fwd{policy_t_.data(), value_t_.data()};
-#pragma omp parallel for schedule(static) if (n >= kMinParallelActs)
-    for (int i = 0; i < n; ++i) {
-      value[i] = Model::value_of(p, obs + static_cast<std::size_t>(i) * Model::kObsDim, fwd);
-    }
-  }
-
-  void loss_grad(const PpoMinibatch& mb, const PpoCoefs<float>& coefs, float* grad,
-                 PpoSampleTerms<float>* terms) override {
-    constexpr int kP = Model::kNumParams;
-    const int chunks = (mb.n + kChunk - 1) / kChunk;
-    staging_.resize(static_cast<std::size_t>(chunks) * kP);
-    const float* p = params_.data();
-    const TransposedPpoForward<Model> fwd{policy_t_.data(), value_t_.data()};
-    float* staging = staging_.data();
-    const int threads = threads_.next();
-    const auto t0 = std::chrono::steady_clock::now();
-    // One parallel region: chunks, then (after the implicit barrier) partial sums in chunk order.
-#pragma omp parallel num_threads(threads) if (threads > 1)
-    {
-#pragma omp for schedule(static)
-      for (int ch = 0; ch < chunks; ++ch) {
-        float* g = staging + static_cast<std::size_t>(ch) * kP;
-        std::fill(g, g + kP, 0.0f);
-        const int end = std::min(mb.n, (ch + 1) * kChunk);
-        for (int s = ch * kChunk; s < end; ++s) {
-          terms[s] = Model::accumulate_sample_grad(
-              p, mb.obs + static_cast<std::size_t>(s) * Model::kObsDim,
-              mb.action + static_cast<std::size_t>(s) * Model::kActionDim, mb.old_log_prob[s],
-              mb.advantage[s], mb.ret[s], coefs, g, fwd);
-        }
-      }
-#pragma omp for schedule(static)
-      for (int i = 0; i < kP; ++i) {
-        float s = 0.0f;
-        for (int ch = 0; ch < chunks; ++ch) s += staging[static_cast<std::size_t>(ch) * kP + i];
-        grad[i] = s;
-      }
-    }
-    threads_.record(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  }
-
- private:
-  PpoShape shape_;
-  std::vector<float> params_;
-  std::vector<float> policy_t_, value_t_;  // transposed weights for the forward passes
-  std::vector<float> staging_;
-  ThreadChooser threads_;
 };
+
+PpoRegistry& registry() {
+  static PpoRegistry r;
+  return r;
+}
 
 }  // namespace
 
+void register_ppo_model(std::string_view env, PpoKernelsFactory cpu) {
+  PpoRegistry& r = registry();
+  const std::lock_guard<std::mutex> lock(r.mutex);
+  if (r.find(env) != nullptr) {
+    throw InvalidArgument("env", "a PPO model for env '" + std::string(env) +
+                                     "' is registered already; each env can be registered once");
+  }
+  r.entries.push_back({std::string(env), cpu, nullptr});
+}
+
+void register_ppo_model_cuda(std::string_view env, PpoKernelsFactory cuda) {
+  PpoRegistry& r = registry();
+  const std::lock_guard<std::mutex> lock(r.mutex);
+  PpoEntry* e = r.find(env);
+  if (e == nullptr) {
+    throw InvalidArgument("env", "no PPO model for env '" + std::string(env) +
+                                     "': call register_ppo<Env>() before register_ppo_cuda<Env>()");
+  }
+  e->cuda = cuda;
+}
+
 std::vector<std::string> ppo_env_names() {
+  PpoRegistry& r = registry();
+  const std::lock_guard<std::mutex> lock(r.mutex);
   std::vector<std::string> names;
-#define METASIM_PPO_NAME(Name, Model) names.emplace_back(Name);
-  METASIM_FOR_EACH_PPO_MODEL(METASIM_PPO_NAME)
-#undef METASIM_PPO_NAME
+  for (const PpoEntry& e : r.entries) names.push_back(e.env);
   return names;
 }
 
 std::unique_ptr<PpoKernels> make_ppo_kernels_cpu(std::string_view env) {
-#define METASIM_PPO_MAKE(Name, Model) \
-  if (env == Name) return std::make_unique<CpuPpoKernels<Model>>();
-  METASIM_FOR_EACH_PPO_MODEL(METASIM_PPO_MAKE)
-#undef METASIM_PPO_MAKE
-  return nullptr;
+  PpoKernelsFactory f = nullptr;
+  {
+    PpoRegistry& r = registry();
+    const std::lock_guard<std::mutex> lock(r.mutex);
+    if (const PpoEntry* e = r.find(env)) f = e->cpu;
+  }
+  return f != nullptr ? f() : nullptr;
+}
+
+std::unique_ptr<PpoKernels> make_ppo_kernels_cuda(std::string_view env) {
+  PpoKernelsFactory f = nullptr;
+  {
+    PpoRegistry& r = registry();
+    const std::lock_guard<std::mutex> lock(r.mutex);
+    if (const PpoEntry* e = r.find(env)) f = e->cuda;
+  }
+  return f != nullptr ? f() : nullptr;
 }
 
 }  // namespace metasim::rl

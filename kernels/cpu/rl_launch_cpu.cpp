@@ -1,8 +1,8 @@
 // CPU launcher of the meta-RL stages: wrappers over kernels/rl/rl_cpu_stage.hpp, instantiated for
 // every (family, policy) in METASIM_FOR_EACH_RL_MODEL, in float and double.
-#include "kernels/rl/rl_configs.hpp"
-#include "kernels/rl/rl_cpu_stage.hpp"
-#include "kernels/rl/rl_launch.hpp"
+#include <metasim/kernels/rl/rl_configs.hpp>
+#include <metasim/kernels/rl/rl_cpu_stage.hpp>
+#include <metasim/kernels/rl/rl_launch.hpp>
 
 namespace metasim::rl::cpu {
 

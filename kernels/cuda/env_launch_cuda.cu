@@ -1,36 +1,13 @@
-// CUDA launcher: one thread per instance over the same per-instance code as the CPU backend.
-// Each kernel is a thin __global__ wrapper; the host functions size the grid and check the launch.
-#include <cuda_runtime.h>
-
-#include "envs/all_envs.hpp"
-#include "host/cuda_check.hpp"
-#include "kernels/env_launch.hpp"
+// CUDA launchers for the built-in environments (explicit instantiations of env_launch.cuh), and
+// the batch-wide input checks VectorEnv runs on device memory.
+#include <metasim/envs/all_envs.hpp>
+#include <metasim/kernels/cuda/env_launch.cuh>
 
 namespace metasim::cuda {
 
 namespace {
-constexpr int kThreads = 256;
-
-inline unsigned grid_for(int64_t n) { return static_cast<unsigned>((n + kThreads - 1) / kThreads); }
-
-template <class Env, typename Real>
-__global__ void reset_kernel(EnvBatch<Real> b, PhiloxKey key, uint32_t t) {
-  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i < b.n) env_reset_instance<Env>(b, i, key, t);
-}
-
-template <class Env, typename Real>
-__global__ void step_kernel(EnvBatch<Real> b, ActionSource<Real> actions, PhiloxKey reset_key,
-                            PhiloxKey step_key, uint32_t t) {
-  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i < b.n) env_step_instance<Env>(b, i, actions, reset_key, step_key, t);
-}
-
-template <class Env, typename Real>
-__global__ void restart_kernel(EnvBatch<Real> b) {
-  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i < b.n) env_restart_instance<Env>(b, i);
-}
+using detail::grid_for;
+using detail::kThreads;
 
 __global__ void invalid_discrete_kernel(const int32_t* a, int64_t n, int32_t num_actions,
                                         unsigned long long* first_bad) {
@@ -60,28 +37,6 @@ unsigned long long* new_flag() {
   return d;
 }
 }  // namespace
-
-template <class Env, typename Real>
-void env_reset(const EnvBatch<Real>& b, PhiloxKey reset_key, uint32_t t) {
-  if (b.n == 0) return;
-  reset_kernel<Env><<<grid_for(b.n), kThreads>>>(b, reset_key, t);
-  METASIM_CHECK_LAUNCH();
-}
-
-template <class Env, typename Real>
-void env_step(const EnvBatch<Real>& b, const ActionSource<Real>& actions, PhiloxKey reset_key,
-              PhiloxKey step_key, uint32_t t) {
-  if (b.n == 0) return;
-  step_kernel<Env><<<grid_for(b.n), kThreads>>>(b, actions, reset_key, step_key, t);
-  METASIM_CHECK_LAUNCH();
-}
-
-template <class Env, typename Real>
-void env_observe_restart(const EnvBatch<Real>& b) {
-  if (b.n == 0) return;
-  restart_kernel<Env><<<grid_for(b.n), kThreads>>>(b);
-  METASIM_CHECK_LAUNCH();
-}
 
 int64_t first_invalid_discrete(const int32_t* actions, int64_t n, int32_t num_actions) {
   if (n == 0) return -1;

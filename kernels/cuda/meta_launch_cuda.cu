@@ -6,10 +6,10 @@
 #include <cub/device/device_segmented_reduce.cuh>
 #include <string>
 
-#include "host/cuda_check.hpp"
-#include "kernels/meta/group.hpp"
-#include "kernels/meta/meta_configs.hpp"
-#include "kernels/meta/meta_launch.hpp"
+#include <metasim/kernels/core/cuda_check.hpp>
+#include <metasim/kernels/core/group.hpp>
+#include <metasim/kernels/meta/meta_configs.hpp>
+#include <metasim/kernels/meta/meta_launch.hpp>
 
 namespace metasim::meta::cuda {
 

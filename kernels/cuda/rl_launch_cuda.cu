@@ -5,10 +5,10 @@
 
 #include <string>
 
-#include "host/cuda_check.hpp"
-#include "kernels/meta/group.hpp"
-#include "kernels/rl/rl_configs.hpp"
-#include "kernels/rl/rl_launch.hpp"
+#include <metasim/kernels/core/cuda_check.hpp>
+#include <metasim/kernels/core/group.hpp>
+#include <metasim/kernels/rl/rl_configs.hpp>
+#include <metasim/kernels/rl/rl_launch.hpp>
 
 namespace metasim::rl::cuda {
 

@@ -8,8 +8,8 @@
 #include <stdexcept>
 #include <string>
 
-#include "kernels/meta/group.hpp"
-#include "kernels/meta/inner_loop.hpp"
+#include <metasim/kernels/core/group.hpp>
+#include <metasim/kernels/meta/inner_loop.hpp>
 
 namespace metasim::meta::cpu_impl {
 

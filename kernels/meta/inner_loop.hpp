@@ -6,12 +6,12 @@
 #include <cstdint>
 #include <string>
 
-#include "kernels/core/dual.hpp"
-#include "kernels/core/hd.hpp"
-#include "kernels/core/mlp.hpp"
-#include "kernels/core/philox.hpp"
-#include "kernels/meta/batched_mlp.hpp"
-#include "kernels/meta/task_family.hpp"
+#include <metasim/kernels/core/batched_mlp.hpp>
+#include <metasim/kernels/core/dual.hpp>
+#include <metasim/kernels/core/hd.hpp>
+#include <metasim/kernels/core/mlp.hpp>
+#include <metasim/kernels/core/philox.hpp>
+#include <metasim/kernels/meta/task_family.hpp>
 
 namespace metasim::meta {
 

@@ -2,8 +2,8 @@
 // To add a family or a model size, add one line to the list; the Trainer and CLI find it by name.
 #pragma once
 
-#include "kernels/core/mlp.hpp"
-#include "kernels/meta/sinusoid.hpp"
+#include <metasim/kernels/core/mlp.hpp>
+#include <metasim/kernels/meta/sinusoid.hpp>
 
 namespace metasim::meta {
 

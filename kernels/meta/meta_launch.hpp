@@ -5,7 +5,7 @@
 #include <cstddef>
 #include <string>
 
-#include "kernels/meta/inner_loop.hpp"
+#include <metasim/kernels/meta/inner_loop.hpp>
 
 namespace metasim::meta {
 

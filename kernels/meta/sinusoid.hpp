@@ -2,9 +2,9 @@
 // y = A sin(x - phase) with A ~ U[0.1, 5.0], phase ~ U[0, pi], x ~ U[-5, 5]; loss is MSE.
 #pragma once
 
-#include "kernels/core/hd.hpp"
-#include "kernels/core/math.hpp"
-#include "kernels/core/philox.hpp"
+#include <metasim/kernels/core/hd.hpp>
+#include <metasim/kernels/core/math.hpp>
+#include <metasim/kernels/core/philox.hpp>
 
 namespace metasim::meta {
 

@@ -4,8 +4,8 @@
 
 #include <cstdint>
 
-#include "kernels/core/hd.hpp"
-#include "kernels/core/philox.hpp"
+#include <metasim/kernels/core/hd.hpp>
+#include <metasim/kernels/core/philox.hpp>
 
 namespace metasim::meta {
 

@@ -9,9 +9,9 @@
 
 #include <cmath>
 
-#include "kernels/core/dual.hpp"
-#include "kernels/core/hd.hpp"
-#include "kernels/core/philox.hpp"
+#include <metasim/kernels/core/dual.hpp>
+#include <metasim/kernels/core/hd.hpp>
+#include <metasim/kernels/core/philox.hpp>
 
 namespace metasim::rl {
 

@@ -5,7 +5,7 @@
 #include <cmath>
 #include <cstdint>
 
-#include "kernels/core/hd.hpp"
+#include <metasim/kernels/core/hd.hpp>
 
 namespace metasim::rl {
 

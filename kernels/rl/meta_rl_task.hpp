@@ -5,13 +5,13 @@
 #include <cmath>
 #include <cstdint>
 
-#include "kernels/core/dual.hpp"
-#include "kernels/core/hd.hpp"
-#include "kernels/meta/group.hpp"
-#include "kernels/rl/linear_baseline.hpp"
-#include "kernels/rl/policy_passes.hpp"
-#include "kernels/rl/returns.hpp"
-#include "kernels/rl/rollout.hpp"
+#include <metasim/kernels/core/dual.hpp>
+#include <metasim/kernels/core/group.hpp>
+#include <metasim/kernels/core/hd.hpp>
+#include <metasim/kernels/rl/linear_baseline.hpp>
+#include <metasim/kernels/rl/policy_passes.hpp>
+#include <metasim/kernels/rl/returns.hpp>
+#include <metasim/kernels/rl/rollout.hpp>
 
 namespace metasim::rl {
 

@@ -7,10 +7,10 @@
 // categorical policy, the unclipped sample for a Gaussian one (the environment clips).
 #pragma once
 
-#include "kernels/core/hd.hpp"
-#include "kernels/core/mlp.hpp"
-#include "kernels/core/philox.hpp"
-#include "kernels/rl/distributions.hpp"
+#include <metasim/kernels/core/hd.hpp>
+#include <metasim/kernels/core/mlp.hpp>
+#include <metasim/kernels/core/philox.hpp>
+#include <metasim/kernels/rl/distributions.hpp>
 
 namespace metasim::rl {
 

@@ -5,10 +5,10 @@
 
 #include <cstdint>
 
-#include "kernels/core/dual.hpp"
-#include "kernels/core/hd.hpp"
-#include "kernels/meta/batched_mlp.hpp"
-#include "kernels/meta/group.hpp"
+#include <metasim/kernels/core/batched_mlp.hpp>
+#include <metasim/kernels/core/dual.hpp>
+#include <metasim/kernels/core/group.hpp>
+#include <metasim/kernels/core/hd.hpp>
 
 namespace metasim::rl {
 

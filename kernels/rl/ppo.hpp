@@ -12,10 +12,10 @@
 
 #include <cmath>
 
-#include "kernels/core/hd.hpp"
-#include "kernels/core/mlp.hpp"
-#include "kernels/core/philox.hpp"
-#include "kernels/rl/policy.hpp"
+#include <metasim/kernels/core/hd.hpp>
+#include <metasim/kernels/core/mlp.hpp>
+#include <metasim/kernels/core/philox.hpp>
+#include <metasim/kernels/rl/policy.hpp>
 
 namespace metasim::rl {
 

@@ -8,15 +8,16 @@
 #include <string_view>
 #include <vector>
 
-#include "kernels/core/mlp.hpp"
-#include "kernels/core/philox.hpp"
-#include "kernels/rl/policy.hpp"
-#include "kernels/rl/ppo.hpp"
+#include <metasim/kernels/core/mlp.hpp>
+#include <metasim/kernels/core/philox.hpp>
+#include <metasim/kernels/rl/policy.hpp>
+#include <metasim/kernels/rl/ppo.hpp>
 
 namespace metasim::rl {
 
-// The compiled (env, network) pairs: 64-64 tanh policy and value nets, as stable-baselines3's
-// MlpPolicy for PPO. Each is instantiated once per backend in kernels/{cpu,cuda}/ppo_launch_*.
+// The PPO models: 64-64 tanh policy and value nets, as stable-baselines3's MlpPolicy for PPO. The
+// built-in envs' are instantiated once per backend in kernels/{cpu,cuda}/ppo_launch_*; a user's env
+// gets its own through register_ppo<Env>() (kernels/rl/register_ppo.hpp).
 template <int kObs, int kActions>
 using PpoDiscrete64 =
     Ppo<CategoricalMlpPolicy<Mlp<Tanh, kObs, 64, 64, kActions>>, Mlp<Tanh, kObs, 64, 64, 1>>;
@@ -30,7 +31,7 @@ using PpoMountainCar = PpoDiscrete64<2, 3>;
 using PpoPendulum = PpoGaussian64<3, 1>;
 using PpoMountainCarContinuous = PpoGaussian64<2, 1>;
 
-// X(env name, model type) for every compiled pair.
+// X(env name, model type) for every built-in env.
 #define METASIM_FOR_EACH_PPO_MODEL(X)                \
   X("CartPole-v1", ::metasim::rl::PpoCartPole)       \
   X("Acrobot-v1", ::metasim::rl::PpoAcrobot)         \
@@ -101,11 +102,37 @@ class PpoKernels {
                          PpoSampleTerms<float>* terms) = 0;
 };
 
-// Env names with a compiled PPO model.
+// A factory of one model's kernels on one backend.
+using PpoKernelsFactory = std::unique_ptr<PpoKernels> (*)();
+// The model's kernels, defined in kernels/cpu/ppo_kernels_cpu.hpp and kernels/cuda/ppo_kernels.cuh
+// (compiled for the built-in envs in kernels/{cpu,cuda}/ppo_launch_*).
+template <class Model>
+std::unique_ptr<PpoKernels> new_cpu_ppo_kernels();
+template <class Model>
+std::unique_ptr<PpoKernels> new_cuda_ppo_kernels();
+
+// The PPO model of an env registered through register_ppo<Env>(): PpoDiscrete64 or PpoGaussian64
+// for its observation and action sizes.
+template <class EnvF, bool kDiscrete = EnvF::kDiscrete>
+struct PpoModelOf {
+  using type = PpoDiscrete64<EnvF::kObsDim, EnvF::kNumActions>;
+};
+template <class EnvF>
+struct PpoModelOf<EnvF, false> {
+  using type = PpoGaussian64<EnvF::kObsDim, EnvF::kActionDim>;
+};
+
+// Adds a PPO model for `env` (an env registry name). Throws InvalidArgument("env") if that env has
+// one already.
+void register_ppo_model(std::string_view env, PpoKernelsFactory cpu);
+// Adds the CUDA kernels to a model registered already.
+void register_ppo_model_cuda(std::string_view env, PpoKernelsFactory cuda);
+
+// Env names with a PPO model: the built-ins, then those registered.
 std::vector<std::string> ppo_env_names();
-// nullptr when `env` has no compiled model.
+// nullptr when `env` has no model.
 std::unique_ptr<PpoKernels> make_ppo_kernels_cpu(std::string_view env);
-// Defined only in CUDA builds (METASIM_HAS_CUDA); nullptr when `env` has no compiled model.
+// nullptr when `env` has no model or its CUDA kernels were not compiled.
 std::unique_ptr<PpoKernels> make_ppo_kernels_cuda(std::string_view env);
 
 }  // namespace metasim::rl

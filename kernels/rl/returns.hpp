@@ -8,7 +8,7 @@
 // time limit is bootstrapped instead of treated as terminal.
 #pragma once
 
-#include "kernels/core/hd.hpp"
+#include <metasim/kernels/core/hd.hpp>
 
 namespace metasim::rl {
 
@@ -17,9 +17,9 @@ namespace metasim::rl {
 // rllab's convention for MAML-RL paths; otherwise bootstrap[t] is used at every episode end and at
 // t = n-1 (multiplied by 0 where terminated[t] is set, if terminated is not null).
 template <typename T, typename R, typename F>
-METASIM_HD inline void discounted_returns(int n, int stride, const R* rewards,
-                                          const F* episode_end, const F* terminated,
-                                          const T* bootstrap, T gamma, T* out) {
+METASIM_HD inline void discounted_returns(int n, int stride, const R* rewards, const F* episode_end,
+                                          const F* terminated, const T* bootstrap, T gamma,
+                                          T* out) {
   T g = T(0);
   for (int t = n - 1; t >= 0; --t) {
     const int i = t * stride;
@@ -40,8 +40,8 @@ METASIM_HD inline void discounted_returns(int n, int stride, const R* rewards,
 // is not null, the value targets A_t + V_t (PPO's "returns").
 template <typename T, typename R, typename V, typename F>
 METASIM_HD inline void gae(int n, int stride, const R* rewards, const V* values,
-                           const V* next_values, const F* episode_end, const F* terminated,
-                           T gamma, T lambda, T* adv, T* returns) {
+                           const V* next_values, const F* episode_end, const F* terminated, T gamma,
+                           T lambda, T* adv, T* returns) {
   T a = T(0);
   for (int t = n - 1; t >= 0; --t) {
     const int i = t * stride;

@@ -2,9 +2,9 @@
 // To add a family or a policy size, add one line; the meta-RL engine finds it by the family's name.
 #pragma once
 
-#include "kernels/core/mlp.hpp"
-#include "kernels/rl/policy.hpp"
-#include "kernels/rl/task_families.hpp"
+#include <metasim/kernels/core/mlp.hpp>
+#include <metasim/kernels/rl/policy.hpp>
+#include <metasim/kernels/rl/task_families.hpp>
 
 // X(Name, Family, Policy template, Act, hidden widths...). Each entry is one instantiation of
 // every stage per precision in each launcher, so the list holds what the configs use: the MAML

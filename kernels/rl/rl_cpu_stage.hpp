@@ -7,11 +7,11 @@
 #include <cstdint>
 #include <vector>
 
-#include "host/error.hpp"
-#include "kernels/meta/group.hpp"
-#include "kernels/rl/meta_rl_task.hpp"
-#include "kernels/rl/rollout.hpp"
-#include "kernels/rl/transposed_mlp.hpp"
+#include <metasim/kernels/core/error.hpp>
+#include <metasim/kernels/core/group.hpp>
+#include <metasim/kernels/rl/meta_rl_task.hpp>
+#include <metasim/kernels/rl/rollout.hpp>
+#include <metasim/kernels/rl/transposed_mlp.hpp>
 
 namespace metasim::rl::cpu_impl {
 

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <string>
 
-#include "kernels/rl/meta_rl_task.hpp"
+#include <metasim/kernels/rl/meta_rl_task.hpp>
 
 namespace metasim::rl {
 

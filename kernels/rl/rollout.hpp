@@ -4,9 +4,9 @@
 
 #include <cstdint>
 
-#include "envs/env_api.hpp"
-#include "kernels/core/hd.hpp"
-#include "kernels/core/philox.hpp"
+#include <metasim/envs/env_api.hpp>
+#include <metasim/kernels/core/hd.hpp>
+#include <metasim/kernels/core/philox.hpp>
 
 namespace metasim::rl {
 
@@ -114,7 +114,8 @@ METASIM_HD void rollout_path(const RolloutArgs<T>& a, int task, int traj,
       // normalize() wrapper does in the MAML-RL experiments (the env then clips): for PointNav2D
       // a unit-variance policy moves about 0.1 a step instead of being clipped almost always.
       for (int d = 0; d < kAct; ++d) {
-        action.v[d] = Env::kActionLow + (u[d] + T(1)) * T(0.5) * (Env::kActionHigh - Env::kActionLow);
+        action.v[d] =
+            Env::kActionLow + (u[d] + T(1)) * T(0.5) * (Env::kActionHigh - Env::kActionLow);
       }
     }
     RandomStream step_rng(a.step_key, task_id, instance, static_cast<uint32_t>(t));

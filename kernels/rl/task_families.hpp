@@ -2,13 +2,13 @@
 // The rollout kernels sample a task's Params with sample_params from the task's kTaskSample stream.
 #pragma once
 
-#include "envs/cartpole.hpp"
-#include "envs/env_api.hpp"
-#include "envs/mountain_car_continuous.hpp"
-#include "envs/pendulum.hpp"
-#include "envs/point_nav.hpp"
-#include "kernels/core/hd.hpp"
-#include "kernels/core/philox.hpp"
+#include <metasim/envs/cartpole.hpp>
+#include <metasim/envs/env_api.hpp>
+#include <metasim/envs/mountain_car_continuous.hpp>
+#include <metasim/envs/pendulum.hpp>
+#include <metasim/envs/point_nav.hpp>
+#include <metasim/kernels/core/hd.hpp>
+#include <metasim/kernels/core/philox.hpp>
 
 namespace metasim::rl {
 

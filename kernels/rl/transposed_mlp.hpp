@@ -10,8 +10,8 @@
 #include <cstdint>
 #include <type_traits>
 
-#include "kernels/core/hd.hpp"
-#include "kernels/core/mlp.hpp"
+#include <metasim/kernels/core/hd.hpp>
+#include <metasim/kernels/core/mlp.hpp>
 
 namespace metasim::rl {
 

@@ -1,18 +1,17 @@
 // The PPO commands: a training run in a run directory (config, metrics, checkpoints, progress,
 // summary) and the evaluation of a finished run's checkpoint.
-#include "meta/ppo/ppo.hpp"
+#include <metasim/meta/ppo/ppo.hpp>
 
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 
-#include "host/atomic_file.hpp"
-#include "host/checkpoint.hpp"
-#include "host/error.hpp"
-#include "host/run_support.hpp"
-#include "meta/config.hpp"
-#include "meta/ppo/ppo_trainer.hpp"
+#include <metasim/host/atomic_file.hpp>
+#include <metasim/host/checkpoint.hpp>
+#include <metasim/host/run_support.hpp>
+#include <metasim/kernels/core/error.hpp>
+#include <metasim/meta/ppo/ppo_trainer.hpp>
 
 namespace metasim::ppo {
 
@@ -117,7 +116,7 @@ json train_command(const json& file, const std::vector<std::string>& sets,
                    const std::string& run_dir, bool resume, bool progress) {
   json base = file;
   if (base.is_null() && resume) {
-    base = meta::read_json_file((std::filesystem::path(run_dir) / "config.json").string());
+    base = read_json_file((std::filesystem::path(run_dir) / "config.json").string());
   }
   const PpoConfig config = resolve_config(base, sets);
   return train_run(config, run_dir, resume, progress);

@@ -1,15 +1,15 @@
 // PPO's config schema as one table of fields (key, range, meaning, how to read and write it), so
 // that parsing, "key=value" overrides, range errors, config.json and the reference text agree.
-#include "meta/ppo/ppo_config.hpp"
+#include <metasim/meta/ppo/ppo_config.hpp>
 
 #include <algorithm>
 #include <cmath>
 #include <sstream>
 
-#include "host/env_registry.hpp"
-#include "host/config_schema.hpp"
-#include "host/error.hpp"
-#include "kernels/rl/ppo_launch.hpp"
+#include <metasim/host/config_schema.hpp>
+#include <metasim/host/env_registry.hpp>
+#include <metasim/kernels/core/error.hpp>
+#include <metasim/kernels/rl/ppo_launch.hpp>
 
 namespace metasim::ppo {
 

@@ -1,7 +1,7 @@
 // PpoTrainer: stable-baselines3's PPO on a VectorEnv. The per-instance work (acting, per-sample
 // gradients) runs in the backend's PPO launches; the host keeps the rollout, GAE, minibatch
 // gathering, gradient clipping and Adam, all in a fixed order so that a seed fixes the run.
-#include "meta/ppo/ppo_trainer.hpp"
+#include <metasim/meta/ppo/ppo_trainer.hpp>
 
 #include <omp.h>
 
@@ -12,10 +12,10 @@
 #include <numeric>
 #include <sstream>
 
-#include "host/env_registry.hpp"
-#include "host/error.hpp"
-#include "kernels/core/philox.hpp"
-#include "kernels/rl/returns.hpp"
+#include <metasim/host/env_registry.hpp>
+#include <metasim/kernels/core/error.hpp>
+#include <metasim/kernels/core/philox.hpp>
+#include <metasim/kernels/rl/returns.hpp>
 
 namespace metasim::ppo {
 

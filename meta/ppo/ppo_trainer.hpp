@@ -10,12 +10,12 @@
 #include <string>
 #include <vector>
 
-#include "host/backend.hpp"
-#include "host/checkpoint.hpp"
-#include "host/vector_env.hpp"
-#include "kernels/rl/ppo_launch.hpp"
-#include "meta/optimizer.hpp"
-#include "meta/ppo/ppo_config.hpp"
+#include <metasim/host/backend.hpp>
+#include <metasim/host/checkpoint.hpp>
+#include <metasim/host/vector_env.hpp>
+#include <metasim/kernels/rl/ppo_launch.hpp>
+#include <metasim/meta/common/optimizer.hpp>
+#include <metasim/meta/ppo/ppo_config.hpp>
 
 namespace metasim::ppo {
 

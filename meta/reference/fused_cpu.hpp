@@ -8,11 +8,11 @@
 #include <stdexcept>
 #include <vector>
 
-#include "kernels/meta/cpu_batch.hpp"
-#include "kernels/meta/group.hpp"
-#include "kernels/meta/inner_loop.hpp"
-#include "kernels/meta/task_family.hpp"
-#include "meta/reference/meta_reference.hpp"
+#include <metasim/kernels/core/group.hpp>
+#include <metasim/kernels/meta/cpu_batch.hpp>
+#include <metasim/kernels/meta/inner_loop.hpp>
+#include <metasim/kernels/meta/task_family.hpp>
+#include <metasim/meta/reference/meta_reference.hpp>
 
 namespace metasim::meta::reference {
 

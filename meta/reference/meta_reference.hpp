@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "kernels/core/dual.hpp"
+#include <metasim/kernels/core/dual.hpp>
 
 namespace metasim::meta::reference {
 

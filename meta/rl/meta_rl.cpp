@@ -1,6 +1,6 @@
 // The meta-RL outer loop: sampling and adaptation through the engine's fused stages, TRPO or Adam
 // on the host parameter vector, metrics, checkpoints, progress, and held-out evaluation.
-#include "meta/rl/meta_rl.hpp"
+#include <metasim/meta/rl/meta_rl.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -10,10 +10,10 @@
 #include <fstream>
 #include <limits>
 
-#include "host/atomic_file.hpp"
-#include "host/error.hpp"
-#include "host/run_support.hpp"
-#include "kernels/core/philox.hpp"
+#include <metasim/host/atomic_file.hpp>
+#include <metasim/host/run_support.hpp>
+#include <metasim/kernels/core/error.hpp>
+#include <metasim/kernels/core/philox.hpp>
 
 namespace metasim::rl {
 

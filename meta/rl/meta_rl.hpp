@@ -9,11 +9,11 @@
 #include <string>
 #include <vector>
 
-#include "host/checkpoint.hpp"
-#include "meta/optimizer.hpp"
-#include "meta/rl/rl_config.hpp"
-#include "meta/rl/rl_engine.hpp"
-#include "meta/rl/trpo.hpp"
+#include <metasim/host/checkpoint.hpp>
+#include <metasim/meta/common/optimizer.hpp>
+#include <metasim/meta/rl/rl_config.hpp>
+#include <metasim/meta/rl/rl_engine.hpp>
+#include <metasim/meta/rl/trpo.hpp>
 
 namespace metasim::rl {
 
@@ -44,7 +44,7 @@ struct EvalRequest {
   int steps = 3;
   int trajectories = 0;  // paths sampled per task before each step and after the last; 0: the run's
   std::vector<double> lr;  // test-time rates (the last one repeats); empty: the run's eval.lr
-  std::string sampler;      // "paths" or "transitions"; empty: the run's sampler.budget
+  std::string sampler;     // "paths" or "transitions"; empty: the run's sampler.budget
   std::optional<uint64_t> seed;
   std::string backend = "auto";
   std::string checkpoint = kLatestCheckpoint;  // or kBestTrainCheckpoint, kBestValidationCheckpoint

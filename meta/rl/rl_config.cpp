@@ -1,14 +1,14 @@
 // The meta-RL config schema as one table of fields (key, range, meaning, how to read and write it),
 // so that parsing, --set overrides, range errors, config.json and the reference text agree.
-#include "meta/rl/rl_config.hpp"
+#include <metasim/meta/rl/rl_config.hpp>
 
 #include <cmath>
 #include <sstream>
 
-#include "host/config_schema.hpp"
-#include "host/error.hpp"
-#include "kernels/rl/meta_rl_task.hpp"
-#include "meta/rl/rl_engine.hpp"
+#include <metasim/host/config_schema.hpp>
+#include <metasim/kernels/core/error.hpp>
+#include <metasim/kernels/rl/meta_rl_task.hpp>
+#include <metasim/meta/rl/rl_engine.hpp>
 
 namespace metasim::rl {
 

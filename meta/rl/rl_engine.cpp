@@ -1,11 +1,11 @@
 // make_rl_engine: the run-time choice of (family, policy, precision, backend) over the compiled
 // list, and the launch policy that sends each stage to the CPU or CUDA launcher.
-#include "meta/rl/rl_engine.hpp"
+#include <metasim/meta/rl/rl_engine.hpp>
 
-#include "host/error.hpp"
-#include "kernels/rl/rl_configs.hpp"
-#include "kernels/rl/rl_launch.hpp"
-#include "meta/rl/rl_engine_impl.hpp"
+#include <metasim/kernels/core/error.hpp>
+#include <metasim/kernels/rl/rl_configs.hpp>
+#include <metasim/kernels/rl/rl_launch.hpp>
+#include <metasim/meta/rl/rl_engine_impl.hpp>
 
 namespace metasim::rl {
 

@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "host/backend.hpp"
-#include "kernels/core/philox.hpp"
-#include "kernels/rl/meta_rl_task.hpp"
+#include <metasim/host/backend.hpp>
+#include <metasim/kernels/core/philox.hpp>
+#include <metasim/kernels/rl/meta_rl_task.hpp>
 
 namespace metasim::rl {
 

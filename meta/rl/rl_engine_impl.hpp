@@ -7,11 +7,11 @@
 #include <cstdint>
 #include <vector>
 
-#include "host/device_memory.hpp"
-#include "host/error.hpp"
-#include "kernels/rl/meta_rl_task.hpp"
-#include "kernels/rl/rl_launch.hpp"
-#include "meta/rl/rl_engine.hpp"
+#include <metasim/host/device_memory.hpp>
+#include <metasim/kernels/core/error.hpp>
+#include <metasim/kernels/rl/meta_rl_task.hpp>
+#include <metasim/kernels/rl/rl_launch.hpp>
+#include <metasim/meta/rl/rl_engine.hpp>
 
 namespace metasim::rl {
 

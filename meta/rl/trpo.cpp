@@ -1,5 +1,5 @@
 // Conjugate gradient and TRPO's scaled step with backtracking, on host vectors in double.
-#include "meta/rl/trpo.hpp"
+#include <metasim/meta/rl/trpo.hpp>
 
 #include <cmath>
 

@@ -1,0 +1,21 @@
+// Registers the example's env with metasim: the CPU launchers and PPO kernels are compiled here.
+#include <metasim/host/register_env.hpp>
+#include <metasim/kernels/rl/register_ppo.hpp>
+
+#include "point_mass.hpp"
+
+namespace point_mass {
+
+#if POINT_MASS_HAS_CUDA
+void register_point_mass_cuda();  // register_point_mass_cuda.cu
+#endif
+
+void register_point_mass() {
+  metasim::register_env<PointMass>();
+  metasim::rl::register_ppo<PointMass>();
+#if POINT_MASS_HAS_CUDA
+  register_point_mass_cuda();
+#endif
+}
+
+}  // namespace point_mass

@@ -1,0 +1,161 @@
+// CUDA backend of PPO's launches, as templates over the model: one thread per env instance
+// (acting, values) and per minibatch sample (gradients), over the same HD code as the CPU backend
+// (kernels/rl/ppo.hpp). The per-sample gradients are summed per parameter in sample order, so
+// results are reproducible. Compiled for the built-in envs in ppo_launch_cuda.cu and for a user's
+// env in the .cu file that calls register_ppo_cuda<Env>() (kernels/rl/register_ppo.cuh).
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstddef>
+#include <memory>
+#include <vector>
+
+#include <metasim/kernels/core/cuda_check.hpp>
+#include <metasim/kernels/core/device_buffer.hpp>
+#include <metasim/kernels/rl/ppo_launch.hpp>
+
+namespace metasim::rl {
+
+namespace cuda_detail {
+
+inline constexpr int kThreads = 128;
+
+inline unsigned grid_for(long long n) {
+  return static_cast<unsigned>((n + kThreads - 1) / kThreads);
+}
+
+template <class Model>
+__global__ void act_kernel(const float* params, int n, const float* obs, PhiloxKey key,
+                           uint32_t step, bool deterministic, float* action, float* log_prob,
+                           float* value) {
+  const int i = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
+  if (i >= n) return;
+  RandomStream rng(key, 0u, static_cast<uint32_t>(i), step);
+  Model::act(params, obs + static_cast<std::size_t>(i) * Model::kObsDim, rng, deterministic,
+             action + static_cast<std::size_t>(i) * Model::kActionDim, log_prob + i, value + i);
+}
+
+template <class Model>
+__global__ void value_kernel(const float* params, int n, const float* obs, float* value) {
+  const int i = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
+  if (i < n) value[i] = Model::value_of(params, obs + static_cast<std::size_t>(i) * Model::kObsDim);
+}
+
+// Row s of sample_grads (zeroed before) receives sample s's weighted gradient.
+template <class Model>
+__global__ void sample_grad_kernel(const float* params, PpoMinibatch mb, PpoCoefs<float> coefs,
+                                   float* sample_grads, PpoSampleTerms<float>* terms) {
+  const int s = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
+  if (s >= mb.n) return;
+  terms[s] =
+      Model::accumulate_sample_grad(params, mb.obs + static_cast<std::size_t>(s) * Model::kObsDim,
+                                    mb.action + static_cast<std::size_t>(s) * Model::kActionDim,
+                                    mb.old_log_prob[s], mb.advantage[s], mb.ret[s], coefs,
+                                    sample_grads + static_cast<std::size_t>(s) * Model::kNumParams);
+}
+
+// grad[i] = sum over samples of sample_grads[s][i], in sample order (coalesced across i).
+template <typename T>
+__global__ void reduce_rows_kernel(const T* sample_grads, int n, int cols, T* grad) {
+  const int i = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
+  if (i >= cols) return;
+  T s = T(0);
+  for (int k = 0; k < n; ++k) s += sample_grads[static_cast<std::size_t>(k) * cols + i];
+  grad[i] = s;
+}
+
+// A device array that only grows.
+template <typename T>
+void ensure(DeviceBuffer<T>& b, std::size_t n) {
+  if (b.size() < n) b = DeviceBuffer<T>(n);
+}
+
+}  // namespace cuda_detail
+
+template <class Model>
+class CudaPpoKernels final : public PpoKernels {
+ public:
+  CudaPpoKernels() : shape_(ppo_shape<Model>()), params_(Model::kNumParams) {}
+
+  const PpoShape& shape() const override { return shape_; }
+  const char* backend_name() const override { return "cuda"; }
+
+  void set_params(const float* params) override {
+    params_.copy_from_host(params, Model::kNumParams);
+  }
+
+  void act(int n, const float* obs, PhiloxKey key, uint32_t step, bool deterministic, float* action,
+           float* log_prob, float* value) override {
+    if (n <= 0) return;
+    const std::size_t nn = static_cast<std::size_t>(n);
+    cuda_detail::ensure(obs_, nn * Model::kObsDim);
+    cuda_detail::ensure(action_, nn * Model::kActionDim);
+    cuda_detail::ensure(log_prob_, nn);
+    cuda_detail::ensure(value_, nn);
+    obs_.copy_from_host(obs, nn * Model::kObsDim);
+    cuda_detail::act_kernel<Model><<<cuda_detail::grid_for(n), cuda_detail::kThreads>>>(
+        params_.data(), n, obs_.data(), key, step, deterministic, action_.data(), log_prob_.data(),
+        value_.data());
+    METASIM_CHECK_LAUNCH();
+    action_.copy_to_host(action, nn * Model::kActionDim);
+    if (log_prob != nullptr) log_prob_.copy_to_host(log_prob, nn);
+    if (value != nullptr) value_.copy_to_host(value, nn);
+  }
+
+  void values(int n, const float* obs, float* value) override {
+    if (n <= 0) return;
+    const std::size_t nn = static_cast<std::size_t>(n);
+    cuda_detail::ensure(obs_, nn * Model::kObsDim);
+    cuda_detail::ensure(value_, nn);
+    obs_.copy_from_host(obs, nn * Model::kObsDim);
+    cuda_detail::value_kernel<Model><<<cuda_detail::grid_for(n), cuda_detail::kThreads>>>(
+        params_.data(), n, obs_.data(), value_.data());
+    METASIM_CHECK_LAUNCH();
+    value_.copy_to_host(value, nn);
+  }
+
+  void loss_grad(const PpoMinibatch& mb, const PpoCoefs<float>& coefs, float* grad,
+                 PpoSampleTerms<float>* terms) override {
+    constexpr int kP = Model::kNumParams;
+    const std::size_t n = static_cast<std::size_t>(mb.n);
+    if (n == 0) return;
+    cuda_detail::ensure(obs_, n * Model::kObsDim);
+    cuda_detail::ensure(action_, n * Model::kActionDim);
+    cuda_detail::ensure(log_prob_, n);
+    cuda_detail::ensure(adv_, n);
+    cuda_detail::ensure(ret_, n);
+    cuda_detail::ensure(terms_, n);
+    cuda_detail::ensure(sample_grads_, n * kP);
+    cuda_detail::ensure(grad_, kP);
+    obs_.copy_from_host(mb.obs, n * Model::kObsDim);
+    action_.copy_from_host(mb.action, n * Model::kActionDim);
+    log_prob_.copy_from_host(mb.old_log_prob, n);
+    adv_.copy_from_host(mb.advantage, n);
+    ret_.copy_from_host(mb.ret, n);
+    detail::device_memset_zero(sample_grads_.data(), n * kP * sizeof(float));
+    const PpoMinibatch d{mb.n,        obs_.data(), action_.data(), log_prob_.data(),
+                         adv_.data(), ret_.data()};
+    cuda_detail::sample_grad_kernel<Model><<<cuda_detail::grid_for(mb.n), cuda_detail::kThreads>>>(
+        params_.data(), d, coefs, sample_grads_.data(), terms_.data());
+    METASIM_CHECK_LAUNCH();
+    cuda_detail::reduce_rows_kernel<float><<<cuda_detail::grid_for(kP), cuda_detail::kThreads>>>(
+        sample_grads_.data(), mb.n, kP, grad_.data());
+    METASIM_CHECK_LAUNCH();
+    grad_.copy_to_host(grad, kP);
+    terms_.copy_to_host(terms, n);
+  }
+
+ private:
+  PpoShape shape_;
+  DeviceBuffer<float> params_;
+  DeviceBuffer<float> obs_, action_, log_prob_, value_, adv_, ret_, sample_grads_, grad_;
+  DeviceBuffer<PpoSampleTerms<float>> terms_;
+};
+
+template <class Model>
+std::unique_ptr<PpoKernels> new_cuda_ppo_kernels() {
+  return std::make_unique<CudaPpoKernels<Model>>();
+}
+
+}  // namespace metasim::rl
