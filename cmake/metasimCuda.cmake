@@ -1,6 +1,6 @@
 # metasim_enable_cuda(): for a project that compiles its own .cu files against metasim (a user's
 # env's CUDA launchers): enables CUDA with C++20 and, unless the project chose, metasim's default
-# architecture. A macro, so the settings land in the caller's directory scope.
+# architecture (METASIM_CUDA_ARCHITECTURES). metasim's own build uses it too. A macro, so the settings land in the caller's directory scope.
 macro(metasim_enable_cuda)
   include(CheckLanguage)
   check_language(CUDA)
@@ -8,8 +8,8 @@ macro(metasim_enable_cuda)
     message(FATAL_ERROR "metasim_enable_cuda: no CUDA compiler (nvcc) found; put it on PATH or set "
                         "CMAKE_CUDA_COMPILER")
   endif()
-  if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
-    set(CMAKE_CUDA_ARCHITECTURES @CMAKE_CUDA_ARCHITECTURES@)
+  if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES AND METASIM_CUDA_ARCHITECTURES)
+    set(CMAKE_CUDA_ARCHITECTURES ${METASIM_CUDA_ARCHITECTURES})
   endif()
   enable_language(CUDA)
   # CMake 3.25 predates nvcc's C++20 support: tell it the flag.

@@ -16,10 +16,7 @@ namespace {
 
 template <template <typename> class E>
 EnvEntry builtin_entry() {
-  EnvEntry e;
-  e.spec = make_env_spec<E>();
-  e.cpu_float = cpu_env_ops<E, float>();
-  e.cpu_double = cpu_env_ops<E, double>();
+  EnvEntry e = make_cpu_env_entry<E>();
 #if METASIM_HAS_CUDA
   e.cuda_float = {&cuda::env_reset<E<float>, float>, &cuda::env_step<E<float>, float>,
                   &cuda::env_observe_restart<E<float>, float>};

@@ -50,16 +50,22 @@ EnvOps<Real> cpu_env_ops() {
           &cpu::env_observe_restart<E<Real>, Real>};
 }
 
+// E's registry entry with its spec and CPU launchers (the CUDA ones are added separately).
+template <template <typename> class E>
+EnvEntry make_cpu_env_entry() {
+  EnvEntry entry;
+  entry.spec = make_env_spec<E>();
+  entry.cpu_float = cpu_env_ops<E, float>();
+  entry.cpu_double = cpu_env_ops<E, double>();
+  return entry;
+}
+
 // Registers E (both precisions, CPU launchers) under E<float>::kName. Throws InvalidArgument
 // ("env") if that name is registered already. Returns true, so it can initialise a static:
 //   static const bool registered = metasim::register_env<PointMass>();
 template <template <typename> class E>
 bool register_env() {
-  EnvEntry entry;
-  entry.spec = make_env_spec<E>();
-  entry.cpu_float = cpu_env_ops<E, float>();
-  entry.cpu_double = cpu_env_ops<E, double>();
-  register_env_entry(std::move(entry));
+  register_env_entry(make_cpu_env_entry<E>());
   return true;
 }
 

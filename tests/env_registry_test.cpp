@@ -14,6 +14,12 @@
 
 #include "point_mass_env.hpp"
 
+#if METASIM_HAS_CUDA
+namespace test_envs {
+bool register_point_mass_cuda();  // env_registry_cuda.cu
+}  // namespace test_envs
+#endif
+
 namespace {
 
 using metasim::Backend;
@@ -154,12 +160,50 @@ TEST(EnvRegistry_UserEnv, CudaNeedsItsCudaRegistration) {
   ASSERT_TRUE(kRegistered);
   if (!metasim::cuda_device_available()) GTEST_SKIP() << "no CUDA device";
   try {
-    VectorEnv<float> env("test/PointMass1D-v0", 4, Backend::kCuda);
+    // BrokenObserve's CUDA launchers are never registered.
+    VectorEnv<float> env("test/BrokenObserve-v0", 4, Backend::kCuda);
     FAIL() << "a CUDA batch of an env without CUDA launchers was created";
   } catch (const metasim::InvalidArgument& e) {
     EXPECT_EQ(e.field(), "backend");
   }
 }
+
+#if METASIM_HAS_CUDA
+// The user's env on CUDA, its launchers compiled from the test's own .cu file: the same start
+// states, parameters and actions as on the CPU give the same trajectories in double (the dynamics
+// are a few multiply-adds per step; 1e-12 allows nvcc's fused multiply-adds, which the CPU build
+// does not use, over 200 steps).
+TEST(EnvRegistry_UserEnv, CudaMatchesCpuInDouble) {
+  ASSERT_TRUE(kRegistered);
+  static const bool cuda = test_envs::register_point_mass_cuda();
+  ASSERT_TRUE(cuda);
+  if (!metasim::cuda_device_available()) GTEST_SKIP() << "no CUDA device";
+  constexpr int kN = 3000;
+  auto run = [](Backend backend) {
+    VectorEnv<double> env("test/PointMass1D-v0", kN, backend);
+    std::vector<double> params, states, actions(kN);
+    for (int i = 0; i < kN; ++i) {
+      params.insert(params.end(), {0.5 + 0.001 * i, 0.3 - 0.0002 * i, 0.1});
+      states.insert(states.end(), {-0.9 + 0.0006 * i, 0.0});
+    }
+    env.set_params(params);
+    env.set_states(states);
+    std::vector<double> out;
+    for (int t = 0; t < 200; ++t) {
+      for (int i = 0; i < kN; ++i) actions[i] = std::cos(0.1 * t + 0.01 * i);
+      env.step(actions);
+      const std::vector<double> r = env.rewards();
+      out.insert(out.end(), r.begin(), r.end());
+    }
+    const std::vector<double> obs = env.obs();
+    out.insert(out.end(), obs.begin(), obs.end());
+    return out;
+  };
+  const std::vector<double> cpu = run(Backend::kCpu), gpu = run(Backend::kCuda);
+  ASSERT_EQ(cpu.size(), gpu.size());
+  for (size_t j = 0; j < cpu.size(); ++j) ASSERT_NEAR(cpu[j], gpu[j], 1e-12) << "value " << j;
+}
+#endif
 
 // PPO for the user's env: its model is compiled where it is registered and found by name like a
 // built-in's, with the shape its observation and action sizes call for.

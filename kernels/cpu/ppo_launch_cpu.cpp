@@ -46,6 +46,17 @@ PpoRegistry& registry() {
   return r;
 }
 
+// Calls the entry's factory outside the lock (building kernels allocates); nullptr if none.
+std::unique_ptr<PpoKernels> make_from(std::string_view env, PpoKernelsFactory PpoEntry::*which) {
+  PpoKernelsFactory f = nullptr;
+  {
+    PpoRegistry& r = registry();
+    const std::lock_guard<std::mutex> lock(r.mutex);
+    if (const PpoEntry* e = r.find(env)) f = e->*which;
+  }
+  return f != nullptr ? f() : nullptr;
+}
+
 }  // namespace
 
 void register_ppo_model(std::string_view env, PpoKernelsFactory cpu) {
@@ -78,23 +89,11 @@ std::vector<std::string> ppo_env_names() {
 }
 
 std::unique_ptr<PpoKernels> make_ppo_kernels_cpu(std::string_view env) {
-  PpoKernelsFactory f = nullptr;
-  {
-    PpoRegistry& r = registry();
-    const std::lock_guard<std::mutex> lock(r.mutex);
-    if (const PpoEntry* e = r.find(env)) f = e->cpu;
-  }
-  return f != nullptr ? f() : nullptr;
+  return make_from(env, &PpoEntry::cpu);
 }
 
 std::unique_ptr<PpoKernels> make_ppo_kernels_cuda(std::string_view env) {
-  PpoKernelsFactory f = nullptr;
-  {
-    PpoRegistry& r = registry();
-    const std::lock_guard<std::mutex> lock(r.mutex);
-    if (const PpoEntry* e = r.find(env)) f = e->cuda;
-  }
-  return f != nullptr ? f() : nullptr;
+  return make_from(env, &PpoEntry::cuda);
 }
 
 }  // namespace metasim::rl
