@@ -11,6 +11,7 @@
 #include <metasim/kernels/core/error.hpp>
 #include <metasim/meta/algorithm.hpp>
 #include <metasim/meta/engine.hpp>
+#include <metasim/meta/family_registry.hpp>
 
 namespace metasim::meta {
 
@@ -28,7 +29,10 @@ using config::text_field;
 Field hidden_field() {
   Field f;
   f.key = "model.hidden";
-  f.range = "1 to 8 widths in [1, 4096] (compiled sizes: see `metasim train --list-fields`)";
+  f.range =
+      "1 to 8 widths in [1, 4096], any of them; the compiled fast paths are listed by `metasim "
+      "train --list-fields`, other sizes run the generic path (the CUDA backend also needs one "
+      "task's scratch to fit a thread block's shared memory)";
   f.doc = "hidden layer widths of the per-task MLP";
   f.set = [](TrainConfig& c, const json& v) {
     bool ok = v.is_array() && !v.empty() && v.size() <= 8;
@@ -52,13 +56,22 @@ Field hidden_field() {
   return f;
 }
 
-// Families with at least one compiled model (kernels/meta/meta_configs.hpp).
-std::vector<std::string> compiled_families() {
-  std::vector<std::string> names;
-  for (const ModelSpec& m : compiled_models()) {
-    if (std::find(names.begin(), names.end(), m.family) == names.end()) names.push_back(m.family);
-  }
-  return names;
+// The task family, checked against the family registry when it is set, so that families a user
+// registers after the schema was first used are accepted too.
+Field family_field() {
+  Field f;
+  f.key = "task_family";
+  f.is_string = true;
+  f.range = "a registered task family (built in: sinusoid)";
+  f.doc = "task distribution";
+  f.set = [](TrainConfig& c, const json& v) {
+    const std::string got = v.is_string() ? v.get<std::string>() : v.dump();
+    if (!v.is_string()) throw InvalidArgument("task_family", "must be a string, got " + got);
+    task_family_entry(got);  // throws, listing the registered families
+    c.task_family = got;
+  };
+  f.get = [](const TrainConfig& c) { return json(c.task_family); };
+  return f;
 }
 
 const config::Schema<TrainConfig>& schema() {
@@ -68,11 +81,14 @@ const config::Schema<TrainConfig>& schema() {
     f.push_back(text_field("description", &C::description, "free text kept with the run"));
     f.push_back(
         choice_field("algorithm", &C::algorithm, algorithm_names(), "meta-learning algorithm"));
-    f.push_back(
-        choice_field("task_family", &C::task_family, compiled_families(), "task distribution"));
+    f.push_back(family_field());
     f.push_back(hidden_field());
     f.push_back(choice_field("model.activation", &C::activation, {"relu", "tanh"},
                              "hidden-layer activation"));
+    f.push_back(choice_field("model.kernels", &C::kernels, {"auto", "generic"},
+                             "auto: a compiled fast path where one matches model.hidden and "
+                             "model.activation, else the generic path; generic: always the "
+                             "generic path (bit-identical results on the CPU, slower)"));
     f.push_back(choice_field("model.init", &C::init, {"uniform", "normal0.01"},
                              "initial meta-parameters: U(+-1/sqrt(fan_in)) weights and biases, or "
                              "N(0, 0.01^2) weights truncated at 2 sigma with zero biases (the MAML "

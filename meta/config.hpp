@@ -18,6 +18,9 @@ struct TrainConfig {
   std::string task_family = "sinusoid";
   std::vector<int> hidden{40, 40};
   std::string activation = "relu";
+  // "auto": a compiled fast path where one matches the model, else the generic path; "generic":
+  // always the generic path (to compare the two, or to rule a fast path out).
+  std::string kernels = "auto";
   // How the meta-parameters start: "uniform" draws weights and biases from U(-1/sqrt(fan_in),
   // 1/sqrt(fan_in)); "normal0.01" draws weights from N(0, 0.01^2) truncated at two standard
   // deviations and sets biases to 0, the fully connected initialisation of the MAML authors' code.

@@ -1,34 +1,35 @@
-// MetaEngine implementations, one per compiled (family, model, precision): convert and upload the
-// meta-parameters, launch the fused batch on the CPU or CUDA backend, reduce, download.
+// The MetaEngine implementation: the launchers of the family's compiled model or generic path
+// (from the family registry), the meta-parameters converted and uploaded, the fused batch launched
+// on the CPU or CUDA backend, reduced and downloaded.
 #include <metasim/meta/engine.hpp>
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 
 #include <metasim/host/device_memory.hpp>
 #include <metasim/kernels/core/error.hpp>
-#include <metasim/kernels/meta/meta_configs.hpp>
 #include <metasim/kernels/meta/meta_launch.hpp>
+#include <metasim/meta/family_registry.hpp>
 
 namespace metasim::meta {
 
 namespace {
 
-template <class Model, typename T>
+template <typename T>
 class EngineImpl final : public MetaEngine {
-  using Family = typename Model::FamilyType;
-  using Net = typename Model::Net;
-  static constexpr int kN = Net::kNumParams;
-
  public:
-  explicit EngineImpl(Backend backend) : backend_(backend) {}
-
-  int num_params() const override { return kN; }
-  std::vector<int> layer_sizes() const override {
-    std::vector<int> s;
-    for (int l = 0; l <= Net::kNumLayers; ++l) s.push_back(Net::width(l));
-    return s;
+  EngineImpl(Backend backend, const MetaOps<T>& ops, const MlpShape& shape, bool compiled)
+      : backend_(backend), ops_(ops), shape_(shape), compiled_(compiled) {
+    for (int l = 0; l < shape.num_layers; ++l)
+      n_params_ += (shape.widths[l] + 1) * shape.widths[l + 1];
   }
+
+  int num_params() const override { return n_params_; }
+  std::vector<int> layer_sizes() const override {
+    return std::vector<int>(shape_.widths, shape_.widths + shape_.num_layers + 1);
+  }
+  bool compiled() const override { return compiled_; }
   Backend backend() const override { return backend_; }
   Precision precision() const override {
     return sizeof(T) == sizeof(double) ? Precision::kDouble : Precision::kFloat;
@@ -36,10 +37,7 @@ class EngineImpl final : public MetaEngine {
 
   std::string can_implement(const BatchShape& shape) const override {
     const MetaBatchArgs<T> a = shape_args(shape);
-#if METASIM_HAS_CUDA
-    if (backend_ == Backend::kCuda) return cuda::can_implement<Family, Net, T>(a);
-#endif
-    return cpu::can_implement<Family, Net, T>(a);
+    return ops_.can_implement(a);
   }
 
   void run(const BatchRequest& req, BatchResult& out) override {
@@ -51,12 +49,12 @@ class EngineImpl final : public MetaEngine {
       checked_ = true;
 #if METASIM_HAS_CUDA
       if (backend_ == Backend::kCuda && a.mode != MetaMode::kEvaluate) {
-        reduce_temp_bytes_ = cuda::reduce_temp_bytes<T>(meta_grad_rows(a, kN), a.num_tasks);
+        reduce_temp_bytes_ = cuda::reduce_temp_bytes<T>(meta_grad_rows(a, n_params_), a.num_tasks);
       }
 #endif
     }
     const bool per_param = a.rate == RateKind::kPerParameter;
-    const std::size_t n_meta = per_param ? 2 * kN : kN;
+    const std::size_t n_meta = per_param ? 2 * n_params_ : n_params_;
     if (req.meta_params == nullptr || req.meta_params->size() != n_meta) {
       throw Error("MetaEngine::run: expected " + std::to_string(n_meta) + " meta-parameters");
     }
@@ -70,14 +68,14 @@ class EngineImpl final : public MetaEngine {
     ensure(params_, n_meta);
     params_.upload(host_.data(), n_meta);
     a.theta = params_.data();
-    a.alpha = per_param ? params_.data() + kN : nullptr;
+    a.alpha = per_param ? params_.data() + n_params_ : nullptr;
 
     // Everything the host reads back lives in one buffer, [sums][loss_before][loss_after][status],
     // so an iteration costs a single device-to-host copy: at small meta-batches the copies, not the
     // kernel, bound the throughput.
     const std::size_t tasks = static_cast<std::size_t>(a.num_tasks);
     const bool grads = a.mode != MetaMode::kEvaluate;
-    const std::size_t rows = grads ? static_cast<std::size_t>(meta_grad_rows(a, kN)) : 0;
+    const std::size_t rows = grads ? static_cast<std::size_t>(meta_grad_rows(a, n_params_)) : 0;
     const std::size_t status_slots = (tasks * sizeof(int32_t) + sizeof(T) - 1) / sizeof(T);
     const std::size_t total = rows + 2 * tasks + status_slots;
     ensure(results_, total);
@@ -90,7 +88,7 @@ class EngineImpl final : public MetaEngine {
       ensure(task_grads_, rows * tasks);
       a.task_grads = task_grads_.data();
     }
-    const std::size_t traj = trajectory_elements(a, kN);
+    const std::size_t traj = trajectory_elements(a, n_params_);
     if (traj > 0) {
       ensure(trajectory_, traj);
       a.trajectory = trajectory_.data();
@@ -98,7 +96,7 @@ class EngineImpl final : public MetaEngine {
 
     if (backend_ == Backend::kCuda) {
 #if METASIM_HAS_CUDA
-      cuda::run_meta_batch<Family, Net, T>(a);
+      ops_.run(a);
       if (grads) {
         ensure(reduce_temp_, reduce_temp_bytes_);
         cuda::reduce_task_grads<T>(a.task_grads, static_cast<int>(rows), a.num_tasks, sums,
@@ -107,11 +105,10 @@ class EngineImpl final : public MetaEngine {
 #endif
     } else {
       const int threads = cpu_threads();
-      const std::size_t bytes = cpu::summed_scratch_bytes<Family, Net, T>(a, threads);
+      const std::size_t bytes = ops_.scratch_bytes(a, threads);
       if (scratch_.size() * sizeof(double) < bytes) scratch_.resize(bytes / sizeof(double) + 1);
-      cpu::run_meta_batch_summed<Family, Net, T>(a, sums,
-                                                 reinterpret_cast<unsigned char*>(scratch_.data()),
-                                                 scratch_.size() * sizeof(double), threads);
+      ops_.run_summed(a, sums, reinterpret_cast<unsigned char*>(scratch_.data()),
+                      scratch_.size() * sizeof(double), threads);
     }
 
     host_.resize(total);
@@ -135,8 +132,9 @@ class EngineImpl final : public MetaEngine {
   }
 
  private:
-  static MetaBatchArgs<T> shape_args(const BatchShape& s) {
+  MetaBatchArgs<T> shape_args(const BatchShape& s) const {
     MetaBatchArgs<T> a;
+    a.net = shape_;
     a.mode = s.mode;
     a.rate = s.rate;
     a.num_tasks = s.num_tasks;
@@ -153,6 +151,10 @@ class EngineImpl final : public MetaEngine {
   }
 
   Backend backend_;
+  MetaOps<T> ops_;
+  MlpShape shape_;
+  bool compiled_;
+  int n_params_ = 0;
   bool checked_ = false;
   BatchShape checked_shape_;
   BackendArray<T> params_, task_grads_, results_, trajectory_;
@@ -184,42 +186,77 @@ std::string describe(const ModelSpec& m, int input_dim, int output_dim) {
 
 std::vector<ModelSpec> compiled_models() {
   std::vector<ModelSpec> v;
-#define METASIM_LIST_MODEL(Name, Family, Act, ...) \
-  v.push_back(ModelSpec{Family::kName, std::vector<int>{__VA_ARGS__}, activation_name<Act>()});
-  METASIM_FOR_EACH_META_MODEL(METASIM_LIST_MODEL)
-#undef METASIM_LIST_MODEL
+  for (const std::string& name : task_family_names()) {
+    for (const CompiledModel& c : task_family_entry(name).compiled) {
+      v.push_back(ModelSpec{name, c.hidden, c.activation});
+    }
+  }
   return v;
+}
+
+namespace {
+
+template <typename T>
+const MetaOps<T>& ops_of(const NetOps& n) {
+  if constexpr (std::is_same_v<T, float>) {
+    return n.f;
+  } else {
+    return n.d;
+  }
+}
+
+template <typename T>
+std::unique_ptr<MetaEngine> engine_for(const TaskFamilyEntry& f, const ModelSpec& m,
+                                       Backend backend, const MlpShape& shape) {
+  for (const CompiledModel& c : f.compiled) {
+    const NetOps& n = backend == Backend::kCuda ? c.cuda : c.cpu;
+    if (!m.generic && c.hidden == m.hidden && c.activation == m.activation && n) {
+      return std::make_unique<EngineImpl<T>>(backend, ops_of<T>(n), shape, true);
+    }
+  }
+  const GenericOps& g = backend == Backend::kCuda ? f.cuda : f.cpu;
+  if (!g) {
+    throw InvalidArgument("backend", "task family '" + f.name + "' has no " + to_string(backend) +
+                                         " launchers: register its CUDA code with "
+                                         "metasim::meta::register_task_family_cuda<Family>() from "
+                                         "a .cu file (meta/register_task_family.cuh)");
+  }
+  const NetOps& n = m.activation == "tanh" ? g.tanh : g.relu;
+  return std::make_unique<EngineImpl<T>>(backend, ops_of<T>(n), shape, false);
+}
+
+}  // namespace
+
+MlpShape model_shape(const ModelSpec& m) {
+  const TaskFamilyEntry& f = task_family_entry(m.family);
+  if (m.hidden.empty() || m.hidden.size() > static_cast<std::size_t>(MlpShape::kMaxHiddenLayers)) {
+    throw InvalidArgument("model.hidden", "must be a list of 1 to " +
+                                              std::to_string(MlpShape::kMaxHiddenLayers) +
+                                              " widths, got " + std::to_string(m.hidden.size()));
+  }
+  MlpShape s;
+  s.num_layers = static_cast<int>(m.hidden.size()) + 1;
+  s.widths[0] = f.input_dim;
+  for (std::size_t i = 0; i < m.hidden.size(); ++i) s.widths[i + 1] = m.hidden[i];
+  s.widths[s.num_layers] = f.output_dim;
+  const std::string why = check_mlp_shape(s, f.input_dim, f.output_dim);
+  if (!why.empty()) {
+    const std::size_t colon = why.find(": ");
+    throw InvalidArgument(why.substr(0, colon), why.substr(colon + 2));
+  }
+  return s;
 }
 
 std::unique_ptr<MetaEngine> make_meta_engine(const ModelSpec& m, Backend backend,
                                              Precision precision) {
-#define METASIM_MAKE_ENGINE(Name, Family, Act, ...)                          \
-  if (m.family == Family::kName && m.activation == activation_name<Act>() && \
-      m.hidden == std::vector<int>{__VA_ARGS__}) {                           \
-    if (precision == Precision::kDouble) {                                   \
-      return std::make_unique<EngineImpl<models::Name, double>>(backend);    \
-    }                                                                        \
-    return std::make_unique<EngineImpl<models::Name, float>>(backend);       \
+  const TaskFamilyEntry& f = task_family_entry(m.family);
+  if (m.activation != "relu" && m.activation != "tanh") {
+    throw InvalidArgument("model.activation",
+                          "must be one of relu, tanh, got '" + m.activation + "'");
   }
-  METASIM_FOR_EACH_META_MODEL(METASIM_MAKE_ENGINE)
-#undef METASIM_MAKE_ENGINE
-  std::string families, models;
-  bool family_known = false;
-  for (const ModelSpec& c : compiled_models()) {
-    family_known = family_known || c.family == m.family;
-    if (families.find(c.family) == std::string::npos) {
-      families += (families.empty() ? "" : ", ") + c.family;
-    }
-    models += (models.empty() ? "" : "; ") + describe(c);
-  }
-  if (!family_known) {
-    throw InvalidArgument("task_family",
-                          "unknown task family '" + m.family + "'; compiled: " + families);
-  }
-  throw InvalidArgument("model.hidden", "no fused kernels for " + describe(m) +
-                                            " in this build; compiled models: " + models +
-                                            " (add one to METASIM_FOR_EACH_META_MODEL in "
-                                            "kernels/meta/meta_configs.hpp)");
+  const MlpShape shape = model_shape(m);
+  if (precision == Precision::kDouble) return engine_for<double>(f, m, backend, shape);
+  return engine_for<float>(f, m, backend, shape);
 }
 
 }  // namespace metasim::meta

@@ -1,5 +1,6 @@
-// The fused meta-batch behind one interface: picks the compiled (family, model, precision) and the
-// backend at run time, owns the device buffers, and returns task-averaged meta-gradients.
+// The fused meta-batch behind one interface: picks the family's compiled fast path or its generic
+// path, the precision and the backend at run time, owns the device buffers, and returns
+// task-averaged meta-gradients.
 #pragma once
 
 #include <cstdint>
@@ -16,11 +17,18 @@ struct ModelSpec {
   std::string family = "sinusoid";
   std::vector<int> hidden{40, 40};
   std::string activation = "relu";
+  // Run the generic path even where a compiled fast path exists (tests and benchmarks compare
+  // the two).
+  bool generic = false;
 };
 // "sinusoid 1-40-40-1 relu"
 std::string describe(const ModelSpec& m, int input_dim = -1, int output_dim = -1);
-// Every (family, model) this build has fused kernels for.
+// The model sizes compiled in as fast paths, for every registered family. Any other sizes run
+// through the generic path (DynamicMlp).
 std::vector<ModelSpec> compiled_models();
+// The layer sizes of `m` (the family's input size, m.hidden, its output size); throws
+// InvalidArgument naming task_family or model.hidden when they are not valid.
+MlpShape model_shape(const ModelSpec& m);
 
 struct BatchShape {
   MetaMode mode = MetaMode::kSecondOrder;
@@ -53,6 +61,8 @@ class MetaEngine {
   virtual ~MetaEngine() = default;
   virtual int num_params() const = 0;
   virtual std::vector<int> layer_sizes() const = 0;
+  // Whether a compiled fast path runs this model (otherwise the generic path).
+  virtual bool compiled() const = 0;
   virtual Backend backend() const = 0;
   virtual Precision precision() const = 0;
   // "" when batches of this shape can run here; otherwise what does not fit (can_implement).
@@ -61,8 +71,8 @@ class MetaEngine {
   virtual void run(const BatchRequest& request, BatchResult& result) = 0;
 };
 
-// Throws InvalidArgument naming task_family, model.hidden / model.activation (listing the compiled
-// models) or precision when the combination is not available.
+// Throws InvalidArgument naming task_family, model.hidden, model.activation or backend when the
+// combination is not available.
 std::unique_ptr<MetaEngine> make_meta_engine(const ModelSpec& model, Backend backend,
                                              Precision precision);
 

@@ -27,7 +27,7 @@ constexpr uint64_t kHeldOutSeedOffset = 0x9E3779B97F4A7C15ull;  // held-out task
 constexpr int kEvalTasksPerLaunch = 16384;
 
 ModelSpec model_of(const TrainConfig& c) {
-  return ModelSpec{c.task_family, c.hidden, c.activation};
+  return ModelSpec{c.task_family, c.hidden, c.activation, c.kernels == "generic"};
 }
 
 // The launchers name their own fields ("support: ..."); report the config field (or CLI option)
@@ -119,9 +119,15 @@ IterationStats Trainer::step() {
     char buf[160];
     std::snprintf(buf, sizeof buf, " (query loss before adaptation %g, after %g)",
                   result_.loss_before[t], result_.loss_after[t]);
+    // A non-finite loss before adaptation points at the data (the task family) or at theta;
+    // a finite one that turns non-finite at the inner loop.
+    const std::string why =
+        std::isfinite(result_.loss_before[t])
+            ? "; the inner loop diverged: lower inner.lr or inner.steps"
+            : "; the loss is not finite before adaptation: the task family '" + cfg_.task_family +
+                  "' returned non-finite data for this task, or the meta-parameters are not finite";
     throw Error("iteration " + std::to_string(iteration_) + ": task " + std::to_string(t) +
-                " of the meta-batch produced a non-finite loss or meta-gradient" + buf +
-                "; the inner loop diverged: lower inner.lr or inner.steps");
+                " of the meta-batch produced a non-finite loss or meta-gradient" + buf + why);
   }
   const double lr = cfg_.lr_schedule == "linear"
                         ? cfg_.outer_lr * (1.0 - static_cast<double>(iteration_) /
@@ -130,6 +136,11 @@ IterationStats Trainer::step() {
   opt_.step(params_, result_.mean_grad, lr);
   ++iteration_;
   return IterationStats{iteration_, mean_of(result_.loss_after), mean_of(result_.loss_before)};
+}
+
+std::string Trainer::model_description() const {
+  return describe(model_of(cfg_), engine_->layer_sizes().front(), engine_->layer_sizes().back()) +
+         (engine_->compiled() ? " (compiled)" : " (generic)");
 }
 
 Checkpoint Trainer::to_checkpoint() const {

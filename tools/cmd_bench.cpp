@@ -33,6 +33,8 @@ std::string git_commit() {
 void add_bench_command(CLI::App& app) {
   struct Options {
     std::string algorithm = "maml", backend = "auto", precision = "float";
+    std::vector<int> hidden{40, 40};
+    std::string activation = "relu", kernels = "auto";
     std::vector<int> meta_batches{25, 1024};
     long long iterations = 200, warmup = 20;
     int inner_steps = 1;
@@ -54,6 +56,13 @@ void add_bench_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--inner-steps", opt->inner_steps, "inner SGD steps per task")
       ->capture_default_str();
+  cmd->add_option("--hidden", opt->hidden, "hidden layer widths")
+      ->delimiter(',')
+      ->capture_default_str();
+  cmd->add_option("--activation", opt->activation, "relu or tanh")->capture_default_str();
+  cmd->add_option("--kernels", opt->kernels,
+                  "auto (the compiled fast path where one matches) or generic")
+      ->capture_default_str();
   cmd->add_option("--backend", opt->backend, "cpu, cuda or auto")->capture_default_str();
   cmd->add_option("--precision", opt->precision, "float or double")->capture_default_str();
   cmd->add_flag("--json", opt->json, "print one JSON object");
@@ -63,14 +72,18 @@ void add_bench_command(CLI::App& app) {
     if (opt->warmup < 0) throw InvalidArgument("warmup", "must be at least 0");
     const Backend backend = parse_backend(opt->backend, "backend");
     nlohmann::json results = nlohmann::json::array();
+    const std::string hidden = nlohmann::json(opt->hidden).dump();
+    std::string model;
     for (int mb : opt->meta_batches) {
-      const TrainConfig cfg =
-          resolve_config(nlohmann::json::object(),
-                         {"algorithm=" + opt->algorithm, "meta_batch=" + std::to_string(mb),
-                          "inner.steps=" + std::to_string(opt->inner_steps),
-                          "backend=" + opt->backend, "precision=" + opt->precision,
-                          "iterations=" + std::to_string(opt->warmup + opt->iterations)});
+      const TrainConfig cfg = resolve_config(
+          nlohmann::json::object(),
+          {"algorithm=" + opt->algorithm, "meta_batch=" + std::to_string(mb),
+           "model.hidden=" + hidden, "model.activation=" + opt->activation,
+           "model.kernels=" + opt->kernels, "inner.steps=" + std::to_string(opt->inner_steps),
+           "backend=" + opt->backend, "precision=" + opt->precision,
+           "iterations=" + std::to_string(opt->warmup + opt->iterations)});
       Trainer t(cfg);
+      model = t.model_description();
       for (long long i = 0; i < opt->warmup; ++i) t.step();
       const auto t0 = std::chrono::steady_clock::now();
       IterationStats st;
@@ -84,16 +97,17 @@ void add_bench_command(CLI::App& app) {
                          {"meta_loss", st.meta_loss}});
       if (!opt->json) {
         std::printf(
-            "%-8s meta-batch %6d: %.4g tasks/s (%.4g iterations/s, %lld iterations in %.3f s)\n",
-            opt->algorithm.c_str(), mb, tasks_per_s, static_cast<double>(opt->iterations) / s,
-            opt->iterations, s);
+            "%-8s %s meta-batch %6d: %.4g tasks/s (%.4g iterations/s, %lld iterations in %.3f s)\n",
+            opt->algorithm.c_str(), model.c_str(), mb, tasks_per_s,
+            static_cast<double>(opt->iterations) / s, opt->iterations, s);
       }
     }
     if (opt->json) {
       const nlohmann::json j = {
           {"command", "bench maml"},
           {"algorithm", opt->algorithm},
-          {"model", "sinusoid 1-40-40-1 relu"},
+          {"model", model},
+          {"kernels", opt->kernels},
           {"shots", 10},
           {"inner_steps", opt->inner_steps},
           {"backend", to_string(backend)},

@@ -14,6 +14,7 @@
 #include <metasim/kernels/core/error.hpp>
 #include <metasim/meta/config.hpp>
 #include <metasim/meta/engine.hpp>
+#include <metasim/meta/family_registry.hpp>
 #include <metasim/meta/ppo/ppo.hpp>
 #include <metasim/meta/rl/meta_rl.hpp>
 #include <metasim/meta/trainer.hpp>
@@ -77,7 +78,9 @@ void add_train_command(CLI::App& app) {
     if (opt->list_fields) {
       std::printf("Supervised meta-learning (maml, fomaml, reptile, metasgd, anil):\n%s\n",
                   config_reference().c_str());
-      std::printf("Compiled models:");
+      std::printf("Task families:");
+      for (const std::string& f : task_family_names()) std::printf(" %s", f.c_str());
+      std::printf("\nCompiled fast paths (other hidden sizes run the generic path):");
       for (const ModelSpec& m : compiled_models()) std::printf("  [%s]", describe(m).c_str());
       std::printf("\n\nMeta-RL (maml-trpo, fomaml-rl, reptile-rl):\n%s\n",
                   rl::config_reference().c_str());

@@ -24,7 +24,8 @@ struct ChunkBuffers {
   S* delta_a;  // [widest hidden layer][stride], ping-pong for the reverse pass
   S* delta_b;
   int stride;
-  int chunk;  // samples per chunk (<= stride)
+  int chunk;          // samples per chunk (<= stride)
+  S* work = nullptr;  // DynamicBatchedMlp's CPU work area (unused by BatchedMlp)
 };
 
 // A row of n scalars of a chunk buffer as the SerialGroup passes store it: plain scalars as they
@@ -130,6 +131,12 @@ METASIM_INLINE void serial_madd(int n, const YR& y, const X& x, const AR& a) {
 // summation order is fixed, so results do not depend on the number of workers.
 template <class Net>
 struct BatchedMlp {
+  // Stateless: constructible from the (empty) network object so that callers can treat compiled
+  // and run-time-sized networks alike (see DynamicBatchedMlp).
+  BatchedMlp() = default;
+  METASIM_HD constexpr explicit BatchedMlp(const Net&) {}
+  static constexpr long long work_elements() { return 0; }
+
   using Act = typename Net::Activation;
   static constexpr int kLayers = Net::kNumLayers;
   static constexpr int kIn = Net::kInputDim;
@@ -149,7 +156,7 @@ struct BatchedMlp {
     return static_cast<long long>(kHiddenTotal + kOut + 2 * kMaxHidden) * stride;
   }
   template <typename S>
-  static METASIM_HD ChunkBuffers<S> carve(S* base, int stride, int chunk) {
+  static METASIM_HD ChunkBuffers<S> carve(S* base, int stride, int chunk, S* = nullptr) {
     ChunkBuffers<S> b;
     b.acts = base;
     b.out = b.acts + kHiddenTotal * stride;

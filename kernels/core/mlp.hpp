@@ -82,6 +82,15 @@ template <typename P>
 using ParamScalar =
     std::remove_cv_t<std::remove_reference_t<decltype(std::declval<const P&>()[0])>>;
 
+// The layer sizes of an Mlp as run-time data: widths[0] inputs, widths[num_layers] outputs, the
+// hidden widths between. What a config's model.hidden becomes, and all a DynamicMlp knows.
+struct MlpShape {
+  static constexpr int kMaxHiddenLayers = 8;
+  static constexpr int kMaxWidth = 4096;
+  int num_layers = 0;
+  int widths[kMaxHiddenLayers + 2] = {};
+};
+
 // Mlp<Act, n0, n1, ..., nL>: n0 inputs, nL outputs, hidden layers use Act, the output layer is
 // linear.
 //
@@ -101,7 +110,21 @@ struct Mlp {
   static_assert(((Sizes > 0) && ...), "layer sizes must be positive");
 
   using Activation = Act;
+  static constexpr bool kDynamic = false;
   static constexpr int kNumLayers = static_cast<int>(sizeof...(Sizes)) - 1;
+
+  // The sizes are the type's: a run-time shape only describes them (see DynamicMlp).
+  static METASIM_HD constexpr Mlp from_shape(const MlpShape&) { return Mlp{}; }
+  static METASIM_HD constexpr int num_layers() { return kNumLayers; }
+  static METASIM_HD constexpr int num_params() { return kNumParams; }
+  static METASIM_HD constexpr int input_dim() { return kInputDim; }
+  static METASIM_HD constexpr int output_dim() { return kOutputDim; }
+  static MlpShape shape() {
+    MlpShape s;
+    s.num_layers = kNumLayers;
+    for (int l = 0; l <= kNumLayers; ++l) s.widths[l] = width(l);
+    return s;
+  }
 
   static METASIM_HD constexpr int width(int i) {
     constexpr int kSizes[] = {Sizes...};
@@ -309,6 +332,40 @@ struct Mlp {
       }
     }
   }
+};
+
+// The same network and parameter layout as Mlp<Act, widths...>, with the widths chosen at run
+// time: the generic path for sizes that are not compiled in. Only the offsets are provided here
+// (the per-chunk passes that use them are DynamicBatchedMlp's); the object is a few dozen bytes and
+// is passed by value to device code.
+template <typename Act>
+struct DynamicMlp {
+  using Activation = Act;
+  static constexpr bool kDynamic = true;
+  MlpShape s;
+
+  static METASIM_HD DynamicMlp from_shape(const MlpShape& shape) { return DynamicMlp{shape}; }
+  MlpShape shape() const { return s; }
+  METASIM_HD int num_layers() const { return s.num_layers; }
+  METASIM_HD int width(int i) const { return s.widths[i]; }
+  METASIM_HD int in_dim(int layer) const { return s.widths[layer]; }
+  METASIM_HD int out_dim(int layer) const { return s.widths[layer + 1]; }
+  METASIM_HD int weight_offset(int layer) const {
+    int off = 0;
+    for (int l = 0; l < layer; ++l) off += (in_dim(l) + 1) * out_dim(l);
+    return off;
+  }
+  METASIM_HD int bias_offset(int layer) const {
+    return weight_offset(layer) + in_dim(layer) * out_dim(layer);
+  }
+  METASIM_HD int activation_offset(int hidden_layer) const {
+    int off = 0;
+    for (int l = 0; l < hidden_layer; ++l) off += out_dim(l);
+    return off;
+  }
+  METASIM_HD int num_params() const { return weight_offset(s.num_layers); }
+  METASIM_HD int input_dim() const { return s.widths[0]; }
+  METASIM_HD int output_dim() const { return s.widths[s.num_layers]; }
 };
 
 }  // namespace metasim

@@ -220,12 +220,13 @@ METASIM_INLINE A madd(const A& acc, const X& x, const B& b) {
 
 // dst[c * kR + r] = src[r * kC + c] for a kR x kC row-major src: the weight transposes of the
 // forward pass, in 8 x 8 (float) or 4 x 4 (double) register blocks where the vector lanes exist,
-// element by element at the edges. Only moves values.
-template <int kR, int kC, typename T>
-METASIM_INLINE void transpose(const T* __restrict__ src, T* __restrict__ dst) {
+// element by element at the edges. Only moves values. Run-time sizes (the generic path); the
+// compiled sizes call it through transpose<kR, kC>, where the sizes fold into constants.
+template <typename T>
+METASIM_INLINE void transpose_n(int kR, int kC, const T* __restrict__ src, T* __restrict__ dst) {
   constexpr int kW = Vec<T, 32>::kWidth;
-  constexpr int kRFull = kW > 1 ? kR - kR % kW : 0;
-  constexpr int kCFull = kW > 1 ? kC - kC % kW : 0;
+  const int kRFull = kW > 1 ? kR - kR % kW : 0;
+  const int kCFull = kW > 1 ? kC - kC % kW : 0;
 #if defined(__GNUC__) && !defined(__CUDACC__)
   if constexpr (kW > 1) {
     using V = typename Vec<T, 32>::type;
@@ -277,6 +278,11 @@ METASIM_INLINE void transpose(const T* __restrict__ src, T* __restrict__ dst) {
   for (int r = 0; r < kR; ++r) {
     for (int c = r < kRFull ? kCFull : 0; c < kC; ++c) dst[c * kR + r] = src[r * kC + c];
   }
+}
+
+template <int kR, int kC, typename T>
+METASIM_INLINE void transpose(const T* __restrict__ src, T* __restrict__ dst) {
+  transpose_n(kR, kC, src, dst);
 }
 
 // Rows [0, R) of accumulators, columns [c0, c0 + kN * width):

@@ -56,6 +56,23 @@ template void reduce_task_grads<double>(const double*, int, int, double*);
   METASIM_INSTANTIATE_META_CPU_T(models::Name, double)
 METASIM_FOR_EACH_META_MODEL(METASIM_INSTANTIATE_META_CPU)
 #undef METASIM_INSTANTIATE_META_CPU
+
+#define METASIM_INSTANTIATE_META_CPU_NET(Family, Net, T)                                           \
+  template std::string can_implement<Family, Net, T>(const MetaBatchArgs<T>&);                     \
+  template std::size_t scratch_bytes<Family, Net, T>(const MetaBatchArgs<T>&, int);                \
+  template void run_meta_batch<Family, Net, T>(const MetaBatchArgs<T>&, unsigned char*,            \
+                                               std::size_t, int);                                  \
+  template std::size_t summed_scratch_bytes<Family, Net, T>(const MetaBatchArgs<T>&, int);         \
+  template void run_meta_batch_summed<Family, Net, T>(const MetaBatchArgs<T>&, T*, unsigned char*, \
+                                                      std::size_t, int);
+#define METASIM_INSTANTIATE_META_CPU_GENERIC(Family)                 \
+  METASIM_INSTANTIATE_META_CPU_NET(Family, DynamicMlp<Relu>, float)  \
+  METASIM_INSTANTIATE_META_CPU_NET(Family, DynamicMlp<Relu>, double) \
+  METASIM_INSTANTIATE_META_CPU_NET(Family, DynamicMlp<Tanh>, float)  \
+  METASIM_INSTANTIATE_META_CPU_NET(Family, DynamicMlp<Tanh>, double)
+METASIM_FOR_EACH_META_FAMILY(METASIM_INSTANTIATE_META_CPU_GENERIC)
+#undef METASIM_INSTANTIATE_META_CPU_GENERIC
+#undef METASIM_INSTANTIATE_META_CPU_NET
 #undef METASIM_INSTANTIATE_META_CPU_T
 
 }  // namespace metasim::meta::cpu

@@ -30,13 +30,14 @@ std::size_t per_thread_bytes(const MetaBatchArgs<T>& a, const TaskScratchLayout&
   const std::size_t staging =
       a.mode == MetaMode::kEvaluate
           ? 0
-          : sizeof(T) * static_cast<std::size_t>(meta_grad_rows(a, Net::kNumParams)) * kTaskBlock;
+          : sizeof(T) * static_cast<std::size_t>(meta_grad_rows(a, net_of<Net>(a).num_params())) *
+                kTaskBlock;
   return round_up(l.bytes, 64) + round_up(staging, 64);
 }
 
 template <class Family, class Net, typename T>
 std::size_t scratch_bytes(const MetaBatchArgs<T>& a, int threads) {
-  const TaskScratchLayout l = make_scratch_layout<Family, Net, T>(a);
+  const TaskScratchLayout l = make_scratch_layout<Family, Net, T>(a, true);
   return per_thread_bytes<Family, Net, T>(a, l) *
          static_cast<std::size_t>(threads > 0 ? threads : 1);
 }
@@ -55,7 +56,7 @@ void run_meta_batch(const MetaBatchArgs<T>& a, unsigned char* scratch, std::size
                     int threads) {
   const std::string why = check_meta_args<Family, Net, T>(a);
   if (!why.empty()) throw std::invalid_argument("run_meta_batch: " + why);
-  const TaskScratchLayout layout = make_scratch_layout<Family, Net, T>(a);
+  const TaskScratchLayout layout = make_scratch_layout<Family, Net, T>(a, true);
   const std::size_t per_thread = per_thread_bytes<Family, Net, T>(a, layout);
   const int usable = static_cast<int>(bytes / (per_thread > 0 ? per_thread : 1));
   int nt = threads < usable ? threads : usable;
@@ -65,10 +66,11 @@ void run_meta_batch(const MetaBatchArgs<T>& a, unsigned char* scratch, std::size
   const int per = (a.num_tasks + nt - 1) / nt;
   const int block = per < kTaskBlock ? per : kTaskBlock;
   const int num_blocks = (a.num_tasks + block - 1) / block;
-  const int rows = a.mode == MetaMode::kEvaluate ? 0 : meta_grad_rows(a, Net::kNumParams);
+  const int rows =
+      a.mode == MetaMode::kEvaluate ? 0 : meta_grad_rows(a, net_of<Net>(a).num_params());
   const std::size_t traj_per_task =
       a.trajectory != nullptr && a.inner_steps >= 2
-          ? static_cast<std::size_t>(a.inner_steps - 1) * Net::kNumParams
+          ? static_cast<std::size_t>(a.inner_steps - 1) * net_of<Net>(a).num_params()
           : 0;
   // No parallel region for a single worker: on a loaded machine an OpenMP fork/join costs far
   // more than one small task.
@@ -118,18 +120,20 @@ std::size_t partial_sums_bytes(const MetaBatchArgs<T>& a) {
   if (a.mode == MetaMode::kEvaluate) return 0;
   const int group = sum_group_size(a.num_tasks);
   const std::size_t groups = static_cast<std::size_t>((a.num_tasks + group - 1) / group);
-  return round_up(groups * sizeof(T) * static_cast<std::size_t>(meta_grad_rows(a, Net::kNumParams)),
-                  64);
+  return round_up(
+      groups * sizeof(T) * static_cast<std::size_t>(meta_grad_rows(a, net_of<Net>(a).num_params())),
+      64);
 }
 
 // The bytes run_meta_batch_summed needs: each thread's task scratch and one gradient column, then
 // the partial sums of all groups.
 template <class Family, class Net, typename T>
 std::size_t summed_scratch_bytes(const MetaBatchArgs<T>& a, int threads) {
-  const TaskScratchLayout l = make_scratch_layout<Family, Net, T>(a);
-  const std::size_t rows = a.mode == MetaMode::kEvaluate
-                               ? 0
-                               : static_cast<std::size_t>(meta_grad_rows(a, Net::kNumParams));
+  const TaskScratchLayout l = make_scratch_layout<Family, Net, T>(a, true);
+  const std::size_t rows =
+      a.mode == MetaMode::kEvaluate
+          ? 0
+          : static_cast<std::size_t>(meta_grad_rows(a, net_of<Net>(a).num_params()));
   const std::size_t per_thread = round_up(l.bytes, 64) + round_up(sizeof(T) * rows, 64);
   return per_thread * static_cast<std::size_t>(threads > 0 ? threads : 1) +
          partial_sums_bytes<Net, T>(a);
@@ -151,8 +155,8 @@ void run_meta_batch_summed(MetaBatchArgs<T> a, T* sums, unsigned char* scratch, 
   a.task_grads = grads ? sums : nullptr;
   const std::string why = check_meta_args<Family, Net, T>(a);
   if (!why.empty()) throw std::invalid_argument("run_meta_batch_summed: " + why);
-  const TaskScratchLayout layout = make_scratch_layout<Family, Net, T>(a);
-  const int rows = grads ? meta_grad_rows(a, Net::kNumParams) : 0;
+  const TaskScratchLayout layout = make_scratch_layout<Family, Net, T>(a, true);
+  const int rows = grads ? meta_grad_rows(a, net_of<Net>(a).num_params()) : 0;
   const std::size_t per_thread =
       round_up(layout.bytes, 64) + round_up(sizeof(T) * static_cast<std::size_t>(rows), 64);
   const std::size_t partial_bytes = partial_sums_bytes<Net, T>(a);
@@ -168,7 +172,7 @@ void run_meta_batch_summed(MetaBatchArgs<T> a, T* sums, unsigned char* scratch, 
   T* partial = reinterpret_cast<T*>(scratch + per_thread * static_cast<std::size_t>(nt));
   const std::size_t traj_per_task =
       a.trajectory != nullptr && a.inner_steps >= 2
-          ? static_cast<std::size_t>(a.inner_steps - 1) * Net::kNumParams
+          ? static_cast<std::size_t>(a.inner_steps - 1) * net_of<Net>(a).num_params()
           : 0;
   // Rows are combined in blocks of whole cache lines, each thread owning whole blocks.
   constexpr int kRowBlock = 256;

@@ -8,6 +8,7 @@
 
 #include <metasim/kernels/core/batched_mlp.hpp>
 #include <metasim/kernels/core/dual.hpp>
+#include <metasim/kernels/core/dynamic_batched_mlp.hpp>
 #include <metasim/kernels/core/hd.hpp>
 #include <metasim/kernels/core/mlp.hpp>
 #include <metasim/kernels/core/philox.hpp>
@@ -43,7 +44,9 @@ struct MetaBatchArgs {
   const T* theta = nullptr;  // [num_params]
   const T* alpha = nullptr;  // [num_params], RateKind::kPerParameter only
   TaskDataKeys keys{};
-  uint32_t first_task = 0;  // task t of this launch samples its data as task first_task + t
+  uint32_t first_task = 0;
+  // The layer sizes when the model is a DynamicMlp (ignored by compiled Mlp types).
+  MlpShape net{};  // task t of this launch samples its data as task first_task + t
   // Outputs. task_grads is parameter-major, [rows][num_tasks] with rows = num_params (times 2
   // for kPerParameter: theta's gradient, then alpha's), so that summing over tasks reads each
   // row contiguously (CUB's segmented reduction, or a fixed-order loop on the CPU).
@@ -68,6 +71,14 @@ inline std::size_t trajectory_elements(const MetaBatchArgs<T>& a, int num_params
          static_cast<std::size_t>(num_params);
 }
 
+// The network of a launch: the compiled Mlp type's (empty) object, or a DynamicMlp with a.net.
+template <class Net, typename T>
+METASIM_HD METASIM_INLINE Net net_of(const MetaBatchArgs<T>& a) {
+  return Net::from_shape(a.net);
+}
+template <class Net>
+using BatchedOf = typename BatchedFor<Net>::type;
+
 // Byte offsets of one task's scratch (shared memory on CUDA, a per-thread buffer on the CPU).
 struct TaskScratchLayout {
   int chunk = 0;
@@ -75,14 +86,18 @@ struct TaskScratchLayout {
   std::size_t phi = 0, grad = 0, v = 0, hv = 0, u = 0;  // parameter vectors
   std::size_t xs = 0, ys = 0, xq = 0, yq = 0;           // the task's data
   std::size_t lterm = 0, chunk_buffers = 0;
+  std::size_t work = 0, work_bytes = 0;  // DynamicBatchedMlp's CPU work area (serial layouts only)
   std::size_t bytes = 0;
 };
 
 constexpr int kMaxChunk = 32;
 
+// serial: the layout of a CPU task (one worker), which for a DynamicMlp adds the work area that its
+// CPU passes keep on the heap where BatchedMlp's are on the stack.
 template <class Family, class Net, typename T>
-TaskScratchLayout make_scratch_layout(const MetaBatchArgs<T>& a) {
-  using B = BatchedMlp<Net>;
+TaskScratchLayout make_scratch_layout(const MetaBatchArgs<T>& a, bool serial = false) {
+  const Net net = net_of<Net>(a);
+  const BatchedOf<Net> b(net);
   TaskScratchLayout l;
   const int most = a.support > a.query ? a.support : a.query;
   l.chunk = most < kMaxChunk ? (most > 0 ? most : 1) : kMaxChunk;
@@ -93,7 +108,7 @@ TaskScratchLayout make_scratch_layout(const MetaBatchArgs<T>& a) {
     off += (bytes + 15) / 16 * 16;
     return at;
   };
-  const std::size_t vec = sizeof(T) * static_cast<std::size_t>(Net::kNumParams);
+  const std::size_t vec = sizeof(T) * static_cast<std::size_t>(net.num_params());
   const bool first = a.mode == MetaMode::kFirstOrder || a.mode == MetaMode::kSecondOrder;
   const bool second = a.mode == MetaMode::kSecondOrder;
   l.phi = take(vec);
@@ -107,20 +122,60 @@ TaskScratchLayout make_scratch_layout(const MetaBatchArgs<T>& a) {
   l.ys = take(sizeof(T) * Family::kOutputDim * k);
   l.xq = take(sizeof(T) * Family::kInputDim * q);
   l.yq = take(sizeof(T) * Family::kOutputDim * q);
-  l.lterm = take(sizeof(T) * Net::kOutputDim * static_cast<std::size_t>(l.stride));
-  // Plain and Dual chunk buffers are used at different times: they share these bytes.
+  l.lterm = take(sizeof(T) * net.output_dim() * static_cast<std::size_t>(l.stride));
+  // Plain and Dual chunk buffers (and work areas) are used at different times: they share bytes.
   const std::size_t scalar = second ? sizeof(Dual<T>) : sizeof(T);
-  l.chunk_buffers = take(scalar * static_cast<std::size_t>(B::buffer_elements(l.stride)));
+  l.chunk_buffers = take(scalar * static_cast<std::size_t>(b.buffer_elements(l.stride)));
+  if (serial && b.work_elements() > 0) {
+    l.work_bytes = scalar * static_cast<std::size_t>(b.work_elements());
+    l.work = take(l.work_bytes);
+  }
   l.bytes = off;
   return l;
 }
 
 // Shape checks that do not depend on the backend: "" when a launch of this shape can run,
 // otherwise a sentence naming the offending field.
+// The layer sizes a DynamicMlp accepts: "" or a sentence naming model.hidden.
+inline std::string check_mlp_shape(const MlpShape& s, int input_dim, int output_dim) {
+  const int hidden = s.num_layers - 1;
+  if (hidden < 1 || hidden > MlpShape::kMaxHiddenLayers) {
+    return "model.hidden: must have 1 to " + std::to_string(MlpShape::kMaxHiddenLayers) +
+           " hidden layers, got " + std::to_string(hidden < 0 ? 0 : hidden);
+  }
+  if (s.widths[0] != input_dim || s.widths[s.num_layers] != output_dim) {
+    return "model: the network's input/output sizes " + std::to_string(s.widths[0]) + "/" +
+           std::to_string(s.widths[s.num_layers]) + " do not match the task family's " +
+           std::to_string(input_dim) + "/" + std::to_string(output_dim);
+  }
+  for (int l = 1; l < s.num_layers; ++l) {
+    if (s.widths[l] < 1 || s.widths[l] > MlpShape::kMaxWidth) {
+      return "model.hidden: width " + std::to_string(l - 1) + " must be in [1, " +
+             std::to_string(MlpShape::kMaxWidth) + "], got " + std::to_string(s.widths[l]);
+    }
+  }
+  return "";
+}
+
 template <class Family, class Net, typename T>
 std::string check_meta_shape(const MetaBatchArgs<T>& a) {
-  static_assert(Net::kInputDim == Family::kInputDim && Net::kOutputDim == Family::kOutputDim,
-                "the model's input/output sizes must match the task family's");
+  if constexpr (Net::kDynamic) {
+    const std::string why = check_mlp_shape(a.net, Family::kInputDim, Family::kOutputDim);
+    if (!why.empty()) return why;
+    // Parameter offsets are int: keep every index below 2^31 with room for Meta-SGD's 2x.
+    long long params = 0;
+    for (int l = 0; l < a.net.num_layers; ++l) {
+      params += static_cast<long long>(a.net.widths[l] + 1) * a.net.widths[l + 1];
+    }
+    if (params > (1LL << 29)) {
+      return "model.hidden: " + std::to_string(params) +
+             " parameters, more than the 2^29 a task "
+             "can hold";
+    }
+  } else {
+    static_assert(Net::kInputDim == Family::kInputDim && Net::kOutputDim == Family::kOutputDim,
+                  "the model's input/output sizes must match the task family's");
+  }
   if (a.num_tasks < 1) return "num_tasks: must be at least 1, got " + std::to_string(a.num_tasks);
   if (a.support < 1) return "support: must be at least 1, got " + std::to_string(a.support);
   if (a.query < 1) return "query: must be at least 1, got " + std::to_string(a.query);
@@ -145,7 +200,7 @@ std::string check_meta_args(const MetaBatchArgs<T>& a) {
   if (a.mode != MetaMode::kEvaluate && a.task_grads == nullptr) {
     return "task_grads: a meta-gradient was requested but no output was given";
   }
-  if (trajectory_elements(a, Net::kNumParams) > 0 && a.trajectory == nullptr) {
+  if (trajectory_elements(a, net_of<Net>(a).num_params()) > 0 && a.trajectory == nullptr) {
     return "trajectory: exact second order with inner_steps >= 2 needs a trajectory buffer";
   }
   return "";
@@ -220,8 +275,9 @@ METASIM_HD METASIM_INLINE bool any_non_finite(const Group& g, int n, const T* x)
 template <class Family, class Net, typename T, class Group>
 METASIM_HD void run_meta_task(const Group& g, const MetaBatchArgs<T>& a,
                               const TaskScratchLayout& layout, int task, unsigned char* scratch) {
-  using B = BatchedMlp<Net>;
-  constexpr int n = Net::kNumParams;
+  const Net net = net_of<Net>(a);
+  const BatchedOf<Net> b(net);
+  const int n = net.num_params();
   const int k = a.support;
   const int q = a.query;
   const int steps = a.inner_steps;
@@ -236,9 +292,10 @@ METASIM_HD void run_meta_task(const Group& g, const MetaBatchArgs<T>& a,
   T* xq = reinterpret_cast<T*>(scratch + layout.xq);
   T* yq = reinterpret_cast<T*>(scratch + layout.yq);
   T* lterm = reinterpret_cast<T*>(scratch + layout.lterm);
-  const ChunkBuffers<T> plain =
-      B::carve(reinterpret_cast<T*>(scratch + layout.chunk_buffers), layout.stride, layout.chunk);
-  const InnerRate<T> rate{a.rate, a.inner_lr, a.alpha, Net::weight_offset(Net::kNumLayers - 1)};
+  unsigned char* work = layout.work_bytes > 0 ? scratch + layout.work : nullptr;
+  const ChunkBuffers<T> plain = b.carve(reinterpret_cast<T*>(scratch + layout.chunk_buffers),
+                                        layout.stride, layout.chunk, reinterpret_cast<T*>(work));
+  const InnerRate<T> rate{a.rate, a.inner_lr, a.alpha, net.weight_offset(net.num_layers() - 1)};
   T* const no_grad = nullptr;
 
   generate_task_data<Family, T>(g, a.keys, a.first_task + static_cast<uint32_t>(task), k, q, xs, ys,
@@ -246,8 +303,8 @@ METASIM_HD void run_meta_task(const Group& g, const MetaBatchArgs<T>& a,
   g.for_each(n, [&](int i) { phi[i] = a.theta[i]; });
   g.sync();
   const T loss_before =
-      B::template mse<false>(g, static_cast<const T*>(phi), static_cast<const T*>(xq),
-                             static_cast<const T*>(yq), q, plain, lterm, no_grad);
+      b.template mse<false>(g, static_cast<const T*>(phi), static_cast<const T*>(xq),
+                            static_cast<const T*>(yq), q, plain, lterm, no_grad);
 
   // Inner loop (plain reverse passes); phi_1 .. phi_{k-1} are saved for the reverse sweep.
   const bool second = a.mode == MetaMode::kSecondOrder;
@@ -256,8 +313,8 @@ METASIM_HD void run_meta_task(const Group& g, const MetaBatchArgs<T>& a,
   for (int j = 0; j < steps; ++j) {
     g.for_each(n, [&](int i) { grad[i] = T(0); });
     g.sync();
-    B::template mse<true>(g, static_cast<const T*>(phi), static_cast<const T*>(xs),
-                          static_cast<const T*>(ys), k, plain, lterm, grad);
+    b.template mse<true>(g, static_cast<const T*>(phi), static_cast<const T*>(xs),
+                         static_cast<const T*>(ys), k, plain, lterm, grad);
     T* save = traj != nullptr && j + 1 < steps ? traj + static_cast<std::size_t>(j) * n : nullptr;
     if (save != nullptr) {
       for_each_with_rate(g, rate, n, [&](int i, T r) {
@@ -289,8 +346,8 @@ METASIM_HD void run_meta_task(const Group& g, const MetaBatchArgs<T>& a,
     }
   };
   if (a.mode == MetaMode::kEvaluate || a.mode == MetaMode::kReptile) {
-    loss_after = B::template mse<false>(g, static_cast<const T*>(phi), static_cast<const T*>(xq),
-                                        static_cast<const T*>(yq), q, plain, lterm, no_grad);
+    loss_after = b.template mse<false>(g, static_cast<const T*>(phi), static_cast<const T*>(xq),
+                                       static_cast<const T*>(yq), q, plain, lterm, no_grad);
     if (a.mode == MetaMode::kReptile) {
       g.for_each_independent(n, [&](int i) { out_row(i) = a.theta[i] - phi[i]; });
       bad |= column_non_finite(0);
@@ -298,14 +355,15 @@ METASIM_HD void run_meta_task(const Group& g, const MetaBatchArgs<T>& a,
   } else {
     g.for_each(n, [&](int i) { grad[i] = T(0); });
     g.sync();
-    loss_after = B::template mse<true>(g, static_cast<const T*>(phi), static_cast<const T*>(xq),
-                                       static_cast<const T*>(yq), q, plain, lterm, grad);
+    loss_after = b.template mse<true>(g, static_cast<const T*>(phi), static_cast<const T*>(xq),
+                                      static_cast<const T*>(yq), q, plain, lterm, grad);
     if (a.mode == MetaMode::kFirstOrder) {
       g.for_each_independent(n, [&](int i) { out_row(i) = grad[i]; });
       bad |= any_non_finite(g, n, static_cast<const T*>(grad));
     } else {
-      const ChunkBuffers<Dual<T>> dual = B::carve(
-          reinterpret_cast<Dual<T>*>(scratch + layout.chunk_buffers), layout.stride, layout.chunk);
+      const ChunkBuffers<Dual<T>> dual =
+          b.carve(reinterpret_cast<Dual<T>*>(scratch + layout.chunk_buffers), layout.stride,
+                  layout.chunk, reinterpret_cast<Dual<T>*>(work));
       const bool per_param = a.rate == RateKind::kPerParameter;
       g.for_each_independent(n, [&](int i) { v[i] = grad[i]; });
       if (per_param) g.for_each_independent(n, [&](int i) { out_row(n + i) = T(0); });
@@ -321,8 +379,8 @@ METASIM_HD void run_meta_task(const Group& g, const MetaBatchArgs<T>& a,
         });
         g.sync();
         const DualParamView<T> p{phi, u};
-        B::template mse<true>(g, p, static_cast<const T*>(xs), static_cast<const T*>(ys), k, dual,
-                              lterm, DualGradSink<T, true>{grad, hv});
+        b.template mse<true>(g, p, static_cast<const T*>(xs), static_cast<const T*>(ys), k, dual,
+                             lterm, DualGradSink<T, true>{grad, hv});
         if (per_param) {
           g.for_each_independent(n, [&](int i) {
             out_row(n + i) -= grad[i] * v[i];

@@ -1,5 +1,6 @@
-// The (task family, model) pairs the fused meta-learning launchers are compiled for.
-// To add a family or a model size, add one line to the list; the Trainer and CLI find it by name.
+// The built-in task families and the model sizes compiled into metasim as fast paths. Every family
+// also runs any other size through the generic path (DynamicMlp); users register their own
+// families from their own code (meta/register_task_family.hpp), without editing this list.
 #pragma once
 
 #include <metasim/kernels/core/mlp.hpp>
@@ -25,9 +26,13 @@ constexpr const char* activation_name<Tanh>() {
 
 }  // namespace metasim::meta
 
-// X(Name, Family, Act, hidden widths...). Every entry costs one instantiation of the fused kernel
-// per precision in each launcher, so the list holds what the configs use (1-40-40-1 ReLU: MAML's
-// sinusoid model; 1-64-64-1 tanh: Reptile's), not every size one might try.
+// X(Family): the built-in families, each instantiated with DynamicMlp<Relu> and DynamicMlp<Tanh>.
+#define METASIM_FOR_EACH_META_FAMILY(X) X(::metasim::meta::SinusoidFamily)
+
+// X(Name, Family, Act, hidden widths...): the compiled fast paths. Every entry costs one
+// instantiation of the fused kernel per precision in each launcher, so the list holds what the
+// configs use (1-40-40-1 ReLU: MAML's sinusoid model; 1-64-64-1 tanh: Reptile's), not every size
+// one might try.
 #define METASIM_FOR_EACH_META_MODEL(X)                                           \
   X(SinusoidRelu40x40, ::metasim::meta::SinusoidFamily, ::metasim::Relu, 40, 40) \
   X(SinusoidTanh40x40, ::metasim::meta::SinusoidFamily, ::metasim::Tanh, 40, 40) \
