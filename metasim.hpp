@@ -1,5 +1,6 @@
 // metasim's host API in one include: backends, batched environments and their registry, rollouts,
-// replays, checkpoints and the three trainers. Kernels and launch templates have their own headers.
+// replays, checkpoints, the three trainers and the registration of users' envs and task families.
+// Kernels and launch templates have their own headers.
 #pragma once
 
 #include <metasim/host/backend.hpp>
@@ -11,5 +12,6 @@
 #include <metasim/host/vector_env.hpp>
 #include <metasim/kernels/core/error.hpp>
 #include <metasim/meta/ppo/ppo.hpp>
+#include <metasim/meta/register_task_family.hpp>
 #include <metasim/meta/rl/meta_rl.hpp>
 #include <metasim/meta/trainer.hpp>

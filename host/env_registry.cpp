@@ -55,16 +55,7 @@ std::string known_names(const Registry& r) {
   return known;
 }
 
-void check_spec(const EnvSpec& s) {
-  if (s.name.empty()) throw InvalidArgument("env", "an env's name (kName) must not be empty");
-  for (const char c : s.name) {
-    if (c <= ' ' || c == '"' || c == '\\' || c > '~') {
-      throw InvalidArgument("env", "env name '" + s.name +
-                                       "' may hold printable ASCII characters other than space, "
-                                       "quote and backslash only");
-    }
-  }
-}
+void check_spec(const EnvSpec& s) { require_registry_name("env", "env", s.name); }
 
 }  // namespace
 

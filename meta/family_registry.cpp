@@ -95,16 +95,7 @@ std::string known_names(const Registry& r) {
 }  // namespace
 
 void register_task_family_entry(TaskFamilyEntry entry) {
-  if (entry.name.empty()) {
-    throw InvalidArgument("task_family", "a task family's name (kName) must not be empty");
-  }
-  for (const char c : entry.name) {
-    if (c <= ' ' || c == '"' || c == '\\' || c > '~') {
-      throw InvalidArgument("task_family", "task family name '" + entry.name +
-                                               "' may hold printable ASCII characters other than "
-                                               "space, quote and backslash only");
-    }
-  }
+  require_registry_name("task_family", "task family", entry.name);
   if (!entry.cpu.relu || !entry.cpu.tanh) {
     throw InvalidArgument("task_family", "task family '" + entry.name +
                                              "' has no CPU launchers: register it with "

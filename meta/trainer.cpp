@@ -254,6 +254,13 @@ TrainSummary train_run(const TrainConfig& config, const std::string& run_dir, bo
   summary.tasks_per_s = summary.wall_s > 0 ? static_cast<double>(summary.iterations - start) *
                                                  config.meta_batch / summary.wall_s
                                            : 0.0;
+  // The run's result beside its metrics, as the RL trainers write theirs.
+  const nlohmann::json out = {
+      {"algorithm", config.algorithm},        {"task_family", config.task_family},
+      {"model", trainer.model_description()}, {"iterations", summary.iterations},
+      {"meta_loss", summary.meta_loss},       {"loss_before", summary.loss_before},
+      {"tasks_per_s", summary.tasks_per_s},   {"wall_s", summary.wall_s}};
+  write_file_atomically((fs::path(run_dir) / "summary.json").string(), out.dump(2) + "\n");
   return summary;
 }
 

@@ -243,8 +243,8 @@ TEST(MetaConfig_Errors, NameTheFieldAndTheAllowedRange) {
             std::string::npos);
   EXPECT_NE(config_error(json::object(), {"inner.lr"}).find("--set: expected key=value"),
             std::string::npos);
-  EXPECT_NE(config_error({{"model", {{"hidden", {64, 32}}}}}, {})
-                .find("model.hidden: no fused kernels for sinusoid 64-32 relu"),
+  EXPECT_NE(config_error({{"model", {{"hidden", {1, 2, 3, 4, 5, 6, 7, 8, 9}}}}}, {})
+                .find("model.hidden: must be a list of 1 to 8 widths in [1, 4096]"),
             std::string::npos);
   EXPECT_NE(config_error(json::object(), {"model.hidden=[40,0]"}).find("model.hidden: must be"),
             std::string::npos);

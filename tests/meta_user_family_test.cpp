@@ -198,6 +198,10 @@ TEST(MetaUserFamily_Trainer, TrainsChecksAndEvaluatesWithEveryAlgorithm) {
     EXPECT_LT(s.meta_loss, 0.8 * first) << algo;
     EXPECT_TRUE(std::filesystem::exists(dir.path() + "/checkpoint")) << algo;
     EXPECT_TRUE(std::filesystem::exists(dir.path() + "/metrics.jsonl")) << algo;
+    const nlohmann::json summary = read_json_file(dir.path() + "/summary.json");
+    EXPECT_EQ(summary.at("iterations").get<int64_t>(), 300) << algo;
+    EXPECT_EQ(summary.at("task_family").get<std::string>(), "test/wave2d") << algo;
+    EXPECT_DOUBLE_EQ(summary.at("meta_loss").get<double>(), s.meta_loss) << algo;
 
     EvalOptions eo;
     eo.tasks = 64;

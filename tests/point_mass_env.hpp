@@ -63,4 +63,20 @@ struct BrokenObserve : PointMass1D<Real> {
   }
 };
 
+// A meta-RL task family over PointMass1D, as a user would write one: mass in [0.5, 2] and goal in
+// [-0.5, 0.5] per task.
+struct PointMassTasks {
+  static constexpr const char* kName = "test/pointmass-tasks";
+  template <typename Real>
+  using Env = PointMass1D<Real>;
+  static constexpr int kDefaultHorizon = 30;
+  template <typename Real>
+  static METASIM_HD METASIM_INLINE typename Env<Real>::Params sample(metasim::RandomStream& rng) {
+    typename Env<Real>::Params p;
+    p.mass = rng.uniform<Real>(Real(0.5), Real(2));
+    p.goal = rng.uniform<Real>(Real(-0.5), Real(0.5));
+    return p;
+  }
+};
+
 }  // namespace test_envs

@@ -1,7 +1,8 @@
-// A `metasim` tool that knows the example's env: every subcommand (rollout, train, eval, ...) works
-// on "PointMass1D-v0" as on a built-in, e.g.
+// A `metasim` tool that knows the example's env and task family: every subcommand (rollout, train,
+// eval, ...) works on "PointMass1D-v0" and the meta-RL family "pointmass" as on a built-in, e.g.
 //   my_metasim rollout --env PointMass1D-v0 --num-envs 4096 --steps 1000
 //   my_metasim train --config ppo-point-mass.json --out runs/pm
+//   my_metasim train --config maml-rl-point-mass.json --out runs/pm-meta
 #include <metasim/tools/cli.hpp>
 
 #include "point_mass.hpp"

@@ -52,8 +52,25 @@ struct PointMass {
   }
 };
 
-// Registers PointMass for batched stepping and for PPO (CPU; and CUDA where the example was built
-// with it). Call once at start-up, before the name is used.
+// A meta-RL task family over PointMass: each task draws its own mass in [0.5, 2] (hidden from the
+// policy: it must find out how hard to push) and goal in [-0.5, 0.5]. "env": "pointmass" in a
+// meta-RL config trains on it (meta/rl/register_meta_rl.hpp states the contract).
+struct PointMassTasks {
+  static constexpr const char* kName = "pointmass";
+  template <typename Real>
+  using Env = PointMass<Real>;
+  static constexpr int kDefaultHorizon = 100;
+  template <typename Real>
+  static METASIM_HD METASIM_INLINE typename Env<Real>::Params sample(metasim::RandomStream& rng) {
+    typename Env<Real>::Params p;
+    p.mass = rng.uniform<Real>(Real(0.5), Real(2));
+    p.goal = rng.uniform<Real>(Real(-0.5), Real(0.5));
+    return p;
+  }
+};
+
+// Registers PointMass for batched stepping and PPO, and PointMassTasks for meta-RL (CPU; and CUDA
+// where the example was built with it). Call once at start-up, before the names are used.
 void register_point_mass();
 
 }  // namespace point_mass

@@ -1,6 +1,8 @@
-// Registers the example's env with metasim: the CPU launchers and PPO kernels are compiled here.
+// Registers the example's env and task family with metasim: the CPU launchers, PPO kernels and
+// meta-RL stages are compiled here.
 #include <metasim/host/register_env.hpp>
 #include <metasim/kernels/rl/register_ppo.hpp>
+#include <metasim/meta/rl/register_meta_rl.hpp>
 
 #include "point_mass.hpp"
 
@@ -13,6 +15,7 @@ void register_point_mass_cuda();  // register_point_mass_cuda.cu
 void register_point_mass() {
   metasim::register_env<PointMass>();
   metasim::rl::register_ppo<PointMass>();
+  metasim::rl::register_meta_rl_family<PointMassTasks>();
 #if POINT_MASS_HAS_CUDA
   register_point_mass_cuda();
 #endif

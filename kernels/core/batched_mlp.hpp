@@ -129,6 +129,46 @@ METASIM_INLINE void serial_madd(int n, const YR& y, const X& x, const AR& a) {
 // chunk at once, with the (unit, sample) pairs split over the group's workers. Parameter
 // gradients are summed over samples by the worker that owns the parameter: no atomics, and the
 // summation order is fixed, so results do not depend on the number of workers.
+// The chunked mean squared error behind BatchedMlp::mse and DynamicBatchedMlp::mse: `passes` is
+// either (its forward and backward run each chunk), n_out the network's outputs.
+template <bool kWithGrad, class Passes, class Group, class P, typename T, typename S, class G>
+METASIM_HD METASIM_INLINE T chunked_mse(const Passes& passes, int n_out, const Group& g,
+                                        const P& p, const T* xs, const T* ys, int k,
+                                        const ChunkBuffers<S>& b, T* lterm, const G& grad) {
+  const T weight = T(1) / T(k * n_out);
+  T loss = T(0);
+  for (int s0 = 0; s0 < k; s0 += b.chunk) {
+    const int c = k - s0 < b.chunk ? k - s0 : b.chunk;
+    passes.forward(g, p, xs + s0, k, c, b);
+    if constexpr (kIsSerial<Group>) {
+      for (int j = 0; j < n_out; ++j) {
+        const SerialRow<S> o(b.out + j * b.stride, b.stride);
+        for (int s = 0; s < c; ++s) {
+          const S e = o.load(s) - ys[j * k + s0 + s];
+          const T ev = value_of(e);
+          lterm[j * b.stride + s] = weight * (ev * ev);
+          o.store(s, e * T(2 * weight));
+        }
+      }
+    } else {
+      g.for_each_2d(n_out, c, [&](int j, int s) {
+        const S e = b.out[j * b.stride + s] - ys[j * k + s0 + s];
+        const T ev = value_of(e);
+        lterm[j * b.stride + s] = weight * (ev * ev);
+        b.out[j * b.stride + s] = e * T(2 * weight);
+      });
+    }
+    g.sync();
+    if (g.rank() == 0) {
+      for (int j = 0; j < n_out; ++j) {
+        for (int s = 0; s < c; ++s) loss += lterm[j * b.stride + s];
+      }
+    }
+    if constexpr (kWithGrad) passes.backward(g, p, xs + s0, k, c, b, grad);
+  }
+  return loss;
+}
+
 template <class Net>
 struct BatchedMlp {
   // Stateless: constructible from the (empty) network object so that callers can treat compiled
@@ -191,38 +231,7 @@ struct BatchedMlp {
   template <bool kWithGrad, class Group, class P, typename T, typename S, class G>
   static METASIM_HD T mse(const Group& g, const P& p, const T* xs, const T* ys, int k,
                           const ChunkBuffers<S>& b, T* lterm, const G& grad) {
-    const T weight = T(1) / T(k * kOut);
-    T loss = T(0);
-    for (int s0 = 0; s0 < k; s0 += b.chunk) {
-      const int c = k - s0 < b.chunk ? k - s0 : b.chunk;
-      forward(g, p, xs + s0, k, c, b);
-      if constexpr (kIsSerial<Group>) {
-        for (int j = 0; j < kOut; ++j) {
-          const SerialRow<S> o(b.out + j * b.stride, b.stride);
-          for (int s = 0; s < c; ++s) {
-            const S e = o.load(s) - ys[j * k + s0 + s];
-            const T ev = value_of(e);
-            lterm[j * b.stride + s] = weight * (ev * ev);
-            o.store(s, e * T(2 * weight));
-          }
-        }
-      } else {
-        g.for_each_2d(kOut, c, [&](int j, int s) {
-          const S e = b.out[j * b.stride + s] - ys[j * k + s0 + s];
-          const T ev = value_of(e);
-          lterm[j * b.stride + s] = weight * (ev * ev);
-          b.out[j * b.stride + s] = e * T(2 * weight);
-        });
-      }
-      g.sync();
-      if (g.rank() == 0) {
-        for (int j = 0; j < kOut; ++j) {
-          for (int s = 0; s < c; ++s) loss += lterm[j * b.stride + s];
-        }
-      }
-      if constexpr (kWithGrad) backward(g, p, xs + s0, k, c, b, grad);
-    }
-    return loss;
+    return chunked_mse<kWithGrad>(BatchedMlp{}, kOut, g, p, xs, ys, k, b, lterm, grad);
   }
 
  private:

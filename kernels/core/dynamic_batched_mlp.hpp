@@ -136,39 +136,7 @@ struct DynamicBatchedMlp {
   template <bool kWithGrad, class Group, class P, typename T, typename S, class G>
   METASIM_HD T mse(const Group& g, const P& p, const T* xs, const T* ys, int k,
                    const ChunkBuffers<S>& b, T* lterm, const G& grad) const {
-    const int n_out = net.output_dim();
-    const T weight = T(1) / T(k * n_out);
-    T loss = T(0);
-    for (int s0 = 0; s0 < k; s0 += b.chunk) {
-      const int c = k - s0 < b.chunk ? k - s0 : b.chunk;
-      forward(g, p, xs + s0, k, c, b);
-      if constexpr (kIsSerial<Group>) {
-        for (int j = 0; j < n_out; ++j) {
-          const SerialRow<S> o(b.out + j * b.stride, b.stride);
-          for (int s = 0; s < c; ++s) {
-            const S e = o.load(s) - ys[j * k + s0 + s];
-            const T ev = value_of(e);
-            lterm[j * b.stride + s] = weight * (ev * ev);
-            o.store(s, e * T(2 * weight));
-          }
-        }
-      } else {
-        g.for_each_2d(n_out, c, [&](int j, int s) {
-          const S e = b.out[j * b.stride + s] - ys[j * k + s0 + s];
-          const T ev = value_of(e);
-          lterm[j * b.stride + s] = weight * (ev * ev);
-          b.out[j * b.stride + s] = e * T(2 * weight);
-        });
-      }
-      g.sync();
-      if (g.rank() == 0) {
-        for (int j = 0; j < n_out; ++j) {
-          for (int s = 0; s < c; ++s) loss += lterm[j * b.stride + s];
-        }
-      }
-      if constexpr (kWithGrad) backward(g, p, xs + s0, k, c, b, grad);
-    }
-    return loss;
+    return chunked_mse<kWithGrad>(*this, net.output_dim(), g, p, xs, ys, k, b, lterm, grad);
   }
 
   template <class Group, class P, typename X, typename S>

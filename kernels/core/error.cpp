@@ -24,4 +24,18 @@ void require_positive(std::string_view field, long long value) {
   }
 }
 
+void require_registry_name(std::string_view field, std::string_view what, std::string_view name) {
+  if (name.empty()) {
+    throw InvalidArgument(field, std::string("a ") + std::string(what) +
+                                     "'s name (kName) must not be empty");
+  }
+  for (const char c : name) {
+    if (c <= ' ' || c == '"' || c == '\\' || c > '~') {
+      throw InvalidArgument(field, std::string(what) + " name '" + std::string(name) +
+                                       "' may hold printable ASCII characters other than space, "
+                                       "quote and backslash only");
+    }
+  }
+}
+
 }  // namespace metasim

@@ -28,5 +28,9 @@ class InvalidArgument : public std::invalid_argument {
 void require_in_range(std::string_view field, double value, double lo, double hi);
 // Throws unless value >= 1.
 void require_positive(std::string_view field, long long value);
+// The names registries accept (envs, task families): non-empty, printable ASCII other than space,
+// quote and backslash, so that they stand in configs and JSON as they are. Throws
+// InvalidArgument(field, ...) naming `what` ("env", "task family", ...) otherwise.
+void require_registry_name(std::string_view field, std::string_view what, std::string_view name);
 
 }  // namespace metasim

@@ -35,7 +35,23 @@ namespace metasim::meta::lanes {
 template <typename T>
 inline constexpr bool kVectorizable = std::is_same_v<T, float> || std::is_same_v<T, double>;
 
-template <typename T, int kBytes, bool kVector = (kBytes > 0 && kVectorizable<T>)>
+// The widest lane the target's registers hold: 64 bytes where AVX is enabled (on AVX2 without
+// AVX-512 a 64-byte lane is two 32-byte registers, see fma_lane), 16 with SSE2 only (a translation
+// unit compiled without -march flags, e.g. a user's own task family), where wider vectors would be
+// emulated at great cost in compile time and code size. Every element is the same madd chain for
+// any lane width, so the results do not depend on it. nvcc's host pass: one scalar.
+#if defined(__GNUC__) && !defined(__CUDACC__)
+#if defined(__AVX__)
+inline constexpr int kWideBytes = 64;
+#else
+inline constexpr int kWideBytes = 16;
+#endif
+#else
+inline constexpr int kWideBytes = 0;
+#endif
+
+template <typename T, int kBytes,
+          bool kVector = (kBytes > 0 && kBytes <= kWideBytes && kVectorizable<T>)>
 struct Vec {
   static constexpr int kWidth = 1;
   using type = T;
@@ -48,9 +64,6 @@ struct Vec<T, kBytes, true> {
   using Index = std::conditional_t<sizeof(T) == 4, int, long long>;
   typedef Index mask __attribute__((vector_size(kBytes)));
 };
-inline constexpr int kWideBytes = 64;
-#else
-inline constexpr int kWideBytes = 0;
 #endif
 
 // Lane<S, B>: a lane of scalars S (plain, or Dual as a Dual of vectors).

@@ -1,5 +1,7 @@
 // The supervised task-family interface and the per-task data generator the fused kernels call.
-// A family is one header with a struct shaped like SinusoidFamily; register it in meta_configs.hpp.
+// A family is a struct shaped like SinusoidFamily, in metasim or in the user's own code;
+// registering it (meta/register_task_family.hpp) makes it usable by name, with check_task_family's
+// compile-time messages for a missing member.
 #pragma once
 
 #include <cstdint>

@@ -36,3 +36,18 @@ struct RlModel {
 METASIM_FOR_EACH_RL_MODEL(METASIM_RL_MODEL_ALIAS)
 #undef METASIM_RL_MODEL_ALIAS
 }  // namespace metasim::rl::models
+
+namespace metasim::rl {
+// The policy of a meta-RL family registered from user code (meta/rl/register_meta_rl.hpp): the
+// MAML paper's 100-100 ReLU network, categorical for discrete actions, Gaussian for continuous.
+template <class Family, bool kDiscrete = Family::template Env<float>::kDiscrete>
+struct DefaultRlPolicy {
+  using EnvF = typename Family::template Env<float>;
+  using type = CategoricalMlpPolicy<Mlp<Relu, EnvF::kObsDim, 100, 100, EnvF::kNumActions>>;
+};
+template <class Family>
+struct DefaultRlPolicy<Family, false> {
+  using EnvF = typename Family::template Env<float>;
+  using type = GaussianMlpPolicy<Mlp<Relu, EnvF::kObsDim, 100, 100, EnvF::kActionDim>>;
+};
+}  // namespace metasim::rl

@@ -359,6 +359,7 @@ json train_command(const json& file, const std::vector<std::string>& sets,
            {"return_after", last_after},
            {"best_train", best_train.summary()}};
   if (validating) out["best_validation"] = best_validation.summary();
+  write_file_atomically((fs::path(run_dir) / "summary.json").string(), out.dump(2) + "\n");
   return out;
 }
 

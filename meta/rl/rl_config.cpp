@@ -2,6 +2,7 @@
 // so that parsing, --set overrides, range errors, config.json and the reference text agree.
 #include <metasim/meta/rl/rl_config.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -78,6 +79,31 @@ Field eval_lr_field() {
   return f;
 }
 
+// The task family, checked against the built-in and registered families when it is set, so that
+// families a user registers after the schema was first used are accepted too.
+Field env_field() {
+  Field f;
+  f.key = "env";
+  f.is_string = true;
+  f.range =
+      "a meta-RL task family (built in: nav2d | cartpole | pendulum | mountaincar; or one "
+      "registered with register_meta_rl_family)";
+  f.doc = "task family";
+  f.set = [](RlConfig& c, const json& v) {
+    const std::string got = v.is_string() ? v.get<std::string>() : v.dump();
+    const std::vector<std::string> names = rl_env_names();
+    if (v.is_string() && std::find(names.begin(), names.end(), got) != names.end()) {
+      c.env = got;
+      return;
+    }
+    std::string list;
+    for (const std::string& n : names) list += (list.empty() ? "" : ", ") + n;
+    throw InvalidArgument("env", "must be one of " + list + "; got '" + got + "'");
+  };
+  f.get = [](const RlConfig& c) { return json(c.env); };
+  return f;
+}
+
 const config::Schema<RlConfig>& schema() {
   static const config::Schema<RlConfig> kSchema([] {
     using C = RlConfig;
@@ -87,7 +113,7 @@ const config::Schema<RlConfig>& schema() {
         choice_field("algorithm", &C::algorithm, rl_algorithm_names(),
                      "maml-trpo: exact second-order MAML with a TRPO outer step; "
                      "fomaml-rl: first-order MAML with Adam; reptile-rl: Reptile with Adam"));
-    f.push_back(choice_field("env", &C::env, rl_env_names(), "task family"));
+    f.push_back(env_field());
     f.push_back(choice_field("policy.distribution", &C::distribution,
                              {"auto", "gaussian", "categorical"},
                              "action distribution (auto: categorical for discrete actions, "

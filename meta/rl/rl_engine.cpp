@@ -6,6 +6,7 @@
 #include <metasim/kernels/rl/rl_configs.hpp>
 #include <metasim/kernels/rl/rl_launch.hpp>
 #include <metasim/meta/rl/rl_engine_impl.hpp>
+#include <metasim/meta/rl/rl_family_registry.hpp>
 
 namespace metasim::rl {
 
@@ -91,12 +92,15 @@ std::vector<RlModelSpec> compiled_rl_models() {
 #define METASIM_RL_SPEC(Name, ...) v.push_back(spec_of<models::Name>());
   METASIM_FOR_EACH_RL_MODEL(METASIM_RL_SPEC)
 #undef METASIM_RL_SPEC
+  for (const RlFamilyEntry& e : registered_rl_families()) v.push_back(e.model);
   return v;
 }
 
 std::vector<RlEnvInfo> rl_envs() {
-  return {env_info<PointNavGoals>(), env_info<CartPolePoles>(), env_info<PendulumPhysics>(),
-          env_info<MountainCarPower>()};
+  std::vector<RlEnvInfo> v = {env_info<PointNavGoals>(), env_info<CartPolePoles>(),
+                              env_info<PendulumPhysics>(), env_info<MountainCarPower>()};
+  for (const RlFamilyEntry& e : registered_rl_families()) v.push_back(e.info);
+  return v;
 }
 
 std::unique_ptr<RlEngine> make_rl_engine(const RlModelSpec& model, Backend backend,
@@ -105,12 +109,15 @@ std::unique_ptr<RlEngine> make_rl_engine(const RlModelSpec& model, Backend backe
   if (same(model, spec_of<models::Name>())) return make_for<models::Name>(backend, precision);
   METASIM_FOR_EACH_RL_MODEL(METASIM_RL_MAKE)
 #undef METASIM_RL_MAKE
+  for (const RlFamilyEntry& e : registered_rl_families()) {
+    if (same(model, e.model)) return e.make(backend, precision);
+  }
   std::string list;
   for (const RlModelSpec& m : compiled_rl_models())
     list += (list.empty() ? "" : "; ") + describe(m);
   throw InvalidArgument("policy.hidden", "no compiled policy for " + describe(model) +
                                              "; compiled: " + list +
-                                             " (add one to kernels/rl/rl_configs.hpp)");
+                                             " (other sizes are not available for meta-RL yet)");
 }
 
 }  // namespace metasim::rl
