@@ -11,6 +11,8 @@
 #include <metasim/host/rollout.hpp>
 #include <metasim/host/vector_env.hpp>
 #include <metasim/kernels/core/error.hpp>
+#include <metasim/meta/algorithms.hpp>
+#include <metasim/meta/common/run_loop.hpp>
 #include <metasim/meta/ppo/ppo.hpp>
 #include <metasim/meta/register_task_family.hpp>
 #include <metasim/meta/rl/meta_rl.hpp>

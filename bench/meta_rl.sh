@@ -39,9 +39,13 @@ for algorithm in "${algorithms[@]}"; do
 import json, sys
 path, algorithm, mb, backend, commit, cpu, threads = sys.argv[1:]
 lines = [json.loads(l) for l in open(path)]
-timed = lines[1:] if len(lines) > 1 else lines
-steps = sum(l["env_steps"] for l in timed)
-seconds = sum(l["env_steps"] / l["steps_per_s"] for l in timed)
+# One line per iteration: "samples" counts env steps since the run began, "samples_per_s" is the
+# rate over that iteration.
+previous = [0] + [l["samples"] for l in lines[:-1]]
+per_iteration = [(l["samples"] - p, l["samples_per_s"]) for l, p in zip(lines, previous)]
+timed = per_iteration[1:] if len(per_iteration) > 1 else per_iteration
+steps = sum(n for n, _ in timed)
+seconds = sum(n / rate for n, rate in timed)
 print(json.dumps({"bench": "meta_rl", "env": "nav2d", "algorithm": algorithm,
                   "meta_batch": int(mb), "trajectories": 20, "horizon": 100,
                   "iterations_timed": len(timed), "env_steps": steps,

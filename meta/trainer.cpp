@@ -193,75 +193,37 @@ void Trainer::restore(const Checkpoint& c) {
   iteration_ = c.header.value("iteration", 0LL);
 }
 
-TrainSummary train_run(const TrainConfig& config, const std::string& run_dir, bool resume,
-                       bool progress) {
-  namespace fs = std::filesystem;
-  const std::string ckpt_path = (fs::path(run_dir) / "checkpoint").string();
-  require_new_run_or_resume(run_dir, resume);
-  Trainer trainer(config);  // validates everything before anything is written
-  if (resume) trainer.restore(load_checkpoint(ckpt_path));
-  std::ofstream metrics = open_run_directory(run_dir, to_json(config), resume);
+std::string SupervisedJob::backend_name() const {
+  return to_string(const_cast<Trainer&>(trainer_).engine().backend());
+}
 
-  const int64_t start = trainer.iteration();
-  const int64_t total = config.iterations;
-  const Clock::time_point t0 = Clock::now();
-  Clock::time_point window_t0 = t0, last_print = t0;
-  int64_t window_start = start;
-  double window_loss = 0, window_before = 0;
-  TrainSummary summary;
-  summary.iterations = start;
-  auto checkpoint = [&] { save_checkpoint(ckpt_path, trainer.to_checkpoint()); };
-  if (!resume) checkpoint();  // a NaN in the first iterations still leaves a loadable run
+nlohmann::json SupervisedJob::config_json() const { return to_json(trainer_.config()); }
 
-  while (trainer.iteration() < total) {
-    const IterationStats st = trainer.step();
-    window_loss += st.meta_loss;
-    window_before += st.loss_before;
-    const int64_t it = st.iteration;
-    const bool last = it == total;
-    if (it % config.log_every == 0 || last) {
-      const double n = static_cast<double>(it - window_start);
-      const double dt = seconds_since(window_t0);
-      const double wall = seconds_since(t0);
-      summary.meta_loss = window_loss / n;
-      summary.loss_before = window_before / n;
-      const nlohmann::json line = {{"iteration", it},
-                                   {"meta_loss", summary.meta_loss},
-                                   {"loss_before", summary.loss_before},
-                                   {"tasks_per_s", dt > 0 ? n * config.meta_batch / dt : 0.0},
-                                   {"wall_s", wall}};
-      metrics << line.dump() << '\n' << std::flush;
-      window_start = it;
-      window_t0 = Clock::now();
-      window_loss = window_before = 0;
-    }
-    if (it % config.checkpoint_every == 0 || last) checkpoint();
-    if (progress && (seconds_since(last_print) > 0.2 || last)) {
-      last_print = Clock::now();
-      const double wall = seconds_since(t0);
-      const double rate = static_cast<double>(it - start) / wall;
-      std::fprintf(
-          stderr, "\r[train] %s  it %lld/%lld  loss %.4f (before %.3f)  %.3g tasks/s  ETA %s   ",
-          config.algorithm.c_str(), static_cast<long long>(it), static_cast<long long>(total),
-          st.meta_loss, st.loss_before, rate * config.meta_batch,
-          format_duration(static_cast<double>(total - it) / rate).c_str());
-      if (last) std::fputc('\n', stderr);
-      std::fflush(stderr);
-    }
-  }
-  summary.iterations = trainer.iteration();
-  summary.wall_s = seconds_since(t0);
-  summary.tasks_per_s = summary.wall_s > 0 ? static_cast<double>(summary.iterations - start) *
-                                                 config.meta_batch / summary.wall_s
-                                           : 0.0;
-  // The run's result beside its metrics, as the RL trainers write theirs.
-  const nlohmann::json out = {
-      {"algorithm", config.algorithm},        {"task_family", config.task_family},
-      {"model", trainer.model_description()}, {"iterations", summary.iterations},
-      {"meta_loss", summary.meta_loss},       {"loss_before", summary.loss_before},
-      {"tasks_per_s", summary.tasks_per_s},   {"wall_s", summary.wall_s}};
-  write_file_atomically((fs::path(run_dir) / "summary.json").string(), out.dump(2) + "\n");
-  return summary;
+RunCadence SupervisedJob::cadence() const {
+  const TrainConfig& c = trainer_.config();
+  return RunCadence{c.iterations, c.log_every, c.checkpoint_every};
+}
+
+StepReport SupervisedJob::step() {
+  const IterationStats st = trainer_.step();
+  StepReport r;
+  r.iteration = st.iteration;
+  r.samples = trainer_.config().meta_batch;
+  r.window = {{"meta_loss", st.meta_loss}, {"loss_before", st.loss_before}};
+  char text[96];
+  std::snprintf(text, sizeof text, "loss %.4f (before %.3f)", st.meta_loss, st.loss_before);
+  r.progress = text;
+  return r;
+}
+
+nlohmann::json SupervisedJob::finish(const std::string& /*run_dir*/) {
+  return {{"model", trainer_.model_description()}};
+}
+
+nlohmann::json train_run(const TrainConfig& config, const std::string& run_dir,
+                         const RunOptions& options) {
+  SupervisedJob job(config);  // validates everything before anything is written
+  return run_training(job, run_dir, options);
 }
 
 EvalResult evaluate(const TrainConfig& config, const std::vector<double>& meta_params,
@@ -294,6 +256,8 @@ EvalResult evaluate(const TrainConfig& config, const std::vector<double>& meta_p
   r.shots = o.shots;
   r.steps = o.steps;
   r.query = o.query;
+  r.backend = to_string(engine->backend());
+  r.seed = o.seed_given ? o.seed : config.seed;
   const Clock::time_point t0 = Clock::now();
   BatchResult out;
   double before = 0, after = 0;
@@ -342,6 +306,58 @@ EvalResult evaluate_run(const std::string& run_dir, const EvalOptions& options) 
   const auto it = c.arrays.find("meta_params");
   if (it == c.arrays.end()) throw Error("checkpoint in '" + run_dir + "' has no meta_params");
   return evaluate(cfg, it->second, options);
+}
+
+std::vector<AlgorithmEntry> supervised_algorithms() {
+  std::vector<AlgorithmEntry> out;
+  for (const AlgorithmInfo& a : algorithms()) {
+    AlgorithmEntry& e = out.emplace_back();
+    e.name = a.name;
+    e.kind = "supervised";
+    e.summary = a.summary;
+    e.make_job = [](const nlohmann::json& config, const std::vector<std::string>& sets) {
+      return std::unique_ptr<TrainingJob>(new SupervisedJob(resolve_config(config, sets)));
+    };
+    e.evaluate = [](const std::string& run_dir, const EvalArgs& args) {
+      const Checkpoint c =
+          load_checkpoint((std::filesystem::path(run_dir) / "checkpoint").string());
+      const TrainConfig cfg = checkpoint_config(c);
+      const auto it = c.arrays.find("meta_params");
+      if (it == c.arrays.end()) throw Error("checkpoint in '" + run_dir + "' has no meta_params");
+      EvalOptions o;
+      o.tasks = args.tasks.value_or(o.tasks);
+      o.shots = args.shots.value_or(o.shots);
+      o.steps = args.steps.value_or(o.steps);
+      o.query = args.query.value_or(o.query);
+      o.seed_given = args.seed.has_value();
+      o.seed = args.seed.value_or(0);
+      o.backend = args.backend;
+      o.allow_diverged = args.allow_diverged;
+      const EvalResult r = evaluate(cfg, it->second, o);
+      return nlohmann::json{
+          {"algorithm", r.algorithm},
+          {"kind", "supervised"},
+          {"target", cfg.task_family},
+          {"checkpoint", "checkpoint"},
+          {"iteration", c.header.value("iteration", int64_t{0})},
+          {"backend", r.backend},
+          {"seed", r.seed},
+          {"seconds", r.seconds},
+          {"score", {{"name", "mse_after"}, {"value", r.mse_after}, {"higher_is_better", false}}},
+          {"tasks", r.tasks},
+          {"shots", r.shots},
+          {"steps", r.steps},
+          {"query", r.query},
+          {"mse_before", r.mse_before},
+          {"mse_after", r.mse_after},
+          {"mse_after_median", r.mse_after_median},
+          {"diverged_tasks", r.diverged},
+          {"first_diverged_task", r.first_diverged}};
+    };
+    e.config_reference = [] { return config_reference(); };
+    e.eval_fields = {"tasks", "steps", "shots", "query", "allow-diverged"};
+  }
+  return out;
 }
 
 }  // namespace metasim::meta

@@ -4,12 +4,15 @@
 
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include <metasim/host/checkpoint.hpp>
 #include <metasim/meta/algorithm.hpp>
+#include <metasim/meta/algorithms.hpp>
 #include <metasim/meta/common/optimizer.hpp>
+#include <metasim/meta/common/run_loop.hpp>
 #include <metasim/meta/config.hpp>
 #include <metasim/meta/engine.hpp>
 
@@ -63,19 +66,40 @@ class Trainer {
 // from the kModelInit Philox stream, then Meta-SGD's rates from U[alpha_init_min, alpha_init_max].
 std::vector<double> initial_meta_params(const TrainConfig& c, const std::vector<int>& layer_sizes);
 
-struct TrainSummary {
-  int64_t iterations = 0;
-  double meta_loss = 0;  // mean over the last logged window
-  double loss_before = 0;
-  double tasks_per_s = 0;  // over the whole run
-  double wall_s = 0;
+// The supervised meta-learners under the run loop (meta/common/run_loop.hpp). Per step: window
+// means of meta_loss and loss_before; samples are tasks (meta_batch per iteration);
+// summary.json adds "model".
+class SupervisedJob final : public TrainingJob {
+ public:
+  explicit SupervisedJob(const TrainConfig& config) : trainer_(config) {}
+  Trainer& trainer() { return trainer_; }
+
+  std::string algorithm() const override { return trainer_.config().algorithm; }
+  std::string target() const override { return trainer_.config().task_family; }
+  std::string backend_name() const override;
+  const char* sample_unit() const override { return "tasks"; }
+  nlohmann::json config_json() const override;
+  RunCadence cadence() const override;
+  int64_t iteration() const override { return trainer_.iteration(); }
+  int64_t samples_done() const override {
+    return trainer_.iteration() * trainer_.config().meta_batch;
+  }
+  StepReport step() override;
+  Checkpoint to_checkpoint() const override { return trainer_.to_checkpoint(); }
+  void restore(const Checkpoint& c) override { trainer_.restore(c); }
+  nlohmann::json finish(const std::string& run_dir) override;
+
+ private:
+  Trainer trainer_;
 };
 
-// Trains into run_dir: config.json (resolved), metrics.jsonl, checkpoint. With resume, continues
-// from run_dir/checkpoint (the config given must be that run's, possibly with overrides). A
-// progress line goes to stderr when `progress` is set.
-TrainSummary train_run(const TrainConfig& config, const std::string& run_dir, bool resume,
-                       bool progress);
+// Trains into run_dir under the run loop (see run_training): config.json, metrics.jsonl,
+// checkpoint, summary.json, whose object it returns.
+nlohmann::json train_run(const TrainConfig& config, const std::string& run_dir,
+                         const RunOptions& options = {});
+
+// The registry entries of maml, fomaml, reptile, metasgd and anil (meta/algorithms.hpp).
+std::vector<AlgorithmEntry> supervised_algorithms();
 
 struct EvalOptions {
   int tasks = 1000;
@@ -97,6 +121,8 @@ struct EvalResult {
   double mse_after_median = 0;           // median over all tasks (a diverged task counts as +inf)
   int diverged = 0;                      // tasks whose query loss after adaptation is not finite
   int first_diverged = -1;               // index of the first of them, -1 if none
+  std::string backend;                   // where it ran
+  uint64_t seed = 0;                     // the seed given, or the run's
   double seconds = 0;
 };
 

@@ -61,7 +61,7 @@ TEST(RlCli_Ppo, TrainEvalAndResumeThroughTheCli) {
   ASSERT_TRUE(j.is_object()) << r.output;
   EXPECT_EQ(j["algorithm"], "ppo");
   EXPECT_EQ(j["episodes"], 5);
-  EXPECT_EQ(j["env"], "CartPole-v1");
+  EXPECT_EQ(j["target"], "CartPole-v1");
   // CartPole pays 1 per step and an episode lasts 1 to 500 steps.
   EXPECT_GE(j["mean_return"].get<double>(), 1.0);
   EXPECT_LE(j["mean_return"].get<double>(), 500.0);

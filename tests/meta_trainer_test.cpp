@@ -13,6 +13,7 @@
 
 #include <metasim/host/checkpoint.hpp>
 #include <metasim/kernels/core/error.hpp>
+#include <metasim/meta/algorithms.hpp>
 #include <metasim/meta/config.hpp>
 #include <metasim/meta/engine.hpp>
 #include <metasim/meta/trainer.hpp>
@@ -124,7 +125,7 @@ TEST(MetaTraining_RunDirectory, WritesConfigMetricsCheckpointAndResumes) {
   c.iterations = 30;
   c.log_every = 10;
   c.checkpoint_every = 20;
-  train_run(c, dir.string(), false, false);
+  train_run(c, dir.string());
   // config.json is the resolved config, metrics.jsonl one line per log_every.
   const TrainConfig saved = resolve_config(read_json_file((dir / "config.json").string()), {});
   EXPECT_EQ(to_json(saved), to_json(c));
@@ -135,19 +136,20 @@ TEST(MetaTraining_RunDirectory, WritesConfigMetricsCheckpointAndResumes) {
     const auto j = nlohmann::json::parse(line);
     ++lines;
     EXPECT_EQ(j["iteration"], 10 * lines);
-    for (const char* k : {"meta_loss", "tasks_per_s", "wall_s"}) EXPECT_TRUE(j.contains(k)) << k;
+    for (const char* k : {"meta_loss", "loss_before", "samples", "samples_per_s", "wall_s"})
+      EXPECT_TRUE(j.contains(k)) << k;
   }
   EXPECT_EQ(lines, 3);
   const Checkpoint ck = load_checkpoint((dir / "checkpoint").string());
   EXPECT_EQ(ck.header["iteration"], 30);
   // A new run refuses to overwrite; resuming continues the iteration count.
-  EXPECT_THROW(train_run(c, dir.string(), false, false), std::invalid_argument);
+  EXPECT_THROW(train_run(c, dir.string()), std::invalid_argument);
   c.iterations = 40;
-  const TrainSummary s = train_run(c, dir.string(), true, false);
-  EXPECT_EQ(s.iterations, 40);
+  const nlohmann::json s = train_run(c, dir.string(), metasim::RunOptions::resumed());
+  EXPECT_EQ(s["iterations"], 40);
   // Resuming 30 -> 40 equals training 0 -> 40 in one go.
   const fs::path dir2 = temp_dir("run2");
-  train_run(c, dir2.string(), false, false);
+  train_run(c, dir2.string());
   EXPECT_EQ(load_checkpoint((dir / "checkpoint").string()).arrays.at("meta_params"),
             load_checkpoint((dir2 / "checkpoint").string()).arrays.at("meta_params"));
   fs::remove_all(dir);
@@ -158,12 +160,12 @@ TEST(MetaTraining_RunDirectory, DivergenceLeavesLastCheckpointIntact) {
   const fs::path dir = temp_dir("nan");
   TrainConfig c = cpu_config("maml");
   c.iterations = 5;
-  train_run(c, dir.string(), false, false);
+  train_run(c, dir.string());
   const Checkpoint good = load_checkpoint((dir / "checkpoint").string());
   c.iterations = 10;
   c.inner_lr = 10;
   c.inner_steps = 30;
-  EXPECT_THROW(train_run(c, dir.string(), true, false), Error);
+  EXPECT_THROW(train_run(c, dir.string(), metasim::RunOptions::resumed()), Error);
   const Checkpoint after = load_checkpoint((dir / "checkpoint").string());
   EXPECT_EQ(after.header["iteration"], 5);
   EXPECT_EQ(after.arrays, good.arrays);

@@ -18,6 +18,7 @@
 #include <metasim/kernels/core/error.hpp>
 #include <metasim/kernels/core/philox.hpp>
 #include <metasim/meta/algorithm.hpp>
+#include <metasim/meta/algorithms.hpp>
 #include <metasim/meta/config.hpp>
 #include <metasim/meta/engine.hpp>
 #include <metasim/meta/reference/fused_cpu.hpp>
@@ -189,19 +190,21 @@ TEST(MetaUserFamily_Trainer, TrainsChecksAndEvaluatesWithEveryAlgorithm) {
     Trainer probe(cfg);
     const double first = probe.step().meta_loss;
     const TempDir dir(algo);
-    const TrainSummary s = train_run(cfg, dir.path(), false, false);
-    EXPECT_EQ(s.iterations, 300) << algo;
+    const nlohmann::json s = train_run(cfg, dir.path());
+    EXPECT_EQ(s.at("iterations").get<int64_t>(), 300) << algo;
+    const double meta_loss = s.at("metrics").at("meta_loss").get<double>();
     std::printf(
         "[train] %-8s wave2d 2-24-24-2 tanh: meta-loss %.4f at the first iteration, %.4f "
         "over the last window\n",
-        algo.c_str(), first, s.meta_loss);
-    EXPECT_LT(s.meta_loss, 0.8 * first) << algo;
+        algo.c_str(), first, meta_loss);
+    EXPECT_LT(meta_loss, 0.8 * first) << algo;
     EXPECT_TRUE(std::filesystem::exists(dir.path() + "/checkpoint")) << algo;
     EXPECT_TRUE(std::filesystem::exists(dir.path() + "/metrics.jsonl")) << algo;
     const nlohmann::json summary = read_json_file(dir.path() + "/summary.json");
     EXPECT_EQ(summary.at("iterations").get<int64_t>(), 300) << algo;
-    EXPECT_EQ(summary.at("task_family").get<std::string>(), "test/wave2d") << algo;
-    EXPECT_DOUBLE_EQ(summary.at("meta_loss").get<double>(), s.meta_loss) << algo;
+    EXPECT_EQ(summary.at("target").get<std::string>(), "test/wave2d") << algo;
+    EXPECT_EQ(summary.at("samples").get<int64_t>(), 300 * 16) << algo;
+    EXPECT_DOUBLE_EQ(summary.at("metrics").at("meta_loss").get<double>(), meta_loss) << algo;
 
     EvalOptions eo;
     eo.tasks = 64;
@@ -217,7 +220,8 @@ TEST(MetaUserFamily_Trainer, TrainsChecksAndEvaluatesWithEveryAlgorithm) {
     // Resuming to a later iteration continues from the checkpoint.
     TrainConfig more = cfg;
     more.iterations = 350;
-    EXPECT_EQ(train_run(more, dir.path(), true, false).iterations, 350) << algo;
+    EXPECT_EQ(train_run(more, dir.path(), metasim::RunOptions::resumed())["iterations"], 350)
+        << algo;
   }
 }
 

@@ -14,6 +14,7 @@
 
 #include <metasim/host/checkpoint.hpp>
 #include <metasim/kernels/core/error.hpp>
+#include <metasim/meta/algorithms.hpp>
 #include <metasim/meta/ppo/ppo.hpp>
 #include <metasim/meta/ppo/ppo_config.hpp>
 #include <metasim/meta/ppo/ppo_trainer.hpp>
@@ -190,15 +191,15 @@ TEST(PpoCommands_TrainEvalResume, StoppedRunResumesBitForBit) {
       cartpole_zoo(), {"env=Pendulum-v1", "n_envs=4", "n_steps=64", "batch_size=64", "n_epochs=2",
                        "total_timesteps=1536", "checkpoint_every=3", "eval.episodes=0", "seed=8"});
   const std::string whole = fresh_dir("whole"), stopped = fresh_dir("stopped");
-  metasim::ppo::train_run(c, whole, false, false);
-  metasim::ppo::TrainHooks stop;
-  stop.before_update = [](PpoTrainer& t) {
-    if (t.updates_done() == 4) throw metasim::Error("stopped for the test");
+  metasim::ppo::train_run(c, whole);
+  metasim::RunOptions stop;
+  stop.before_step = [](metasim::TrainingJob& job) {
+    if (job.iteration() == 4) throw metasim::Error("stopped for the test");
   };
-  EXPECT_THROW(metasim::ppo::train_run(c, stopped, false, false, stop), metasim::Error);
+  EXPECT_THROW(metasim::ppo::train_run(c, stopped, stop), metasim::Error);
   EXPECT_EQ(metasim::load_checkpoint(stopped + "/checkpoint").header.at("update").get<int64_t>(),
             3);
-  metasim::ppo::train_run(c, stopped, true, false);
+  metasim::ppo::train_run(c, stopped, metasim::RunOptions::resumed());
   const metasim::Checkpoint a = metasim::load_checkpoint(whole + "/checkpoint");
   const metasim::Checkpoint b = metasim::load_checkpoint(stopped + "/checkpoint");
   EXPECT_EQ(b.header.at("update").get<int64_t>(), 6);
@@ -236,8 +237,9 @@ TEST(PpoTrainer_NonFinite, ReportsInstanceAndKeepsCheckpoint) {
   const PpoConfig c = metasim::ppo::resolve_config(
       cartpole_zoo(),
       {"env=Pendulum-v1", "total_timesteps=2560", "checkpoint_every=1", "eval.episodes=0"});
-  metasim::ppo::TrainHooks hooks;
-  hooks.before_update = [](PpoTrainer& t) {
+  metasim::RunOptions hooks;
+  hooks.before_step = [](metasim::TrainingJob& job) {
+    PpoTrainer& t = dynamic_cast<metasim::ppo::PpoJob&>(job).trainer();
     if (t.updates_done() != 2) return;
     std::vector<float> p = t.env().params();
     const int dim = static_cast<int>(p.size()) / t.config().n_envs;
@@ -246,7 +248,7 @@ TEST(PpoTrainer_NonFinite, ReportsInstanceAndKeepsCheckpoint) {
   };
   std::string message;
   try {
-    metasim::ppo::train_run(c, dir, false, false, hooks);
+    metasim::ppo::train_run(c, dir, hooks);
   } catch (const metasim::Error& e) {
     message = e.what();
   }
@@ -264,10 +266,13 @@ TEST(PpoCommands_TrainEvalResume, WriteRunDirectoryAndEvaluate) {
   file["total_timesteps"] = 1024;
   file["n_epochs"] = 2;
   file["eval"] = {{"episodes", 10}};
-  const json summary = metasim::ppo::train_command(file, {"log_every=1"}, dir, false, false);
-  for (const char* key : {"algorithm", "env", "env_steps", "wall_s", "steps_per_s", "mean_return"})
+  const json summary = metasim::train(file, {"log_every=1"}, dir, {});
+  for (const char* key : {"algorithm", "target", "backend", "iterations", "samples", "sample_unit",
+                          "samples_per_s", "wall_s", "metrics", "evaluation"})
     EXPECT_TRUE(summary.contains(key)) << key;
-  EXPECT_EQ(summary["env_steps"], 1024);
+  EXPECT_EQ(summary["samples"], 1024);
+  EXPECT_EQ(summary["evaluation"]["episodes"], 10);
+  EXPECT_EQ(summary["evaluation"]["checkpoint"], "final");
   std::ifstream cfg(dir + "/config.json");
   EXPECT_EQ(json::parse(cfg)["algorithm"], "ppo");
   std::ifstream metrics(dir + "/metrics.jsonl");
@@ -275,8 +280,10 @@ TEST(PpoCommands_TrainEvalResume, WriteRunDirectoryAndEvaluate) {
   int lines = 0;
   while (std::getline(metrics, line)) {
     const json m = json::parse(line);
-    EXPECT_TRUE(m.contains("ep_return_mean") && m.contains("steps_per_s") && m.contains("wall_s"));
-    ++lines;
+    EXPECT_TRUE(m.contains("ep_return_mean") && m.contains("samples_per_s") &&
+                m.contains("wall_s"));
+    EXPECT_EQ(m["iteration"], ++lines);
+    EXPECT_EQ(m["samples"], lines * 256);
   }
   EXPECT_EQ(lines, 4);
 
@@ -286,16 +293,26 @@ TEST(PpoCommands_TrainEvalResume, WriteRunDirectoryAndEvaluate) {
   const json ev = metasim::ppo::evaluate_command(dir, req);
   EXPECT_EQ(ev["algorithm"], "ppo");
   EXPECT_EQ(ev["episodes"], 7);
-  EXPECT_EQ(ev["env"], "CartPole-v1");
+  EXPECT_EQ(ev["target"], "CartPole-v1");
   EXPECT_GE(ev["mean_return"].get<double>(), 1.0);
   EXPECT_EQ(metasim::ppo::evaluate_command(dir, req)["mean_return"], ev["mean_return"]);
+  // Through the registry, with the common keys; the evaluation at the end of training is the
+  // same computation on the same parameters and seed.
+  metasim::EvalArgs args;
+  args.episodes = 10;
+  args.backend = "cpu";
+  const json evr = metasim::evaluate(dir, args);
+  EXPECT_EQ(evr["score"]["value"], summary["evaluation"]["mean_return"]);
+  EXPECT_EQ(evr["iteration"], 4);
+  args.steps = 2;
+  EXPECT_THROW(metasim::evaluate(dir, args), metasim::InvalidArgument);
 
   // A second train into the same directory needs resume; resume continues the update count.
-  EXPECT_THROW(metasim::ppo::train_command(file, {}, dir, false, false), metasim::InvalidArgument);
-  file["total_timesteps"] = 2048;
-  const json more = metasim::ppo::train_command(file, {}, dir, true, false);
-  EXPECT_EQ(more["env_steps"], 2048);
-  EXPECT_EQ(more["updates"], 8);
+  EXPECT_THROW(metasim::train(file, {}, dir, {}), metasim::InvalidArgument);
+  const json more =
+      metasim::train(nullptr, {"total_timesteps=2048"}, dir, metasim::RunOptions::resumed());
+  EXPECT_EQ(more["samples"], 2048);
+  EXPECT_EQ(more["iterations"], 8);
   fs::remove_all(dir);
 }
 

@@ -16,6 +16,7 @@
 
 #include <metasim/host/checkpoint.hpp>
 #include <metasim/kernels/core/error.hpp>
+#include <metasim/meta/algorithms.hpp>
 #include <metasim/meta/rl/meta_rl.hpp>
 
 namespace metasim::rl {
@@ -23,6 +24,14 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+
+// Trains through the algorithm registry as `metasim train` does (a resumed run takes its
+// checkpoint's config plus the overrides).
+nlohmann::json train_cmd(const nlohmann::json& file, const std::vector<std::string>& sets,
+                         const std::string& dir, bool resume) {
+  return metasim::train(resume ? nlohmann::json() : file, sets, dir,
+                        resume ? metasim::RunOptions::resumed() : metasim::RunOptions{});
+}
 
 fs::path temp_dir(const std::string& name) {
   const fs::path p =
@@ -186,32 +195,45 @@ TEST(MetaRlTraining_RunDirectory, WritesConfigMetricsCheckpointResumesAndEvaluat
                      {"trajectories", 4},        {"horizon", 20},
                      {"iterations", 3},          {"backend", "cpu"},
                      {"precision", "float"},     {"checkpoint_every", 2}};
-  const json s1 = train_command(file, {}, dir.string(), false, false);
-  for (const char* k : {"algorithm", "env", "iterations", "env_steps", "wall_s", "steps_per_s",
-                        "return_before", "return_after"}) {
+  const json s1 = train_cmd(file, {}, dir.string(), false);
+  for (const char* k : {"algorithm", "target", "backend", "iterations", "samples", "sample_unit",
+                        "wall_s", "samples_per_s", "metrics", "best_train"}) {
     EXPECT_TRUE(s1.contains(k)) << k;
   }
+  EXPECT_TRUE(s1["metrics"].contains("return_before") && s1["metrics"].contains("return_after"));
   EXPECT_EQ(s1["iterations"], 3);
-  EXPECT_EQ(s1["env_steps"], 3 * 2 * 4 * 4 * 20);
+  EXPECT_EQ(s1["sample_unit"], "env_steps");
+  EXPECT_EQ(s1["samples"], 3 * 2 * 4 * 4 * 20);
   const json cfg = json::parse(read_file(dir / "config.json"));
   EXPECT_EQ(cfg["algorithm"], "fomaml-rl");
   EXPECT_EQ(to_json(resolve_rl_config(cfg, {})), cfg);
   EXPECT_EQ(load_checkpoint((dir / "checkpoint").string()).header["iteration"], 3);
   // Without --resume an existing run is refused; with it, training continues to 5 iterations.
-  EXPECT_THROW(train_command(file, {}, dir.string(), false, false), InvalidArgument);
-  const json s2 = train_command(file, {"iterations=5"}, dir.string(), true, false);
+  EXPECT_THROW(train_cmd(file, {}, dir.string(), false), InvalidArgument);
+  const json s2 = train_cmd(file, {"iterations=5"}, dir.string(), true);
   EXPECT_EQ(s2["iterations"], 5);
+  // Env steps are counted over the resume: as many as an uninterrupted run of 5 iterations.
+  const fs::path straight = temp_dir("run_straight");
+  EXPECT_EQ(s2["samples"], train_cmd(file, {"iterations=5"}, straight.string(), false)["samples"]);
+  fs::remove_all(straight);
   std::ifstream m(dir / "metrics.jsonl");
   std::string line;
   int lines = 0;
+  int64_t samples = 0;
   while (std::getline(m, line)) {
     const json j = json::parse(line);
     EXPECT_EQ(j["iteration"], ++lines);
-    for (const char* k : {"return_before", "return_after", "env_steps", "steps_per_s", "wall_s"}) {
+    // At most 2 x meta_batch x trajectories x horizon env steps per iteration (paths that reach
+    // the goal end early).
+    EXPECT_GT(j["samples"].get<int64_t>(), samples);
+    EXPECT_LE(j["samples"].get<int64_t>(), samples + 2 * 4 * 4 * 20);
+    samples = j["samples"].get<int64_t>();
+    for (const char* k : {"return_before", "return_after", "samples_per_s", "wall_s"}) {
       EXPECT_TRUE(j.contains(k)) << k;
     }
   }
   EXPECT_EQ(lines, 5);
+  EXPECT_EQ(samples, s2["samples"]);
   EvalRequest req;
   req.tasks = 6;
   req.steps = 2;
@@ -235,6 +257,24 @@ TEST(MetaRlTraining_RunDirectory, WritesConfigMetricsCheckpointResumesAndEvaluat
   }
   req.sampler = "episodes";
   EXPECT_THROW(evaluate_command(dir.string(), req), InvalidArgument);
+  // Through the registry: the same figures with the common keys; a supervised-only flag is
+  // refused naming it.
+  EvalArgs args;
+  args.tasks = 6;
+  args.steps = 2;
+  args.backend = "cpu";
+  const json evr = metasim::evaluate(dir.string(), args);
+  EXPECT_EQ(evr["returns_after_steps"], ev["returns_after_steps"]);
+  EXPECT_EQ(evr["kind"], "meta-rl");
+  EXPECT_EQ(evr["target"], "nav2d");
+  EXPECT_EQ(evr["score"]["value"], ev["returns_after_steps"][2]);
+  args.shots = 5;
+  try {
+    metasim::evaluate(dir.string(), args);
+    FAIL() << "--shots is not a meta-RL flag";
+  } catch (const InvalidArgument& e) {
+    EXPECT_EQ(e.field(), "shots");
+  }
   fs::remove_all(dir);
 }
 
@@ -249,7 +289,7 @@ TEST(MetaRlTraining_ModelSelection, KeepsBestTrainAndBestValidationModels) {
       {"trajectories", 4},        {"horizon", 20},
       {"iterations", 6},          {"backend", "cpu"},
       {"outer", {{"lr", 0.01}}},  {"validate", {{"every", 2}, {"tasks", 4}, {"steps", 2}}}};
-  const json summary = train_command(file, {}, dir.string(), false, false);
+  const json summary = train_cmd(file, {}, dir.string(), false);
   std::vector<double> after;
   std::vector<std::pair<int64_t, double>> validations;
   {
@@ -304,7 +344,7 @@ TEST(MetaRlTraining_ModelSelection, KeepsBestTrainAndBestValidationModels) {
   EXPECT_THROW(evaluate_command(dir.string(), req), InvalidArgument);
 
   // Resuming keeps the best so far: best-train is the best over all eight iterations.
-  train_command(file, {"iterations=8"}, dir.string(), true, false);
+  train_cmd(file, {"iterations=8"}, dir.string(), true);
   std::ifstream m(dir / "metrics.jsonl");
   std::string line;
   double best = -1e300;
@@ -319,7 +359,7 @@ TEST(MetaRlTraining_ModelSelection, KeepsBestTrainAndBestValidationModels) {
   json no_val = file;
   no_val.erase("validate");
   no_val["iterations"] = 1;
-  train_command(no_val, {}, plain.string(), false, false);
+  train_cmd(no_val, {}, plain.string(), false);
   EXPECT_FALSE(fs::exists(plain / kBestValidationCheckpoint));
   EXPECT_THROW(evaluate_command(plain.string(), req), InvalidArgument);
   req.checkpoint = kBestValidationCheckpoint;
@@ -335,13 +375,13 @@ TEST(MetaRlTraining_NonFinite, ReportsTaskAndKeepsLastCheckpoint) {
   const json file = {{"algorithm", "maml-trpo"}, {"meta_batch", 3},
                      {"trajectories", 3},        {"horizon", 10},
                      {"iterations", 2},          {"backend", "cpu"}};
-  train_command(file, {}, dir.string(), false, false);
+  train_cmd(file, {}, dir.string(), false);
   Checkpoint ck = load_checkpoint((dir / "checkpoint").string());
   ck.arrays["policy_params"][5] = std::nan("");
   save_checkpoint((dir / "checkpoint").string(), ck);
   const std::string saved = read_file(dir / "checkpoint");
   try {
-    train_command(file, {"iterations=4"}, dir.string(), true, false);
+    train_cmd(file, {"iterations=4"}, dir.string(), true);
     FAIL() << "a NaN policy must stop training";
   } catch (const Error& e) {
     const std::string msg = e.what();

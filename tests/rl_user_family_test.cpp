@@ -16,6 +16,7 @@
 #include <metasim/host/backend.hpp>
 #include <metasim/host/run_support.hpp>
 #include <metasim/kernels/core/error.hpp>
+#include <metasim/meta/algorithms.hpp>
 #include <metasim/meta/rl/meta_rl.hpp>
 #include <metasim/meta/rl/register_meta_rl.hpp>
 #include <metasim/meta/rl/rl_config.hpp>
@@ -33,6 +34,14 @@ namespace metasim::rl {
 namespace {
 
 namespace fs = std::filesystem;
+
+// Trains through the algorithm registry as `metasim train` does (a resumed run takes its
+// checkpoint's config plus the overrides).
+nlohmann::json train_cmd(const nlohmann::json& file, const std::vector<std::string>& sets,
+                         const std::string& dir, bool resume) {
+  return metasim::train(resume ? nlohmann::json() : file, sets, dir,
+                        resume ? metasim::RunOptions::resumed() : metasim::RunOptions{});
+}
 
 const bool kRegistered = register_meta_rl_family<test_envs::PointMassTasks>();
 const char* const kName = "test/pointmass-tasks";
@@ -144,10 +153,10 @@ TEST(MetaRlUserFamily_Training, TrainsEvaluatesAndResumesThroughTheRunLoop) {
       {"algorithm", "maml-trpo"}, {"env", kName},     {"trajectories", 8},
       {"meta_batch", 8},          {"iterations", 4},  {"inner", {{"lr", 0.2}}},
       {"log_every", 1},           {"backend", "cpu"}, {"seed", 1}};
-  const nlohmann::json s = train_command(config, {}, dir.string(), false, false);
-  EXPECT_EQ(s.at("env").get<std::string>(), kName);
+  const nlohmann::json s = train_cmd(config, {}, dir.string(), false);
+  EXPECT_EQ(s.at("target").get<std::string>(), kName);
   EXPECT_EQ(s.at("iterations").get<int64_t>(), 4);
-  EXPECT_TRUE(std::isfinite(s.at("return_after").get<double>()));
+  EXPECT_TRUE(std::isfinite(s.at("metrics").at("return_after").get<double>()));
   EXPECT_TRUE(fs::exists(dir / "checkpoint"));
   EXPECT_EQ(read_json_file((dir / "summary.json").string()), s);
   EvalRequest req;
@@ -156,7 +165,7 @@ TEST(MetaRlUserFamily_Training, TrainsEvaluatesAndResumesThroughTheRunLoop) {
   req.backend = "cpu";
   const nlohmann::json ev = evaluate_command(dir.string(), req);
   EXPECT_EQ(ev.at("returns_after_steps").size(), 2u);
-  const nlohmann::json more = train_command(config, {"iterations=6"}, dir.string(), true, false);
+  const nlohmann::json more = train_cmd(config, {"iterations=6"}, dir.string(), true);
   EXPECT_EQ(more.at("iterations").get<int64_t>(), 6);
   fs::remove_all(dir);
 }

@@ -1,32 +1,76 @@
-// `metasim eval`: evaluates a trained run on fresh, held-out tasks. Supervised meta-learning:
-// query MSE before and after adaptation. Meta-RL: average return after 0..steps adaptation steps.
-// PPO: mean return over evaluation episodes. One JSON object with --json.
+// `metasim eval`: evaluates a trained run on fresh, held-out tasks or episodes through the
+// algorithm registry (meta/algorithms.hpp). Supervised meta-learning: query MSE before and after
+// adaptation. Meta-RL: average return after 0..steps adaptation steps. PPO: mean return over
+// evaluation episodes. Every result has the same common keys; one JSON object with --json.
 #include <cstdio>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
-#include <metasim/meta/ppo/ppo.hpp>
+#include <metasim/meta/algorithms.hpp>
 #include <metasim/meta/rl/meta_rl.hpp>
-#include <metasim/meta/trainer.hpp>
 #include <metasim/tools/commands.hpp>
-#include <metasim/tools/families.hpp>
 
 namespace metasim::cli {
+
+namespace {
+
+void print_result(const nlohmann::json& j) {
+  const std::string kind = j.value("kind", "");
+  if (kind == "supervised") {
+    std::printf("%s on %d held-out %s tasks, K=%d, %d steps (MSE on %d query points per task):\n",
+                j.value("algorithm", "").c_str(), j.value("tasks", 0),
+                j.value("target", "").c_str(), j.value("shots", 0), j.value("steps", 0),
+                j.value("query", 0));
+    std::printf("  mse_before %.5f\n  mse_after  %.5f (median %.5f)\n", j.value("mse_before", 0.0),
+                j.value("mse_after", 0.0), j.value("mse_after_median", 0.0));
+    if (j.value("diverged_tasks", 0) > 0) {
+      std::printf("  %d of %d tasks diverged (first: task %d); the means cover the others\n",
+                  j.value("diverged_tasks", 0), j.value("tasks", 0),
+                  j.value("first_diverged_task", -1));
+    }
+    return;
+  }
+  if (kind == "meta-rl") {
+    std::printf(
+        "%s (%s, iteration %lld) on %d held-out %s tasks: average return after 0..%d "
+        "adaptation steps:\n",
+        j.value("algorithm", "").c_str(), j.value("checkpoint", "").c_str(),
+        j.value("iteration", 0LL), j.value("tasks", 0), j.value("target", "").c_str(),
+        j.value("steps", 0));
+    const nlohmann::json& ret = j["returns_after_steps"];
+    const nlohmann::json& paths = j["paths_per_task_after_steps"];
+    const nlohmann::json& len = j["path_length_after_steps"];
+    for (size_t i = 0; i < ret.size(); ++i) {
+      std::printf("  after %zu: %.3f  (%.1f paths per task, %.1f steps per path)\n", i,
+                  ret[i].get<double>(), paths[i].get<double>(), len[i].get<double>());
+    }
+    return;
+  }
+  if (kind == "rl") {
+    std::printf("%s on %s, %lld episodes (%s actions): mean return %.2f (std %.2f)\n",
+                j.value("algorithm", "").c_str(), j.value("target", "").c_str(),
+                j.value("episodes", 0LL),
+                j.value("stochastic", false) ? "sampled" : "deterministic",
+                j.value("mean_return", 0.0), j.value("std_return", 0.0));
+    return;
+  }
+  const nlohmann::json& score = j["score"];
+  std::printf("%s on %s (iteration %lld): %s %.6g\n", j.value("algorithm", "").c_str(),
+              j.value("target", "").c_str(), j.value("iteration", 0LL),
+              score.value("name", "score").c_str(), score.value("value", 0.0));
+}
+
+}  // namespace
 
 void add_eval_command(CLI::App& app) {
   struct Options {
     std::string run;
-    meta::EvalOptions eval;
-    int rl_tasks = rl::EvalRequest{}.tasks;
-    int rl_steps = rl::EvalRequest{}.steps;
-    int rl_paths = 0;
-    std::vector<double> rl_lr;
-    std::string rl_sampler;
-    std::string rl_checkpoint = rl::kLatestCheckpoint;
-    int episodes = ppo::EvalRequest{}.episodes;
-    bool stochastic = false;
+    EvalArgs args;
+    int tasks = 0, steps = 0, shots = 0, query = 0, paths = 0, episodes = 0;
+    std::string sampler, checkpoint;
+    uint64_t seed = 0;
     bool json = false;
   };
   auto opt = std::make_shared<Options>();
@@ -35,117 +79,62 @@ void add_eval_command(CLI::App& app) {
       "Evaluate a trained run on fresh tasks: MSE before/after adaptation (supervised), return "
       "after 0..S adaptation steps (meta-RL), mean episode return (PPO)");
   cmd->add_option("--run", opt->run, "run directory written by `metasim train`")->required();
-  auto* tasks = cmd->add_option("--tasks", opt->eval.tasks,
+  auto* tasks = cmd->add_option("--tasks", opt->tasks,
                                 "held-out tasks (>= 1; default 1000 supervised, " +
-                                    std::to_string(opt->rl_tasks) + " meta-RL)");
-  cmd->add_option("--shots", opt->eval.shots, "supervised: K support points per task (>= 1)")
-      ->capture_default_str();
-  auto* steps = cmd->add_option("--steps", opt->eval.steps,
+                                    std::to_string(rl::EvalRequest{}.tasks) + " meta-RL)");
+  auto* shots = cmd->add_option("--shots", opt->shots,
+                                "supervised: K support points per task (>= 1; default 10)");
+  auto* steps = cmd->add_option("--steps", opt->steps,
                                 "inner steps at test time (>= 0; default 10 supervised, " +
-                                    std::to_string(opt->rl_steps) + " meta-RL)");
-  cmd->add_option("--query", opt->eval.query,
-                  "supervised: points per task the MSE is measured on (>= 1)")
-      ->capture_default_str();
-  cmd->add_option("--paths", opt->rl_paths,
-                  "meta-RL: paths per task for each adaptation step and the returns (default: "
-                  "the run's trajectories)");
-  cmd->add_option("--lr", opt->rl_lr,
+                                    std::to_string(rl::EvalRequest{}.steps) + " meta-RL)");
+  auto* query =
+      cmd->add_option("--query", opt->query,
+                      "supervised: points per task the MSE is measured on (>= 1; default 100)");
+  auto* paths = cmd->add_option("--paths", opt->paths,
+                                "meta-RL: paths per task for each adaptation step and the returns "
+                                "(default: the run's trajectories)");
+  cmd->add_option("--lr", opt->args.lr,
                   "meta-RL: test-time rates, one per adaptation step, the last one repeating "
                   "(--lr 0.5,0.25; each in [0, 10]; default: the run's eval.lr)")
       ->delimiter(',');
-  cmd->add_option("--sampler", opt->rl_sampler,
-                  "meta-RL: paths (a fixed number per task) or transitions (whole paths until "
-                  "each task holds paths x horizon steps); default: the run's sampler.budget");
-  cmd->add_option("--checkpoint", opt->rl_checkpoint,
-                  std::string("meta-RL: which of the run's models: ") + rl::kLatestCheckpoint +
-                      " (the last), " + rl::kBestTrainCheckpoint +
-                      " (best training return after adaptation, the MAML paper's selection) or " +
-                      rl::kBestValidationCheckpoint + " (best validation score)")
-      ->capture_default_str();
-  cmd->add_option("--episodes", opt->episodes, "PPO: evaluation episodes (>= 1)")
-      ->capture_default_str();
-  cmd->add_flag("--allow-diverged", opt->eval.allow_diverged,
+  auto* sampler = cmd->add_option(
+      "--sampler", opt->sampler,
+      "meta-RL: paths (a fixed number per task) or transitions (whole paths until each task "
+      "holds paths x horizon steps); default: the run's sampler.budget");
+  auto* checkpoint = cmd->add_option(
+      "--checkpoint", opt->checkpoint,
+      std::string("meta-RL: which of the run's models: ") + rl::kLatestCheckpoint +
+          " (the last; default), " + rl::kBestTrainCheckpoint +
+          " (best training return after adaptation, the MAML paper's selection) or " +
+          rl::kBestValidationCheckpoint + " (best validation score)");
+  auto* episodes =
+      cmd->add_option("--episodes", opt->episodes, "PPO: evaluation episodes (>= 1; default 100)");
+  cmd->add_flag("--allow-diverged", opt->args.allow_diverged,
                 "supervised: count tasks whose adapted loss is not finite instead of stopping; "
                 "the means then cover the other tasks");
-  cmd->add_flag("--stochastic", opt->stochastic,
+  cmd->add_flag("--stochastic", opt->args.stochastic,
                 "PPO: sample actions instead of taking the policy's mode");
-  auto* seed = cmd->add_option("--seed", opt->eval.seed,
+  auto* seed = cmd->add_option("--seed", opt->seed,
                                "seed of the held-out tasks or episodes (default: derived from the "
                                "run's seed; never the training tasks either way)");
-  cmd->add_option("--backend", opt->eval.backend, "cpu, cuda or auto")->capture_default_str();
+  cmd->add_option("--backend", opt->args.backend, "cpu, cuda or auto")->capture_default_str();
   cmd->add_flag("--json", opt->json, "print one JSON object");
-  cmd->callback([opt, seed, tasks, steps] {
-    const Family family = family_of_run(opt->run);
-    if (family == Family::kMetaRl) {
-      rl::EvalRequest r;
-      r.tasks = tasks->count() > 0 ? opt->eval.tasks : opt->rl_tasks;
-      r.steps = steps->count() > 0 ? opt->eval.steps : opt->rl_steps;
-      r.trajectories = opt->rl_paths;
-      r.lr = opt->rl_lr;
-      r.sampler = opt->rl_sampler;
-      r.checkpoint = opt->rl_checkpoint;
-      if (seed->count() > 0) r.seed = opt->eval.seed;
-      r.backend = opt->eval.backend;
-      const nlohmann::json j = rl::evaluate_command(opt->run, r);
-      if (opt->json) {
-        std::printf("%s\n", j.dump().c_str());
-        return;
-      }
-      std::printf(
-          "%s (%s, iteration %lld) on %d held-out %s tasks: average return after 0..%d "
-          "adaptation steps:\n",
-          j.value("algorithm", "").c_str(), r.checkpoint.c_str(),
-          static_cast<long long>(j.value("iteration", int64_t{0})), j.value("tasks", 0),
-          j.value("env", "").c_str(), r.steps);
-      const nlohmann::json& ret = j["returns_after_steps"];
-      const nlohmann::json& paths = j["paths_per_task_after_steps"];
-      const nlohmann::json& len = j["path_length_after_steps"];
-      for (size_t i = 0; i < ret.size(); ++i) {
-        std::printf("  after %zu: %.3f  (%.1f paths per task, %.1f steps per path)\n", i,
-                    ret[i].get<double>(), paths[i].get<double>(), len[i].get<double>());
-      }
-      return;
-    }
-    if (family == Family::kPpo) {
-      ppo::EvalRequest r;
-      r.episodes = opt->episodes;
-      if (seed->count() > 0) r.seed = opt->eval.seed;
-      r.backend = opt->eval.backend;
-      r.stochastic = opt->stochastic;
-      const nlohmann::json j = ppo::evaluate_command(opt->run, r);
-      if (opt->json) {
-        std::printf("%s\n", j.dump().c_str());
-        return;
-      }
-      std::printf("ppo on %s, %d episodes (%s actions): mean return %.2f (std %.2f)\n",
-                  j.value("env", "").c_str(), j.value("episodes", 0),
-                  opt->stochastic ? "sampled" : "deterministic", j.value("mean_return", 0.0),
-                  j.value("std_return", 0.0));
-      return;
-    }
-    opt->eval.seed_given = seed->count() > 0;
-    const meta::EvalResult r = meta::evaluate_run(opt->run, opt->eval);
+  cmd->callback([=] {
+    EvalArgs a = opt->args;
+    if (tasks->count() > 0) a.tasks = opt->tasks;
+    if (shots->count() > 0) a.shots = opt->shots;
+    if (steps->count() > 0) a.steps = opt->steps;
+    if (query->count() > 0) a.query = opt->query;
+    if (paths->count() > 0) a.paths = opt->paths;
+    if (sampler->count() > 0) a.sampler = opt->sampler;
+    if (checkpoint->count() > 0) a.checkpoint = opt->checkpoint;
+    if (episodes->count() > 0) a.episodes = opt->episodes;
+    if (seed->count() > 0) a.seed = opt->seed;
+    const nlohmann::json j = evaluate(opt->run, a);
     if (opt->json) {
-      const nlohmann::json j = {{"algorithm", r.algorithm},
-                                {"shots", r.shots},
-                                {"steps", r.steps},
-                                {"mse_before", r.mse_before},
-                                {"mse_after", r.mse_after},
-                                {"mse_after_median", r.mse_after_median},
-                                {"diverged_tasks", r.diverged},
-                                {"tasks", r.tasks},
-                                {"query", r.query},
-                                {"seconds", r.seconds}};
       std::printf("%s\n", j.dump().c_str());
-      return;
-    }
-    std::printf("%s on %d held-out tasks, K=%d, %d steps (MSE on %d query points per task):\n",
-                r.algorithm.c_str(), r.tasks, r.shots, r.steps, r.query);
-    std::printf("  mse_before %.5f\n  mse_after  %.5f (median %.5f)\n", r.mse_before, r.mse_after,
-                r.mse_after_median);
-    if (r.diverged > 0) {
-      std::printf("  %d of %d tasks diverged (first: task %d); the means cover the others\n",
-                  r.diverged, r.tasks, r.first_diverged);
+    } else {
+      print_result(j);
     }
   });
 }

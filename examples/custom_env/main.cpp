@@ -33,11 +33,10 @@ int main(int argc, char** argv) {
       {"algorithm", "ppo"}, {"env", "PointMass1D-v0"},   {"n_envs", 16},          {"n_steps", 256},
       {"batch_size", 256},  {"total_timesteps", 61440},  {"learning_rate", 1e-3}, {"seed", 3},
       {"backend", "cpu"},   {"eval", {{"episodes", 20}}}};
-  const nlohmann::json summary =
-      metasim::ppo::train_command(config, {}, run_dir, /*resume=*/false, /*progress=*/false);
-  const double trained = summary.at("mean_return").get<double>();
+  const nlohmann::json summary = metasim::train(config, /*overrides=*/{}, run_dir, {});
+  const double trained = summary.at("evaluation").at("mean_return").get<double>();
   std::printf("PPO after %lld steps: mean return %.2f (random forces: %.2f)\n",
-              static_cast<long long>(summary.at("env_steps").get<int64_t>()), trained,
+              static_cast<long long>(summary.at("samples").get<int64_t>()), trained,
               random.mean_return);
   // Standing still at a random start scores about -50; PPO must do far better than random forces.
   const bool ppo_ok = trained > random.mean_return + 20;
@@ -51,13 +50,12 @@ int main(int argc, char** argv) {
                                       {"outer", {{"lr", 0.01}}},  {"seed", 2},
                                       {"backend", "cpu"}};
   const std::string meta_dir = run_dir + "-meta";
-  metasim::rl::train_command(meta_config, {}, meta_dir, /*resume=*/false,
-                             /*progress=*/false);
-  metasim::rl::EvalRequest request;
+  metasim::train(meta_config, /*overrides=*/{}, meta_dir, {});
+  metasim::EvalArgs request;
   request.tasks = 20;
   request.steps = 1;
   request.backend = "cpu";
-  const nlohmann::json eval = metasim::rl::evaluate_command(meta_dir, request);
+  const nlohmann::json eval = metasim::evaluate(meta_dir, request);
   const std::vector<double> r = eval.at("returns_after_steps").get<std::vector<double>>();
   std::printf("MAML-RL on 20 new tasks: mean return %.2f before adapting, %.2f after one step\n",
               r.at(0), r.at(1));

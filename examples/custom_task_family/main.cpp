@@ -16,19 +16,18 @@ int main(int argc, char** argv) {
   bool ok = true;
   for (const std::string algorithm : {"maml", "metasgd"}) {
     // The same keys a config file or `--set` gives `metasim train`.
-    const metasim::meta::TrainConfig config = metasim::meta::resolve_config(
-        {{"task_family", "projectile"},
-         {"algorithm", algorithm},
-         {"model", {{"hidden", {64, 64}}, {"activation", "tanh"}}},
-         {"inner", {{"lr", 0.02}}},
-         {"meta_batch", 32},
-         {"iterations", 1500},
-         {"log_every", 250},
-         {"backend", backend}},
-        {});
+    const metasim::meta::TrainConfig config =
+        metasim::meta::resolve_config({{"task_family", "projectile"},
+                                       {"algorithm", algorithm},
+                                       {"model", {{"hidden", {64, 64}}, {"activation", "tanh"}}},
+                                       {"inner", {{"lr", 0.02}}},
+                                       {"meta_batch", 32},
+                                       {"iterations", 1500},
+                                       {"log_every", 250},
+                                       {"backend", backend}},
+                                      {});
     const std::string run_dir = run_root + "/" + algorithm;
-    const metasim::meta::TrainSummary s =
-        metasim::meta::train_run(config, run_dir, /*resume=*/false, /*progress=*/false);
+    const nlohmann::json s = metasim::meta::train_run(config, run_dir);
 
     metasim::meta::EvalOptions eval;
     eval.tasks = 500;
@@ -36,10 +35,11 @@ int main(int argc, char** argv) {
     eval.steps = 5;
     eval.backend = backend;
     const metasim::meta::EvalResult r = metasim::meta::evaluate_run(run_dir, eval);
-    std::printf("%-8s %lld iterations (%.3g tasks/s): on 500 new tasks, query MSE %.4f before and "
-                "%.4f after 5 steps on 10 points\n",
-                algorithm.c_str(), static_cast<long long>(s.iterations), s.tasks_per_s,
-                r.mse_before, r.mse_after);
+    std::printf(
+        "%-8s %lld iterations (%.3g tasks/s): on 500 new tasks, query MSE %.4f before and "
+        "%.4f after 5 steps on 10 points\n",
+        algorithm.c_str(), static_cast<long long>(s.at("iterations").get<int64_t>()),
+        s.at("samples_per_s").get<double>(), r.mse_before, r.mse_after);
     // Adapting from the meta-learned start must at least halve the error.
     ok = ok && r.mse_after < 0.5 * r.mse_before;
   }

@@ -2,6 +2,7 @@
 // summary) and the evaluation of a finished run's checkpoint.
 #include <metasim/meta/ppo/ppo.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -17,109 +18,101 @@ namespace metasim::ppo {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using nlohmann::json;
 
 // Evaluation envs are reset from a seed no training env uses.
 constexpr uint64_t kEvalSeedOffset = 0x9E3779B97F4A7C15ull;
 
-}  // namespace
-
-bool is_ppo_algorithm(const std::string& algorithm) { return algorithm == "ppo"; }
-
-json train_run(const PpoConfig& config, const std::string& run_dir, bool resume, bool progress,
-               const TrainHooks& hooks) {
-  namespace fs = std::filesystem;
-  const std::string ckpt_path = (fs::path(run_dir) / "checkpoint").string();
-  require_new_run_or_resume(run_dir, resume);
-  PpoTrainer trainer(config);  // validates everything before anything is written
-  if (resume) trainer.restore(load_checkpoint(ckpt_path));
-  std::ofstream metrics = open_run_directory(run_dir, to_json(config), resume);
-
-  auto checkpoint = [&] { save_checkpoint(ckpt_path, trainer.to_checkpoint()); };
-  if (!resume) checkpoint();  // a failure in the first updates still leaves a loadable run
-
-  const int64_t total = trainer.total_updates();
-  const int64_t start_steps = trainer.env_steps();
-  const int64_t total_steps = total * config.n_envs * config.n_steps;
-  const Clock::time_point t0 = Clock::now();
-  Clock::time_point window_t0 = t0, last_print = t0;
-  int64_t window_steps = start_steps;
-  while (trainer.updates_done() < total) {
-    if (hooks.before_update) hooks.before_update(trainer);
-    const UpdateStats st = trainer.step();
-    const bool last = st.update == total;
-    const double wall = seconds_since(t0);
-    const double train_return = mean_of(trainer.recent_returns());
-    if (st.update % config.log_every == 0 || last) {
-      const double dt = seconds_since(window_t0);
-      const json line = {
-          {"update", st.update},
-          {"env_steps", st.env_steps},
-          {"ep_return_mean", train_return},
-          {"episodes_in_window", static_cast<int64_t>(trainer.recent_returns().size())},
-          {"policy_loss", st.policy_loss},
-          {"value_loss", st.value_loss},
-          {"entropy", st.entropy},
-          {"approx_kl", st.approx_kl},
-          {"clip_fraction", st.clip_fraction},
-          {"grad_norm", st.grad_norm},
-          {"learning_rate", st.learning_rate},
-          {"clip_range", st.clip_range},
-          {"steps_per_s", dt > 0 ? static_cast<double>(st.env_steps - window_steps) / dt : 0.0},
-          {"wall_s", wall}};
-      metrics << line.dump() << '\n' << std::flush;
-      window_steps = st.env_steps;
-      window_t0 = Clock::now();
-    }
-    if (st.update % config.checkpoint_every == 0 || last) checkpoint();
-    if (progress && (seconds_since(last_print) > 0.2 || last)) {
-      last_print = Clock::now();
-      const double rate = static_cast<double>(st.env_steps - start_steps) / wall;
-      std::fprintf(stderr,
-                   "\r[train] ppo %s  steps %lld/%lld  return %.1f  %.3g steps/s  ETA %s   ",
-                   config.env.c_str(), static_cast<long long>(st.env_steps),
-                   static_cast<long long>(total_steps), train_return, rate,
-                   format_duration(static_cast<double>(total_steps - st.env_steps) / rate).c_str());
-      if (last) std::fprintf(stderr, "\n");
-    }
-  }
-  const double wall = seconds_since(t0);
-  const int64_t steps = trainer.env_steps() - start_steps;
-  json summary = {{"algorithm", "ppo"},
-                  {"env", config.env},
-                  {"backend", to_string(trainer.backend())},
-                  {"threads", cpu_threads()},
-                  {"updates", trainer.updates_done()},
-                  {"env_steps", trainer.env_steps()},
-                  {"wall_s", wall},
-                  {"steps_per_s", wall > 0 ? static_cast<double>(steps) / wall : 0.0},
-                  {"train_return_mean", mean_of(trainer.recent_returns())}};
-  if (config.eval_episodes > 0) {
-    const EvalResult ev = evaluate_policy(config.env, trainer.backend(), trainer.params(),
-                                          trainer.normalizer(), config.eval_episodes,
-                                          config.seed ^ kEvalSeedOffset, config.eval_stochastic);
-    summary["mean_return"] = ev.mean;
-    summary["eval"] = {{"episodes", config.eval_episodes},
-                       {"mean_return", ev.mean},
-                       {"std_return", ev.std},
-                       {"stochastic", config.eval_stochastic},
-                       {"seconds", ev.seconds}};
-  } else {
-    summary["mean_return"] = summary["train_return_mean"];
-  }
-  write_file_atomically((fs::path(run_dir) / "summary.json").string(), summary.dump(2) + "\n");
-  return summary;
+// An evaluation in the shape every algorithm's has (meta/algorithms.hpp).
+json eval_json(const PpoConfig& c, const EvalResult& ev, const char* checkpoint, int64_t update,
+               int64_t env_steps, Backend backend, uint64_t seed, bool stochastic) {
+  return json{{"algorithm", "ppo"},
+              {"kind", "rl"},
+              {"target", c.env},
+              {"checkpoint", checkpoint},
+              {"iteration", update},
+              {"backend", to_string(backend)},
+              {"seed", seed},
+              {"seconds", ev.seconds},
+              {"score", {{"name", "mean_return"}, {"value", ev.mean}, {"higher_is_better", true}}},
+              {"episodes", static_cast<int64_t>(ev.returns.size())},
+              {"mean_return", ev.mean},
+              {"std_return", ev.std},
+              {"min_return", *std::min_element(ev.returns.begin(), ev.returns.end())},
+              {"max_return", *std::max_element(ev.returns.begin(), ev.returns.end())},
+              {"stochastic", stochastic},
+              {"env_steps", env_steps}};
 }
 
-json train_command(const json& file, const std::vector<std::string>& sets,
-                   const std::string& run_dir, bool resume, bool progress) {
-  json base = file;
-  if (base.is_null() && resume) {
-    base = read_json_file((std::filesystem::path(run_dir) / "config.json").string());
-  }
-  const PpoConfig config = resolve_config(base, sets);
-  return train_run(config, run_dir, resume, progress);
+}  // namespace
+
+json PpoJob::config_json() const { return to_json(trainer_.config()); }
+
+RunCadence PpoJob::cadence() const {
+  const PpoConfig& c = trainer_.config();
+  return RunCadence{trainer_.total_updates(), c.log_every, c.checkpoint_every};
+}
+
+StepReport PpoJob::step() {
+  const UpdateStats st = trainer_.step();
+  const double train_return = mean_of(trainer_.recent_returns());
+  StepReport r;
+  r.iteration = st.update;
+  r.samples = static_cast<int64_t>(trainer_.config().n_envs) * trainer_.config().n_steps;
+  r.latest = {{"ep_return_mean", train_return},
+              {"episodes_in_window", static_cast<int64_t>(trainer_.recent_returns().size())},
+              {"policy_loss", st.policy_loss},
+              {"value_loss", st.value_loss},
+              {"entropy", st.entropy},
+              {"approx_kl", st.approx_kl},
+              {"clip_fraction", st.clip_fraction},
+              {"grad_norm", st.grad_norm},
+              {"learning_rate", st.learning_rate},
+              {"clip_range", st.clip_range}};
+  char text[64];
+  std::snprintf(text, sizeof text, "return %.1f", train_return);
+  r.progress = text;
+  return r;
+}
+
+json PpoJob::finish(const std::string& /*run_dir*/) {
+  const PpoConfig& c = trainer_.config();
+  json out{{"threads", cpu_threads()}};
+  if (c.eval_episodes <= 0) return out;
+  const uint64_t seed = c.seed ^ kEvalSeedOffset;
+  const EvalResult ev =
+      evaluate_policy(c.env, trainer_.backend(), trainer_.params(), trainer_.normalizer(),
+                      c.eval_episodes, seed, c.eval_stochastic);
+  out["evaluation"] = eval_json(c, ev, "final", trainer_.updates_done(), trainer_.env_steps(),
+                                trainer_.backend(), seed, c.eval_stochastic);
+  return out;
+}
+
+json train_run(const PpoConfig& config, const std::string& run_dir, const RunOptions& options) {
+  PpoJob job(config);  // validates everything before anything is written
+  return run_training(job, run_dir, options);
+}
+
+std::vector<AlgorithmEntry> ppo_algorithms() {
+  std::vector<AlgorithmEntry> out(1);
+  AlgorithmEntry& e = out.front();
+  e.name = "ppo";
+  e.kind = "rl";
+  e.summary = "PPO (clipped surrogate, GAE), stable-baselines3's algorithm";
+  e.make_job = [](const json& config, const std::vector<std::string>& sets) {
+    return std::unique_ptr<TrainingJob>(new PpoJob(resolve_config(config, sets)));
+  };
+  e.evaluate = [](const std::string& run_dir, const EvalArgs& args) {
+    EvalRequest r;
+    r.episodes = args.episodes.value_or(r.episodes);
+    r.seed = args.seed;
+    r.backend = args.backend;
+    r.stochastic = args.stochastic;
+    return evaluate_command(run_dir, r);
+  };
+  e.config_reference = [] { return config_reference(); };
+  e.eval_fields = {"episodes", "stochastic"};
+  return out;
 }
 
 json evaluate_command(const std::string& run_dir, const EvalRequest& request) {
@@ -148,19 +141,8 @@ json evaluate_command(const std::string& run_dir, const EvalRequest& request) {
   const uint64_t seed = request.seed.value_or(config.seed ^ kEvalSeedOffset);
   const EvalResult ev = evaluate_policy(config.env, backend, it->second, norm_ptr, request.episodes,
                                         seed, request.stochastic);
-  return json{{"algorithm", "ppo"},
-              {"env", config.env},
-              {"episodes", request.episodes},
-              {"mean_return", ev.mean},
-              {"std_return", ev.std},
-              {"min_return", *std::min_element(ev.returns.begin(), ev.returns.end())},
-              {"max_return", *std::max_element(ev.returns.begin(), ev.returns.end())},
-              {"stochastic", request.stochastic},
-              {"seed", seed},
-              {"backend", to_string(backend)},
-              {"update", c.header.value("update", 0LL)},
-              {"env_steps", c.header.value("env_steps", 0LL)},
-              {"seconds", ev.seconds}};
+  return eval_json(config, ev, "checkpoint", c.header.value("update", int64_t{0}),
+                   c.header.value("env_steps", int64_t{0}), backend, seed, request.stochastic);
 }
 
 }  // namespace metasim::ppo

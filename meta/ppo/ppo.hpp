@@ -8,22 +8,12 @@
 #include <string>
 #include <vector>
 
-namespace metasim::ppo {
+#include <metasim/meta/algorithms.hpp>
 
-// True for "ppo".
-bool is_ppo_algorithm(const std::string& algorithm);
+namespace metasim::ppo {
 
 // Every field, default, range and meaning (for --list-fields).
 std::string config_reference();
-
-// Resolves the JSON config plus "key=value" overrides (errors name the field), trains into run_dir
-// (config.json resolved, metrics.jsonl, checkpoint written atomically; resume continues from
-// run_dir's checkpoint), shows a progress line with ETA on stderr when progress is true, and
-// returns a summary object with at least {"algorithm","env","env_steps","wall_s","steps_per_s",
-// "mean_return"}. mean_return is the evaluation mean (eval.episodes, deterministic by default) or,
-// with eval.episodes = 0, the mean of the last 100 training episodes.
-nlohmann::json train_command(const nlohmann::json& file, const std::vector<std::string>& sets,
-                             const std::string& run_dir, bool resume, bool progress);
 
 struct EvalRequest {
   int episodes = 100;
@@ -32,8 +22,12 @@ struct EvalRequest {
   bool stochastic = false;  // sample actions instead of the policy's mode
 };
 
-// Loads run_dir's checkpoint (verified) and returns {"algorithm":"ppo","env":...,"episodes":N,
-// "mean_return":...,"std_return":...,"seconds":...}.
+// Loads run_dir's checkpoint (verified) and returns the common evaluation keys
+// (meta/algorithms.hpp; the score is the mean return) and "episodes", "mean_return",
+// "std_return", "min_return", "max_return", "stochastic", "env_steps".
 nlohmann::json evaluate_command(const std::string& run_dir, const EvalRequest& request);
+
+// The registry entry of ppo (meta/algorithms.hpp).
+std::vector<AlgorithmEntry> ppo_algorithms();
 
 }  // namespace metasim::ppo

@@ -15,6 +15,7 @@
 #include <metasim/host/vector_env.hpp>
 #include <metasim/kernels/rl/ppo_launch.hpp>
 #include <metasim/meta/common/optimizer.hpp>
+#include <metasim/meta/common/run_loop.hpp>
 #include <metasim/meta/ppo/ppo_config.hpp>
 
 namespace metasim::ppo {
@@ -113,14 +114,34 @@ class PpoTrainer {
   std::vector<double> recent_returns_;
 };
 
-// Callbacks into a training run (tests use them to inject faults between updates).
-struct TrainHooks {
-  std::function<void(PpoTrainer&)> before_update;
+// PPO under the run loop (meta/common/run_loop.hpp). Per update, as latest: the training
+// episodes' mean return (the last 100), the losses, entropy, approximate KL, clip fraction,
+// gradient norm and schedules; samples are env steps. With eval.episodes > 0, summary.json adds
+// "evaluation": the final parameters evaluated as `metasim eval` does.
+class PpoJob final : public TrainingJob {
+ public:
+  explicit PpoJob(const PpoConfig& config) : trainer_(config) {}
+  PpoTrainer& trainer() { return trainer_; }
+
+  std::string algorithm() const override { return "ppo"; }
+  std::string target() const override { return trainer_.config().env; }
+  std::string backend_name() const override { return to_string(trainer_.backend()); }
+  const char* sample_unit() const override { return "env_steps"; }
+  nlohmann::json config_json() const override;
+  RunCadence cadence() const override;
+  int64_t iteration() const override { return trainer_.updates_done(); }
+  int64_t samples_done() const override { return trainer_.env_steps(); }
+  StepReport step() override;
+  Checkpoint to_checkpoint() const override { return trainer_.to_checkpoint(); }
+  void restore(const Checkpoint& c) override { trainer_.restore(c); }
+  nlohmann::json finish(const std::string& run_dir) override;
+
+ private:
+  PpoTrainer trainer_;
 };
 
-// Trains into run_dir (config.json, metrics.jsonl, checkpoint, summary.json) and returns the
-// summary; see train_command in meta/ppo/ppo.hpp.
-nlohmann::json train_run(const PpoConfig& config, const std::string& run_dir, bool resume,
-                         bool progress, const TrainHooks& hooks = {});
+// Trains into run_dir under the run loop (see run_training) and returns summary.json's object.
+nlohmann::json train_run(const PpoConfig& config, const std::string& run_dir,
+                         const RunOptions& options = {});
 
 }  // namespace metasim::ppo

@@ -150,19 +150,17 @@ RlIterationStats MetaRlTrainer::step() {
   }
   theta_ = std::move(theta);
   ++iteration_;
+  env_steps_ += st.env_steps;
   st.iteration = iteration_;
   return st;
 }
 
 Checkpoint MetaRlTrainer::to_checkpoint() const {
   Checkpoint c;
-  c.header = {{"format", "metasim-meta-rl"},
-              {"iteration", iteration_},
-              {"algorithm", cfg_.algorithm},
-              {"model", describe(model_of(cfg_))},
-              {"num_params", engine_->num_params()},
-              {"optimizer_steps", opt_.steps()},
-              {"config", to_json(cfg_)}};
+  c.header = {{"format", "metasim-meta-rl"},       {"iteration", iteration_},
+              {"env_steps", env_steps_},           {"algorithm", cfg_.algorithm},
+              {"model", describe(model_of(cfg_))}, {"num_params", engine_->num_params()},
+              {"optimizer_steps", opt_.steps()},   {"config", to_json(cfg_)}};
   c.arrays["policy_params"] = theta_;
   c.arrays["optimizer_m"] = opt_.first_moment();
   c.arrays["optimizer_v"] = opt_.second_moment();
@@ -203,163 +201,140 @@ void MetaRlTrainer::restore(const Checkpoint& c) {
   opt_.restore(array_of(c, "optimizer_m"), array_of(c, "optimizer_v"),
                c.header.value("optimizer_steps", 0LL));
   iteration_ = c.header.value("iteration", 0LL);
+  env_steps_ = c.header.value("env_steps", 0LL);
 }
 
-namespace {
+void SelectedModel::offer(const MetaRlTrainer& trainer, const std::vector<double>& params,
+                          int64_t it, double value, const std::string& run_dir) {
+  if (!(value > score)) return;
+  Checkpoint c = trainer.to_checkpoint();
+  c.arrays.erase("optimizer_m");
+  c.arrays.erase("optimizer_v");
+  c.header.erase("optimizer_steps");
+  c.arrays["policy_params"] = params;
+  c.header["iteration"] = it;
+  c.header["selected_by"] = by;
+  c.header["score"] = value;
+  save_checkpoint((std::filesystem::path(run_dir) / name).string(), c);
+  iteration = it;
+  score = value;
+}
 
-// A selected model (best-train, best-validation): the policy parameters after `iteration`
-// meta-iterations and the score that selected them. It has no optimiser state: it is for
-// evaluation, not for resuming.
-struct Selected {
-  std::string name;
-  std::string by;
-  int64_t iteration = -1;
-  double score = -std::numeric_limits<double>::infinity();
+void SelectedModel::restore(const std::string& run_dir) {
+  const std::string path = (std::filesystem::path(run_dir) / name).string();
+  if (!std::filesystem::exists(path)) return;
+  const Checkpoint c = load_checkpoint(path);
+  iteration = c.header.value("iteration", int64_t{-1});
+  score = c.header.value("score", -std::numeric_limits<double>::infinity());
+}
 
-  json summary() const { return json{{"iteration", iteration}, {"score", score}}; }
+MetaRlJob::MetaRlJob(const RlConfig& config)
+    : trainer_(config),
+      best_train_{kBestTrainCheckpoint, "train_return_after"},
+      best_validation_{kBestValidationCheckpoint, "validation_mean_return_after_steps"} {}
 
-  // Keeps params when score beats the best so far (a NaN never does).
-  void offer(const MetaRlTrainer& trainer, const std::vector<double>& params, int64_t it,
-             double value, const std::string& run_dir) {
-    if (!(value > score)) return;
-    Checkpoint c = trainer.to_checkpoint();
-    c.arrays.erase("optimizer_m");
-    c.arrays.erase("optimizer_v");
-    c.header.erase("optimizer_steps");
-    c.arrays["policy_params"] = params;
-    c.header["iteration"] = it;
-    c.header["selected_by"] = by;
-    c.header["score"] = value;
-    save_checkpoint((std::filesystem::path(run_dir) / name).string(), c);
-    iteration = it;
-    score = value;
-  }
+std::string MetaRlJob::backend_name() const {
+  return to_string(const_cast<MetaRlTrainer&>(trainer_).engine().backend());
+}
 
-  // On resume: the best so far is the one already on disk.
-  void restore(const std::string& run_dir) {
-    const std::string path = (std::filesystem::path(run_dir) / name).string();
-    if (!std::filesystem::exists(path)) return;
-    const Checkpoint c = load_checkpoint(path);
-    iteration = c.header.value("iteration", int64_t{-1});
-    score = c.header.value("score", -std::numeric_limits<double>::infinity());
-  }
-};
+json MetaRlJob::config_json() const { return to_json(trainer_.config()); }
 
-}  // namespace
+RunCadence MetaRlJob::cadence() const {
+  const RlConfig& c = trainer_.config();
+  return RunCadence{c.iterations, c.log_every, c.checkpoint_every};
+}
 
-json train_command(const json& file, const std::vector<std::string>& sets,
-                   const std::string& run_dir, bool resume, bool progress) {
-  namespace fs = std::filesystem;
-  const RlConfig config = resolve_rl_config(file, sets);
-  const std::string ckpt_path = (fs::path(run_dir) / "checkpoint").string();
-  require_new_run_or_resume(run_dir, resume);
-  MetaRlTrainer trainer(config);
-  if (resume) trainer.restore(load_checkpoint(ckpt_path));
-  std::ofstream metrics = open_run_directory(run_dir, to_json(config), resume);
-
-  const int64_t start = trainer.iteration();
-  const int64_t total = config.iterations;
-  const Clock::time_point t0 = Clock::now();
-  Clock::time_point window_t0 = t0;
-  int64_t window_start = start, window_steps = 0, total_steps = 0;
-  double window_before = 0, window_after = 0;
-  double last_before = 0, last_after = 0;
-  auto checkpoint = [&] { save_checkpoint(ckpt_path, trainer.to_checkpoint()); };
-  if (!resume) checkpoint();
-  // The MAML paper's selection: the model whose training meta-batch had the best mean return
-  // after adaptation (scored before its outer step, so the parameters kept are those sampled).
-  Selected best_train{kBestTrainCheckpoint, "train_return_after"};
-  Selected best_validation{kBestValidationCheckpoint, "validation_mean_return_after_steps"};
+void MetaRlJob::on_start(const std::string& run_dir, bool resume) {
+  run_dir_ = run_dir;
   if (resume) {
-    best_train.restore(run_dir);
-    best_validation.restore(run_dir);
+    best_train_.restore(run_dir);
+    best_validation_.restore(run_dir);
   }
-  const bool validating = config.validate_every > 0;
-  const uint64_t val_seed = validation_seed(config.seed);
+}
 
-  while (trainer.iteration() < total) {
-    const std::vector<double> sampled = trainer.params();
-    const RlIterationStats st = trainer.step();
-    best_train.offer(trainer, sampled, st.iteration - 1, st.return_after, run_dir);
-    window_before += st.return_before;
-    window_after += st.return_after;
-    window_steps += st.env_steps;
-    total_steps += st.env_steps;
-    const int64_t it = st.iteration;
-    const bool last = it == total;
-    json line = json::object();
-    if (it % config.log_every == 0 || last) {
-      const double n = static_cast<double>(it - window_start);
-      const double dt = seconds_since(window_t0);
-      last_before = window_before / n;
-      last_after = window_after / n;
-      line = {{"iteration", it},
-              {"return_before", last_before},
-              {"return_after", last_after},
-              {"env_steps", window_steps},
-              {"steps_per_s", dt > 0 ? static_cast<double>(window_steps) / dt : 0.0},
-              {"wall_s", seconds_since(t0)}};
-      if (config.algorithm == "maml-trpo") {
-        line["trpo_accepted"] = st.trpo.accepted;
-        line["trpo_ls_steps"] = st.trpo.ls_steps;
-        line["trpo_kl"] = st.trpo.kl;
-        line["surrogate_before"] = st.trpo.loss_before;
-        line["surrogate_after"] = st.trpo.loss_after;
-      }
-      window_start = it;
-      window_t0 = Clock::now();
-      window_before = window_after = 0;
-      window_steps = 0;
-    }
-    if (validating && (it % config.validate_every == 0 || last)) {
-      line["iteration"] = it;
-      try {
-        const std::vector<double> r = evaluate_adaptation(
-            config, trainer.params(), config.validate_tasks, config.validate_steps, val_seed,
-            config.backend, config.validate_paths);
-        double score = 0;
-        for (std::size_t j = 1; j < r.size(); ++j) score += r[j];
-        score /= static_cast<double>(r.size() - 1);
-        best_validation.offer(trainer, trainer.params(), it, score, run_dir);
-        line["validation_returns"] = r;
-        line["validation_score"] = score;
-      } catch (const Error& e) {
-        // A policy whose test-time steps diverge is not a candidate; training goes on.
-        line["validation_error"] = e.what();
-      }
-      line["wall_s"] = seconds_since(t0);
-    }
-    if (!line.empty()) metrics << line.dump() << '\n' << std::flush;
-    if (it % config.checkpoint_every == 0 || last) checkpoint();
-    if (progress) {
-      const double wall = seconds_since(t0);
-      const double rate = static_cast<double>(it - start) / wall;
-      const std::string val =
-          validating && best_validation.iteration >= 0
-              ? "  best validation " + std::to_string(best_validation.score).substr(0, 7)
-              : "";
-      std::fprintf(stderr,
-                   "\r[train] %s %s  it %lld/%lld  return %.2f -> %.2f%s  %.3g steps/s  ETA %s   ",
-                   config.algorithm.c_str(), config.env.c_str(), static_cast<long long>(it),
-                   static_cast<long long>(total), st.return_before, st.return_after, val.c_str(),
-                   static_cast<double>(total_steps) / wall,
-                   format_duration(static_cast<double>(total - it) / rate).c_str());
-      if (last) std::fputc('\n', stderr);
-      std::fflush(stderr);
-    }
+StepReport MetaRlJob::step() {
+  const std::vector<double> sampled = trainer_.params();
+  const RlIterationStats st = trainer_.step();
+  best_train_.offer(trainer_, sampled, st.iteration - 1, st.return_after, run_dir_);
+  StepReport r;
+  r.iteration = st.iteration;
+  r.samples = st.env_steps;
+  r.window = {{"return_before", st.return_before}, {"return_after", st.return_after}};
+  if (trainer_.config().algorithm == "maml-trpo") {
+    r.latest = {{"trpo_accepted", st.trpo.accepted},
+                {"trpo_ls_steps", st.trpo.ls_steps},
+                {"trpo_kl", st.trpo.kl},
+                {"surrogate_before", st.trpo.loss_before},
+                {"surrogate_after", st.trpo.loss_after}};
   }
-  const double wall = seconds_since(t0);
-  json out{{"algorithm", config.algorithm},
-           {"env", config.env},
-           {"iterations", trainer.iteration()},
-           {"env_steps", total_steps},
-           {"wall_s", wall},
-           {"steps_per_s", wall > 0 ? static_cast<double>(total_steps) / wall : 0.0},
-           {"return_before", last_before},
-           {"return_after", last_after},
-           {"best_train", best_train.summary()}};
-  if (validating) out["best_validation"] = best_validation.summary();
-  write_file_atomically((fs::path(run_dir) / "summary.json").string(), out.dump(2) + "\n");
+  char text[128];
+  std::snprintf(text, sizeof text, "return %.2f -> %.2f", st.return_before, st.return_after);
+  r.progress = text;
+  if (best_validation_.iteration >= 0) {
+    std::snprintf(text, sizeof text, "  best validation %.3f", best_validation_.score);
+    r.progress += text;
+  }
+  return r;
+}
+
+void MetaRlJob::after_step(const StepReport& report, const std::string& run_dir, bool last,
+                           json& line) {
+  const RlConfig& c = trainer_.config();
+  if (c.validate_every <= 0 || (report.iteration % c.validate_every != 0 && !last)) return;
+  try {
+    const std::vector<double> r =
+        evaluate_adaptation(c, trainer_.params(), c.validate_tasks, c.validate_steps,
+                            validation_seed(c.seed), c.backend, c.validate_paths);
+    double score = 0;
+    for (std::size_t j = 1; j < r.size(); ++j) score += r[j];
+    score /= static_cast<double>(r.size() - 1);
+    best_validation_.offer(trainer_, trainer_.params(), report.iteration, score, run_dir);
+    line["validation_returns"] = r;
+    line["validation_score"] = score;
+  } catch (const Error& e) {
+    // A policy whose test-time steps diverge is not a candidate; training goes on.
+    line["validation_error"] = e.what();
+  }
+}
+
+json MetaRlJob::finish(const std::string& /*run_dir*/) {
+  json out{{"best_train", best_train_.summary()}};
+  if (trainer_.config().validate_every > 0) out["best_validation"] = best_validation_.summary();
+  return out;
+}
+
+json train_run(const RlConfig& config, const std::string& run_dir, const RunOptions& options) {
+  MetaRlJob job(config);  // validates everything before anything is written
+  return run_training(job, run_dir, options);
+}
+
+std::vector<AlgorithmEntry> meta_rl_algorithms() {
+  std::vector<AlgorithmEntry> out;
+  for (const std::string& name : rl_algorithm_names()) {
+    AlgorithmEntry& e = out.emplace_back();
+    e.name = name;
+    e.kind = "meta-rl";
+    e.summary = name == "maml-trpo"   ? "MAML-RL, second order, TRPO outer step"
+                : name == "fomaml-rl" ? "first-order MAML-RL, Adam outer step"
+                                      : "Reptile on RL tasks, Adam outer step";
+    e.make_job = [](const json& config, const std::vector<std::string>& sets) {
+      return std::unique_ptr<TrainingJob>(new MetaRlJob(resolve_rl_config(config, sets)));
+    };
+    e.evaluate = [](const std::string& run_dir, const EvalArgs& args) {
+      EvalRequest r;
+      r.tasks = args.tasks.value_or(r.tasks);
+      r.steps = args.steps.value_or(r.steps);
+      r.trajectories = args.paths.value_or(r.trajectories);
+      r.lr = args.lr;
+      r.sampler = args.sampler.value_or("");
+      r.checkpoint = args.checkpoint.value_or(r.checkpoint);
+      r.seed = args.seed;
+      r.backend = args.backend;
+      return evaluate_command(run_dir, r);
+    };
+    e.config_reference = [] { return config_reference(); };
+    e.eval_fields = {"tasks", "steps", "paths", "lr", "sampler", "checkpoint"};
+  }
   return out;
 }
 
@@ -447,15 +422,23 @@ json evaluate_command(const std::string& run_dir, const EvalRequest& request) {
   }
   const std::vector<double>& theta = array_of(c, "policy_params");
   const Clock::time_point t0 = Clock::now();
-  const uint64_t seed = held_out_seed(request.seed ? *request.seed : cfg.seed);
+  const uint64_t given_seed = request.seed ? *request.seed : cfg.seed;
+  const uint64_t seed = held_out_seed(given_seed);
   AdaptationSamples sampled;
   const std::vector<double> r =
       evaluate_adaptation(cfg, theta, request.tasks, request.steps, seed, request.backend,
                           request.trajectories, &sampled);
   return json{{"algorithm", cfg.algorithm},
-              {"env", cfg.env},
+              {"kind", "meta-rl"},
+              {"target", cfg.env},
               {"checkpoint", name},
               {"iteration", c.header.value("iteration", int64_t{0})},
+              {"backend", to_string(parse_backend(request.backend, "backend"))},
+              {"seed", given_seed},
+              {"score",
+               {{"name", "return_after_" + std::to_string(request.steps) + "_steps"},
+                {"value", r.back()},
+                {"higher_is_better", true}}},
               {"returns_after_steps", r},
               {"tasks", request.tasks},
               {"steps", request.steps},

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -10,7 +11,9 @@
 #include <vector>
 
 #include <metasim/host/checkpoint.hpp>
+#include <metasim/meta/algorithms.hpp>
 #include <metasim/meta/common/optimizer.hpp>
+#include <metasim/meta/common/run_loop.hpp>
 #include <metasim/meta/rl/rl_config.hpp>
 #include <metasim/meta/rl/rl_engine.hpp>
 #include <metasim/meta/rl/trpo.hpp>
@@ -29,16 +32,6 @@ inline constexpr const char* kLatestCheckpoint = "checkpoint";
 inline constexpr const char* kBestTrainCheckpoint = "best-train";
 inline constexpr const char* kBestValidationCheckpoint = "best-validation";
 
-// Resolves the JSON config + "key=value" overrides (errors name the field) and trains into
-// run_dir: config.json (resolved), metrics.jsonl (one line per log_every iterations: returns
-// before/after adaptation, env steps/s, wall time; validation returns on validation iterations),
-// checkpoint (atomic, checksummed; resume continues from it), best-train and best-validation.
-// A progress line with ETA goes to stderr when `progress`. Returns {"algorithm","env",
-// "iterations","env_steps","wall_s","steps_per_s","return_before","return_after","best_train"
-// and, with validation, "best_validation" ({"iteration","score"} each)}.
-nlohmann::json train_command(const nlohmann::json& file, const std::vector<std::string>& sets,
-                             const std::string& run_dir, bool resume, bool progress);
-
 struct EvalRequest {
   int tasks = 40;
   int steps = 3;
@@ -51,9 +44,9 @@ struct EvalRequest {
 };
 // Loads the run's checkpoint request.checkpoint (verified), adapts to fresh tasks (a task stream
 // never used in training) with the test-time learning rates (request.lr, else the run's eval.lr)
-// and returns
-// {"algorithm", "env", "checkpoint", "iteration", "returns_after_steps": [r0 .. r_steps],
-// "tasks", "seconds"}.
+// and returns the common evaluation keys (meta/algorithms.hpp; the score is the return after the
+// last step) and "returns_after_steps": [r0 .. r_steps], "tasks", "steps", "paths", "eval_lr",
+// "sampler_budget", "paths_per_task_after_steps", "path_length_after_steps".
 nlohmann::json evaluate_command(const std::string& run_dir, const EvalRequest& request);
 
 struct RlIterationStats {
@@ -73,6 +66,8 @@ class MetaRlTrainer {
   RlIterationStats step();
 
   int64_t iteration() const { return iteration_; }
+  // Env steps sampled since the run began.
+  int64_t env_steps() const { return env_steps_; }
   const RlConfig& config() const { return cfg_; }
   const std::vector<double>& params() const { return theta_; }
   void set_params(const std::vector<double>& p) { theta_ = p; }
@@ -89,7 +84,66 @@ class MetaRlTrainer {
   std::vector<double> theta_;
   meta::OuterOptimizer opt_;
   int64_t iteration_ = 0;
+  int64_t env_steps_ = 0;
 };
+
+// A selected model (best-train, best-validation): the policy parameters after `iteration`
+// meta-iterations and the score that selected them, saved without optimiser state (it is for
+// evaluation, not for resuming).
+struct SelectedModel {
+  std::string name;  // its file in the run directory
+  std::string by;    // what scored it
+  int64_t iteration = -1;
+  double score = -std::numeric_limits<double>::infinity();
+
+  nlohmann::json summary() const { return {{"iteration", iteration}, {"score", score}}; }
+  // Saves params when score beats the best so far (a NaN never does).
+  void offer(const MetaRlTrainer& trainer, const std::vector<double>& params, int64_t it,
+             double value, const std::string& run_dir);
+  // On resume: the best so far is the one already on disk.
+  void restore(const std::string& run_dir);
+};
+
+// The meta-RL algorithms under the run loop (meta/common/run_loop.hpp). Per step: window means of
+// return_before and return_after, TRPO's figures as latest (maml-trpo); samples are env steps.
+// Keeps best-train (the MAML paper's selection: the best mean return after adaptation of a
+// training meta-batch, scored before its outer step) and, with validate.every > 0, validates on a
+// separate task stream and keeps best-validation. summary.json adds "best_train" and
+// "best_validation" ({"iteration", "score"}).
+class MetaRlJob final : public TrainingJob {
+ public:
+  explicit MetaRlJob(const RlConfig& config);
+  MetaRlTrainer& trainer() { return trainer_; }
+
+  std::string algorithm() const override { return trainer_.config().algorithm; }
+  std::string target() const override { return trainer_.config().env; }
+  std::string backend_name() const override;
+  const char* sample_unit() const override { return "env_steps"; }
+  nlohmann::json config_json() const override;
+  RunCadence cadence() const override;
+  int64_t iteration() const override { return trainer_.iteration(); }
+  int64_t samples_done() const override { return trainer_.env_steps(); }
+  StepReport step() override;
+  Checkpoint to_checkpoint() const override { return trainer_.to_checkpoint(); }
+  void restore(const Checkpoint& c) override { trainer_.restore(c); }
+  void on_start(const std::string& run_dir, bool resume) override;
+  void after_step(const StepReport& report, const std::string& run_dir, bool last,
+                  nlohmann::json& line) override;
+  nlohmann::json finish(const std::string& run_dir) override;
+
+ private:
+  MetaRlTrainer trainer_;
+  std::string run_dir_;
+  SelectedModel best_train_;
+  SelectedModel best_validation_;
+};
+
+// Trains into run_dir under the run loop (see run_training) and returns summary.json's object.
+nlohmann::json train_run(const RlConfig& config, const std::string& run_dir,
+                         const RunOptions& options = {});
+
+// The registry entries of maml-trpo, fomaml-rl and reptile-rl (meta/algorithms.hpp).
+std::vector<AlgorithmEntry> meta_rl_algorithms();
 
 RlModelSpec model_of(const RlConfig& c);
 // Xavier-uniform weights, zero biases (rllab's and pytorch-maml-rl's initialisation), log std

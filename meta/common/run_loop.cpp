@@ -1,0 +1,133 @@
+// The training loop shared by every algorithm (see run_loop.hpp).
+#include <metasim/meta/common/run_loop.hpp>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include <metasim/host/atomic_file.hpp>
+#include <metasim/host/run_support.hpp>
+#include <metasim/kernels/core/error.hpp>
+
+namespace metasim {
+
+namespace {
+
+using nlohmann::json;
+
+// Sums of the window scalars since the previous metrics line.
+struct Window {
+  json sums = json::object();
+  int64_t steps = 0;
+  int64_t samples_at_start = 0;
+  RunClock::time_point t0 = RunClock::now();
+
+  void add(const json& values) {
+    for (const auto& [k, v] : values.items()) {
+      sums[k] = sums.value(k, 0.0) + v.get<double>();
+    }
+    ++steps;
+  }
+  json means() const {
+    json m = json::object();
+    for (const auto& [k, v] : sums.items()) m[k] = v.get<double>() / static_cast<double>(steps);
+    return m;
+  }
+  void reset(int64_t samples) {
+    sums = json::object();
+    steps = 0;
+    samples_at_start = samples;
+    t0 = RunClock::now();
+  }
+};
+
+void draw_progress(const TrainingJob& job, const StepReport& r, int64_t total, int64_t start_it,
+                   int64_t start_samples, double wall, bool last) {
+  const double it_rate = static_cast<double>(r.iteration - start_it) / wall;
+  const double sample_rate = static_cast<double>(job.samples_done() - start_samples) / wall;
+  std::string unit = job.sample_unit();
+  for (char& ch : unit) ch = ch == '_' ? ' ' : ch;
+  std::fprintf(stderr, "\r[train] %s %s  it %lld/%lld  %s  %.3g %s/s  ETA %s   ",
+               job.algorithm().c_str(), job.target().c_str(), static_cast<long long>(r.iteration),
+               static_cast<long long>(total), r.progress.c_str(), sample_rate, unit.c_str(),
+               format_duration(static_cast<double>(total - r.iteration) / it_rate).c_str());
+  if (last) std::fputc('\n', stderr);
+  std::fflush(stderr);
+}
+
+}  // namespace
+
+json checkpoint_config_json(const std::string& run_dir) {
+  const Checkpoint c = load_checkpoint((std::filesystem::path(run_dir) / "checkpoint").string());
+  if (!c.header.contains("config") || !c.header["config"].is_object()) {
+    throw Error("the checkpoint in '" + run_dir + "' holds no config");
+  }
+  return c.header["config"];
+}
+
+json run_training(TrainingJob& job, const std::string& run_dir, const RunOptions& o) {
+  namespace fs = std::filesystem;
+  const std::string ckpt_path = (fs::path(run_dir) / "checkpoint").string();
+  require_new_run_or_resume(run_dir, o.resume);
+  if (o.resume) job.restore(load_checkpoint(ckpt_path));
+  std::ofstream metrics = open_run_directory(run_dir, job.config_json(), o.resume);
+  job.on_start(run_dir, o.resume);
+  auto checkpoint = [&] { save_checkpoint(ckpt_path, job.to_checkpoint()); };
+  if (!o.resume) checkpoint();
+
+  const RunCadence cad = job.cadence();
+  const int64_t start_it = job.iteration();
+  const int64_t start_samples = job.samples_done();
+  const RunClock::time_point t0 = RunClock::now();
+  RunClock::time_point last_draw = t0;
+  Window window;
+  window.reset(start_samples);
+  json last_line = json::object();
+  while (job.iteration() < cad.iterations) {
+    if (o.before_step) o.before_step(job);
+    const StepReport r = job.step();
+    window.add(r.window);
+    const bool last = r.iteration >= cad.iterations;
+    json line = json::object();
+    if (r.iteration % cad.log_every == 0 || last) {
+      const double dt = seconds_since(window.t0);
+      const int64_t samples = job.samples_done();
+      line = {{"iteration", r.iteration},
+              {"samples", samples},
+              {"samples_per_s",
+               dt > 0 ? static_cast<double>(samples - window.samples_at_start) / dt : 0.0}};
+      line.update(window.means());
+      line.update(r.latest);
+      window.reset(samples);
+    }
+    job.after_step(r, run_dir, last, line);
+    if (!line.empty()) {
+      line["iteration"] = r.iteration;
+      line["wall_s"] = seconds_since(t0);
+      metrics << line.dump() << '\n' << std::flush;
+      last_line = line;
+    }
+    if (r.iteration % cad.checkpoint_every == 0 || last) checkpoint();
+    if (o.progress && (seconds_since(last_draw) > 0.2 || last)) {
+      last_draw = RunClock::now();
+      draw_progress(job, r, cad.iterations, start_it, start_samples, seconds_since(t0), last);
+    }
+  }
+  const double wall = seconds_since(t0);
+  json summary = {{"algorithm", job.algorithm()},
+                  {"target", job.target()},
+                  {"backend", job.backend_name()},
+                  {"iterations", job.iteration()},
+                  {"samples", job.samples_done()},
+                  {"sample_unit", job.sample_unit()},
+                  {"samples_per_s",
+                   wall > 0 ? static_cast<double>(job.samples_done() - start_samples) / wall : 0.0},
+                  {"wall_s", wall},
+                  {"metrics", last_line}};
+  summary.update(job.finish(run_dir));
+  write_file_atomically((fs::path(run_dir) / "summary.json").string(), summary.dump(2) + "\n");
+  return summary;
+}
+
+}  // namespace metasim
