@@ -144,6 +144,32 @@ Field<C> text_field(std::string key, std::string C::*m, std::string doc) {
   return f;
 }
 
+// A list of hidden-layer widths: 1 to 8 of them, each in [1, 4096] (MlpShape's limits).
+template <class C>
+Field<C> widths_field(std::string key, std::vector<int> C::*m, std::string range, std::string doc) {
+  Field<C> f;
+  f.key = key;
+  f.range = std::move(range);
+  f.doc = std::move(doc);
+  f.set = [key, m](C& c, const nlohmann::json& v) {
+    bool ok = v.is_array() && !v.empty() && v.size() <= 8;
+    std::vector<int> widths;
+    for (const nlohmann::json& e : ok ? v : nlohmann::json::array()) {
+      if (!e.is_number_integer() || e.get<long long>() < 1 || e.get<long long>() > 4096) {
+        ok = false;
+        break;
+      }
+      widths.push_back(e.get<int>());
+    }
+    if (!ok) {
+      throw InvalidArgument(key, "must be a list of 1 to 8 widths in [1, 4096], got " + v.dump());
+    }
+    c.*m = widths;
+  };
+  f.get = [m](const C& c) { return nlohmann::json(c.*m); };
+  return f;
+}
+
 template <class C>
 class Schema {
  public:

@@ -27,33 +27,12 @@ using config::real_field;
 using config::text_field;
 
 Field hidden_field() {
-  Field f;
-  f.key = "model.hidden";
-  f.range =
+  return config::widths_field(
+      "model.hidden", &TrainConfig::hidden,
       "1 to 8 widths in [1, 4096], any of them; the compiled fast paths are listed by `metasim "
       "train --list-fields`, other sizes run the generic path (the CUDA backend also needs one "
-      "task's scratch to fit a thread block's shared memory)";
-  f.doc = "hidden layer widths of the per-task MLP";
-  f.set = [](TrainConfig& c, const json& v) {
-    bool ok = v.is_array() && !v.empty() && v.size() <= 8;
-    std::vector<int> h;
-    if (ok) {
-      for (const json& e : v) {
-        if (!e.is_number_integer() || e.get<long long>() < 1 || e.get<long long>() > 4096) {
-          ok = false;
-          break;
-        }
-        h.push_back(e.get<int>());
-      }
-    }
-    if (!ok) {
-      throw InvalidArgument("model.hidden",
-                            "must be a list of 1 to 8 widths in [1, 4096], got " + v.dump());
-    }
-    c.hidden = h;
-  };
-  f.get = [](const TrainConfig& c) { return json(c.hidden); };
-  return f;
+      "task's scratch to fit a thread block's shared memory)",
+      "hidden layer widths of the per-task MLP");
 }
 
 // The task family, checked against the family registry when it is set, so that families a user

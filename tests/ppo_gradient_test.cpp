@@ -4,6 +4,8 @@
 
 #include <cmath>
 #include <random>
+#include <string>
+#include <type_traits>
 #include <vector>
 
 #include <metasim/kernels/core/mlp.hpp>
@@ -24,9 +26,9 @@ using metasim::rl::PpoCoefs;
 
 // ---- reference: plain loops written from the formulas, sharing no code with kernels/
 
-// Tanh MLP with a linear output; layout per layer: W [out][in] row-major, then b [out].
+// Tanh (or ReLU) MLP with a linear output; layout per layer: W [out][in] row-major, then b [out].
 std::vector<double> ref_forward(const std::vector<int>& sizes, const double* p,
-                                const std::vector<double>& x) {
+                                const std::vector<double>& x, bool relu = false) {
   std::vector<double> a = x;
   for (std::size_t l = 0; l + 1 < sizes.size(); ++l) {
     const int in = sizes[l], out = sizes[l + 1];
@@ -34,7 +36,7 @@ std::vector<double> ref_forward(const std::vector<int>& sizes, const double* p,
     for (int o = 0; o < out; ++o) {
       double s = p[in * out + o];
       for (int i = 0; i < in; ++i) s += p[o * in + i] * a[i];
-      z[o] = l + 2 < sizes.size() ? std::tanh(s) : s;
+      z[o] = l + 2 < sizes.size() ? (relu ? std::max(s, 0.0) : std::tanh(s)) : s;
     }
     p += (in + 1) * out;
     a = z;
@@ -56,10 +58,11 @@ struct Sample {
 struct RefModel {
   std::vector<int> pi_sizes, v_sizes;
   bool discrete;
+  bool relu = false;
 
   // log pi(a|o) and the entropy of pi(.|o).
   void policy(const double* p, const Sample& s, double* logp, double* entropy) const {
-    const std::vector<double> out = ref_forward(pi_sizes, p, s.obs);
+    const std::vector<double> out = ref_forward(pi_sizes, p, s.obs, relu);
     if (discrete) {
       double m = out[0];
       for (double v : out) m = std::max(m, v);
@@ -95,7 +98,7 @@ struct RefModel {
       const double r = std::exp(logp - s.old_log_prob);
       const double rc = std::min(std::max(r, 1 - c.clip_range), 1 + c.clip_range);
       const double surrogate = std::min(r * s.adv, rc * s.adv);
-      const double v = ref_forward(v_sizes, p.data() + policy_params(), s.obs)[0];
+      const double v = ref_forward(v_sizes, p.data() + policy_params(), s.obs, relu)[0];
       total += -surrogate - c.ent_coef * h + c.vf_coef * (v - s.ret) * (v - s.ret);
     }
     return total / static_cast<double>(batch.size());
@@ -157,19 +160,17 @@ std::vector<double> kernel_grad(const std::vector<double>& p, const std::vector<
   return g;
 }
 
-// Checks `stride`-spaced parameters (and always the last few: log_std, value output) against
-// central differences with step h = 1e-6: truncation error ~h^2, rounding ~1e-16 / h.
-template <class Model>
-void check_fd(int stride, double ent_coef) {
-  const RefModel ref = ref_model<Model>();
-  std::vector<double> p = random_params<Model>(7);
-  const std::vector<Sample> batch = make_batch<Model>(ref, p, 16, 11);
-  PpoCoefs<double> c{0.2, ent_coef, 0.5, 1.0 / static_cast<double>(batch.size())};
-  const std::vector<double> g = kernel_grad<Model>(p, batch, c);
+// Checks `stride`-spaced parameters (and always the last few: log_std, value output) of the
+// gradient g against central differences of ref.loss with step h = 1e-6: truncation error ~h^2,
+// rounding ~1e-16 / h.
+void fd_check(const RefModel& ref, std::vector<double> p, const std::vector<Sample>& batch,
+              const PpoCoefs<double>& c, const std::vector<double>& g, int stride) {
+  const int n = static_cast<int>(p.size());
+  const int policy = ref.policy_params();
   const double h = 1e-6;
   int checked = 0;
-  for (int i = 0; i < Model::kNumParams; ++i) {
-    const bool tail = i >= Model::kPolicyParams - 4 || i >= Model::kNumParams - 4;
+  for (int i = 0; i < n; ++i) {
+    const bool tail = i >= policy - 4 || i >= n - 4;
     if (i % stride != 0 && !tail) continue;
     const double keep = p[i];
     p[i] = keep + h;
@@ -182,6 +183,40 @@ void check_fd(int stride, double ent_coef) {
     ++checked;
   }
   EXPECT_GT(checked, 10);
+}
+
+template <class Model>
+void check_fd(int stride, double ent_coef) {
+  const RefModel ref = ref_model<Model>();
+  std::vector<double> p = random_params<Model>(7);
+  const std::vector<Sample> batch = make_batch<Model>(ref, p, 16, 11);
+  PpoCoefs<double> c{0.2, ent_coef, 0.5, 1.0 / static_cast<double>(batch.size())};
+  fd_check(ref, p, batch, c, kernel_grad<Model>(p, batch, c), stride);
+}
+
+// The generic (run-time width) model against the same reference, at sizes no compiled model has.
+template <class G>
+void check_generic_fd(const std::vector<int>& hidden, double ent_coef) {
+  const G g = G::make(hidden);
+  RefModel ref;
+  ref.pi_sizes.push_back(G::kObsDim);
+  ref.pi_sizes.insert(ref.pi_sizes.end(), hidden.begin(), hidden.end());
+  ref.v_sizes = ref.pi_sizes;
+  ref.pi_sizes.push_back(G::kNetOutputs);
+  ref.v_sizes.push_back(1);
+  ref.discrete = G::kDiscrete;
+  ref.relu = std::is_same_v<typename G::Activation, metasim::Relu>;
+  ASSERT_EQ(ref.policy_params(), g.policy_params);
+  const std::vector<double> p = metasim::test_support::uniform_params(g.num_params(), 7);
+  const std::vector<Sample> batch = make_batch<G>(ref, p, 16, 11);
+  const PpoCoefs<double> c{0.2, ent_coef, 0.5, 1.0 / static_cast<double>(batch.size())};
+  std::vector<double> grad(static_cast<std::size_t>(g.num_params()), 0.0);
+  std::vector<double> scratch(static_cast<std::size_t>(g.scratch_size()));
+  for (const Sample& s : batch) {
+    g.accumulate_sample_grad(p.data(), s.obs.data(), s.action.data(), s.old_log_prob, s.adv, s.ret,
+                             c, grad.data(), scratch.data(), g.direct());
+  }
+  fd_check(ref, p, batch, c, grad, 1);
 }
 
 using SmallCategorical = Ppo<CategoricalMlpPolicy<Mlp<Tanh, 3, 5, 4, 3>>, Mlp<Tanh, 3, 6, 1>>;
@@ -198,6 +233,77 @@ TEST(PpoGradient_Gaussian, MatchesFiniteDifferencesEveryParameter) {
 TEST(PpoGradient_CompiledModels, CartPoleAndPendulumMatchFiniteDifferences) {
   check_fd<metasim::rl::PpoCartPole>(37, 0.05);
   check_fd<metasim::rl::PpoPendulum>(37, 0.05);
+}
+
+TEST(PpoGradient_Generic, RunTimeWidthsMatchFiniteDifferencesEveryParameter) {
+  using metasim::Relu;
+  using metasim::rl::GenericPpo;
+  check_generic_fd<GenericPpo<true, 3, 3, Tanh>>({7, 5}, 0.01);
+  check_generic_fd<GenericPpo<true, 4, 2, Relu>>({9}, 0.01);
+  check_generic_fd<GenericPpo<false, 3, 2, Relu>>({6, 5, 4}, 0.01);
+  check_generic_fd<GenericPpo<false, 2, 1, Tanh>>({3, 8}, 0.05);
+}
+
+// The generic path at the compiled size computes the same operations in the same order: acting
+// (sampled and deterministic) and minibatch gradients are bit-identical to the compiled models',
+// for every built-in env.
+TEST(PpoGeneric_CompiledSize, BitIdenticalToTheCompiledModels) {
+  for (const std::string env :
+       {"CartPole-v1", "Acrobot-v1", "MountainCar-v0", "Pendulum-v1", "MountainCarContinuous-v0"}) {
+    metasim::rl::PpoNetSpec generic;
+    generic.force_generic = true;
+    auto a = metasim::rl::make_ppo_kernels_cpu(env);
+    auto b = metasim::rl::make_ppo_kernels_cpu(env, generic);
+    ASSERT_NE(a, nullptr);
+    ASSERT_NE(b, nullptr);
+    const metasim::rl::PpoShape& s = a->shape();
+    ASSERT_TRUE(s.compiled);
+    ASSERT_FALSE(b->shape().compiled);
+    ASSERT_EQ(s.num_params(), b->shape().num_params());
+    ASSERT_EQ(s.policy_sizes, b->shape().policy_sizes);
+    const std::vector<double> pd = metasim::test_support::uniform_params(s.num_params(), 21);
+    const std::vector<float> p(pd.begin(), pd.end());
+    a->set_params(p.data());
+    b->set_params(p.data());
+    const int n = 40;
+    std::mt19937_64 rng(5);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    std::vector<float> obs(static_cast<std::size_t>(n) * s.obs_dim);
+    for (float& x : obs) x = normal(rng);
+    for (const bool deterministic : {false, true}) {
+      std::vector<float> act_a(static_cast<std::size_t>(n) * s.action_dim), act_b(act_a.size());
+      std::vector<float> lp_a(n), lp_b(n), v_a(n), v_b(n);
+      const metasim::PhiloxKey key = metasim::make_key(3, metasim::RngPurpose::kAction);
+      a->act(n, obs.data(), key, 7, deterministic, act_a.data(), lp_a.data(), v_a.data());
+      b->act(n, obs.data(), key, 7, deterministic, act_b.data(), lp_b.data(), v_b.data());
+      EXPECT_EQ(act_a, act_b) << env;
+      EXPECT_EQ(lp_a, lp_b) << env;
+      EXPECT_EQ(v_a, v_b) << env;
+    }
+    std::vector<float> act(static_cast<std::size_t>(n) * s.action_dim), old_lp(n), adv(n), ret(n);
+    for (int i = 0; i < n; ++i) {
+      for (int d = 0; d < s.action_dim; ++d) {
+        act[static_cast<std::size_t>(i) * s.action_dim + d] =
+            s.discrete ? static_cast<float>(i % s.num_actions) : normal(rng);
+      }
+      old_lp[i] = -1.0f + 0.3f * normal(rng);
+      adv[i] = normal(rng);
+      ret[i] = normal(rng);
+    }
+    const metasim::rl::PpoMinibatch mb{n,          obs.data(), act.data(), old_lp.data(),
+                                       adv.data(), ret.data()};
+    const PpoCoefs<float> c{0.2f, 0.01f, 0.5f, 1.0f / n};
+    std::vector<float> ga(s.num_params()), gb(s.num_params());
+    std::vector<metasim::rl::PpoSampleTerms<float>> ta(n), tb(n);
+    a->loss_grad(mb, c, ga.data(), ta.data());
+    b->loss_grad(mb, c, gb.data(), tb.data());
+    EXPECT_EQ(ga, gb) << env;
+    for (int i = 0; i < n; ++i) {
+      EXPECT_EQ(ta[i].policy_loss, tb[i].policy_loss) << env << " sample " << i;
+      EXPECT_EQ(ta[i].value_loss, tb[i].value_loss) << env << " sample " << i;
+      EXPECT_EQ(ta[i].entropy, tb[i].entropy) << env << " sample " << i;
+    }
+  }
 }
 
 // The clipped branch has zero gradient: with every ratio outside the range on the side where the

@@ -73,7 +73,12 @@ TEST(PpoConfig_Errors, NameTheField) {
   EXPECT_EQ(error_field(base, {"gamma=1.1"}), "gamma");
   EXPECT_EQ(error_field(base, {"adam.eps=0"}), "adam.eps");
   EXPECT_EQ(error_field(base, {"max_grad_norm=0"}), "max_grad_norm");
-  EXPECT_EQ(error_field(base, {"model.hidden=[32,32]"}), "model.hidden");
+  EXPECT_EQ(error_field(base, {"model.hidden=[0]"}), "model.hidden");
+  EXPECT_EQ(error_field(base, {"model.hidden=[]"}), "model.hidden");
+  EXPECT_EQ(error_field(base, {"model.hidden=[64,4097]"}), "model.hidden");
+  EXPECT_EQ(error_field(base, {"model.activation=sigmoid"}), "model.activation");
+  EXPECT_EQ(error_field(base, {"model.kernels=fast"}), "model.kernels");
+  EXPECT_EQ(error_field(base, {"model.hidden=[32,32]", "model.activation=relu"}), "<no error>");
   EXPECT_EQ(error_field(base, {"algorithm=maml"}), "algorithm");
   EXPECT_EQ(error_field(json{{"n_stepz", 3}}), "n_stepz");
   EXPECT_EQ(error_field(json{{"adam", {{"epz", 1}}}}), "adam.epz");
@@ -104,7 +109,7 @@ TEST(PpoConfig_Files, ShippedConfigsResolve) {
 
 // Mean deterministic return over 100 fresh episodes.
 double eval_mean(const PpoTrainer& t, uint64_t seed) {
-  return metasim::ppo::evaluate_policy(t.config().env, metasim::Backend::kCpu, t.params(),
+  return metasim::ppo::evaluate_policy(t.config(), metasim::Backend::kCpu, t.params(),
                                        t.normalizer(), 100, seed, false)
       .mean;
 }
@@ -129,6 +134,28 @@ TEST(PpoTrainer_CartPole, ShortSeededRunImprovesReturn) {
   EXPECT_LT(before, 100.0);
   EXPECT_GE(after, 400.0) << "before " << before << ", after " << after;
   EXPECT_GE(after, before + 200.0) << "before " << before << ", after " << after;
+}
+
+// Other network sizes run the generic path: a 32-32 ReLU policy learns CartPole as the compiled
+// 64-64 tanh one does above.
+TEST(PpoTrainer_GenericWidths, CartPole32x32ReluLearns) {
+  const PpoConfig c = metasim::ppo::resolve_config(
+      cartpole_zoo(), {"seed=1", "model.hidden=[32,32]", "model.activation=relu"});
+  const int keep = omp_get_max_threads();
+  omp_set_num_threads(1);
+  PpoTrainer t(c);
+  EXPECT_FALSE(t.shape().compiled);
+  EXPECT_EQ(t.shape().policy_sizes, (std::vector<int>{4, 32, 32, 2}));
+  EXPECT_EQ(t.params().size(), static_cast<std::size_t>((4 + 1) * 32 + (32 + 1) * 32 + 33 * 2 +
+                                                        (4 + 1) * 32 + (32 + 1) * 32 + 33));
+  const double before = eval_mean(t, 12345);
+  for (int u = 0; u < 100; ++u) t.step();
+  const double after = eval_mean(t, 12345);
+  omp_set_num_threads(keep);
+  std::printf("CartPole, 32-32 relu (generic): eval return before %.1f, after 25600 steps %.1f\n",
+              before, after);
+  EXPECT_LT(before, 100.0);
+  EXPECT_GE(after, before + 150.0) << "before " << before << ", after " << after;
 }
 
 std::vector<double> run_updates(const PpoConfig& c, int updates, int threads) {

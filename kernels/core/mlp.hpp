@@ -366,6 +366,81 @@ struct DynamicMlp {
   METASIM_HD int num_params() const { return weight_offset(s.num_layers); }
   METASIM_HD int input_dim() const { return s.widths[0]; }
   METASIM_HD int output_dim() const { return s.widths[s.num_layers]; }
+
+  // ---- one sample: Mlp's forward and backward with the same sums in the same order (so the
+  // results are bit-identical to a compiled size's), their buffers in caller memory.
+
+  // Scalars forward's ws holds: the hidden activations (at least 1, as Mlp's kWorkspaceSize).
+  METASIM_HD int workspace_size() const {
+    const int n = activation_offset(s.num_layers - 1);
+    return n > 0 ? n : 1;
+  }
+  // Scalars backward's scratch needs: two rows of the widest hidden layer.
+  METASIM_HD int backward_scratch_size() const {
+    int w = 1;
+    for (int l = 1; l < s.num_layers; ++l) w = s.widths[l] > w ? s.widths[l] : w;
+    return 2 * w;
+  }
+
+  // y[output_dim()] = f(x[input_dim()]); ws[workspace_size()] receives what backward needs.
+  template <typename P, typename X, typename S>
+  METASIM_HD void forward(const P& p, const X* x, S* y, S* ws) const {
+    const int last = s.num_layers - 1;
+    layer_forward(p, 0, x, last == 0 ? y : ws, last == 0);
+    for (int l = 1; l <= last; ++l) {
+      const S* in = ws + activation_offset(l - 1);
+      layer_forward(p, l, in, l == last ? y : ws + activation_offset(l), l == last);
+    }
+  }
+
+  // Given dy = dLoss/dy for the sample forward() saw (same x, ws), adds dLoss/dparams into grad.
+  // scratch[backward_scratch_size()] is overwritten.
+  template <typename P, typename X, typename S, typename G>
+  METASIM_HD void backward(const P& p, const X* x, const S* ws, const S* dy, G grad,
+                           S* scratch) const {
+    const int half = backward_scratch_size() / 2;
+    const S* delta = dy;
+    for (int l = s.num_layers - 1; l >= 0; --l) {
+      const int n_in = in_dim(l);
+      const int n_out = out_dim(l);
+      const int w = weight_offset(l);
+      const int b = bias_offset(l);
+      for (int o = 0; o < n_out; ++o) {
+        const S d = delta[o];
+        grad[b + o] += d;
+        if (l == 0) {
+          for (int i = 0; i < n_in; ++i) grad[w + o * n_in + i] += d * x[i];
+        } else {
+          const S* a = ws + activation_offset(l - 1);
+          for (int i = 0; i < n_in; ++i) grad[w + o * n_in + i] += d * a[i];
+        }
+      }
+      if (l == 0) break;
+      const S* a = ws + activation_offset(l - 1);
+      S* dprev = scratch + ((l - 1) & 1) * half;
+      for (int i = 0; i < n_in; ++i) dprev[i] = S(0);
+      for (int o = 0; o < n_out; ++o) {
+        const S d = delta[o];
+        for (int i = 0; i < n_in; ++i) dprev[i] += p[w + o * n_in + i] * d;
+      }
+      for (int i = 0; i < n_in; ++i) dprev[i] *= Act::grad_from_output(a[i]);
+      delta = dprev;
+    }
+  }
+
+ private:
+  template <typename P, typename In, typename S>
+  METASIM_HD void layer_forward(const P& p, int l, const In* in, S* out, bool linear) const {
+    const int n_in = in_dim(l);
+    const int n_out = out_dim(l);
+    const int w = weight_offset(l);
+    const int b = bias_offset(l);
+    for (int o = 0; o < n_out; ++o) {
+      S z = p[b + o];
+      for (int i = 0; i < n_in; ++i) z += p[w + o * n_in + i] * in[i];
+      out[o] = linear ? z : Act::apply(z);
+    }
+  }
 };
 
 }  // namespace metasim

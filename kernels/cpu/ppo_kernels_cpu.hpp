@@ -74,6 +74,37 @@ class ThreadChooser {
   bool use_many_ = true;
 };
 
+// grad[num_params] = the sum over samples [0, n) of their weighted gradients:
+// sample(s, row, thread) adds sample s's into row (in sample order within a chunk of kChunk
+// samples); the chunks' rows are then summed in chunk order, so the result does not depend on the
+// thread count. staging grows to chunks * num_params.
+template <class Sample>
+void chunked_gradient(int n, int num_params, int threads, std::vector<float>& staging, float* grad,
+                      const Sample& sample) {
+  const int chunks = (n + kChunk - 1) / kChunk;
+  staging.resize(static_cast<std::size_t>(chunks) * num_params);
+  float* rows = staging.data();
+  // One parallel region: chunks, then (after the implicit barrier) partial sums in chunk order.
+#pragma omp parallel num_threads(threads) if (threads > 1)
+  {
+    const int thread = omp_get_thread_num();
+#pragma omp for schedule(static)
+    for (int ch = 0; ch < chunks; ++ch) {
+      float* g = rows + static_cast<std::size_t>(ch) * num_params;
+      std::fill(g, g + num_params, 0.0f);
+      const int end = std::min(n, (ch + 1) * kChunk);
+      for (int s = ch * kChunk; s < end; ++s) sample(s, g, thread);
+    }
+#pragma omp for schedule(static)
+    for (int i = 0; i < num_params; ++i) {
+      float sum = 0.0f;
+      for (int ch = 0; ch < chunks; ++ch)
+        sum += rows[static_cast<std::size_t>(ch) * num_params + i];
+      grad[i] = sum;
+    }
+  }
+}
+
 }  // namespace cpu_detail
 
 template <class Model>
@@ -122,36 +153,17 @@ class CpuPpoKernels final : public PpoKernels {
 
   void loss_grad(const PpoMinibatch& mb, const PpoCoefs<float>& coefs, float* grad,
                  PpoSampleTerms<float>* terms) override {
-    constexpr int kP = Model::kNumParams;
-    const int chunks = (mb.n + cpu_detail::kChunk - 1) / cpu_detail::kChunk;
-    staging_.resize(static_cast<std::size_t>(chunks) * kP);
     const float* p = params_.data();
     const TransposedPpoForward<Model> fwd{policy_t_.data(), value_t_.data()};
-    float* staging = staging_.data();
     const int threads = threads_.next();
     const auto t0 = std::chrono::steady_clock::now();
-    // One parallel region: chunks, then (after the implicit barrier) partial sums in chunk order.
-#pragma omp parallel num_threads(threads) if (threads > 1)
-    {
-#pragma omp for schedule(static)
-      for (int ch = 0; ch < chunks; ++ch) {
-        float* g = staging + static_cast<std::size_t>(ch) * kP;
-        std::fill(g, g + kP, 0.0f);
-        const int end = std::min(mb.n, (ch + 1) * cpu_detail::kChunk);
-        for (int s = ch * cpu_detail::kChunk; s < end; ++s) {
+    cpu_detail::chunked_gradient(
+        mb.n, Model::kNumParams, threads, staging_, grad, [&](int s, float* g, int) {
           terms[s] = Model::accumulate_sample_grad(
               p, mb.obs + static_cast<std::size_t>(s) * Model::kObsDim,
               mb.action + static_cast<std::size_t>(s) * Model::kActionDim, mb.old_log_prob[s],
               mb.advantage[s], mb.ret[s], coefs, g, fwd);
-        }
-      }
-#pragma omp for schedule(static)
-      for (int i = 0; i < kP; ++i) {
-        float s = 0.0f;
-        for (int ch = 0; ch < chunks; ++ch) s += staging[static_cast<std::size_t>(ch) * kP + i];
-        grad[i] = s;
-      }
-    }
+        });
     threads_.record(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
 
@@ -166,6 +178,94 @@ class CpuPpoKernels final : public PpoKernels {
 template <class Model>
 std::unique_ptr<PpoKernels> new_cpu_ppo_kernels() {
   return std::make_unique<CpuPpoKernels<Model>>();
+}
+
+// The generic model (kernels/rl/ppo_generic.hpp) on the CPU: the same parallel structure and
+// reduction order as CpuPpoKernels, each thread with its own scratch row.
+template <class G>
+class CpuGenericPpoKernels final : public PpoKernels {
+ public:
+  explicit CpuGenericPpoKernels(const G& g)
+      : g_(g),
+        shape_(generic_ppo_shape(g)),
+        params_(static_cast<std::size_t>(g.num_params()), 0.0f),
+        policy_t_(static_cast<std::size_t>(g.pi.num_params()), 0.0f),
+        value_t_(static_cast<std::size_t>(g.value_params), 0.0f),
+        scratch_(static_cast<std::size_t>(omp_get_max_threads()) * g.scratch_size()) {}
+
+  const PpoShape& shape() const override { return shape_; }
+  const char* backend_name() const override { return "cpu"; }
+
+  void set_params(const float* params) override {
+    std::copy(params, params + g_.num_params(), params_.begin());
+    TransposedDynamicMlp<typename G::Activation>::transpose(g_.pi, params, policy_t_.data());
+    TransposedDynamicMlp<typename G::Activation>::transpose(g_.v, params + g_.policy_params,
+                                                            value_t_.data());
+  }
+
+  void act(int n, const float* obs, PhiloxKey key, uint32_t step, bool deterministic, float* action,
+           float* log_prob, float* value) override {
+    const auto fwd = forward();
+#pragma omp parallel for schedule(static) if (n >= cpu_detail::kMinParallelActs)
+    for (int i = 0; i < n; ++i) {
+      RandomStream rng(key, 0u, static_cast<uint32_t>(i), step);
+      g_.act(params_.data(), obs + static_cast<std::size_t>(i) * G::kObsDim, rng, deterministic,
+             action + static_cast<std::size_t>(i) * G::kActionDim,
+             log_prob != nullptr ? log_prob + i : nullptr, value != nullptr ? value + i : nullptr,
+             scratch_row(omp_get_thread_num()), fwd);
+    }
+  }
+
+  void values(int n, const float* obs, float* value) override {
+    const auto fwd = forward();
+#pragma omp parallel for schedule(static) if (n >= cpu_detail::kMinParallelActs)
+    for (int i = 0; i < n; ++i) {
+      value[i] = g_.value_of(params_.data(), obs + static_cast<std::size_t>(i) * G::kObsDim,
+                             scratch_row(omp_get_thread_num()), fwd);
+    }
+  }
+
+  void loss_grad(const PpoMinibatch& mb, const PpoCoefs<float>& coefs, float* grad,
+                 PpoSampleTerms<float>* terms) override {
+    const float* p = params_.data();
+    const auto fwd = forward();
+    const int threads = threads_.next();
+    const auto t0 = std::chrono::steady_clock::now();
+    cpu_detail::chunked_gradient(
+        mb.n, g_.num_params(), threads, staging_, grad, [&](int s, float* g, int thread) {
+          terms[s] = g_.accumulate_sample_grad(
+              p, mb.obs + static_cast<std::size_t>(s) * G::kObsDim,
+              mb.action + static_cast<std::size_t>(s) * G::kActionDim, mb.old_log_prob[s],
+              mb.advantage[s], mb.ret[s], coefs, g, scratch_row(thread), fwd);
+        });
+    threads_.record(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+
+ private:
+  float* scratch_row(int thread) {
+    return scratch_.data() + static_cast<std::size_t>(thread) * g_.scratch_size();
+  }
+  TransposedGenericPpoForward<G> forward() const {
+    return {&g_, policy_t_.data(), value_t_.data()};
+  }
+
+  G g_;
+  PpoShape shape_;
+  std::vector<float> params_;
+  std::vector<float> policy_t_, value_t_;  // transposed weights for the forward passes
+  std::vector<float> scratch_;             // one row per OpenMP thread
+  std::vector<float> staging_;
+  cpu_detail::ThreadChooser threads_;
+};
+
+template <bool kDisc, int kObs, int kOut>
+std::unique_ptr<PpoKernels> new_cpu_generic_ppo_kernels(const std::vector<int>& hidden, bool relu) {
+  if (relu) {
+    using G = GenericPpo<kDisc, kObs, kOut, Relu>;
+    return std::make_unique<CpuGenericPpoKernels<G>>(G::make(hidden));
+  }
+  using G = GenericPpo<kDisc, kObs, kOut, Tanh>;
+  return std::make_unique<CpuGenericPpoKernels<G>>(G::make(hidden));
 }
 
 }  // namespace metasim::rl

@@ -14,7 +14,9 @@ namespace {
 struct PpoEntry {
   std::string env;
   PpoKernelsFactory cpu = nullptr;
+  PpoGenericFactory cpu_generic = nullptr;
   PpoKernelsFactory cuda = nullptr;
+  PpoGenericFactory cuda_generic = nullptr;
 };
 
 struct PpoRegistry {
@@ -22,15 +24,20 @@ struct PpoRegistry {
   std::deque<PpoEntry> entries;
 
   PpoRegistry() {
+#define METASIM_PPO_GENERIC(backend, Model) \
+  &new_##backend##_generic_ppo_kernels<Model::kDiscrete, Model::kObsDim, Model::kNetOutputs>
 #if METASIM_HAS_CUDA
-#define METASIM_PPO_ENTRY(Name, Model) \
-  entries.push_back({Name, &new_cpu_ppo_kernels<Model>, &new_cuda_ppo_kernels<Model>});
+#define METASIM_PPO_ENTRY(Name, Model)                                                   \
+  entries.push_back({Name, &new_cpu_ppo_kernels<Model>, METASIM_PPO_GENERIC(cpu, Model), \
+                     &new_cuda_ppo_kernels<Model>, METASIM_PPO_GENERIC(cuda, Model)});
 #else
 #define METASIM_PPO_ENTRY(Name, Model) \
-  entries.push_back({Name, &new_cpu_ppo_kernels<Model>, nullptr});
+  entries.push_back(                   \
+      {Name, &new_cpu_ppo_kernels<Model>, METASIM_PPO_GENERIC(cpu, Model), nullptr, nullptr});
 #endif
     METASIM_FOR_EACH_PPO_MODEL(METASIM_PPO_ENTRY)
 #undef METASIM_PPO_ENTRY
+#undef METASIM_PPO_GENERIC
   }
 
   PpoEntry* find(std::string_view env) {
@@ -46,30 +53,38 @@ PpoRegistry& registry() {
   return r;
 }
 
-// Calls the entry's factory outside the lock (building kernels allocates); nullptr if none.
-std::unique_ptr<PpoKernels> make_from(std::string_view env, PpoKernelsFactory PpoEntry::*which) {
-  PpoKernelsFactory f = nullptr;
+// Calls the entry's factory for `net` outside the lock (building kernels allocates); nullptr if
+// there is none.
+std::unique_ptr<PpoKernels> make_from(std::string_view env, const PpoNetSpec& net, bool cuda) {
+  PpoKernelsFactory compiled = nullptr;
+  PpoGenericFactory generic = nullptr;
   {
     PpoRegistry& r = registry();
     const std::lock_guard<std::mutex> lock(r.mutex);
-    if (const PpoEntry* e = r.find(env)) f = e->*which;
+    if (const PpoEntry* e = r.find(env)) {
+      compiled = cuda ? e->cuda : e->cpu;
+      generic = cuda ? e->cuda_generic : e->cpu_generic;
+    }
   }
-  return f != nullptr ? f() : nullptr;
+  if (net.compiled()) return compiled != nullptr ? compiled() : nullptr;
+  return generic != nullptr ? generic(net.hidden, net.activation == "relu") : nullptr;
 }
 
 }  // namespace
 
-void register_ppo_model(std::string_view env, PpoKernelsFactory cpu) {
+void register_ppo_model(std::string_view env, PpoKernelsFactory cpu,
+                        PpoGenericFactory cpu_generic) {
   PpoRegistry& r = registry();
   const std::lock_guard<std::mutex> lock(r.mutex);
   if (r.find(env) != nullptr) {
     throw InvalidArgument("env", "a PPO model for env '" + std::string(env) +
                                      "' is registered already; each env can be registered once");
   }
-  r.entries.push_back({std::string(env), cpu, nullptr});
+  r.entries.push_back({std::string(env), cpu, cpu_generic, nullptr, nullptr});
 }
 
-void register_ppo_model_cuda(std::string_view env, PpoKernelsFactory cuda) {
+void register_ppo_model_cuda(std::string_view env, PpoKernelsFactory cuda,
+                             PpoGenericFactory cuda_generic) {
   PpoRegistry& r = registry();
   const std::lock_guard<std::mutex> lock(r.mutex);
   PpoEntry* e = r.find(env);
@@ -78,6 +93,7 @@ void register_ppo_model_cuda(std::string_view env, PpoKernelsFactory cuda) {
                                      "': call register_ppo<Env>() before register_ppo_cuda<Env>()");
   }
   e->cuda = cuda;
+  e->cuda_generic = cuda_generic;
 }
 
 std::vector<std::string> ppo_env_names() {
@@ -88,12 +104,12 @@ std::vector<std::string> ppo_env_names() {
   return names;
 }
 
-std::unique_ptr<PpoKernels> make_ppo_kernels_cpu(std::string_view env) {
-  return make_from(env, &PpoEntry::cpu);
+std::unique_ptr<PpoKernels> make_ppo_kernels_cpu(std::string_view env, const PpoNetSpec& net) {
+  return make_from(env, net, false);
 }
 
-std::unique_ptr<PpoKernels> make_ppo_kernels_cuda(std::string_view env) {
-  return make_from(env, &PpoEntry::cuda);
+std::unique_ptr<PpoKernels> make_ppo_kernels_cuda(std::string_view env, const PpoNetSpec& net) {
+  return make_from(env, net, true);
 }
 
 }  // namespace metasim::rl

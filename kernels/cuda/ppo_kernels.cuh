@@ -65,6 +65,42 @@ __global__ void reduce_rows_kernel(const T* sample_grads, int n, int cols, T* gr
   grad[i] = s;
 }
 
+// The generic model's kernels (kernels/rl/ppo_generic.hpp): the model by value, and each thread's
+// scratch row in global memory.
+template <class G>
+__global__ void generic_act_kernel(G g, const float* params, int n, const float* obs, PhiloxKey key,
+                                   uint32_t step, bool deterministic, float* action,
+                                   float* log_prob, float* value, float* scratch) {
+  const int i = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
+  if (i >= n) return;
+  RandomStream rng(key, 0u, static_cast<uint32_t>(i), step);
+  g.act(params, obs + static_cast<std::size_t>(i) * G::kObsDim, rng, deterministic,
+        action + static_cast<std::size_t>(i) * G::kActionDim, log_prob + i, value + i,
+        scratch + static_cast<std::size_t>(i) * g.scratch_size(), g.direct());
+}
+
+template <class G>
+__global__ void generic_value_kernel(G g, const float* params, int n, const float* obs,
+                                     float* value, float* scratch) {
+  const int i = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
+  if (i >= n) return;
+  value[i] = g.value_of(params, obs + static_cast<std::size_t>(i) * G::kObsDim,
+                        scratch + static_cast<std::size_t>(i) * g.scratch_size(), g.direct());
+}
+
+template <class G>
+__global__ void generic_sample_grad_kernel(G g, const float* params, PpoMinibatch mb,
+                                           PpoCoefs<float> coefs, float* sample_grads,
+                                           PpoSampleTerms<float>* terms, float* scratch) {
+  const int s = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
+  if (s >= mb.n) return;
+  terms[s] = g.accumulate_sample_grad(
+      params, mb.obs + static_cast<std::size_t>(s) * G::kObsDim,
+      mb.action + static_cast<std::size_t>(s) * G::kActionDim, mb.old_log_prob[s], mb.advantage[s],
+      mb.ret[s], coefs, sample_grads + static_cast<std::size_t>(s) * g.num_params(),
+      scratch + static_cast<std::size_t>(s) * g.scratch_size(), g.direct());
+}
+
 // A device array that only grows.
 template <typename T>
 void ensure(DeviceBuffer<T>& b, std::size_t n) {
@@ -156,6 +192,105 @@ class CudaPpoKernels final : public PpoKernels {
 template <class Model>
 std::unique_ptr<PpoKernels> new_cuda_ppo_kernels() {
   return std::make_unique<CudaPpoKernels<Model>>();
+}
+
+// The generic model on CUDA: the same launches and reduction order as CudaPpoKernels, with a
+// scratch row per instance or sample.
+template <class G>
+class CudaGenericPpoKernels final : public PpoKernels {
+ public:
+  explicit CudaGenericPpoKernels(const G& g)
+      : g_(g), shape_(generic_ppo_shape(g)), params_(static_cast<std::size_t>(g.num_params())) {}
+
+  const PpoShape& shape() const override { return shape_; }
+  const char* backend_name() const override { return "cuda"; }
+
+  void set_params(const float* params) override {
+    params_.copy_from_host(params, static_cast<std::size_t>(g_.num_params()));
+  }
+
+  void act(int n, const float* obs, PhiloxKey key, uint32_t step, bool deterministic, float* action,
+           float* log_prob, float* value) override {
+    if (n <= 0) return;
+    const std::size_t nn = static_cast<std::size_t>(n);
+    cuda_detail::ensure(obs_, nn * G::kObsDim);
+    cuda_detail::ensure(action_, nn * G::kActionDim);
+    cuda_detail::ensure(log_prob_, nn);
+    cuda_detail::ensure(value_, nn);
+    cuda_detail::ensure(scratch_, nn * g_.scratch_size());
+    obs_.copy_from_host(obs, nn * G::kObsDim);
+    cuda_detail::generic_act_kernel<G><<<cuda_detail::grid_for(n), cuda_detail::kThreads>>>(
+        g_, params_.data(), n, obs_.data(), key, step, deterministic, action_.data(),
+        log_prob_.data(), value_.data(), scratch_.data());
+    METASIM_CHECK_LAUNCH();
+    action_.copy_to_host(action, nn * G::kActionDim);
+    if (log_prob != nullptr) log_prob_.copy_to_host(log_prob, nn);
+    if (value != nullptr) value_.copy_to_host(value, nn);
+  }
+
+  void values(int n, const float* obs, float* value) override {
+    if (n <= 0) return;
+    const std::size_t nn = static_cast<std::size_t>(n);
+    cuda_detail::ensure(obs_, nn * G::kObsDim);
+    cuda_detail::ensure(value_, nn);
+    cuda_detail::ensure(scratch_, nn * g_.scratch_size());
+    obs_.copy_from_host(obs, nn * G::kObsDim);
+    cuda_detail::generic_value_kernel<G><<<cuda_detail::grid_for(n), cuda_detail::kThreads>>>(
+        g_, params_.data(), n, obs_.data(), value_.data(), scratch_.data());
+    METASIM_CHECK_LAUNCH();
+    value_.copy_to_host(value, nn);
+  }
+
+  void loss_grad(const PpoMinibatch& mb, const PpoCoefs<float>& coefs, float* grad,
+                 PpoSampleTerms<float>* terms) override {
+    const int kP = g_.num_params();
+    const std::size_t n = static_cast<std::size_t>(mb.n);
+    if (n == 0) return;
+    cuda_detail::ensure(obs_, n * G::kObsDim);
+    cuda_detail::ensure(action_, n * G::kActionDim);
+    cuda_detail::ensure(log_prob_, n);
+    cuda_detail::ensure(adv_, n);
+    cuda_detail::ensure(ret_, n);
+    cuda_detail::ensure(terms_, n);
+    cuda_detail::ensure(sample_grads_, n * kP);
+    cuda_detail::ensure(grad_, static_cast<std::size_t>(kP));
+    cuda_detail::ensure(scratch_, n * g_.scratch_size());
+    obs_.copy_from_host(mb.obs, n * G::kObsDim);
+    action_.copy_from_host(mb.action, n * G::kActionDim);
+    log_prob_.copy_from_host(mb.old_log_prob, n);
+    adv_.copy_from_host(mb.advantage, n);
+    ret_.copy_from_host(mb.ret, n);
+    detail::device_memset_zero(sample_grads_.data(), n * kP * sizeof(float));
+    const PpoMinibatch d{mb.n,        obs_.data(), action_.data(), log_prob_.data(),
+                         adv_.data(), ret_.data()};
+    cuda_detail::generic_sample_grad_kernel<G>
+        <<<cuda_detail::grid_for(mb.n), cuda_detail::kThreads>>>(
+            g_, params_.data(), d, coefs, sample_grads_.data(), terms_.data(), scratch_.data());
+    METASIM_CHECK_LAUNCH();
+    cuda_detail::reduce_rows_kernel<float><<<cuda_detail::grid_for(kP), cuda_detail::kThreads>>>(
+        sample_grads_.data(), mb.n, kP, grad_.data());
+    METASIM_CHECK_LAUNCH();
+    grad_.copy_to_host(grad, static_cast<std::size_t>(kP));
+    terms_.copy_to_host(terms, n);
+  }
+
+ private:
+  G g_;
+  PpoShape shape_;
+  DeviceBuffer<float> params_;
+  DeviceBuffer<float> obs_, action_, log_prob_, value_, adv_, ret_, sample_grads_, grad_, scratch_;
+  DeviceBuffer<PpoSampleTerms<float>> terms_;
+};
+
+template <bool kDisc, int kObs, int kOut>
+std::unique_ptr<PpoKernels> new_cuda_generic_ppo_kernels(const std::vector<int>& hidden,
+                                                         bool relu) {
+  if (relu) {
+    using G = GenericPpo<kDisc, kObs, kOut, Relu>;
+    return std::make_unique<CudaGenericPpoKernels<G>>(G::make(hidden));
+  }
+  using G = GenericPpo<kDisc, kObs, kOut, Tanh>;
+  return std::make_unique<CudaGenericPpoKernels<G>>(G::make(hidden));
 }
 
 }  // namespace metasim::rl

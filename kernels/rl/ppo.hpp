@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cmath>
+#include <type_traits>
 
 #include <metasim/kernels/core/hd.hpp>
 #include <metasim/kernels/core/mlp.hpp>
@@ -35,6 +36,99 @@ struct PpoSampleTerms {
   T entropy;
   T log_ratio;  // log pi - old log pi (approx KL = mean((r - 1) - log r), sb3's estimator)
   T clipped;    // 1 where |r - 1| > c
+};
+
+// The parts of the per-sample code that see only the policy net's outputs (logits, or the mean
+// with the log standard deviations) and the value: shared by the compiled models (Ppo) and the
+// run-time-width ones (GenericPpo), so both compute the same operations in the same order.
+template <bool kDiscrete, int kOut>
+struct PpoHeads {
+  static constexpr int kActionDim = kDiscrete ? 1 : kOut;
+  using Dist = std::conditional_t<kDiscrete, Categorical<kOut>, DiagGaussian<kOut>>;
+
+  // Log-probability of `action` given the outputs (log_std: Gaussian only).
+  template <typename S, typename A>
+  static METASIM_HD METASIM_INLINE S log_prob(const S* out, const S* log_std, const A* action) {
+    if constexpr (kDiscrete) {
+      return Dist::log_prob(out, static_cast<int>(action[0]));
+    } else {
+      return Dist::log_prob(out, log_std, action);
+    }
+  }
+
+  // An action (sampled, or the mode when deterministic); a discrete one as its index.
+  template <typename T>
+  static METASIM_HD METASIM_INLINE void choose(const T* out, const T* log_std, RandomStream& rng,
+                                               bool deterministic, T* action) {
+    if constexpr (kDiscrete) {
+      int a = 0;
+      if (deterministic) {
+        for (int j = 1; j < kOut; ++j) a = out[j] > out[a] ? j : a;
+      } else {
+        a = Dist::sample(out, rng);
+      }
+      action[0] = T(a);
+    } else {
+      if (deterministic) {
+        for (int j = 0; j < kActionDim; ++j) action[j] = out[j];
+      } else {
+        Dist::sample(out, log_std, rng, action);
+      }
+    }
+  }
+
+  // d(-min(r A, clip(r, 1-c, 1+c) A)) / d log pi. The clipped term has zero slope outside the
+  // clip range; inside it both terms are equal (and so are their slopes).
+  template <typename T>
+  static METASIM_HD METASIM_INLINE T surrogate_slope(T ratio, T adv, T clip, T* loss, T* clipped) {
+    const T lo = T(1) - clip;
+    const T hi = T(1) + clip;
+    const T r_clip = ratio < lo ? lo : (ratio > hi ? hi : ratio);
+    const T surr1 = ratio * adv;
+    const T surr2 = r_clip * adv;
+    *loss = -(surr1 < surr2 ? surr1 : surr2);
+    *clipped = (ratio < lo || ratio > hi) ? T(1) : T(0);
+    const bool active = (ratio >= lo && ratio <= hi) || surr1 < surr2;
+    return active ? -adv * ratio : T(0);
+  }
+
+  // The policy terms of one sample: fills terms' policy_loss, log_ratio, clipped and entropy,
+  // writes dout[kOut] = c.weight * dLoss/dout and, for a Gaussian, adds the weighted log-std
+  // gradient (entropy bonus included) to grad_log_std[kOut].
+  template <typename T>
+  static METASIM_HD METASIM_INLINE void policy_terms(const T* out, const T* log_std,
+                                                     const T* action, T old_log_prob, T advantage,
+                                                     const PpoCoefs<T>& c, T* dout, T* grad_log_std,
+                                                     PpoSampleTerms<T>& terms) {
+    using std::exp;
+    const T logp = log_prob(out, log_std, action);
+    terms.log_ratio = logp - old_log_prob;
+    const T ratio = exp(terms.log_ratio);
+    const T slope =
+        surrogate_slope(ratio, advantage, c.clip_range, &terms.policy_loss, &terms.clipped);
+    for (int j = 0; j < kOut; ++j) dout[j] = T(0);
+    if constexpr (kDiscrete) {
+      Dist::add_log_prob_grad(out, static_cast<int>(action[0]), c.weight * slope, dout);
+      terms.entropy = Dist::entropy(out);
+      if (c.ent_coef != T(0)) Dist::add_entropy_grad(out, -c.weight * c.ent_coef, dout);
+    } else {
+      T dlog_std[kActionDim];
+      for (int j = 0; j < kActionDim; ++j) dlog_std[j] = T(0);
+      Dist::add_log_prob_grad(out, log_std, action, c.weight * slope, dout, dlog_std);
+      terms.entropy = Dist::entropy(log_std);
+      // dH / d log_std_j = 1.
+      for (int j = 0; j < kActionDim; ++j) grad_log_std[j] += dlog_std[j] - c.weight * c.ent_coef;
+    }
+  }
+
+  // The value term: fills terms.value_loss and returns c.weight * dLoss/dV.
+  template <typename T>
+  static METASIM_HD METASIM_INLINE T value_term(T v, T ret, const PpoCoefs<T>& c,
+                                                PpoSampleTerms<T>& terms) {
+    const T err = v - ret;
+    terms.value_loss = err * err;
+    return c.weight * c.vf_coef * T(2) * err;
+  }
 };
 
 // Policy: GaussianMlpPolicy<Net> or CategoricalMlpPolicy<Net>; ValueNet: an Mlp with one output.
@@ -68,17 +162,7 @@ struct Ppo {
     }
   };
 
-  // Log-probability of `action` given the network outputs (logits or mean) and the parameters
-  // (for the Gaussian's log standard deviation).
-  template <typename S, typename A>
-  static METASIM_HD METASIM_INLINE S log_prob_from_outputs(const S* params, const S* out,
-                                                           const A* action) {
-    if constexpr (kDiscrete) {
-      return Policy::Dist::log_prob(out, static_cast<int>(action[0]));
-    } else {
-      return Policy::Dist::log_prob(out, params + PolicyNet::kNumParams, action);
-    }
-  }
+  using Heads = PpoHeads<kDiscrete, kNetOutputs>;
 
   // Rollout step: an action (sampled, or the mode when deterministic), its log-probability and
   // the value estimate. Discrete actions are written as their index.
@@ -88,23 +172,11 @@ struct Ppo {
     T out[kNetOutputs];
     T ws[PolicyNet::kWorkspaceSize];
     fwd.policy(params, obs, out, ws);
-    if constexpr (kDiscrete) {
-      int a = 0;
-      if (deterministic) {
-        for (int j = 1; j < kNetOutputs; ++j) a = out[j] > out[a] ? j : a;
-      } else {
-        a = Policy::Dist::sample(static_cast<const T*>(out), rng);
-      }
-      action[0] = T(a);
-    } else {
-      const T* log_std = params + PolicyNet::kNumParams;
-      if (deterministic) {
-        for (int j = 0; j < kActionDim; ++j) action[j] = out[j];
-      } else {
-        Policy::Dist::sample(static_cast<const T*>(out), log_std, rng, action);
-      }
+    const T* log_std = params + PolicyNet::kNumParams;  // Gaussian only
+    Heads::choose(static_cast<const T*>(out), log_std, rng, deterministic, action);
+    if (log_prob != nullptr) {
+      *log_prob = Heads::log_prob(static_cast<const T*>(out), log_std, action);
     }
-    if (log_prob != nullptr) *log_prob = log_prob_from_outputs(params, out, action);
     if (value != nullptr) *value = value_of(params, obs, fwd);
   }
 
@@ -117,21 +189,6 @@ struct Ppo {
     return v[0];
   }
 
-  // d(-min(r A, clip(r, 1-c, 1+c) A)) / d log pi. The clipped term has zero slope outside the
-  // clip range; inside it both terms are equal (and so are their slopes).
-  template <typename T>
-  static METASIM_HD METASIM_INLINE T surrogate_slope(T ratio, T adv, T clip, T* loss, T* clipped) {
-    const T lo = T(1) - clip;
-    const T hi = T(1) + clip;
-    const T r_clip = ratio < lo ? lo : (ratio > hi ? hi : ratio);
-    const T surr1 = ratio * adv;
-    const T surr2 = r_clip * adv;
-    *loss = -(surr1 < surr2 ? surr1 : surr2);
-    *clipped = (ratio < lo || ratio > hi) ? T(1) : T(0);
-    const bool active = (ratio >= lo && ratio <= hi) || surr1 < surr2;
-    return active ? -adv * ratio : T(0);
-  }
-
   // Adds c.weight * d(loss_i)/dparams to grad[kNumParams] for one sample and returns its terms.
   template <typename T, class Fwd = DirectForward>
   static METASIM_HD PpoSampleTerms<T> accumulate_sample_grad(const T* params, const T* obs,
@@ -139,49 +196,22 @@ struct Ppo {
                                                              T advantage, T ret,
                                                              const PpoCoefs<T>& c, T* grad,
                                                              const Fwd& fwd = Fwd{}) {
-    using std::exp;
     PpoSampleTerms<T> terms;
     // Policy: one forward, the loss's slope on the outputs, one backward.
     T ws[PolicyNet::kWorkspaceSize];
     T out[kNetOutputs];
     fwd.policy(params, obs, out, ws);
-    const T logp = log_prob_from_outputs(params, static_cast<const T*>(out), action);
-    terms.log_ratio = logp - old_log_prob;
-    const T ratio = exp(terms.log_ratio);
-    const T slope =
-        surrogate_slope(ratio, advantage, c.clip_range, &terms.policy_loss, &terms.clipped);
     T dout[kNetOutputs];
-    for (int j = 0; j < kNetOutputs; ++j) dout[j] = T(0);
-    if constexpr (kDiscrete) {
-      const T* logits = out;
-      Policy::Dist::add_log_prob_grad(logits, static_cast<int>(action[0]), c.weight * slope, dout);
-      terms.entropy = Policy::Dist::entropy(logits);
-      if (c.ent_coef != T(0)) Policy::Dist::add_entropy_grad(logits, -c.weight * c.ent_coef, dout);
-      PolicyNet::backward(params, obs, static_cast<const T*>(ws), static_cast<const T*>(dout),
-                          grad);
-    } else {
-      const T* log_std = params + PolicyNet::kNumParams;
-      T dlog_std[kActionDim];
-      for (int j = 0; j < kActionDim; ++j) dlog_std[j] = T(0);
-      Policy::Dist::add_log_prob_grad(static_cast<const T*>(out), log_std, action, c.weight * slope,
-                                      dout, dlog_std);
-      terms.entropy = Policy::Dist::entropy(log_std);
-      PolicyNet::backward(params, obs, static_cast<const T*>(ws), static_cast<const T*>(dout),
-                          grad);
-      // dH / d log_std_j = 1.
-      for (int j = 0; j < kActionDim; ++j) {
-        grad[PolicyNet::kNumParams + j] += dlog_std[j] - c.weight * c.ent_coef;
-      }
-    }
+    Heads::policy_terms(static_cast<const T*>(out), params + PolicyNet::kNumParams, action,
+                        old_log_prob, advantage, c, dout, grad + PolicyNet::kNumParams, terms);
+    PolicyNet::backward(params, obs, static_cast<const T*>(ws), static_cast<const T*>(dout), grad);
     // Value net.
-    const T* vp = params + kPolicyParams;
     T vws[ValueNet::kWorkspaceSize];
     T v[1];
     fwd.value(params, obs, v, vws);
-    const T err = v[0] - ret;
-    terms.value_loss = err * err;
-    const T dv[1] = {c.weight * c.vf_coef * T(2) * err};
-    ValueNet::backward(vp, obs, static_cast<const T*>(vws), dv, grad + kPolicyParams);
+    const T dv[1] = {Heads::value_term(v[0], ret, c, terms)};
+    ValueNet::backward(params + kPolicyParams, obs, static_cast<const T*>(vws), dv,
+                       grad + kPolicyParams);
     return terms;
   }
 };

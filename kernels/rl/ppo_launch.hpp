@@ -12,6 +12,7 @@
 #include <metasim/kernels/core/philox.hpp>
 #include <metasim/kernels/rl/policy.hpp>
 #include <metasim/kernels/rl/ppo.hpp>
+#include <metasim/kernels/rl/ppo_generic.hpp>
 
 namespace metasim::rl {
 
@@ -50,6 +51,7 @@ struct PpoShape {
   int log_std_offset = -1;        // continuous: where log_std starts in the parameter vector
   std::vector<int> policy_sizes;  // layer widths, input to output
   std::vector<int> value_sizes;
+  bool compiled = true;  // a compiled model (the fast path), or the generic run-time-width one
   int num_params() const { return policy_params + value_params; }
 };
 
@@ -69,6 +71,34 @@ PpoShape ppo_shape() {
   for (int l = 0; l <= VNet::kNumLayers; ++l) s.value_sizes.push_back(VNet::width(l));
   return s;
 }
+
+// The generic model's sizes.
+template <class G>
+PpoShape generic_ppo_shape(const G& g) {
+  PpoShape s;
+  s.obs_dim = G::kObsDim;
+  s.discrete = G::kDiscrete;
+  s.num_actions = G::kDiscrete ? G::kNetOutputs : 0;
+  s.action_dim = G::kActionDim;
+  s.policy_params = g.policy_params;
+  s.value_params = g.value_params;
+  s.log_std_offset = G::kDiscrete ? -1 : g.pi.num_params();
+  for (int l = 0; l <= g.pi.num_layers(); ++l) s.policy_sizes.push_back(g.pi.width(l));
+  for (int l = 0; l <= g.v.num_layers(); ++l) s.value_sizes.push_back(g.v.width(l));
+  s.compiled = false;
+  return s;
+}
+
+// The networks a PPO config asks for: the hidden widths of the policy and of the value net, and
+// their activation ("tanh" or "relu"). 64-64 tanh runs the compiled model unless force_generic.
+struct PpoNetSpec {
+  std::vector<int> hidden{64, 64};
+  std::string activation = "tanh";
+  bool force_generic = false;
+  bool compiled() const {
+    return !force_generic && activation == "tanh" && hidden == std::vector<int>{64, 64};
+  }
+};
 
 // A minibatch gathered by the trainer, host memory, sample-major.
 struct PpoMinibatch {
@@ -102,37 +132,49 @@ class PpoKernels {
                          PpoSampleTerms<float>* terms) = 0;
 };
 
-// A factory of one model's kernels on one backend.
+// A factory of one model's kernels on one backend: the compiled model, or the generic one for the
+// given hidden widths (relu or tanh).
 using PpoKernelsFactory = std::unique_ptr<PpoKernels> (*)();
+using PpoGenericFactory = std::unique_ptr<PpoKernels> (*)(const std::vector<int>& hidden,
+                                                          bool relu);
 // The model's kernels, defined in kernels/cpu/ppo_kernels_cpu.hpp and kernels/cuda/ppo_kernels.cuh
 // (compiled for the built-in envs in kernels/{cpu,cuda}/ppo_launch_*).
 template <class Model>
 std::unique_ptr<PpoKernels> new_cpu_ppo_kernels();
 template <class Model>
 std::unique_ptr<PpoKernels> new_cuda_ppo_kernels();
+// The generic model's kernels for an env with kObs observations and kOut network outputs.
+template <bool kDisc, int kObs, int kOut>
+std::unique_ptr<PpoKernels> new_cpu_generic_ppo_kernels(const std::vector<int>& hidden, bool relu);
+template <bool kDisc, int kObs, int kOut>
+std::unique_ptr<PpoKernels> new_cuda_generic_ppo_kernels(const std::vector<int>& hidden, bool relu);
 
-// The PPO model of an env registered through register_ppo<Env>(): PpoDiscrete64 or PpoGaussian64
-// for its observation and action sizes.
+// The PPO models of an env registered through register_ppo<Env>(): PpoDiscrete64 or PpoGaussian64
+// for its observation and action sizes, and the generic model's factories.
 template <class EnvF, bool kDiscrete = EnvF::kDiscrete>
 struct PpoModelOf {
   using type = PpoDiscrete64<EnvF::kObsDim, EnvF::kNumActions>;
+  static constexpr int kOutputs = EnvF::kNumActions;
 };
 template <class EnvF>
 struct PpoModelOf<EnvF, false> {
   using type = PpoGaussian64<EnvF::kObsDim, EnvF::kActionDim>;
+  static constexpr int kOutputs = EnvF::kActionDim;
 };
 
-// Adds a PPO model for `env` (an env registry name). Throws InvalidArgument("env") if that env has
-// one already.
-void register_ppo_model(std::string_view env, PpoKernelsFactory cpu);
-// Adds the CUDA kernels to a model registered already.
-void register_ppo_model_cuda(std::string_view env, PpoKernelsFactory cuda);
+// Adds the PPO models of `env` (an env registry name). Throws InvalidArgument("env") if that env
+// has them already.
+void register_ppo_model(std::string_view env, PpoKernelsFactory cpu, PpoGenericFactory cpu_generic);
+// Adds the CUDA kernels to models registered already.
+void register_ppo_model_cuda(std::string_view env, PpoKernelsFactory cuda,
+                             PpoGenericFactory cuda_generic);
 
 // Env names with a PPO model: the built-ins, then those registered.
 std::vector<std::string> ppo_env_names();
-// nullptr when `env` has no model.
-std::unique_ptr<PpoKernels> make_ppo_kernels_cpu(std::string_view env);
+// The kernels of `env`'s model for `net`: the compiled one when net.compiled(), else the generic
+// one. nullptr when `env` has no model.
+std::unique_ptr<PpoKernels> make_ppo_kernels_cpu(std::string_view env, const PpoNetSpec& net = {});
 // nullptr when `env` has no model or its CUDA kernels were not compiled.
-std::unique_ptr<PpoKernels> make_ppo_kernels_cuda(std::string_view env);
+std::unique_ptr<PpoKernels> make_ppo_kernels_cuda(std::string_view env, const PpoNetSpec& net = {});
 
 }  // namespace metasim::rl

@@ -11,8 +11,10 @@ namespace metasim::rl {
 template <template <typename> class E>
 bool register_ppo_cuda() {
   static_assert(check_environment<E>());
-  register_ppo_model_cuda(E<float>::kName,
-                          &new_cuda_ppo_kernels<typename PpoModelOf<E<float>>::type>);
+  using Of = PpoModelOf<E<float>>;
+  register_ppo_model_cuda(
+      E<float>::kName, &new_cuda_ppo_kernels<typename Of::type>,
+      &new_cuda_generic_ppo_kernels<E<float>::kDiscrete, E<float>::kObsDim, Of::kOutputs>);
   return true;
 }
 

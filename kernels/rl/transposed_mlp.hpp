@@ -123,6 +123,64 @@ struct TransposedMlp {
   }
 };
 
+// TransposedMlp for a DynamicMlp (widths chosen at run time): the same layout, sums, order and
+// activation, so a generic net at a compiled size gives bit-identical values. Each layer's sums
+// accumulate in its output buffer (the hidden layer's slot of ws, or y).
+template <class Act>
+struct TransposedDynamicMlp {
+  template <typename T>
+  static void transpose(const DynamicMlp<Act>& net, const T* p, T* pt) {
+    for (int i = 0; i < net.num_params(); ++i) pt[i] = p[i];
+    for (int l = 0; l < net.num_layers(); ++l) {
+      const int w = net.weight_offset(l), n_in = net.in_dim(l), n_out = net.out_dim(l);
+      for (int o = 0; o < n_out; ++o) {
+        for (int i = 0; i < n_in; ++i) pt[w + i * n_out + o] = p[w + o * n_in + i];
+      }
+    }
+  }
+
+  template <typename T>
+  static METASIM_INLINE void forward(const DynamicMlp<Act>& net, const T* __restrict__ pt,
+                                     const T* __restrict__ x, T* __restrict__ y,
+                                     T* __restrict__ ws) {
+    const T* in = x;
+    const int last = net.num_layers() - 1;
+    for (int l = 0; l <= last; ++l) {
+      const int n_in = net.in_dim(l);
+      const int n_out = net.out_dim(l);
+      const T* __restrict__ bias = pt + net.bias_offset(l);
+      T* __restrict__ z = l == last ? y : ws + net.activation_offset(l);
+#pragma omp simd
+      for (int o = 0; o < n_out; ++o) z[o] = bias[o];
+      for (int i = 0; i < n_in; ++i) {
+        const T xi = in[i];
+        const T* __restrict__ col = pt + net.weight_offset(l) + i * n_out;
+#pragma omp simd
+        for (int o = 0; o < n_out; ++o) z[o] += col[o] * xi;
+      }
+      if (l == last) break;
+#pragma omp simd
+      for (int o = 0; o < n_out; ++o) z[o] = activate_cpu<Act>(z[o]);
+      in = z;
+    }
+  }
+};
+
+// The forward object for GenericPpo's code on the CPU: both nets read their transposed copies.
+template <class G>
+struct TransposedGenericPpoForward {
+  const G* model;
+  const float* policy_t;  // TransposedDynamicMlp copy of the policy net
+  const float* value_t;   // and of the value net
+
+  METASIM_INLINE void policy(const float*, const float* obs, float* out, float* ws) const {
+    TransposedDynamicMlp<typename G::Activation>::forward(model->pi, policy_t, obs, out, ws);
+  }
+  METASIM_INLINE void value(const float*, const float* obs, float* out, float* ws) const {
+    TransposedDynamicMlp<typename G::Activation>::forward(model->v, value_t, obs, out, ws);
+  }
+};
+
 // The forward object for Ppo<...>'s loss code (see Ppo::DirectForward): both nets read their
 // transposed copies.
 template <class Model>

@@ -81,7 +81,7 @@ json PpoJob::finish(const std::string& /*run_dir*/) {
   if (c.eval_episodes <= 0) return out;
   const uint64_t seed = c.seed ^ kEvalSeedOffset;
   const EvalResult ev =
-      evaluate_policy(c.env, trainer_.backend(), trainer_.params(), trainer_.normalizer(),
+      evaluate_policy(c, trainer_.backend(), trainer_.params(), trainer_.normalizer(),
                       c.eval_episodes, seed, c.eval_stochastic);
   out["evaluation"] = eval_json(c, ev, "final", trainer_.updates_done(), trainer_.env_steps(),
                                 trainer_.backend(), seed, c.eval_stochastic);
@@ -139,7 +139,7 @@ json evaluate_command(const std::string& run_dir, const EvalRequest& request) {
   const auto it = c.arrays.find("params");
   if (it == c.arrays.end()) throw Error("checkpoint: array 'params' missing");
   const uint64_t seed = request.seed.value_or(config.seed ^ kEvalSeedOffset);
-  const EvalResult ev = evaluate_policy(config.env, backend, it->second, norm_ptr, request.episodes,
+  const EvalResult ev = evaluate_policy(config, backend, it->second, norm_ptr, request.episodes,
                                         seed, request.stochastic);
   return eval_json(config, ev, "checkpoint", c.header.value("update", int64_t{0}),
                    c.header.value("env_steps", int64_t{0}), backend, seed, request.stochastic);

@@ -41,18 +41,11 @@ Field env_field() {
 }
 
 Field hidden_field() {
-  Field f;
-  f.key = "model.hidden";
-  f.range = "[64, 64] (the compiled size)";
-  f.doc = "hidden layer widths of the policy and of the value net (separate nets)";
-  f.set = [](PpoConfig& c, const json& v) {
-    if (!v.is_array() || v != json::array({64, 64})) {
-      throw InvalidArgument("model.hidden", "only [64, 64] is compiled for PPO, got " + v.dump());
-    }
-    c.hidden = {64, 64};
-  };
-  f.get = [](const PpoConfig& c) { return json(c.hidden); };
-  return f;
+  return config::widths_field(
+      "model.hidden", &PpoConfig::hidden,
+      "1 to 8 widths in [1, 4096]; [64, 64] with tanh is the compiled fast path, other sizes run "
+      "the generic path",
+      "hidden layer widths of the policy and of the value net (separate nets)");
 }
 
 const config::Schema<PpoConfig>& schema() {
@@ -66,8 +59,11 @@ const config::Schema<PpoConfig>& schema() {
                              {"auto", "categorical", "gaussian"},
                              "action distribution; auto follows the env's action space"));
     f.push_back(hidden_field());
-    f.push_back(choice_field("model.activation", &C::activation, {"tanh"},
+    f.push_back(choice_field("model.activation", &C::activation, {"tanh", "relu"},
                              "hidden-layer activation (compiled: tanh)"));
+    f.push_back(choice_field("model.kernels", &C::kernels, {"auto", "generic"},
+                             "auto: the compiled model for 64-64 tanh, else the generic path; "
+                             "generic: always the generic path (bit-identical results, slower)"));
     f.push_back(choice_field(
         "model.init", &C::init, {"orthogonal", "pytorch"},
         "orthogonal: sb3's ortho_init (gains sqrt(2) hidden, 0.01 policy output, 1 value output, "

@@ -18,6 +18,7 @@ struct PpoConfig {
   std::string distribution = "auto";  // auto | categorical | gaussian
   std::vector<int> hidden{64, 64};
   std::string activation = "tanh";
+  std::string kernels = "auto";     // auto | generic
   std::string init = "orthogonal";  // orthogonal | pytorch
   double log_std_init = 0.0;
   int n_envs = 8;

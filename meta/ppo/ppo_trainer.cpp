@@ -167,28 +167,40 @@ std::vector<double> initial_params(const PpoConfig& c, const rl::PpoShape& s) {
   return p;
 }
 
-std::unique_ptr<rl::PpoKernels> make_kernels(const std::string& env, Backend backend) {
+rl::PpoNetSpec net_spec(const PpoConfig& c) {
+  rl::PpoNetSpec n;
+  n.hidden = c.hidden;
+  n.activation = c.activation;
+  n.force_generic = c.kernels == "generic";
+  return n;
+}
+
+std::unique_ptr<rl::PpoKernels> make_kernels(const PpoConfig& c, Backend backend) {
   std::unique_ptr<rl::PpoKernels> k;
   if (backend == Backend::kCuda) {
 #if METASIM_HAS_CUDA
-    k = rl::make_ppo_kernels_cuda(env);
+    k = rl::make_ppo_kernels_cuda(c.env, net_spec(c));
 #else
     throw InvalidArgument("backend", "this build has no CUDA backend");
 #endif
   } else {
-    k = rl::make_ppo_kernels_cpu(env);
+    k = rl::make_ppo_kernels_cpu(c.env, net_spec(c));
   }
-  if (!k) throw InvalidArgument("env", "PPO has no compiled model for '" + env + "'");
+  if (!k) {
+    throw InvalidArgument("env", "PPO has no model for '" + c.env +
+                                     "' on this backend (register_ppo / register_ppo_cuda)");
+  }
   return k;
 }
 
-EvalResult evaluate_policy(const std::string& env_name, Backend backend,
-                           const std::vector<double>& params, const ObsNormalizer* norm,
-                           int episodes, uint64_t seed, bool stochastic) {
+EvalResult evaluate_policy(const PpoConfig& c, Backend backend, const std::vector<double>& params,
+                           const ObsNormalizer* norm, int episodes, uint64_t seed,
+                           bool stochastic) {
+  const std::string& env_name = c.env;
   const auto t0 = std::chrono::steady_clock::now();
   EvalResult r;
   if (episodes <= 0) return r;
-  std::unique_ptr<rl::PpoKernels> k = make_kernels(env_name, backend);
+  std::unique_ptr<rl::PpoKernels> k = make_kernels(c, backend);
   const rl::PpoShape& s = k->shape();
   if (params.size() != static_cast<std::size_t>(s.num_params())) {
     throw Error("evaluate: " + std::to_string(params.size()) + " parameters, the " + env_name +
@@ -249,7 +261,7 @@ EvalResult evaluate_policy(const std::string& env_name, Backend backend,
 PpoTrainer::PpoTrainer(const PpoConfig& config)
     : cfg_(config),
       backend_(parse_backend(config.backend, "backend")),
-      kernels_(make_kernels(config.env, backend_)),
+      kernels_(make_kernels(config, backend_)),
       env_(config.env, config.n_envs, backend_) {
   const rl::PpoShape& s = kernels_->shape();
   params_ = initial_params(cfg_, s);

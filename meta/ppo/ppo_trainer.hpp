@@ -51,14 +51,16 @@ struct EvalResult {
 // PyTorch's nn.Linear default, from the (seed, kModelInit) Philox stream.
 std::vector<double> initial_params(const PpoConfig& c, const rl::PpoShape& shape);
 
-// Backend for a config or request: "auto", "cpu" or "cuda" (errors name `field`).
-std::unique_ptr<rl::PpoKernels> make_kernels(const std::string& env, Backend backend);
+// The networks a config asks for.
+rl::PpoNetSpec net_spec(const PpoConfig& c);
+// The kernels of the config's env and networks on `backend`: the compiled model for 64-64 tanh
+// (unless model.kernels = generic), else the generic one.
+std::unique_ptr<rl::PpoKernels> make_kernels(const PpoConfig& c, Backend backend);
 
-// Runs `episodes` episodes (one per env instance, reset from `seed`) with the given parameters;
-// observations normalised by `norm` when it is not null.
-EvalResult evaluate_policy(const std::string& env, Backend backend,
-                           const std::vector<double>& params, const ObsNormalizer* norm,
-                           int episodes, uint64_t seed, bool stochastic);
+// Runs `episodes` episodes of c.env (one per env instance, reset from `seed`) with the given
+// parameters of c's networks; observations normalised by `norm` when it is not null.
+EvalResult evaluate_policy(const PpoConfig& c, Backend backend, const std::vector<double>& params,
+                           const ObsNormalizer* norm, int episodes, uint64_t seed, bool stochastic);
 
 class PpoTrainer {
  public:

@@ -24,28 +24,9 @@ using config::real_field;
 using config::text_field;
 
 Field hidden_field() {
-  Field f;
-  f.key = "policy.hidden";
-  f.range = "1 to 8 widths in [1, 4096] (compiled: see the model list below)";
-  f.doc = "hidden layer widths of the policy MLP";
-  f.set = [](RlConfig& c, const json& v) {
-    bool ok = v.is_array() && !v.empty() && v.size() <= 8;
-    std::vector<int> h;
-    for (const json& e : ok ? v : json::array()) {
-      if (!e.is_number_integer() || e.get<long long>() < 1 || e.get<long long>() > 4096) {
-        ok = false;
-        break;
-      }
-      h.push_back(e.get<int>());
-    }
-    if (!ok) {
-      throw InvalidArgument("policy.hidden",
-                            "must be a list of 1 to 8 widths in [1, 4096], got " + v.dump());
-    }
-    c.hidden = h;
-  };
-  f.get = [](const RlConfig& c) { return json(c.hidden); };
-  return f;
+  return config::widths_field("policy.hidden", &RlConfig::hidden,
+                              "1 to 8 widths in [1, 4096] (compiled: see the model list below)",
+                              "hidden layer widths of the policy MLP");
 }
 
 // A number (every inner step) or one rate per inner step; written back as a number when there is
