@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -26,7 +27,10 @@ namespace {
                  << "): CPU-vs-CUDA parity of the meta-RL rollouts and stages not checked"; \
   }
 
+// The largest difference relative to a's largest entry; +inf when the sizes differ or a is empty,
+// so that two missing results never pass for equal ones.
 double max_rel(const std::vector<double>& a, const std::vector<double>& b) {
+  if (a.size() != b.size() || a.empty()) return std::numeric_limits<double>::infinity();
   double err = 0, scale = 0;
   for (std::size_t i = 0; i < a.size(); ++i) {
     err = std::max(err, std::abs(a[i] - b[i]));

@@ -124,6 +124,33 @@ METASIM_INLINE void serial_madd(int n, const YR& y, const X& x, const AR& a) {
   }
 }
 
+// The first layer's weight and bias gradient sums over the c samples of a chunk on one worker
+// (the CPU passes of BatchedMlp and DynamicBatchedMlp). The input a is feature-major
+// (a[i * a_stride + s]): each block of kBlock samples is copied sample-major into atb
+// ([kBlock][n_in]) first, and o runs inside s so that consecutive updates go to different rows of
+// acc ([n_out][n_in]; the input is narrow). bacc[n_out] must be zero; delta_at(o, s) is the
+// layer's delta.
+template <int kBlock, typename S, typename A, class DeltaAt>
+METASIM_INLINE void first_layer_grad_sums(int n_in, int n_out, const A* a, int a_stride, int c,
+                                          A* atb, const SerialRow<S>& acc, S* bacc,
+                                          const DeltaAt& delta_at) {
+  for (int j = 0; j < n_out * n_in; ++j) acc.store(j, S(0));
+  for (int s0 = 0; s0 < c; s0 += kBlock) {
+    const int m = c - s0 < kBlock ? c - s0 : kBlock;
+    for (int i = 0; i < n_in; ++i) {
+      for (int s = 0; s < m; ++s) atb[s * n_in + i] = a[i * a_stride + s0 + s];
+    }
+    for (int s = 0; s < m; ++s) {
+      const SerialRow<const A> as(atb + s * n_in, n_in);
+      for (int o = 0; o < n_out; ++o) {
+        const S ds = delta_at(o, s0 + s);
+        bacc[o] += ds;
+        serial_madd<true>(n_in, acc.at(o * n_in), ds, as);
+      }
+    }
+  }
+}
+
 // The same network and parameter layout as Mlp<Act, Sizes...> (whose per-sample code is the
 // reference these passes are tested against), but every layer is computed for all samples of a
 // chunk at once, with the (unit, sample) pairs split over the group's workers. Parameter
@@ -132,9 +159,9 @@ METASIM_INLINE void serial_madd(int n, const YR& y, const X& x, const AR& a) {
 // The chunked mean squared error behind BatchedMlp::mse and DynamicBatchedMlp::mse: `passes` is
 // either (its forward and backward run each chunk), n_out the network's outputs.
 template <bool kWithGrad, class Passes, class Group, class P, typename T, typename S, class G>
-METASIM_HD METASIM_INLINE T chunked_mse(const Passes& passes, int n_out, const Group& g,
-                                        const P& p, const T* xs, const T* ys, int k,
-                                        const ChunkBuffers<S>& b, T* lterm, const G& grad) {
+METASIM_HD METASIM_INLINE T chunked_mse(const Passes& passes, int n_out, const Group& g, const P& p,
+                                        const T* xs, const T* ys, int k, const ChunkBuffers<S>& b,
+                                        T* lterm, const G& grad) {
   const T weight = T(1) / T(k * n_out);
   T loss = T(0);
   for (int s0 = 0; s0 < k; s0 += b.chunk) {
@@ -379,21 +406,7 @@ struct BatchedMlp {
       // s so that consecutive updates go to different rows of acc (this layer's input is narrow).
       static_assert(!kIsDual<A>, "the network's input is data, not a Dual");
       A atb[kBlock * n_in];
-      for (int j = 0; j < n_out * n_in; ++j) acc.store(j, S(0));
-      for (int s0 = 0; s0 < c; s0 += kBlock) {
-        const int m = c - s0 < kBlock ? c - s0 : kBlock;
-        for (int i = 0; i < n_in; ++i) {
-          for (int s = 0; s < m; ++s) atb[s * n_in + i] = a[i * a_stride + s0 + s];
-        }
-        for (int s = 0; s < m; ++s) {
-          const SerialRow<const A> as(atb + s * n_in, n_in);
-          for (int o = 0; o < n_out; ++o) {
-            const S ds = delta_at(o, s0 + s);
-            bacc[o] += ds;
-            serial_madd<true>(n_in, acc.at(o * n_in), ds, as);
-          }
-        }
-      }
+      first_layer_grad_sums<kBlock>(n_in, n_out, a, a_stride, c, atb, acc, bacc, delta_at);
     } else {
       // Tiles of rows o of acc in registers while s runs over the whole chunk.
       const auto acc_row = [&](int o) { return acc.at(o * n_in); };

@@ -389,21 +389,7 @@ struct DynamicBatchedMlp {
       if constexpr (!kIsDual<A>) {
         // The sample-major copy of a block of x lives in the block area (n_in <= max_width).
         A* atb = reinterpret_cast<A*>(wk.block);
-        for (int j = 0; j < n_out * n_in; ++j) acc.store(j, S(0));
-        for (int s0 = 0; s0 < c; s0 += kBlock) {
-          const int m = c - s0 < kBlock ? c - s0 : kBlock;
-          for (int i = 0; i < n_in; ++i) {
-            for (int s = 0; s < m; ++s) atb[s * n_in + i] = a[i * a_stride + s0 + s];
-          }
-          for (int s = 0; s < m; ++s) {
-            const SerialRow<const A> as(atb + s * n_in, n_in);
-            for (int o = 0; o < n_out; ++o) {
-              const S ds = delta_at(o, s0 + s);
-              bacc[o] += ds;
-              serial_madd<true>(n_in, acc.at(o * n_in), ds, as);
-            }
-          }
-        }
+        first_layer_grad_sums<kBlock>(n_in, n_out, a, a_stride, c, atb, acc, bacc, delta_at);
       }
     } else {
       const auto acc_row = [&](int o) { return acc.at(o * n_in); };
