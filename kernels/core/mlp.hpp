@@ -409,19 +409,22 @@ struct DynamicMlp {
         const S d = delta[o];
         grad[b + o] += d;
         if (l == 0) {
-          for (int i = 0; i < n_in; ++i) grad[w + o * n_in + i] += d * x[i];
+          add_scaled_row(grad, w + o * n_in, d, x, n_in);
         } else {
-          const S* a = ws + activation_offset(l - 1);
-          for (int i = 0; i < n_in; ++i) grad[w + o * n_in + i] += d * a[i];
+          add_scaled_row(grad, w + o * n_in, d, ws + activation_offset(l - 1), n_in);
         }
       }
       if (l == 0) break;
       const S* a = ws + activation_offset(l - 1);
-      S* dprev = scratch + ((l - 1) & 1) * half;
-      for (int i = 0; i < n_in; ++i) dprev[i] = S(0);
-      for (int o = 0; o < n_out; ++o) {
-        const S d = delta[o];
-        for (int i = 0; i < n_in; ++i) dprev[i] += p[w + o * n_in + i] * d;
+      S* __restrict__ dprev = scratch + ((l - 1) & 1) * half;
+      if constexpr (std::is_pointer_v<P>) {
+        dprev_sums(p + w, n_in, n_out, delta, dprev);
+      } else {
+        for (int i = 0; i < n_in; ++i) dprev[i] = S(0);
+        for (int o = 0; o < n_out; ++o) {
+          const S d = delta[o];
+          for (int i = 0; i < n_in; ++i) dprev[i] += p[w + o * n_in + i] * d;
+        }
       }
       for (int i = 0; i < n_in; ++i) dprev[i] *= Act::grad_from_output(a[i]);
       delta = dprev;
@@ -429,6 +432,61 @@ struct DynamicMlp {
   }
 
  private:
+  // dprev[i] = sum over o < n_out, in order from zero, of W[o * n_in + i] * delta[o]. On the CPU
+  // in blocks of 16 i held in registers for the whole sum (a run-time-length row in memory would
+  // be stored and reloaded for every o); the same sums in the same order either way.
+  template <typename W, typename S>
+  static METASIM_HD METASIM_INLINE void dprev_sums(const W* __restrict__ wt, int n_in, int n_out,
+                                                   const S* __restrict__ delta,
+                                                   S* __restrict__ dprev) {
+#if defined(__CUDA_ARCH__)
+    for (int i = 0; i < n_in; ++i) dprev[i] = S(0);
+    for (int o = 0; o < n_out; ++o) {
+      const S d = delta[o];
+      for (int i = 0; i < n_in; ++i) dprev[i] += wt[o * n_in + i] * d;
+    }
+#else
+    int i0 = 0;
+    for (; i0 + 64 <= n_in; i0 += 64) dprev_block<64>(wt, n_in, n_out, delta, dprev, i0);
+    for (; i0 + 16 <= n_in; i0 += 16) dprev_block<16>(wt, n_in, n_out, delta, dprev, i0);
+    for (int i = i0; i < n_in; ++i) dprev[i] = S(0);
+    for (int o = 0; o < n_out; ++o) {
+      const S d = delta[o];
+      for (int i = i0; i < n_in; ++i) dprev[i] += wt[o * n_in + i] * d;
+    }
+#endif
+  }
+
+  // dprev[i0 + k] for k < kB, the sums in registers (kB / 16 independent vector chains).
+  template <int kB, typename W, typename S>
+  static METASIM_INLINE void dprev_block(const W* __restrict__ wt, int n_in, int n_out,
+                                         const S* __restrict__ delta, S* __restrict__ dprev,
+                                         int i0) {
+    S acc[kB];
+    for (int k = 0; k < kB; ++k) acc[k] = S(0);
+    for (int o = 0; o < n_out; ++o) {
+      const S d = delta[o];
+      const W* __restrict__ row = wt + o * n_in + i0;
+#pragma omp simd
+      for (int k = 0; k < kB; ++k) acc[k] += row[k] * d;
+    }
+    for (int k = 0; k < kB; ++k) dprev[i0 + k] = acc[k];
+  }
+
+  // grad[off + i] += d * a[i] for i < n. Through a plain pointer the row cannot overlap a (a
+  // gradient is never an activation), which lets the loop vectorise; the sums are the same.
+  template <typename G, typename S, typename A>
+  static METASIM_HD METASIM_INLINE void add_scaled_row(G& grad, int off, const S& d, const A* a,
+                                                       int n) {
+    if constexpr (std::is_pointer_v<G>) {
+      auto* __restrict__ g = grad + off;
+      const A* __restrict__ ar = a;
+      for (int i = 0; i < n; ++i) g[i] += d * ar[i];
+    } else {
+      for (int i = 0; i < n; ++i) grad[off + i] += d * a[i];
+    }
+  }
+
   template <typename P, typename In, typename S>
   METASIM_HD void layer_forward(const P& p, int l, const In* in, S* out, bool linear) const {
     const int n_in = in_dim(l);

@@ -146,22 +146,47 @@ struct TransposedDynamicMlp {
     const T* in = x;
     const int last = net.num_layers() - 1;
     for (int l = 0; l <= last; ++l) {
-      const int n_in = net.in_dim(l);
       const int n_out = net.out_dim(l);
-      const T* __restrict__ bias = pt + net.bias_offset(l);
-      T* __restrict__ z = l == last ? y : ws + net.activation_offset(l);
-#pragma omp simd
-      for (int o = 0; o < n_out; ++o) z[o] = bias[o];
-      for (int i = 0; i < n_in; ++i) {
-        const T xi = in[i];
-        const T* __restrict__ col = pt + net.weight_offset(l) + i * n_out;
-#pragma omp simd
-        for (int o = 0; o < n_out; ++o) z[o] += col[o] * xi;
+      T* z = l == last ? y : ws + net.activation_offset(l);
+      // Blocks of kB outputs accumulate in registers over all inputs, as TransposedMlp's
+      // fixed-size z does; a short last block takes the run-time-length loop.
+      int o0 = 0;
+      for (; o0 + kB <= n_out; o0 += kB) {
+        layer_block<kB>(net, l, pt, in, z, o0, kB, l == last);
       }
-      if (l == last) break;
-#pragma omp simd
-      for (int o = 0; o < n_out; ++o) z[o] = activate_cpu<Act>(z[o]);
+      for (; o0 + 16 <= n_out; o0 += 16) layer_block<16>(net, l, pt, in, z, o0, 16, l == last);
+      if (o0 < n_out) layer_block<1>(net, l, pt, in, z, o0, n_out - o0, l == last);
       in = z;
+    }
+  }
+
+ private:
+  // Outputs per register block: four 16-float vectors, independent chains of adds.
+  static constexpr int kB = 64;
+
+  // Outputs [o0, o0 + m) of layer l (m == kFixed, or any m < 16 when kFixed is 1).
+  template <int kFixed, typename T>
+  static METASIM_INLINE void layer_block(const DynamicMlp<Act>& net, int l,
+                                         const T* __restrict__ pt, const T* __restrict__ in,
+                                         T* __restrict__ z, int o0, int m, bool linear) {
+    const int n = kFixed > 1 ? kFixed : m;
+    const int n_in = net.in_dim(l);
+    const int n_out = net.out_dim(l);
+    const T* __restrict__ bias = pt + net.bias_offset(l) + o0;
+    T acc[kB];
+#pragma omp simd
+    for (int k = 0; k < n; ++k) acc[k] = bias[k];
+    for (int i = 0; i < n_in; ++i) {
+      const T xi = in[i];
+      const T* __restrict__ col = pt + net.weight_offset(l) + i * n_out + o0;
+#pragma omp simd
+      for (int k = 0; k < n; ++k) acc[k] += col[k] * xi;
+    }
+    if (linear) {
+      for (int k = 0; k < n; ++k) z[o0 + k] = acc[k];
+    } else {
+#pragma omp simd
+      for (int k = 0; k < n; ++k) z[o0 + k] = activate_cpu<Act>(acc[k]);
     }
   }
 };
