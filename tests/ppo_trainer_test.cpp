@@ -340,6 +340,17 @@ TEST(PpoCommands_TrainEvalResume, WriteRunDirectoryAndEvaluate) {
       metasim::train(nullptr, {"total_timesteps=2048"}, dir, metasim::RunOptions::resumed());
   EXPECT_EQ(more["samples"], 2048);
   EXPECT_EQ(more["iterations"], 8);
+  // Other networks cannot continue the run; the generic kernels can (same results).
+  try {
+    metasim::train(nullptr, {"total_timesteps=4096", "model.hidden=[32,32]"}, dir,
+                   metasim::RunOptions::resumed());
+    FAIL() << "resumed with other hidden widths";
+  } catch (const metasim::InvalidArgument& e) {
+    EXPECT_EQ(e.field(), "model.hidden");
+  }
+  const json generic = metasim::train(nullptr, {"total_timesteps=2304", "model.kernels=generic"},
+                                      dir, metasim::RunOptions::resumed());
+  EXPECT_EQ(generic["iterations"], 9);
   fs::remove_all(dir);
 }
 

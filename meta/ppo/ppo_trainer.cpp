@@ -572,6 +572,17 @@ void PpoTrainer::restore(const Checkpoint& c) {
     throw InvalidArgument(
         "env", "the checkpoint was trained on '" + saved.env + "', not '" + cfg_.env + "'");
   }
+  // The networks must be the same; which kernels run them (model.kernels) may differ, since both
+  // give the same results.
+  if (saved.hidden != cfg_.hidden) {
+    throw InvalidArgument("model.hidden", "the checkpoint's networks have hidden widths " +
+                                              nlohmann::json(saved.hidden).dump() + ", not " +
+                                              nlohmann::json(cfg_.hidden).dump());
+  }
+  if (saved.activation != cfg_.activation) {
+    throw InvalidArgument("model.activation", "the checkpoint's networks use " +
+                                                  saved.activation + ", not " + cfg_.activation);
+  }
   auto get = [&](const char* name) -> const std::vector<double>& {
     const auto it = c.arrays.find(name);
     if (it == c.arrays.end()) throw Error(std::string("checkpoint: array '") + name + "' missing");
