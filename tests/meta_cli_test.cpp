@@ -110,4 +110,30 @@ TEST(MetaCli_Bench, ReportsTasksPerSecondPerMetaBatch) {
   EXPECT_EQ(run("bench maml --backend cpu --iterations 0").status, 2);
 }
 
+// `bench train` times any registered algorithm through its job: the samples it counts are the
+// work of the timed iterations (meta-batch x iterations tasks); `bench envs` counts
+// instances x steps.
+TEST(MetaCli_Bench, TrainAndEnvsCountTheirSamples) {
+  CliRun r =
+      run("bench train --set algorithm=reptile --set meta_batch=8 --set backend=cpu --iterations 3 "
+          "--warmup 1 --json");
+  ASSERT_EQ(r.status, 0) << r.output;
+  nlohmann::json j = nlohmann::json::parse(r.output);
+  ASSERT_EQ(j["results"].size(), 1u);
+  EXPECT_EQ(j["results"][0]["samples"], 24);
+  EXPECT_EQ(j["results"][0]["sample_unit"], "tasks");
+  EXPECT_EQ(j["results"][0]["target"], "sinusoid");
+  EXPECT_GT(j["results"][0]["samples_per_s"].get<double>(), 0.0);
+  r = run("bench envs --env CartPole-v1,Acrobot-v1 --num-envs 64 --steps 10 --backend cpu --json");
+  ASSERT_EQ(r.status, 0) << r.output;
+  j = nlohmann::json::parse(r.output);
+  ASSERT_EQ(j["results"].size(), 2u);
+  EXPECT_EQ(j["results"][1]["target"], "Acrobot-v1");
+  EXPECT_EQ(j["results"][1]["samples"].get<double>(), 640.0);
+  r = run("bench train --set algorithm=nope");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.output.find("algorithm: unknown algorithm 'nope'"), std::string::npos) << r.output;
+  EXPECT_EQ(run("bench train --set algorithm=ppo --iterations 0").status, 2);
+}
+
 }  // namespace

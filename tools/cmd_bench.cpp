@@ -1,5 +1,8 @@
-// `metasim bench maml`: meta-training throughput (tasks/s) of the fused kernels at several
-// meta-batch sizes, printed as a table or one JSON object with the machine and the command.
+// `metasim bench`: throughput benchmarks printed as a table or one JSON object with the machine
+// and the commit. `bench maml`: meta-training tasks/s of the fused kernels at several meta-batch
+// sizes. `bench train`: any registered algorithm's training steps, timed through the run loop's
+// job interface (samples/s in the algorithm's unit). `bench envs`: batched env steps/s with
+// random actions. `bench all`: one row of each.
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -8,7 +11,11 @@
 #include <vector>
 
 #include <metasim/host/backend.hpp>
+#include <metasim/host/env_registry.hpp>
+#include <metasim/host/rollout.hpp>
+#include <metasim/host/run_support.hpp>
 #include <metasim/kernels/core/error.hpp>
+#include <metasim/meta/algorithms.hpp>
 #include <metasim/meta/config.hpp>
 #include <metasim/meta/trainer.hpp>
 #include <metasim/tools/commands.hpp>
@@ -26,6 +33,173 @@ std::string git_commit() {
   std::string s = got ? buf : "unknown";
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
   return s.empty() ? "unknown" : s;
+}
+
+std::string device_text(Backend backend) {
+  return backend == Backend::kCuda ? cuda_device_description()
+                                   : std::to_string(cpu_threads()) + " CPU threads";
+}
+
+// Trains `warmup` untimed and `iterations` timed steps of an algorithm's job.
+nlohmann::json time_training(const nlohmann::json& config, const std::vector<std::string>& sets,
+                             long long warmup, long long iterations) {
+  require_positive("iterations", iterations);
+  if (warmup < 0) throw InvalidArgument("warmup", "must be at least 0");
+  const std::string algorithm = config_algorithm(config, sets);
+  const std::unique_ptr<TrainingJob> job = algorithm_entry(algorithm).make_job(config, sets);
+  for (long long i = 0; i < warmup; ++i) job->step();
+  long long samples = 0;
+  const RunClock::time_point t0 = RunClock::now();
+  for (long long i = 0; i < iterations; ++i) samples += job->step().samples;
+  const double s = seconds_since(t0);
+  return {{"workload", "train " + algorithm},
+          {"algorithm", algorithm},
+          {"target", job->target()},
+          {"backend", job->backend_name()},
+          {"sample_unit", job->sample_unit()},
+          {"warmup", warmup},
+          {"iterations", iterations},
+          {"samples", samples},
+          {"seconds", s},
+          {"samples_per_s", static_cast<double>(samples) / s},
+          {"iterations_per_s", static_cast<double>(iterations) / s}};
+}
+
+nlohmann::json time_env(const std::string& env, long long num_envs, long long steps,
+                        Backend backend, Precision precision) {
+  RolloutOptions o;
+  o.env = env;
+  o.num_envs = num_envs;
+  o.steps = steps;
+  o.backend = backend;
+  o.precision = precision;
+  const RolloutResult r = run_random_rollout(o);
+  return {{"workload", "env " + env},
+          {"target", env},
+          {"backend", to_string(backend)},
+          {"precision", to_string(precision)},
+          {"sample_unit", "env_steps"},
+          {"num_envs", num_envs},
+          {"steps", steps},
+          {"samples", static_cast<double>(num_envs) * static_cast<double>(steps)},
+          {"seconds", r.seconds},
+          {"samples_per_s", r.steps_per_second}};
+}
+
+void print_rows(const nlohmann::json& rows) {
+  std::printf("%-28s %-22s %-5s %12s  %s\n", "workload", "target", "on", "samples/s", "unit");
+  for (const nlohmann::json& r : rows) {
+    std::printf("%-28s %-22s %-5s %12.4g  %s\n", r.value("workload", "").c_str(),
+                r.value("target", "").c_str(), r.value("backend", "").c_str(),
+                r.value("samples_per_s", 0.0), r.value("sample_unit", "").c_str());
+  }
+}
+
+nlohmann::json report(const char* command, Backend backend, const nlohmann::json& rows) {
+  return {{"command", command},
+          {"device", device_text(backend)},
+          {"commit", git_commit()},
+          {"results", rows}};
+}
+
+}  // namespace
+
+namespace {
+
+void add_bench_train(CLI::App& bench) {
+  struct Options {
+    std::string config;
+    std::vector<std::string> sets;
+    long long iterations = 10, warmup = 1;
+    bool json = false;
+  };
+  auto opt = std::make_shared<Options>();
+  CLI::App* cmd = bench.add_subcommand(
+      "train",
+      "Training samples/s of any algorithm (tasks/s or env steps/s): its job stepped by the run "
+      "loop's interface, without the run directory");
+  cmd->add_option("--config", opt->config, "JSON config as `metasim train` reads it");
+  cmd->add_option("--set", opt->sets, "override a field (repeatable): --set algorithm=ppo");
+  cmd->add_option("--iterations", opt->iterations, "timed iterations (>= 1)")
+      ->capture_default_str();
+  cmd->add_option("--warmup", opt->warmup, "untimed iterations first (>= 0)")
+      ->capture_default_str();
+  cmd->add_flag("--json", opt->json, "print one JSON object");
+  cmd->callback([opt] {
+    nlohmann::json file;
+    if (!opt->config.empty()) file = read_json_file(opt->config);
+    const nlohmann::json row = time_training(file, opt->sets, opt->warmup, opt->iterations);
+    const nlohmann::json rows = nlohmann::json::array({row});
+    const Backend backend = parse_backend(row.value("backend", "cpu"), "backend");
+    if (opt->json) {
+      std::printf("%s\n", report("bench train", backend, rows).dump().c_str());
+    } else {
+      print_rows(rows);
+    }
+  });
+}
+
+void add_bench_envs(CLI::App& bench) {
+  struct Options {
+    std::vector<std::string> envs;
+    long long num_envs = 16384, steps = 1000;
+    std::string backend = "auto", precision = "float";
+    bool json = false;
+  };
+  auto opt = std::make_shared<Options>();
+  CLI::App* cmd = bench.add_subcommand(
+      "envs", "Batched env steps/s with random actions drawn on the backend, for each env");
+  cmd->add_option("--env", opt->envs, "envs to time (default: every registered env)")
+      ->delimiter(',');
+  cmd->add_option("--num-envs", opt->num_envs, "instances stepped together (>= 1)")
+      ->capture_default_str();
+  cmd->add_option("--steps", opt->steps, "timed steps per instance (>= 1)")->capture_default_str();
+  cmd->add_option("--backend", opt->backend, "cpu, cuda or auto")->capture_default_str();
+  cmd->add_option("--precision", opt->precision, "float or double")->capture_default_str();
+  cmd->add_flag("--json", opt->json, "print one JSON object");
+  cmd->callback([opt] {
+    const Backend backend = parse_backend(opt->backend, "backend");
+    const Precision precision = parse_precision(opt->precision, "precision");
+    const std::vector<std::string> envs = opt->envs.empty() ? env_names() : opt->envs;
+    nlohmann::json rows = nlohmann::json::array();
+    for (const std::string& e : envs) {
+      rows.push_back(time_env(e, opt->num_envs, opt->steps, backend, precision));
+    }
+    if (opt->json) {
+      std::printf("%s\n", report("bench envs", backend, rows).dump().c_str());
+    } else {
+      print_rows(rows);
+    }
+  });
+}
+
+// One short row per kind of workload, with settings small enough for a laptop-sized CPU.
+void add_bench_all(CLI::App& bench) {
+  struct Options {
+    std::string backend = "auto";
+    bool json = false;
+  };
+  auto opt = std::make_shared<Options>();
+  CLI::App* cmd = bench.add_subcommand(
+      "all",
+      "One row of each workload: CartPole stepping, MAML (sinusoid), MAML-TRPO (nav2d), PPO "
+      "(CartPole)");
+  cmd->add_option("--backend", opt->backend, "cpu, cuda or auto")->capture_default_str();
+  cmd->add_flag("--json", opt->json, "print one JSON object");
+  cmd->callback([opt] {
+    const Backend backend = parse_backend(opt->backend, "backend");
+    const std::string on = std::string("backend=") + to_string(backend);
+    nlohmann::json rows = nlohmann::json::array();
+    rows.push_back(time_env("CartPole-v1", 16384, 1000, backend, Precision::kFloat));
+    rows.push_back(time_training(nullptr, {"algorithm=maml", "meta_batch=1024", on}, 2, 20));
+    rows.push_back(time_training(nullptr, {"algorithm=maml-trpo", "meta_batch=20", on}, 1, 2));
+    rows.push_back(time_training(nullptr, {"algorithm=ppo", "n_steps=256", on}, 1, 5));
+    if (opt->json) {
+      std::printf("%s\n", report("bench all", backend, rows).dump().c_str());
+    } else {
+      print_rows(rows);
+    }
+  });
 }
 
 }  // namespace
@@ -119,6 +293,9 @@ void add_bench_command(CLI::App& app) {
       std::printf("%s\n", j.dump().c_str());
     }
   });
+  add_bench_train(*bench);
+  add_bench_envs(*bench);
+  add_bench_all(*bench);
 }
 
 }  // namespace metasim::cli
