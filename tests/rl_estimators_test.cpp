@@ -48,11 +48,12 @@ TEST(RlEstimator_Bandit, ReinforceMatchesClosedFormGradient) {
     }
   }
   const int chunk = 64;
-  std::vector<unsigned char> buf(Passes::scratch_bytes<double, double>(chunk));
-  const auto sc = Passes::carve<double, double>(buf.data(), chunk);
+  const Passes passes{Net{}};
+  std::vector<unsigned char> buf(passes.scratch_bytes<double, double>(chunk));
+  const auto sc = passes.carve<double, double>(buf.data(), chunk);
   std::vector<double> g(3, 0.0);
-  Passes::accumulate_log_prob_grad(meta::SerialGroup{}, static_cast<const double*>(p.data()),
-                                   xs.data(), as.data(), n, rs.data(), 1.0 / n, n, sc, g.data());
+  passes.accumulate_log_prob_grad(meta::SerialGroup{}, static_cast<const double*>(p.data()),
+                                  xs.data(), as.data(), n, rs.data(), 1.0 / n, n, sc, g.data());
   const double dmu = -2 * (mu - c);
   const double exact[3] = {dmu * x, dmu, -2 * sigma * sigma};
   for (int k = 0; k < 3; ++k) {
@@ -227,7 +228,7 @@ TEST(RlProcess_Reference, NormalisedAdvantagesAndCompaction) {
   a.returns = returns.data();
   a.work = work.data();
   a.status = status.data();
-  Task::process(meta::SerialGroup{}, a, 0);
+  Task::process(meta::SerialGroup{}, a, 0);  // static: it does not use the policy
 
   // Reference.
   using B = LinearFeatureBaseline<2>;

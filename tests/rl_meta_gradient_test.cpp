@@ -11,6 +11,7 @@
 
 #include <metasim/kernels/core/mlp.hpp>
 #include <metasim/kernels/rl/policy.hpp>
+#include <metasim/kernels/rl/rl_configs.hpp>
 #include <metasim/kernels/rl/rl_cpu_stage.hpp>
 #include <metasim/kernels/rl/task_families.hpp>
 #include <metasim/meta/rl/meta_rl.hpp>
@@ -63,11 +64,10 @@ double dot(const std::vector<double>& a, const std::vector<double>& b) {
 // Tolerance: central differences with h = 1e-5 in double leave errors near h^2 * |f'''| + eps/h,
 // about 1e-9 here; 1e-6 relative to the gradient's largest entry leaves a wide margin yet catches
 // any missing Hessian term (the second-order part is several percent of the gradient).
-template <class F, class P>
-void check_meta_grad(int inner_steps, MetaGradKind kind, double log_std) {
-  Engine<F, P> e(Backend::kCpu);
+template <class E>
+void check_meta_grad_on(E& e, const std::vector<double>& theta, int inner_steps,
+                        MetaGradKind kind) {
   e.configure(RlShape{3, 4, 15, inner_steps});
-  const std::vector<double> theta = params_for<P>(11, log_std);
   e.sample_and_adapt(theta, sampling({0.3, 0.2, 0.1}));
   ASSERT_EQ(e.first_bad_task(nullptr), -1);
   const std::vector<double> g = e.meta_grad(kind);
@@ -97,6 +97,48 @@ void check_meta_grad(int inner_steps, MetaGradKind kind, double log_std) {
   }
 }
 
+template <class F, class P>
+void check_meta_grad(int inner_steps, MetaGradKind kind, double log_std) {
+  Engine<F, P> e(Backend::kCpu);
+  check_meta_grad_on(e, params_for<P>(11, log_std), inner_steps, kind);
+}
+
+// The generic (run-time-width) policy of family F: its engine, and parameters initialised like
+// params_for's (U(+-1/sqrt(fan_in)) weights and biases, then the log std).
+template <class F, class Act>
+using GenericPolicyOf = typename models::GenericRlModel<F, Act>::Policy;
+template <class F, class Act>
+using GenericEngine =
+    RlEngineImpl<F, GenericPolicyOf<F, Act>, double, CpuLaunch<F, GenericPolicyOf<F, Act>, double>>;
+
+template <class F, class Act>
+MlpShape generic_net(const std::vector<int>& hidden) {
+  using Net = typename GenericPolicyOf<F, Act>::Network;
+  MlpShape s;
+  s.num_layers = static_cast<int>(hidden.size()) + 1;
+  s.widths[0] = Net::kInputDim;
+  for (std::size_t l = 0; l < hidden.size(); ++l) s.widths[l + 1] = hidden[l];
+  s.widths[s.num_layers] = Net::kOutputDim;
+  return s;
+}
+
+template <class F, class Act>
+std::vector<double> generic_params(const MlpShape& shape, uint64_t seed, double log_std) {
+  using Net = typename GenericPolicyOf<F, Act>::Network;
+  const Net net = Net::from_shape(shape);
+  std::mt19937_64 rng(seed);
+  std::vector<double> p(static_cast<std::size_t>(net.num_params()));
+  for (int l = 0; l < net.num_layers(); ++l) {
+    const double bound = 1.0 / std::sqrt(static_cast<double>(net.in_dim(l)));
+    std::uniform_real_distribution<double> u(-bound, bound);
+    for (int i = net.weight_offset(l); i < net.weight_offset(l + 1); ++i) p[i] = u(rng);
+  }
+  if (!GenericPolicyOf<F, Act>::kDiscrete) {
+    for (int j = 0; j < Net::kOutputDim; ++j) p.push_back(log_std);
+  }
+  return p;
+}
+
 TEST(MetaRlGradient_FiniteDifferences, SecondOrderOneInnerStep) {
   check_meta_grad<PointNavGoals, SmallPolicy>(1, MetaGradKind::kSecondOrder, -0.5);
 }
@@ -108,6 +150,60 @@ TEST(MetaRlGradient_FiniteDifferences, FirstOrder) {
 }
 TEST(MetaRlGradient_FiniteDifferences, CategoricalPolicySecondOrder) {
   check_meta_grad<CartPolePoles, CartPolicy>(1, MetaGradKind::kSecondOrder, 0.0);
+}
+
+// The generic policy at sizes no compiled policy has: the exact meta-gradient against central
+// differences, as above.
+TEST(MetaRlGradient_Generic, RunTimeWidthsMatchFiniteDifferences) {
+  {
+    const MlpShape net = generic_net<PointNavGoals, Tanh>({7, 5});
+    GenericEngine<PointNavGoals, Tanh> e(Backend::kCpu, net);
+    check_meta_grad_on(e, generic_params<PointNavGoals, Tanh>(net, 11, -0.5), 2,
+                       MetaGradKind::kSecondOrder);
+  }
+  {
+    const MlpShape net = generic_net<CartPolePoles, Relu>({9});
+    GenericEngine<CartPolePoles, Relu> e(Backend::kCpu, net);
+    check_meta_grad_on(e, generic_params<CartPolePoles, Relu>(net, 11, 0.0), 1,
+                       MetaGradKind::kSecondOrder);
+  }
+}
+
+// At a compiled size the generic policy computes the same operations in the same order: rollouts,
+// adaptation, meta-gradients, KL-Hessian products and line-search values are bit-identical.
+template <class F, class P, class Act>
+void check_generic_matches_compiled(const std::vector<int>& hidden, double log_std) {
+  Engine<F, P> compiled(Backend::kCpu);
+  const MlpShape net = generic_net<F, Act>(hidden);
+  GenericEngine<F, Act> generic(Backend::kCpu, net);
+  ASSERT_EQ(compiled.num_params(), generic.num_params());
+  ASSERT_EQ(compiled.layer_sizes(), generic.layer_sizes());
+  const std::vector<double> theta = params_for<P>(13, log_std);
+  for (RlEngine* e : {static_cast<RlEngine*>(&compiled), static_cast<RlEngine*>(&generic)}) {
+    e->configure(RlShape{3, 4, 15, 2});
+    e->sample_and_adapt(theta, sampling({0.3, 0.2}));
+  }
+  for (int j = 0; j <= 2; ++j) EXPECT_EQ(compiled.slot_returns(j), generic.slot_returns(j)) << j;
+  EXPECT_EQ(compiled.adapted_params(2, 1), generic.adapted_params(2, 1));
+  for (MetaGradKind kind :
+       {MetaGradKind::kSecondOrder, MetaGradKind::kFirstOrder, MetaGradKind::kReptile}) {
+    EXPECT_EQ(compiled.meta_grad(kind), generic.meta_grad(kind));
+  }
+  const std::vector<double> v = compiled.meta_grad(MetaGradKind::kSecondOrder);
+  EXPECT_EQ(compiled.kl_hvp(v, MetaGradKind::kSecondOrder),
+            generic.kl_hvp(v, MetaGradKind::kSecondOrder));
+  double la, ka, lb, kb;
+  std::vector<double> moved = theta;
+  for (std::size_t i = 0; i < moved.size(); ++i) moved[i] -= 0.01 * v[i];
+  compiled.line_search_eval(moved, MetaGradKind::kSecondOrder, &la, &ka);
+  generic.line_search_eval(moved, MetaGradKind::kSecondOrder, &lb, &kb);
+  EXPECT_EQ(la, lb);
+  EXPECT_EQ(ka, kb);
+}
+
+TEST(MetaRlGeneric_CompiledSize, BitIdenticalToTheCompiledPolicy) {
+  check_generic_matches_compiled<PointNavGoals, SmallPolicy, Tanh>({8, 8}, -0.5);
+  check_generic_matches_compiled<CartPolePoles, CartPolicy, Tanh>({6}, 0.0);
 }
 
 // The KL's Hessian at theta_old times v (J^T F J v) against second differences of the mean KL
@@ -315,8 +411,8 @@ namespace {
 template <class F, class P, typename T>
 struct PoisonLaunch {
   static inline int bad_task = 2;
-  static std::size_t scratch_bytes(Backend b, int n, int threads) {
-    return CpuLaunch<F, P, T>::scratch_bytes(b, n, threads);
+  static std::size_t scratch_bytes(Backend b, const MlpShape& net, int n, int slots, int threads) {
+    return CpuLaunch<F, P, T>::scratch_bytes(b, net, n, slots, threads);
   }
   static void run(RlStage stage, const MetaRlArgs<T>& a, unsigned char* s, std::size_t bytes,
                   Backend b, int threads) {

@@ -10,8 +10,8 @@ namespace metasim::rl::test_support {
 
 template <class F, class P, typename T>
 struct CpuLaunch {
-  static std::size_t scratch_bytes(Backend, int, int threads) {
-    return cpu_impl::scratch_bytes<F, P, T>(threads);
+  static std::size_t scratch_bytes(Backend, const MlpShape& net, int, int, int threads) {
+    return cpu_impl::scratch_bytes<F, P, T>(net, threads);
   }
   static void run(RlStage stage, const MetaRlArgs<T>& a, unsigned char* s, std::size_t bytes,
                   Backend, int threads) {

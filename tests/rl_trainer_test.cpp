@@ -81,14 +81,14 @@ TEST(MetaRlConfig_BadValues, ErrorsNameTheField) {
   EXPECT_EQ(error_of(json{}, {"inner.lr=\"fast\""}).rfind("inner.lr: ", 0), 0u);
   EXPECT_EQ(error_of(json{{"colour", 1}}, {}).rfind("colour: ", 0), 0u);
   EXPECT_EQ(error_of(json{}, {"algorithm=maml"}).rfind("algorithm: ", 0), 0u);
-  // A width with no compiled policy is reported by the engine, naming policy.hidden.
-  RlConfig c = resolve_rl_config(json::object(), {"policy.hidden=[7]", "backend=cpu"});
-  try {
-    MetaRlTrainer t(c);
-    FAIL() << "no policy of width 7 is compiled";
-  } catch (const InvalidArgument& e) {
-    EXPECT_EQ(std::string(e.what()).rfind("policy.hidden: ", 0), 0u) << e.what();
-  }
+  EXPECT_EQ(error_of(json{}, {"policy.hidden=[0]"}).rfind("policy.hidden: ", 0), 0u);
+  EXPECT_EQ(error_of(json{}, {"policy.hidden=[4097]"}).rfind("policy.hidden: ", 0), 0u);
+  EXPECT_EQ(error_of(json{}, {"policy.kernels=fast"}).rfind("policy.kernels: ", 0), 0u);
+  // A width with no compiled policy runs the generic path: 2-7-2 plus the log std.
+  const RlConfig c = resolve_rl_config(json::object(), {"policy.hidden=[7]", "backend=cpu"});
+  MetaRlTrainer t(c);
+  EXPECT_EQ(t.engine().layer_sizes(), (std::vector<int>{2, 7, 2}));
+  EXPECT_EQ(t.params().size(), static_cast<std::size_t>(3 * 7 + 8 * 2 + 2));
 }
 
 TEST(MetaRlConfig_ShippedConfigs, EveryConfigResolves) {

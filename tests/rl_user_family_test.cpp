@@ -89,14 +89,19 @@ TEST(MetaRlUserFamily_Registry, ListedWithItsEnvFactsAndRegisteredOnce) {
   EXPECT_EQ(resolve_rl_config(nlohmann::json::object(), {std::string("env=") + kName}).env, kName);
   EXPECT_EQ(field_of([] { resolve_rl_config(nlohmann::json::object(), {"env=test/nothing"}); }),
             "env");
-  // Only the 100-100 ReLU policy is compiled for a registered family.
+  // Other sizes and activations run the family's generic policy; a distribution its actions do
+  // not take is refused.
+  const auto e = make_rl_engine(RlModelSpec{kName, "gaussian", {32, 16}, "tanh"}, Backend::kCpu,
+                                Precision::kDouble);
+  const std::vector<int> sizes = e->layer_sizes();
+  EXPECT_EQ(sizes.size(), 4u);
+  EXPECT_EQ(sizes[1], 32);
+  EXPECT_EQ(sizes[2], 16);
   EXPECT_EQ(field_of([] {
-              resolve_rl_config(nlohmann::json::object(),
-                                {std::string("env=") + kName, "policy.hidden=[32,32]"});
-              make_rl_engine(RlModelSpec{kName, "gaussian", {32, 32}, "relu"}, Backend::kCpu,
+              make_rl_engine(RlModelSpec{kName, "categorical", {32}, "relu"}, Backend::kCpu,
                              Precision::kDouble);
             }),
-            "policy.hidden");
+            "policy.distribution");
 }
 
 // d L(phi(theta)) / d theta . v for a random unit direction v, against the central difference of

@@ -429,5 +429,9 @@ template <class Act>
 struct BatchedFor<DynamicMlp<Act>> {
   using type = DynamicBatchedMlp<Act>;
 };
+template <class Act, int kIn, int kOut>
+struct BatchedFor<DynamicMlpIo<Act, kIn, kOut>> {
+  using type = DynamicBatchedMlp<Act>;
+};
 
 }  // namespace metasim::meta

@@ -501,6 +501,19 @@ struct DynamicMlp {
   }
 };
 
+// A DynamicMlp whose input and output sizes are known at compile time (an env's observation and
+// action sizes) and whose hidden widths are chosen at run time: the generic policy network.
+template <typename Act, int kIn, int kOut>
+struct DynamicMlpIo : DynamicMlp<Act> {
+  static constexpr int kInputDim = kIn;
+  static constexpr int kOutputDim = kOut;
+  static METASIM_HD DynamicMlpIo from_shape(const MlpShape& shape) {
+    DynamicMlpIo n;
+    n.s = shape;
+    return n;
+  }
+};
+
 }  // namespace metasim
 
 #undef METASIM_MLP_UNROLL

@@ -53,14 +53,16 @@ void budget_unmet(const int32_t* len, int num_tasks, int slots, int rolled, int6
   METASIM_CHECK_LAUNCH();
 }
 
-#define METASIM_INSTANTIATE_RL_CUDA_T(Model, T)                                               \
-  template std::size_t scratch_bytes<Model::FamilyType, Model::Policy, T>(int);               \
-  template void run_stage<Model::FamilyType, Model::Policy, T>(RlStage, const MetaRlArgs<T>&, \
+#define METASIM_INSTANTIATE_RL_CUDA_T(Model, T)                                                 \
+  template std::size_t scratch_bytes<Model::FamilyType, Model::Policy, T>(const MlpShape&, int, \
+                                                                          int);                 \
+  template void run_stage<Model::FamilyType, Model::Policy, T>(RlStage, const MetaRlArgs<T>&,   \
                                                                unsigned char*, std::size_t);
 #define METASIM_INSTANTIATE_RL_CUDA(Name, ...)       \
   METASIM_INSTANTIATE_RL_CUDA_T(models::Name, float) \
   METASIM_INSTANTIATE_RL_CUDA_T(models::Name, double)
 METASIM_FOR_EACH_RL_MODEL(METASIM_INSTANTIATE_RL_CUDA)
+METASIM_FOR_EACH_RL_GENERIC_MODEL(METASIM_INSTANTIATE_RL_CUDA)
 #undef METASIM_INSTANTIATE_RL_CUDA
 #undef METASIM_INSTANTIATE_RL_CUDA_T
 

@@ -92,6 +92,7 @@ struct MetaRlArgs {
   T* phi = nullptr;            // [k][task][P]: phi_1 .. phi_k
   T* trial = nullptr;          // [task][P]: adapted parameters of a line-search candidate
   const T* vec = nullptr;      // [P]: CG direction (kKlHvp) or candidate theta (kLineSearch)
+  MlpShape net{};              // the policy net's widths (run-time-width policies only)
   T* task_out = nullptr;       // [task][P]: meta-gradient or KL-Hessian-vector product
   double* task_val = nullptr;  // [task][2]: mean surrogate, mean KL (kLineSearch)
   int32_t* status = nullptr;   // [task]: kBad* bits
@@ -99,22 +100,30 @@ struct MetaRlArgs {
   METASIM_HD int64_t cap() const { return static_cast<int64_t>(trajectories) * horizon; }
 };
 
-// The per-task code for one (family, policy, scalar).
+// The per-task code for one (family, policy, scalar). A task object holds the policy's network:
+// an empty object for a compiled policy, the widths (MetaRlArgs::net) for a run-time-width one.
 template <class Family, class Policy, typename T>
 struct MetaRlTask {
   using Env = typename Family::template Env<T>;
+  using Net = typename Policy::Network;
   using Passes = PolicyPasses<Policy>;
   using Baseline = LinearFeatureBaseline<Env::kObsDim>;
-  static constexpr int kP = Policy::kNumParams;
   static constexpr int kObs = Env::kObsDim;
   static constexpr int kAct = Policy::kActionDim;
   static constexpr int kChunk = 64;
 
+  Passes passes;
+  int n_params;  // the policy's parameter count, P
+
+  METASIM_HD explicit MetaRlTask(const MlpShape& net)
+      : passes(Net::from_shape(net)), n_params(passes.num_params) {}
+
   // Per-worker scratch: Dual chunk buffers (the largest user), then three parameter vectors.
-  static constexpr long long kPassBytes =
-      (Passes::template scratch_bytes<Dual<T>, T>(kChunk) + 255) / 256 * 256;
-  static constexpr long long scratch_bytes() {
-    return kPassBytes + 3LL * kP * static_cast<long long>(sizeof(T));
+  METASIM_HD long long pass_bytes() const {
+    return (passes.template scratch_bytes<Dual<T>, T>(kChunk) + 255) / 256 * 256;
+  }
+  METASIM_HD long long scratch_bytes() const {
+    return pass_bytes() + 3LL * n_params * static_cast<long long>(sizeof(T));
   }
   struct Work {
     unsigned char* pass;
@@ -122,12 +131,12 @@ struct MetaRlTask {
     T* hv;
     T* grad;
   };
-  static METASIM_HD Work carve(unsigned char* base) {
-    T* vecs = reinterpret_cast<T*>(base + kPassBytes);
-    return Work{base, vecs, vecs + kP, vecs + 2 * kP};
+  METASIM_HD Work carve(unsigned char* base) const {
+    T* vecs = reinterpret_cast<T*>(base + pass_bytes());
+    return Work{base, vecs, vecs + n_params, vecs + 2 * n_params};
   }
 
-  static METASIM_HD RolloutArgs<T> rollout_args(const MetaRlArgs<T>& a) {
+  METASIM_HD RolloutArgs<T> rollout_args(const MetaRlArgs<T>& a) const {
     RolloutArgs<T> r;
     r.num_tasks = a.num_tasks;
     r.trajectories = a.trajectories;
@@ -135,8 +144,9 @@ struct MetaRlTask {
     r.path_begin = a.path_begin;
     r.path_count = a.path_count;
     r.budget = a.budget;
-    r.policy_params = a.slot == 0 ? a.theta : a.phi + (a.slot - 1) * a.num_tasks * kP;
-    r.param_stride = a.slot == 0 ? 0 : kP;
+    r.policy_params =
+        a.slot == 0 ? a.theta : a.phi + static_cast<int64_t>(a.slot - 1) * a.num_tasks * n_params;
+    r.param_stride = a.slot == 0 ? 0 : n_params;
     r.task_key = a.task_key;
     r.reset_key = a.reset_key;
     r.action_key = a.action_key;
@@ -148,6 +158,7 @@ struct MetaRlTask {
     r.actions = a.actions + slot_tasks * kAct * a.cap();
     r.rewards = a.rewards + slot_tasks * a.cap();
     r.lengths = a.lengths + slot_tasks * a.trajectories;
+    r.net = a.net;
     return r;
   }
 
@@ -168,11 +179,11 @@ struct MetaRlTask {
                     a.adv + st * cap,        a.n_valid + st};
   }
 
-  static METASIM_HD const T* phi(const MetaRlArgs<T>& a, int j, int task) {
-    return j == 0 ? a.theta : a.phi + (static_cast<int64_t>(j - 1) * a.num_tasks + task) * kP;
+  METASIM_HD const T* phi(const MetaRlArgs<T>& a, int j, int task) const {
+    return j == 0 ? a.theta : a.phi + (static_cast<int64_t>(j - 1) * a.num_tasks + task) * n_params;
   }
-  static METASIM_HD T* phi_mut(const MetaRlArgs<T>& a, int j, int task) {
-    return a.phi + (static_cast<int64_t>(j - 1) * a.num_tasks + task) * kP;
+  METASIM_HD T* phi_mut(const MetaRlArgs<T>& a, int j, int task) const {
+    return a.phi + (static_cast<int64_t>(j - 1) * a.num_tasks + task) * n_params;
   }
 
   static METASIM_HD METASIM_INLINE bool finite(T x) { return x - x == T(0); }
@@ -260,50 +271,50 @@ struct MetaRlTask {
 
   // grad = d L_j / d p for the inner loss L_j = -mean_s(A_s log pi_p(a_s | x_s)) on slot j.
   template <class Group>
-  static METASIM_HD void loss_grad(const Group& g, const MetaRlArgs<T>& a, int j, int task,
-                                   const T* p, const Work& w, T* grad) {
+  METASIM_HD void loss_grad(const Group& g, const MetaRlArgs<T>& a, int j, int task, const T* p,
+                            const Work& w, T* grad) const {
     const SlotData d = slot_data(a, j, task);
     const int n = *d.n;
-    g.for_each_independent(kP, [&](int i) { grad[i] = T(0); });
+    g.for_each_independent(n_params, [&](int i) { grad[i] = T(0); });
     g.sync();
     if (n == 0) return;
-    const auto sc = Passes::template carve<T, T>(w.pass, kChunk);
-    Passes::accumulate_log_prob_grad(g, p, static_cast<const T*>(d.obs),
-                                     static_cast<const T*>(d.act), a.cap(),
-                                     static_cast<const T*>(d.adv), T(-1) / T(n), n, sc, grad);
+    const auto sc = passes.template carve<T, T>(w.pass, kChunk);
+    passes.accumulate_log_prob_grad(g, p, static_cast<const T*>(d.obs),
+                                    static_cast<const T*>(d.act), a.cap(),
+                                    static_cast<const T*>(d.adv), T(-1) / T(n), n, sc, grad);
   }
 
   // hv = H_j(p) v, the Hessian of the inner loss of slot j at p times v (exact, forward over
   // reverse).
   template <class Group>
-  static METASIM_HD void loss_hvp(const Group& g, const MetaRlArgs<T>& a, int j, int task,
-                                  const T* p, const T* v, const Work& w, T* hv) {
+  METASIM_HD void loss_hvp(const Group& g, const MetaRlArgs<T>& a, int j, int task, const T* p,
+                           const T* v, const Work& w, T* hv) const {
     const SlotData d = slot_data(a, j, task);
     const int n = *d.n;
-    g.for_each_independent(kP, [&](int i) { hv[i] = T(0); });
+    g.for_each_independent(n_params, [&](int i) { hv[i] = T(0); });
     g.sync();
     if (n == 0) return;
-    const auto sc = Passes::template carve<Dual<T>, T>(w.pass, kChunk);
-    Passes::accumulate_log_prob_grad(g, DualParamView<T>{p, v}, static_cast<const T*>(d.obs),
-                                     static_cast<const T*>(d.act), a.cap(),
-                                     static_cast<const T*>(d.adv), T(-1) / T(n), n, sc,
-                                     DualGradSink<T, false>{nullptr, hv});
+    const auto sc = passes.template carve<Dual<T>, T>(w.pass, kChunk);
+    passes.accumulate_log_prob_grad(g, DualParamView<T>{p, v}, static_cast<const T*>(d.obs),
+                                    static_cast<const T*>(d.act), a.cap(),
+                                    static_cast<const T*>(d.adv), T(-1) / T(n), n, sc,
+                                    DualGradSink<T, false>{nullptr, hv});
   }
 
   template <class Group>
-  static METASIM_HD void inner_step(const Group& g, const MetaRlArgs<T>& a, int task,
-                                    unsigned char* scratch) {
+  METASIM_HD void inner_step(const Group& g, const MetaRlArgs<T>& a, int task,
+                             unsigned char* scratch) const {
     const Work w = carve(scratch);
     const int j = a.slot;
     const T* p = phi(a, j, task);
     T* out = phi_mut(a, j + 1, task);
     loss_grad(g, a, j, task, p, w, w.grad);
     const T lr = a.lr[j];
-    g.for_each_independent(kP, [&](int i) { out[i] = p[i] - lr * w.grad[i]; });
+    g.for_each_independent(n_params, [&](int i) { out[i] = p[i] - lr * w.grad[i]; });
     g.sync();
     if (g.rank() == 0) {
       bool ok = true;
-      for (int i = 0; i < kP; ++i) ok = ok & finite(out[i]);
+      for (int i = 0; i < n_params; ++i) ok = ok & finite(out[i]);
       if (!ok) a.status[task] |= kBadParams;
     }
     g.sync();
@@ -312,21 +323,21 @@ struct MetaRlTask {
   // v <- (d phi_k / d theta)^T v = (I - lr_0 H_0) ... (I - lr_{k-1} H_{k-1}) v, with H_j the
   // inner loss's Hessian at phi_j on slot j (the sampled data held fixed, as in MAML).
   template <class Group>
-  static METASIM_HD void back_sweep(const Group& g, const MetaRlArgs<T>& a, int task, T* v,
-                                    const Work& w) {
+  METASIM_HD void back_sweep(const Group& g, const MetaRlArgs<T>& a, int task, T* v,
+                             const Work& w) const {
     for (int j = a.inner_steps - 1; j >= 0; --j) {
       loss_hvp(g, a, j, task, phi(a, j, task), v, w, w.hv);
       const T lr = a.lr[j];
-      g.for_each_independent(kP, [&](int i) { v[i] = v[i] - lr * w.hv[i]; });
+      g.for_each_independent(n_params, [&](int i) { v[i] = v[i] - lr * w.hv[i]; });
       g.sync();
     }
   }
 
   template <class Group>
-  static METASIM_HD void check_out(const Group& g, const MetaRlArgs<T>& a, int task, const T* v) {
+  METASIM_HD void check_out(const Group& g, const MetaRlArgs<T>& a, int task, const T* v) const {
     if (g.rank() == 0) {
       bool ok = true;
-      for (int i = 0; i < kP; ++i) ok = ok & finite(v[i]);
+      for (int i = 0; i < n_params; ++i) ok = ok & finite(v[i]);
       if (!ok) a.status[task] |= kBadGrad;
     }
     g.sync();
@@ -336,14 +347,14 @@ struct MetaRlTask {
   // the post-update slot k (at theta_old also the gradient of TRPO's surrogate loss); its
   // first-order approximation d L_k / d phi_k; or Reptile's theta - phi_k.
   template <class Group>
-  static METASIM_HD void meta_grad(const Group& g, const MetaRlArgs<T>& a, int task,
-                                   unsigned char* scratch) {
+  METASIM_HD void meta_grad(const Group& g, const MetaRlArgs<T>& a, int task,
+                            unsigned char* scratch) const {
     const Work w = carve(scratch);
-    T* out = a.task_out + static_cast<int64_t>(task) * kP;
+    T* out = a.task_out + static_cast<int64_t>(task) * n_params;
     const int k = a.inner_steps;
     if (a.grad_kind == MetaGradKind::kReptile) {
       const T* pk = phi(a, k, task);
-      g.for_each_independent(kP, [&](int i) { out[i] = a.theta[i] - pk[i]; });
+      g.for_each_independent(n_params, [&](int i) { out[i] = a.theta[i] - pk[i]; });
       g.sync();
     } else {
       loss_grad(g, a, k, task, phi(a, k, task), w, out);
@@ -357,31 +368,31 @@ struct MetaRlTask {
   // J^T F J with J = d phi_k / d theta and F the Fisher information of pi_{phi_k} on slot k.
   // So: u = J vec (forward sweep), f = F u, then J^T f (back sweep); first order takes J = I.
   template <class Group>
-  static METASIM_HD void kl_hvp(const Group& g, const MetaRlArgs<T>& a, int task,
-                                unsigned char* scratch) {
+  METASIM_HD void kl_hvp(const Group& g, const MetaRlArgs<T>& a, int task,
+                         unsigned char* scratch) const {
     const Work w = carve(scratch);
-    T* out = a.task_out + static_cast<int64_t>(task) * kP;
+    T* out = a.task_out + static_cast<int64_t>(task) * n_params;
     const int k = a.inner_steps;
     const bool second = a.grad_kind == MetaGradKind::kSecondOrder;
-    g.for_each_independent(kP, [&](int i) { w.u[i] = a.vec[i]; });
+    g.for_each_independent(n_params, [&](int i) { w.u[i] = a.vec[i]; });
     g.sync();
     if (second) {
       for (int j = 0; j < k; ++j) {
         loss_hvp(g, a, j, task, phi(a, j, task), w.u, w, w.hv);
         const T lr = a.lr[j];
-        g.for_each_independent(kP, [&](int i) { w.u[i] = w.u[i] - lr * w.hv[i]; });
+        g.for_each_independent(n_params, [&](int i) { w.u[i] = w.u[i] - lr * w.hv[i]; });
         g.sync();
       }
     }
     const SlotData d = slot_data(a, k, task);
     const int n = *d.n;
-    g.for_each_independent(kP, [&](int i) { out[i] = T(0); });
+    g.for_each_independent(n_params, [&](int i) { out[i] = T(0); });
     g.sync();
     if (n > 0) {
-      const auto sc = Passes::template carve<Dual<T>, T>(w.pass, kChunk);
-      Passes::accumulate_fisher_vector_product(g, DualParamView<T>{phi(a, k, task), w.u},
-                                               static_cast<const T*>(d.obs), a.cap(), T(1) / T(n),
-                                               n, sc, out);
+      const auto sc = passes.template carve<Dual<T>, T>(w.pass, kChunk);
+      passes.accumulate_fisher_vector_product(g, DualParamView<T>{phi(a, k, task), w.u},
+                                              static_cast<const T*>(d.obs), a.cap(), T(1) / T(n), n,
+                                              sc, out);
     }
     if (second) back_sweep(g, a, task, out, w);
     check_out(g, a, task, out);
@@ -391,32 +402,32 @@ struct MetaRlTask {
   // L_j(phi'_j)) and writes the post-update surrogate loss -mean(ratio * A) and the mean
   // KL(pi_{phi_k} || pi_{phi'_k}) on slot k to task_val.
   template <class Group>
-  static METASIM_HD void line_search(const Group& g, const MetaRlArgs<T>& a, int task,
-                                     unsigned char* scratch) {
+  METASIM_HD void line_search(const Group& g, const MetaRlArgs<T>& a, int task,
+                              unsigned char* scratch) const {
     const Work w = carve(scratch);
-    T* p = a.trial + static_cast<int64_t>(task) * kP;
+    T* p = a.trial + static_cast<int64_t>(task) * n_params;
     const int k = a.inner_steps;
-    g.for_each_independent(kP, [&](int i) { p[i] = a.vec[i]; });
+    g.for_each_independent(n_params, [&](int i) { p[i] = a.vec[i]; });
     g.sync();
     if (a.grad_kind == MetaGradKind::kSecondOrder) {
       for (int j = 0; j < k; ++j) {
         loss_grad(g, a, j, task, p, w, w.grad);
         const T lr = a.lr[j];
-        g.for_each_independent(kP, [&](int i) { p[i] = p[i] - lr * w.grad[i]; });
+        g.for_each_independent(n_params, [&](int i) { p[i] = p[i] - lr * w.grad[i]; });
         g.sync();
       }
     } else {
       // First order: the adapted parameters move with theta by the identity.
       const T* pk = phi(a, k, task);
-      g.for_each_independent(kP, [&](int i) { p[i] = pk[i] + (a.vec[i] - a.theta[i]); });
+      g.for_each_independent(n_params, [&](int i) { p[i] = pk[i] + (a.vec[i] - a.theta[i]); });
       g.sync();
     }
     const SlotData d = slot_data(a, k, task);
     const int n = *d.n;
-    const auto sc = Passes::template carve<T, T>(w.pass, kChunk);
-    const auto r = Passes::surrogate_kl(g, static_cast<const T*>(p), phi(a, k, task),
-                                        static_cast<const T*>(d.obs), static_cast<const T*>(d.act),
-                                        a.cap(), static_cast<const T*>(d.adv), n, sc);
+    const auto sc = passes.template carve<T, T>(w.pass, kChunk);
+    const auto r = passes.surrogate_kl(g, static_cast<const T*>(p), phi(a, k, task),
+                                       static_cast<const T*>(d.obs), static_cast<const T*>(d.act),
+                                       a.cap(), static_cast<const T*>(d.adv), n, sc);
     if (g.rank() == 0) {
       const double inv = n > 0 ? 1.0 / n : 0.0;
       a.task_val[2 * task] = -r.surrogate * inv;
@@ -426,8 +437,8 @@ struct MetaRlTask {
   }
 
   template <class Group>
-  static METASIM_HD void run_task_stage(const Group& g, RlStage stage, const MetaRlArgs<T>& a,
-                                        int task, unsigned char* scratch) {
+  METASIM_HD void run_task_stage(const Group& g, RlStage stage, const MetaRlArgs<T>& a, int task,
+                                 unsigned char* scratch) const {
     switch (stage) {
       case RlStage::kProcess:
         process(g, a, task);

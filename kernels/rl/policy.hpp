@@ -7,6 +7,8 @@
 // categorical policy, the unclipped sample for a Gaussian one (the environment clips).
 #pragma once
 
+#include <type_traits>
+
 #include <metasim/kernels/core/hd.hpp>
 #include <metasim/kernels/core/mlp.hpp>
 #include <metasim/kernels/core/philox.hpp>
@@ -251,5 +253,32 @@ struct CategoricalMlpPolicy {
     return Dist::kl(logits_old, logits);
   }
 };
+
+// The generic policy of run-time hidden widths over a DynamicMlpIo (kernels/core/mlp.hpp): what
+// the batched passes (policy_passes.hpp) and rollouts need of a policy, with the parameter
+// layout of the compiled ones ([net | log_std] for a Gaussian). Its network runs per sample
+// through the net object (see GenericSampler in rollout.hpp).
+template <class Net, bool kDisc>
+struct GenericMlpPolicy {
+  using Network = Net;
+  static constexpr bool kDiscrete = kDisc;
+  static constexpr int kObsDim = Net::kInputDim;
+  static constexpr int kNumActions = Net::kOutputDim;
+  static constexpr int kActionDim = kDisc ? 1 : Net::kOutputDim;
+  using Dist =
+      std::conditional_t<kDisc, Categorical<Net::kOutputDim>, DiagGaussian<Net::kOutputDim>>;
+};
+
+// An action of Policy given the network's outputs for the observation (logits or mean) and, for a
+// Gaussian, the log standard deviations: what Policy::sample_outputs draws, for any policy.
+template <class Policy, typename T>
+METASIM_HD METASIM_INLINE void sample_from_outputs(const T* out, const T* log_std,
+                                                   RandomStream& rng, T* action) {
+  if constexpr (Policy::kDiscrete) {
+    action[0] = T(Policy::Dist::sample(out, rng));
+  } else {
+    Policy::Dist::sample(out, log_std, rng, action);
+  }
+}
 
 }  // namespace metasim::rl

@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include <metasim/kernels/core/batched_mlp.hpp>
+#include <metasim/kernels/core/dynamic_batched_mlp.hpp>
 #include <metasim/kernels/core/dual.hpp>
 #include <metasim/kernels/core/group.hpp>
 #include <metasim/kernels/core/hd.hpp>
@@ -19,16 +20,28 @@ namespace metasim::rl {
 template <class Policy>
 struct PolicyPasses {
   using Net = typename Policy::Network;
-  using Batched = meta::BatchedMlp<Net>;
+  using Batched = typename meta::BatchedFor<Net>::type;
   static constexpr int kOut = Net::kOutputDim;
   static constexpr int kAct = Policy::kActionDim;
-  static constexpr int kNumParams = Policy::kNumParams;
   static constexpr bool kGaussian = !Policy::kDiscrete;
-  static constexpr int kLogStdOffset = Net::kNumParams;  // Gaussian only
   using Dist = typename Policy::Dist;
 
+  // The network (an empty object for a compiled Mlp; the widths for a run-time-width net).
+  Net net;
+  Batched b;
+  // Where log_std starts (Gaussian), and the policy's parameter count.
+  int log_std_offset;
+  int num_params;
+
+  METASIM_HD explicit PolicyPasses(const Net& n)
+      : net(n),
+        b(n),
+        log_std_offset(n.num_params()),
+        num_params(n.num_params() + (kGaussian ? kAct : 0)) {}
+
   // One chunk's working memory for scalar S: the network's chunk buffers, kOut more rows (the old
-  // policy's outputs, or per-sample log-std gradient terms), and two rows of T for loss terms.
+  // policy's outputs, or per-sample log-std gradient terms), the CPU passes' work area (run-time
+  // widths only), and two rows of T for loss terms.
   template <typename S, typename T>
   struct Scratch {
     meta::ChunkBuffers<S> b;
@@ -36,18 +49,20 @@ struct PolicyPasses {
     T* terms;
   };
   template <typename S, typename T>
-  static constexpr long long scratch_bytes(int chunk) {
-    return (Batched::buffer_elements(chunk) + static_cast<long long>(kOut) * chunk) *
+  METASIM_HD long long scratch_bytes(int chunk) const {
+    return (b.buffer_elements(chunk) + static_cast<long long>(kOut) * chunk + b.work_elements()) *
                static_cast<long long>(sizeof(S)) +
            2LL * chunk * static_cast<long long>(sizeof(T));
   }
   template <typename S, typename T>
-  static METASIM_HD Scratch<S, T> carve(unsigned char* base, int chunk) {
+  METASIM_HD Scratch<S, T> carve(unsigned char* base, int chunk) const {
     Scratch<S, T> sc;
     S* s = reinterpret_cast<S*>(base);
-    sc.b = Batched::template carve<S>(s, chunk, chunk);
-    sc.extra = s + Batched::buffer_elements(chunk);
-    sc.terms = reinterpret_cast<T*>(sc.extra + kOut * chunk);
+    S* extra = s + b.buffer_elements(chunk);
+    S* work = extra + kOut * chunk;
+    sc.b = b.template carve<S>(s, chunk, chunk, work);
+    sc.extra = extra;
+    sc.terms = reinterpret_cast<T*>(work + b.work_elements());
     return sc;
   }
 
@@ -74,11 +89,10 @@ struct PolicyPasses {
   // P is a T* (a gradient) or a DualParamView<T> with G a DualGradSink (a Hessian-vector product
   // of the same sum). grad must not alias the parameters.
   template <class Group, class P, typename T, class G>
-  static METASIM_HD void accumulate_log_prob_grad(const Group& g, const P& p, const T* x,
-                                                  const T* act, int64_t x_stride, const T* adv,
-                                                  T scale, int n,
-                                                  const Scratch<ParamScalar<P>, T>& sc,
-                                                  const G& grad) {
+  METASIM_HD void accumulate_log_prob_grad(const Group& g, const P& p, const T* x, const T* act,
+                                           int64_t x_stride, const T* adv, T scale, int n,
+                                           const Scratch<ParamScalar<P>, T>& sc,
+                                           const G& grad) const {
     using S = ParamScalar<P>;
     const int chunk = sc.b.chunk;
     const int stride = sc.b.stride;
@@ -86,7 +100,7 @@ struct PolicyPasses {
     for (int j = 0; j < (kGaussian ? kAct : 1); ++j) log_std_sum[j] = S(0);
     for (int s0 = 0; s0 < n; s0 += chunk) {
       const int c = n - s0 < chunk ? n - s0 : chunk;
-      Batched::forward(g, p, x + s0, static_cast<int>(x_stride), c, sc.b);
+      b.forward(g, p, x + s0, static_cast<int>(x_stride), c, sc.b);
       g.for_each(c, [&](int s) {
         S out[kOut];
         S dout[kOut];
@@ -101,7 +115,7 @@ struct PolicyPasses {
           S log_std[kAct];
           S dls[kAct];
           for (int d = 0; d < kAct; ++d) {
-            log_std[d] = p[kLogStdOffset + d];
+            log_std[d] = p[log_std_offset + d];
             dls[d] = S(0);
           }
           Dist::add_log_prob_grad(static_cast<const S*>(out), static_cast<const S*>(log_std), a, w,
@@ -120,11 +134,11 @@ struct PolicyPasses {
           }
         }
       }
-      Batched::backward(g, p, x + s0, static_cast<int>(x_stride), c, sc.b, grad);
+      b.backward(g, p, x + s0, static_cast<int>(x_stride), c, sc.b, grad);
     }
     if constexpr (kGaussian) {
       if (g.rank() == 0) {
-        for (int d = 0; d < kAct; ++d) grad[kLogStdOffset + d] += log_std_sum[d];
+        for (int d = 0; d < kAct; ++d) grad[log_std_offset + d] += log_std_sum[d];
       }
     }
     g.sync();
@@ -139,22 +153,22 @@ struct PolicyPasses {
   // reverse both on Dual), which gives the same product. The plain buffers reuse the first half
   // of the Dual chunk buffers; M_s J_s v waits in sc.extra.
   template <class Group, typename T>
-  static METASIM_HD void accumulate_fisher_vector_product(const Group& g, const DualParamView<T>& p,
-                                                          const T* x, int64_t x_stride, T scale,
-                                                          int n, const Scratch<Dual<T>, T>& sc,
-                                                          T* grad) {
+  METASIM_HD void accumulate_fisher_vector_product(const Group& g, const DualParamView<T>& p,
+                                                   const T* x, int64_t x_stride, T scale, int n,
+                                                   const Scratch<Dual<T>, T>& sc, T* grad) const {
     using S = Dual<T>;
     const int chunk = sc.b.chunk;
     const int stride = sc.b.stride;
-    const meta::ChunkBuffers<T> plain =
-        Batched::template carve<T>(reinterpret_cast<T*>(sc.b.acts), stride, chunk);
+    // The Dual work area serves the plain passes too (the two never run at once).
+    const meta::ChunkBuffers<T> plain = b.template carve<T>(reinterpret_cast<T*>(sc.b.acts), stride,
+                                                            chunk, reinterpret_cast<T*>(sc.b.work));
     T* f_out = reinterpret_cast<T*>(sc.extra);  // [kOut][stride]
     T* f_log_std = f_out + kOut * stride;       // [kAct][stride], Gaussian only
     T log_std_sum[kGaussian ? kAct : 1];
     for (int j = 0; j < (kGaussian ? kAct : 1); ++j) log_std_sum[j] = T(0);
     for (int s0 = 0; s0 < n; s0 += chunk) {
       const int c = n - s0 < chunk ? n - s0 : chunk;
-      Batched::forward(g, p, x + s0, static_cast<int>(x_stride), c, sc.b);
+      b.forward(g, p, x + s0, static_cast<int>(x_stride), c, sc.b);
       g.for_each(c, [&](int s) {
         T out[kOut];
         T d_out[kOut];
@@ -170,8 +184,8 @@ struct PolicyPasses {
           T d_log_std[kAct];
           T f_ls[kAct];
           for (int d = 0; d < kAct; ++d) {
-            log_std[d] = p.value[kLogStdOffset + d];
-            d_log_std[d] = p.tangent[kLogStdOffset + d];
+            log_std[d] = p.value[log_std_offset + d];
+            d_log_std[d] = p.tangent[log_std_offset + d];
             f_ls[d] = T(0);
           }
           Dist::add_fisher_vector(static_cast<const T*>(log_std), static_cast<const T*>(d_out),
@@ -184,7 +198,7 @@ struct PolicyPasses {
         for (int j = 0; j < kOut; ++j) f_out[j * stride + s] = f[j];
       });
       g.sync();
-      Batched::forward(g, p.value, x + s0, static_cast<int>(x_stride), c, plain);
+      b.forward(g, p.value, x + s0, static_cast<int>(x_stride), c, plain);
       g.for_each(c, [&](int s) {
         for (int j = 0; j < kOut; ++j) store<Group>(plain.out, stride, j, s, f_out[j * stride + s]);
       });
@@ -196,11 +210,11 @@ struct PolicyPasses {
           }
         }
       }
-      Batched::backward(g, p.value, x + s0, static_cast<int>(x_stride), c, plain, grad);
+      b.backward(g, p.value, x + s0, static_cast<int>(x_stride), c, plain, grad);
     }
     if constexpr (kGaussian) {
       if (g.rank() == 0) {
-        for (int d = 0; d < kAct; ++d) grad[kLogStdOffset + d] += log_std_sum[d];
+        for (int d = 0; d < kAct; ++d) grad[log_std_offset + d] += log_std_sum[d];
       }
     }
     g.sync();
@@ -213,21 +227,21 @@ struct PolicyPasses {
 
   // The two sums above for samples [0, n); valid on worker 0.
   template <class Group, typename T>
-  static METASIM_HD SurrogateKl surrogate_kl(const Group& g, const T* p, const T* p_old, const T* x,
-                                             const T* act, int64_t x_stride, const T* adv, int n,
-                                             const Scratch<T, T>& sc) {
+  METASIM_HD SurrogateKl surrogate_kl(const Group& g, const T* p, const T* p_old, const T* x,
+                                      const T* act, int64_t x_stride, const T* adv, int n,
+                                      const Scratch<T, T>& sc) const {
     using std::exp;
     const int chunk = sc.b.chunk;
     const int stride = sc.b.stride;
     SurrogateKl r{0.0, 0.0};
     for (int s0 = 0; s0 < n; s0 += chunk) {
       const int c = n - s0 < chunk ? n - s0 : chunk;
-      Batched::forward(g, p_old, x + s0, static_cast<int>(x_stride), c, sc.b);
+      b.forward(g, p_old, x + s0, static_cast<int>(x_stride), c, sc.b);
       g.for_each(c, [&](int s) {
         for (int j = 0; j < kOut; ++j) sc.extra[j * stride + s] = sc.b.out[j * stride + s];
       });
       g.sync();
-      Batched::forward(g, p, x + s0, static_cast<int>(x_stride), c, sc.b);
+      b.forward(g, p, x + s0, static_cast<int>(x_stride), c, sc.b);
       g.for_each(c, [&](int s) {
         T out[kOut];
         T out_old[kOut];
@@ -239,8 +253,8 @@ struct PolicyPasses {
         for (int d = 0; d < kAct; ++d) a[d] = act[d * x_stride + s0 + s];
         T lp, lp_old, kl;
         if constexpr (kGaussian) {
-          const T* ls = p + kLogStdOffset;
-          const T* ls_old = p_old + kLogStdOffset;
+          const T* ls = p + log_std_offset;
+          const T* ls_old = p_old + log_std_offset;
           lp = Dist::log_prob(static_cast<const T*>(out), ls, static_cast<const T*>(a));
           lp_old = Dist::log_prob(static_cast<const T*>(out_old), ls_old, static_cast<const T*>(a));
           kl = Dist::kl(static_cast<const T*>(out_old), ls_old, static_cast<const T*>(out), ls);

@@ -37,6 +37,34 @@ METASIM_FOR_EACH_RL_MODEL(METASIM_RL_MODEL_ALIAS)
 #undef METASIM_RL_MODEL_ALIAS
 }  // namespace metasim::rl::models
 
+// X(Name, Family, Act): the generic policy (hidden widths chosen at run time) of every built-in
+// family, per hidden activation; any policy.hidden runs on it when no compiled model matches.
+#define METASIM_FOR_EACH_RL_GENERIC_MODEL(X)                                  \
+  X(Nav2dGenericRelu, ::metasim::rl::PointNavGoals, ::metasim::Relu)          \
+  X(Nav2dGenericTanh, ::metasim::rl::PointNavGoals, ::metasim::Tanh)          \
+  X(CartPoleGenericRelu, ::metasim::rl::CartPolePoles, ::metasim::Relu)       \
+  X(CartPoleGenericTanh, ::metasim::rl::CartPolePoles, ::metasim::Tanh)       \
+  X(PendulumGenericRelu, ::metasim::rl::PendulumPhysics, ::metasim::Relu)     \
+  X(PendulumGenericTanh, ::metasim::rl::PendulumPhysics, ::metasim::Tanh)     \
+  X(MountainCarGenericRelu, ::metasim::rl::MountainCarPower, ::metasim::Relu) \
+  X(MountainCarGenericTanh, ::metasim::rl::MountainCarPower, ::metasim::Tanh)
+
+namespace metasim::rl::models {
+// A family's generic policy: categorical for discrete actions, Gaussian for continuous ones, over
+// a DynamicMlpIo (the env's input and output sizes, run-time hidden widths).
+template <class Family, class Act>
+struct GenericRlModel {
+  using FamilyType = Family;
+  using EnvF = typename Family::template Env<float>;
+  static constexpr int kOutputs = EnvF::kDiscrete ? EnvF::kNumActions : EnvF::kActionDim;
+  using Net = DynamicMlpIo<Act, EnvF::kObsDim, kOutputs>;
+  using Policy = GenericMlpPolicy<Net, EnvF::kDiscrete>;
+};
+#define METASIM_RL_GENERIC_ALIAS(Name, Family, Act) using Name = GenericRlModel<Family, Act>;
+METASIM_FOR_EACH_RL_GENERIC_MODEL(METASIM_RL_GENERIC_ALIAS)
+#undef METASIM_RL_GENERIC_ALIAS
+}  // namespace metasim::rl::models
+
 namespace metasim::rl {
 // The policy of a meta-RL family registered from user code (meta/rl/register_meta_rl.hpp): the
 // MAML paper's 100-100 ReLU network, categorical for discrete actions, Gaussian for continuous.

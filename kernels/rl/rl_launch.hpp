@@ -11,9 +11,10 @@
 namespace metasim::rl {
 
 namespace cpu {
-// Host scratch one stage launch needs with `threads` OpenMP threads.
+// Host scratch one stage launch needs with `threads` OpenMP threads (net: the policy's widths,
+// read by run-time-width policies).
 template <class Family, class Policy, typename T>
-std::size_t scratch_bytes(int threads);
+std::size_t scratch_bytes(const MlpShape& net, int threads);
 // kRollout: OpenMP over (task, trajectory); every other stage: OpenMP over tasks. Each task's
 // result depends only on its own inputs, so it is the same for any number of threads.
 template <class Family, class Policy, typename T>
@@ -22,9 +23,9 @@ void run_stage(RlStage stage, const MetaRlArgs<T>& a, unsigned char* scratch, st
 }  // namespace cpu
 
 namespace cuda {
-// Device scratch one stage launch needs for num_tasks tasks.
+// Device scratch one stage launch needs for num_tasks tasks of path_slots path slots each.
 template <class Family, class Policy, typename T>
-std::size_t scratch_bytes(int num_tasks);
+std::size_t scratch_bytes(const MlpShape& net, int num_tasks, int path_slots);
 // kRollout: one thread per (task, trajectory); every other stage: one thread block per task.
 // All pointers are device memory. Asynchronous on the default stream.
 template <class Family, class Policy, typename T>

@@ -6,7 +6,9 @@
 
 #include <metasim/envs/env_api.hpp>
 #include <metasim/kernels/core/hd.hpp>
+#include <metasim/kernels/core/mlp.hpp>
 #include <metasim/kernels/core/philox.hpp>
+#include <metasim/kernels/rl/policy.hpp>
 
 namespace metasim::rl {
 
@@ -37,6 +39,11 @@ struct RolloutArgs {
   T* actions = nullptr;
   T* rewards = nullptr;
   int32_t* lengths = nullptr;  // [num_tasks][trajectories]: steps in the path
+  // Run-time-width policies only: the network's widths, and a workspace row of the net's
+  // workspace_size() scalars per launch index (num_tasks * path_count rows) for the device
+  // launcher (the CPU one keeps a row per thread).
+  MlpShape net{};
+  T* net_scratch = nullptr;
   METASIM_HD int64_t cap() const { return static_cast<int64_t>(trajectories) * horizon; }
 };
 
@@ -63,6 +70,20 @@ struct DirectSampler {
   METASIM_HD METASIM_INLINE void operator()(const T* theta, const T* obs, RandomStream& rng,
                                             T* action) const {
     Policy::sample(theta, obs, rng, action);
+  }
+};
+
+// How a path's actions are drawn with a run-time-width policy (GenericMlpPolicy): the net object's
+// forward pass in a caller's workspace row, then the policy's distribution.
+template <class Policy, typename T>
+struct GenericSampler {
+  typename Policy::Network net;
+  T* ws;  // net.workspace_size() scalars
+  METASIM_HD METASIM_INLINE void operator()(const T* theta, const T* obs, RandomStream& rng,
+                                            T* action) const {
+    T out[Policy::Network::kOutputDim];
+    net.forward(theta, obs, out, ws);
+    sample_from_outputs<Policy>(static_cast<const T*>(out), theta + net.num_params(), rng, action);
   }
 };
 

@@ -124,9 +124,10 @@ struct TransposedMlp {
 };
 
 // TransposedMlp for a DynamicMlp (widths chosen at run time): the same layout, sums, order and
-// activation, so a generic net at a compiled size gives bit-identical values. Each layer's sums
-// accumulate in its output buffer (the hidden layer's slot of ws, or y).
-template <class Act>
+// activation (kExact as TransposedMlp's), so a generic net at a compiled size gives bit-identical
+// values. Each block of a layer's sums accumulates in registers, then goes to its output buffer
+// (the hidden layer's slot of ws, or y).
+template <class Act, bool kExact = false>
 struct TransposedDynamicMlp {
   template <typename T>
   static void transpose(const DynamicMlp<Act>& net, const T* p, T* pt) {
@@ -186,7 +187,13 @@ struct TransposedDynamicMlp {
       for (int k = 0; k < n; ++k) z[o0 + k] = acc[k];
     } else {
 #pragma omp simd
-      for (int k = 0; k < n; ++k) z[o0 + k] = activate_cpu<Act>(acc[k]);
+      for (int k = 0; k < n; ++k) {
+        if constexpr (kExact) {
+          z[o0 + k] = Act::apply(acc[k]);
+        } else {
+          z[o0 + k] = activate_cpu<Act>(acc[k]);
+        }
+      }
     }
   }
 };

@@ -63,6 +63,7 @@ RlModelSpec model_of(const RlConfig& c) {
       c.distribution != "auto" ? c.distribution : (discrete ? "categorical" : "gaussian");
   m.hidden = c.hidden;
   m.activation = c.activation;
+  m.force_generic = c.kernels == "generic";
   return m;
 }
 

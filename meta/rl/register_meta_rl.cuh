@@ -9,16 +9,26 @@
 
 namespace metasim::rl {
 
-template <class Family>
-bool register_meta_rl_family_cuda() {
-  using P = typename DefaultRlPolicy<Family>::type;
+template <class Family, class P>
+void register_meta_rl_policy_cuda(RlPolicyKind kind) {
   RlCudaOps<float> f;
   f.scratch_bytes = &cuda::scratch_bytes<Family, P, float>;
   f.run_stage = &cuda::run_stage<Family, P, float>;
   RlCudaOps<double> d;
   d.scratch_bytes = &cuda::scratch_bytes<Family, P, double>;
   d.run_stage = &cuda::run_stage<Family, P, double>;
-  register_rl_family_cuda_ops(Family::kName, f, d);
+  register_rl_family_cuda_ops(Family::kName, kind, f, d);
+}
+
+// The compiled policy's launchers and the generic ones (any policy.hidden), ReLU and tanh.
+template <class Family>
+bool register_meta_rl_family_cuda() {
+  register_meta_rl_policy_cuda<Family, typename DefaultRlPolicy<Family>::type>(
+      RlPolicyKind::kCompiled);
+  register_meta_rl_policy_cuda<Family, typename models::GenericRlModel<Family, Relu>::Policy>(
+      RlPolicyKind::kGenericRelu);
+  register_meta_rl_policy_cuda<Family, typename models::GenericRlModel<Family, Tanh>::Policy>(
+      RlPolicyKind::kGenericTanh);
   return true;
 }
 

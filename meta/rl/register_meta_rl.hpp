@@ -49,31 +49,54 @@ constexpr bool check_meta_rl_family() {
 
 // The stage launches of a registered family: the CPU ones instantiated here, the CUDA ones looked
 // up in the registry (registered from the user's .cu file).
-template <class F, class P, typename T>
+template <class F, class P, typename T, RlPolicyKind kKind>
 struct RegisteredRlLaunch {
-  static std::size_t scratch_bytes(Backend backend, int num_tasks, int threads) {
+  static std::size_t scratch_bytes(Backend backend, const MlpShape& net, int num_tasks,
+                                   int path_slots, int threads) {
     if (backend == Backend::kCuda) {
-      return registered_rl_cuda_ops<T>(F::kName).scratch_bytes(num_tasks);
+      return registered_rl_cuda_ops<T>(F::kName, kKind).scratch_bytes(net, num_tasks, path_slots);
     }
-    return cpu_impl::scratch_bytes<F, P, T>(threads);
+    return cpu_impl::scratch_bytes<F, P, T>(net, threads);
   }
   static void run(RlStage stage, const MetaRlArgs<T>& a, unsigned char* scratch, std::size_t bytes,
                   Backend backend, int threads) {
     if (backend == Backend::kCuda) {
-      registered_rl_cuda_ops<T>(F::kName).run_stage(stage, a, scratch, bytes);
+      registered_rl_cuda_ops<T>(F::kName, kKind).run_stage(stage, a, scratch, bytes);
       return;
     }
     cpu_impl::run_stage<F, P, T>(stage, a, scratch, bytes, threads);
   }
 };
 
+template <class F, class P, RlPolicyKind kKind>
+std::unique_ptr<RlEngine> make_registered_rl_engine_of(Backend backend, Precision precision,
+                                                       const MlpShape& net) {
+  if (backend == Backend::kCuda)
+    registered_rl_cuda_ops<float>(F::kName, kKind);  // names what is missing
+  if (precision == Precision::kDouble) {
+    return std::make_unique<RlEngineImpl<F, P, double, RegisteredRlLaunch<F, P, double, kKind>>>(
+        backend, net);
+  }
+  return std::make_unique<RlEngineImpl<F, P, float, RegisteredRlLaunch<F, P, float, kKind>>>(
+      backend, net);
+}
+
 template <class F, class P>
 std::unique_ptr<RlEngine> make_registered_rl_engine(Backend backend, Precision precision) {
-  if (backend == Backend::kCuda) registered_rl_cuda_ops<float>(F::kName);  // names what is missing
-  if (precision == Precision::kDouble) {
-    return std::make_unique<RlEngineImpl<F, P, double, RegisteredRlLaunch<F, P, double>>>(backend);
+  return make_registered_rl_engine_of<F, P, RlPolicyKind::kCompiled>(
+      backend, precision, P::Network::from_shape({}).shape());
+}
+
+template <class F>
+std::unique_ptr<RlEngine> make_registered_generic_rl_engine(Backend backend, Precision precision,
+                                                            const MlpShape& net,
+                                                            RlPolicyKind kind) {
+  if (kind == RlPolicyKind::kGenericTanh) {
+    return make_registered_rl_engine_of<F, typename models::GenericRlModel<F, Tanh>::Policy,
+                                        RlPolicyKind::kGenericTanh>(backend, precision, net);
   }
-  return std::make_unique<RlEngineImpl<F, P, float, RegisteredRlLaunch<F, P, float>>>(backend);
+  return make_registered_rl_engine_of<F, typename models::GenericRlModel<F, Relu>::Policy,
+                                      RlPolicyKind::kGenericRelu>(backend, precision, net);
 }
 
 // Registers Family for the CPU under Family::kName. Throws InvalidArgument("env") if the name is
@@ -89,6 +112,7 @@ bool register_meta_rl_family() {
   e.model =
       RlModelSpec{Family::kName, E::kDiscrete ? "categorical" : "gaussian", {100, 100}, "relu"};
   e.make = &make_registered_rl_engine<Family, P>;
+  e.make_generic = &make_registered_generic_rl_engine<Family>;
   register_rl_family_entry(std::move(e));
   return true;
 }

@@ -24,9 +24,11 @@ using config::real_field;
 using config::text_field;
 
 Field hidden_field() {
-  return config::widths_field("policy.hidden", &RlConfig::hidden,
-                              "1 to 8 widths in [1, 4096] (compiled: see the model list below)",
-                              "hidden layer widths of the policy MLP");
+  return config::widths_field(
+      "policy.hidden", &RlConfig::hidden,
+      "1 to 8 widths in [1, 4096]; the compiled fast paths are listed below, other sizes run the "
+      "generic path",
+      "hidden layer widths of the policy MLP");
 }
 
 // A number (every inner step) or one rate per inner step; written back as a number when there is
@@ -102,6 +104,9 @@ const config::Schema<RlConfig>& schema() {
     f.push_back(hidden_field());
     f.push_back(choice_field("policy.activation", &C::activation, {"relu", "tanh"},
                              "hidden-layer activation"));
+    f.push_back(choice_field("policy.kernels", &C::kernels, {"auto", "generic"},
+                             "auto: the compiled policy where one matches, else the generic path; "
+                             "generic: always the generic path (bit-identical results, slower)"));
     f.push_back(real_field("policy.init_log_std", &C::init_log_std, -5.0, 2.0, false, false,
                            "initial log standard deviation of a Gaussian policy"));
     f.push_back(int_field("horizon", &C::horizon, 1, 100000, "maximum steps per path"));
@@ -211,7 +216,8 @@ std::string rl_config_reference() {
   os << schema().reference(
       "Meta-RL config fields (algorithm maml-trpo | fomaml-rl | reptile-rl; JSON objects nest "
       "at the dots; --set key=value overrides):");
-  os << "Compiled policies (env distribution hidden activation):\n";
+  os << "Compiled policies (fast paths; any other policy.hidden and policy.activation runs the "
+        "generic path):\n";
   for (const RlModelSpec& m : compiled_rl_models()) os << "  " << describe(m) << "\n";
   return os.str();
 }

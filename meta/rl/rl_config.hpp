@@ -18,7 +18,8 @@ struct RlConfig {
   std::string distribution = "auto";  // gaussian | categorical | auto (from the env)
   std::vector<int> hidden{100, 100};
   std::string activation = "relu";
-  double init_log_std = 0.0;  // rllab's init_std = 1
+  std::string kernels = "auto";  // auto | generic
+  double init_log_std = 0.0;     // rllab's init_std = 1
   int horizon = 100;
   int trajectories = 20;  // paths per task per inner step (and post-update)
   // "paths": every task samples `trajectories` paths per step. "transitions": whole paths until

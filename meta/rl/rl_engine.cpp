@@ -14,14 +14,18 @@ namespace {
 
 template <class Family, class Policy, typename T>
 struct LibraryLaunch {
-  static std::size_t scratch_bytes(Backend backend, int num_tasks, int threads) {
+  static std::size_t scratch_bytes(Backend backend, const MlpShape& net, int num_tasks,
+                                   int path_slots, int threads) {
 #if METASIM_HAS_CUDA
-    if (backend == Backend::kCuda) return cuda::scratch_bytes<Family, Policy, T>(num_tasks);
+    if (backend == Backend::kCuda) {
+      return cuda::scratch_bytes<Family, Policy, T>(net, num_tasks, path_slots);
+    }
 #else
     (void)backend;
     (void)num_tasks;
+    (void)path_slots;
 #endif
-    return cpu::scratch_bytes<Family, Policy, T>(threads);
+    return cpu::scratch_bytes<Family, Policy, T>(net, threads);
   }
   static void run(RlStage stage, const MetaRlArgs<T>& a, unsigned char* scratch, std::size_t bytes,
                   Backend backend, int threads) {
@@ -59,14 +63,27 @@ bool same(const RlModelSpec& a, const RlModelSpec& b) {
          a.activation == b.activation;
 }
 
+// net: the policy's widths (read by the generic models only).
 template <class Model>
-std::unique_ptr<RlEngine> make_for(Backend backend, Precision precision) {
+std::unique_ptr<RlEngine> make_for(Backend backend, Precision precision,
+                                   const MlpShape& net = Model::Net::from_shape({}).shape()) {
   using F = typename Model::FamilyType;
   using P = typename Model::Policy;
   if (precision == Precision::kDouble) {
-    return std::make_unique<RlEngineImpl<F, P, double, LibraryLaunch<F, P, double>>>(backend);
+    return std::make_unique<RlEngineImpl<F, P, double, LibraryLaunch<F, P, double>>>(backend, net);
   }
-  return std::make_unique<RlEngineImpl<F, P, float, LibraryLaunch<F, P, float>>>(backend);
+  return std::make_unique<RlEngineImpl<F, P, float, LibraryLaunch<F, P, float>>>(backend, net);
+}
+
+// The generic policy's widths for an env: observations, hidden widths, then the logits (discrete)
+// or the mean (continuous).
+MlpShape generic_shape(const RlEnvInfo& env, const std::vector<int>& hidden) {
+  MlpShape s;
+  s.num_layers = static_cast<int>(hidden.size()) + 1;
+  s.widths[0] = env.obs_dim;
+  for (std::size_t l = 0; l < hidden.size(); ++l) s.widths[l + 1] = hidden[l];
+  s.widths[s.num_layers] = env.discrete ? env.num_actions : env.action_dim;
+  return s;
 }
 
 template <class Family>
@@ -105,19 +122,43 @@ std::vector<RlEnvInfo> rl_envs() {
 
 std::unique_ptr<RlEngine> make_rl_engine(const RlModelSpec& model, Backend backend,
                                          Precision precision) {
+  if (!model.force_generic) {
 #define METASIM_RL_MAKE(Name, ...) \
   if (same(model, spec_of<models::Name>())) return make_for<models::Name>(backend, precision);
-  METASIM_FOR_EACH_RL_MODEL(METASIM_RL_MAKE)
+    METASIM_FOR_EACH_RL_MODEL(METASIM_RL_MAKE)
 #undef METASIM_RL_MAKE
-  for (const RlFamilyEntry& e : registered_rl_families()) {
-    if (same(model, e.model)) return e.make(backend, precision);
+    for (const RlFamilyEntry& e : registered_rl_families()) {
+      if (same(model, e.model)) return e.make(backend, precision);
+    }
   }
-  std::string list;
-  for (const RlModelSpec& m : compiled_rl_models())
-    list += (list.empty() ? "" : "; ") + describe(m);
-  throw InvalidArgument("policy.hidden", "no compiled policy for " + describe(model) +
-                                             "; compiled: " + list +
-                                             " (other sizes are not available for meta-RL yet)");
+  // Any other size: the family's generic policy.
+  const RlEnvInfo* env = nullptr;
+  const std::vector<RlEnvInfo> envs = rl_envs();
+  for (const RlEnvInfo& e : envs) env = e.name == model.env ? &e : env;
+  if (env == nullptr) throw InvalidArgument("env", "unknown meta-RL env '" + model.env + "'");
+  if (model.distribution != (env->discrete ? "categorical" : "gaussian")) {
+    throw InvalidArgument("policy.distribution", "the " + model.env + " family's actions take a " +
+                                                     (env->discrete ? "categorical" : "gaussian") +
+                                                     " policy");
+  }
+  if (model.hidden.empty() || model.hidden.size() > MlpShape::kMaxHiddenLayers) {
+    throw InvalidArgument("policy.hidden", "must be a list of 1 to 8 widths in [1, 4096]");
+  }
+  const MlpShape net = generic_shape(*env, model.hidden);
+  const bool relu = model.activation == "relu";
+#define METASIM_RL_GENERIC_MAKE(Name, Family, Act)                       \
+  if (model.env == Family::kName && relu == std::is_same_v<Act, Relu>) { \
+    return make_for<models::Name>(backend, precision, net);              \
+  }
+  METASIM_FOR_EACH_RL_GENERIC_MODEL(METASIM_RL_GENERIC_MAKE)
+#undef METASIM_RL_GENERIC_MAKE
+  for (const RlFamilyEntry& e : registered_rl_families()) {
+    if (e.info.name == model.env) {
+      return e.make_generic(backend, precision, net,
+                            relu ? RlPolicyKind::kGenericRelu : RlPolicyKind::kGenericTanh);
+    }
+  }
+  throw InvalidArgument("env", "no meta-RL policy for '" + model.env + "'");
 }
 
 }  // namespace metasim::rl

@@ -18,6 +18,9 @@ struct RlModelSpec {
   std::string distribution = "gaussian";
   std::vector<int> hidden{100, 100};
   std::string activation = "relu";
+  // Run the generic (run-time-width) policy even where a compiled one matches; the results are
+  // the same (policy.kernels = generic).
+  bool force_generic = false;
 };
 // "nav2d gaussian 2-100-100-2 relu"
 std::string describe(const RlModelSpec& m);

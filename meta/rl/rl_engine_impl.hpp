@@ -28,24 +28,26 @@ std::vector<double> task_means_by_rows(const T* rows, int num_tasks, int cols) {
   return m;
 }
 
-// Launch is a type with static scratch_bytes(num_tasks, threads) and run(stage, args, scratch,
-// bytes, backend, threads); the library passes one that dispatches to kernels/cpu and
-// kernels/cuda, tests one over the CPU header alone.
+// Launch is a type with static scratch_bytes(backend, net, num_tasks, path_slots, threads) and
+// run(stage, args, scratch, bytes, backend, threads); the library passes one that dispatches to
+// kernels/cpu and kernels/cuda, tests one over the CPU header alone. `net` holds the policy's
+// widths for a run-time-width policy (GenericMlpPolicy) and is ignored by compiled ones.
 template <class Family, class Policy, typename T, class Launch>
 class RlEngineImpl final : public RlEngine {
   using Task = MetaRlTask<Family, Policy, T>;
   using Net = typename Policy::Network;
-  static constexpr int kP = Policy::kNumParams;
   static constexpr int kObs = Task::kObs;
   static constexpr int kAct = Task::kAct;
 
  public:
-  explicit RlEngineImpl(Backend backend) : backend_(backend) {}
+  explicit RlEngineImpl(Backend backend, const MlpShape& net = Net::from_shape({}).shape())
+      : backend_(backend), net_(net), num_params_(Task(net).n_params) {}
 
-  int num_params() const override { return kP; }
+  int num_params() const override { return num_params_; }
   std::vector<int> layer_sizes() const override {
+    const Net net = Net::from_shape(net_);
     std::vector<int> s;
-    for (int l = 0; l <= Net::kNumLayers; ++l) s.push_back(Net::width(l));
+    for (int l = 0; l <= net.num_layers(); ++l) s.push_back(net.width(l));
     return s;
   }
   bool discrete() const override { return Policy::kDiscrete; }
@@ -79,17 +81,17 @@ class RlEngineImpl final : public RlEngine {
     n_paths_ = BackendArray<int32_t>(backend_, slots * tasks);
     returns_ = BackendArray<double>(backend_, slots * tasks);
     work_ = BackendArray<T>(backend_, tasks * cap);
-    theta_ = BackendArray<T>(backend_, kP);
-    phi_ = BackendArray<T>(backend_, std::max<std::size_t>(1, s.inner_steps * tasks * kP));
-    trial_ = BackendArray<T>(backend_, tasks * kP);
-    vec_ = BackendArray<T>(backend_, kP);
-    task_out_ = BackendArray<T>(backend_, tasks * kP);
+    theta_ = BackendArray<T>(backend_, num_params_);
+    phi_ = BackendArray<T>(backend_, std::max<std::size_t>(1, s.inner_steps * tasks * num_params_));
+    trial_ = BackendArray<T>(backend_, tasks * num_params_);
+    vec_ = BackendArray<T>(backend_, num_params_);
+    task_out_ = BackendArray<T>(backend_, tasks * num_params_);
     task_val_ = BackendArray<double>(backend_, 2 * tasks);
     status_ = BackendArray<int32_t>(backend_, tasks);
-    means_ = BackendArray<double>(backend_, kP);
+    means_ = BackendArray<double>(backend_, num_params_);
     flag_ = BackendArray<int32_t>(backend_, 1);
     threads_ = cpu_threads();
-    scratch_bytes_ = Launch::scratch_bytes(backend_, s.num_tasks, threads_);
+    scratch_bytes_ = Launch::scratch_bytes(backend_, net_, s.num_tasks, path_slots, threads_);
     scratch_ = BackendArray<unsigned char>(backend_, scratch_bytes_);
 
     a_ = MetaRlArgs<T>{};
@@ -98,6 +100,7 @@ class RlEngineImpl final : public RlEngine {
     a_.horizon = s.horizon;
     a_.budget = s.max_paths_ratio > 0 ? static_cast<int64_t>(s.trajectories) * s.horizon : 0;
     a_.inner_steps = s.inner_steps;
+    a_.net = net_;
     a_.obs = obs_.data();
     a_.actions = act_.data();
     a_.rewards = rew_.data();
@@ -197,8 +200,9 @@ class RlEngineImpl final : public RlEngine {
                   std::to_string(task));
     }
     std::vector<T> all = phi_.to_host();
-    const std::size_t off = (static_cast<std::size_t>(j - 1) * shape_.num_tasks + task) * kP;
-    return std::vector<double>(all.begin() + off, all.begin() + off + kP);
+    const std::size_t off =
+        (static_cast<std::size_t>(j - 1) * shape_.num_tasks + task) * num_params_;
+    return std::vector<double>(all.begin() + off, all.begin() + off + num_params_);
   }
 
  private:
@@ -256,30 +260,32 @@ class RlEngineImpl final : public RlEngine {
   }
 
   void upload(BackendArray<T>& dst, const std::vector<double>& src) {
-    if (src.size() != static_cast<std::size_t>(kP)) {
-      throw Error("RlEngine: expected " + std::to_string(kP) + " parameters, got " +
+    if (src.size() != static_cast<std::size_t>(num_params_)) {
+      throw Error("RlEngine: expected " + std::to_string(num_params_) + " parameters, got " +
                   std::to_string(src.size()));
     }
-    host_.resize(kP);
+    host_.resize(num_params_);
     std::transform(src.begin(), src.end(), host_.begin(),
                    [](double x) { return static_cast<T>(x); });
-    dst.upload(host_.data(), kP);
+    dst.upload(host_.data(), num_params_);
   }
 
-  // The mean over tasks of task_out (task_mean): CUDA reduces on the device and copies back kP
-  // doubles; the CPU adds row by row, for the cache, which gives every column task_mean's
-  // additions in task_mean's order (tested bit for bit).
+  // The mean over tasks of task_out (task_mean): CUDA reduces on the device and copies back
+  // num_params_ doubles; the CPU adds row by row, for the cache, which gives every column
+  // task_mean's additions in task_mean's order (tested bit for bit).
   std::vector<double> mean_task_out() {
 #if METASIM_HAS_CUDA
     if (backend_ == Backend::kCuda) {
-      cuda::task_means<T>(task_out_.data(), shape_.num_tasks, kP, means_.data());
+      cuda::task_means<T>(task_out_.data(), shape_.num_tasks, num_params_, means_.data());
       return means_.to_host();
     }
 #endif
-    return task_means_by_rows(task_out_.data(), shape_.num_tasks, kP);
+    return task_means_by_rows(task_out_.data(), shape_.num_tasks, num_params_);
   }
 
   Backend backend_;
+  MlpShape net_;
+  int num_params_;
   RlShape shape_;
   bool configured_ = false;
   int threads_ = 1;

@@ -43,7 +43,8 @@ void register_rl_family_entry(RlFamilyEntry entry) {
   r.entries.push_back(std::move(entry));
 }
 
-void register_rl_family_cuda_ops(const std::string& name, RlCudaOps<float> f, RlCudaOps<double> d) {
+void register_rl_family_cuda_ops(const std::string& name, RlPolicyKind kind, RlCudaOps<float> f,
+                                 RlCudaOps<double> d) {
   Registry& r = registry();
   const std::lock_guard<std::mutex> lock(r.mutex);
   RlFamilyEntry* e = r.find(name);
@@ -52,8 +53,8 @@ void register_rl_family_cuda_ops(const std::string& name, RlCudaOps<float> f, Rl
                                      "' is not registered: call register_meta_rl_family<F>() "
                                      "before register_meta_rl_family_cuda<F>()");
   }
-  e->cuda_f = f;
-  e->cuda_d = d;
+  e->cuda_f[static_cast<int>(kind)] = f;
+  e->cuda_d[static_cast<int>(kind)] = d;
 }
 
 std::vector<RlFamilyEntry> registered_rl_families() {
@@ -63,16 +64,16 @@ std::vector<RlFamilyEntry> registered_rl_families() {
 }
 
 template <typename T>
-RlCudaOps<T> registered_rl_cuda_ops(const std::string& name) {
+RlCudaOps<T> registered_rl_cuda_ops(const std::string& name, RlPolicyKind kind) {
   Registry& r = registry();
   const std::lock_guard<std::mutex> lock(r.mutex);
   const RlFamilyEntry* e = r.find(name);
   RlCudaOps<T> ops;
   if (e != nullptr) {
     if constexpr (std::is_same_v<T, float>) {
-      ops = e->cuda_f;
+      ops = e->cuda_f[static_cast<int>(kind)];
     } else {
-      ops = e->cuda_d;
+      ops = e->cuda_d[static_cast<int>(kind)];
     }
   }
   if (!ops) {
@@ -83,7 +84,7 @@ RlCudaOps<T> registered_rl_cuda_ops(const std::string& name) {
   }
   return ops;
 }
-template RlCudaOps<float> registered_rl_cuda_ops<float>(const std::string&);
-template RlCudaOps<double> registered_rl_cuda_ops<double>(const std::string&);
+template RlCudaOps<float> registered_rl_cuda_ops<float>(const std::string&, RlPolicyKind);
+template RlCudaOps<double> registered_rl_cuda_ops<double>(const std::string&, RlPolicyKind);
 
 }  // namespace metasim::rl
