@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <limits>
 #include <random>
+#include <string>
 #include <vector>
 
 #include <metasim/host/backend.hpp>
@@ -39,8 +40,10 @@ double max_rel(const std::vector<double>& a, const std::vector<double>& b) {
   return scale > 0 ? err / scale : err;
 }
 
-void compare(const std::string& env, Precision precision, double tol, int max_paths_ratio = 0) {
-  RlConfig c = resolve_rl_config(nlohmann::json::object(), {"env=" + env});
+void compare(const std::string& env, Precision precision, double tol, int max_paths_ratio = 0,
+             std::vector<std::string> sets = {}) {
+  sets.push_back("env=" + env);
+  RlConfig c = resolve_rl_config(nlohmann::json::object(), sets);
   const RlModelSpec model = model_of(c);
   auto cpu = make_rl_engine(model, Backend::kCpu, precision);
   auto gpu = make_rl_engine(model, Backend::kCuda, precision);
@@ -85,6 +88,14 @@ TEST(MetaRlCudaParity_SameSeed, TransitionBudgetMatchesInDouble) {
 TEST(MetaRlCudaParity_SameSeed, RolloutsAndStagesMatchInFloat) {
   REQUIRE_CUDA();
   compare("nav2d", Precision::kFloat, 1e-3);
+}
+
+// The generic (run-time-width) policy, with its rollouts' workspace rows in device memory.
+TEST(MetaRlCudaParity_Generic, OtherWidthsMatchInDouble) {
+  REQUIRE_CUDA();
+  for (const char* env : {"nav2d", "cartpole"}) {
+    compare(env, Precision::kDouble, 1e-9, 0, {"policy.hidden=[32,16]", "policy.activation=tanh"});
+  }
 }
 
 // The device's task-ordered means of the tasks' products have the host's bits (the same

@@ -33,3 +33,11 @@
 #else
 #define METASIM_DEVICE_CODE 0
 #endif
+
+// Marks a CPU loop whose iterations are independent, so the compiler vectorises it without
+// proving that its pointers do not alias.
+#if defined(_OPENMP) && !defined(__CUDA_ARCH__)
+#define METASIM_CPU_SIMD _Pragma("omp simd")
+#else
+#define METASIM_CPU_SIMD
+#endif

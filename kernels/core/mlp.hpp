@@ -467,7 +467,7 @@ struct DynamicMlp {
     for (int o = 0; o < n_out; ++o) {
       const S d = delta[o];
       const W* __restrict__ row = wt + o * n_in + i0;
-#pragma omp simd
+METASIM_CPU_SIMD
       for (int k = 0; k < kB; ++k) acc[k] += row[k] * d;
     }
     for (int k = 0; k < kB; ++k) dprev[i0 + k] = acc[k];
