@@ -193,9 +193,7 @@ void Trainer::restore(const Checkpoint& c) {
   iteration_ = c.header.value("iteration", 0LL);
 }
 
-std::string SupervisedJob::backend_name() const {
-  return to_string(const_cast<Trainer&>(trainer_).engine().backend());
-}
+std::string SupervisedJob::backend_name() const { return to_string(trainer_.engine().backend()); }
 
 nlohmann::json SupervisedJob::config_json() const { return to_json(trainer_.config()); }
 

@@ -41,6 +41,7 @@ class Trainer {
   const TrainConfig& config() const { return cfg_; }
   const AlgorithmInfo& algorithm() const { return *algo_; }
   MetaEngine& engine() { return *engine_; }
+  const MetaEngine& engine() const { return *engine_; }
   // "sinusoid 1-40-40-1 relu (compiled)" or "... (generic)".
   std::string model_description() const;
   // theta, then Meta-SGD's inner rates.

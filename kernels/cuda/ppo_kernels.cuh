@@ -109,121 +109,92 @@ void ensure(DeviceBuffer<T>& b, std::size_t n) {
 
 }  // namespace cuda_detail
 
+// What CudaPpoKernels launches for a compiled model: its static kernels, no scratch.
 template <class Model>
-class CudaPpoKernels final : public PpoKernels {
- public:
-  CudaPpoKernels() : shape_(ppo_shape<Model>()), params_(Model::kNumParams) {}
-
-  const PpoShape& shape() const override { return shape_; }
-  const char* backend_name() const override { return "cuda"; }
-
-  void set_params(const float* params) override {
-    params_.copy_from_host(params, Model::kNumParams);
+struct CompiledPpoLaunch {
+  static constexpr int kObsDim = Model::kObsDim;
+  static constexpr int kActionDim = Model::kActionDim;
+  PpoShape shape() const { return ppo_shape<Model>(); }
+  int num_params() const { return Model::kNumParams; }
+  int scratch_size() const { return 0; }  // per instance or sample
+  void act(unsigned grid, const float* params, int n, const float* obs, PhiloxKey key,
+           uint32_t step, bool deterministic, float* action, float* log_prob, float* value,
+           float*) const {
+    cuda_detail::act_kernel<Model><<<grid, cuda_detail::kThreads>>>(
+        params, n, obs, key, step, deterministic, action, log_prob, value);
   }
-
-  void act(int n, const float* obs, PhiloxKey key, uint32_t step, bool deterministic, float* action,
-           float* log_prob, float* value) override {
-    if (n <= 0) return;
-    const std::size_t nn = static_cast<std::size_t>(n);
-    cuda_detail::ensure(obs_, nn * Model::kObsDim);
-    cuda_detail::ensure(action_, nn * Model::kActionDim);
-    cuda_detail::ensure(log_prob_, nn);
-    cuda_detail::ensure(value_, nn);
-    obs_.copy_from_host(obs, nn * Model::kObsDim);
-    cuda_detail::act_kernel<Model><<<cuda_detail::grid_for(n), cuda_detail::kThreads>>>(
-        params_.data(), n, obs_.data(), key, step, deterministic, action_.data(), log_prob_.data(),
-        value_.data());
-    METASIM_CHECK_LAUNCH();
-    action_.copy_to_host(action, nn * Model::kActionDim);
-    if (log_prob != nullptr) log_prob_.copy_to_host(log_prob, nn);
-    if (value != nullptr) value_.copy_to_host(value, nn);
+  void values(unsigned grid, const float* params, int n, const float* obs, float* value,
+              float*) const {
+    cuda_detail::value_kernel<Model><<<grid, cuda_detail::kThreads>>>(params, n, obs, value);
   }
-
-  void values(int n, const float* obs, float* value) override {
-    if (n <= 0) return;
-    const std::size_t nn = static_cast<std::size_t>(n);
-    cuda_detail::ensure(obs_, nn * Model::kObsDim);
-    cuda_detail::ensure(value_, nn);
-    obs_.copy_from_host(obs, nn * Model::kObsDim);
-    cuda_detail::value_kernel<Model><<<cuda_detail::grid_for(n), cuda_detail::kThreads>>>(
-        params_.data(), n, obs_.data(), value_.data());
-    METASIM_CHECK_LAUNCH();
-    value_.copy_to_host(value, nn);
+  void sample_grads(unsigned grid, const float* params, const PpoMinibatch& mb,
+                    const PpoCoefs<float>& coefs, float* sample_grads, PpoSampleTerms<float>* terms,
+                    float*) const {
+    cuda_detail::sample_grad_kernel<Model>
+        <<<grid, cuda_detail::kThreads>>>(params, mb, coefs, sample_grads, terms);
   }
-
-  void loss_grad(const PpoMinibatch& mb, const PpoCoefs<float>& coefs, float* grad,
-                 PpoSampleTerms<float>* terms) override {
-    constexpr int kP = Model::kNumParams;
-    const std::size_t n = static_cast<std::size_t>(mb.n);
-    if (n == 0) return;
-    cuda_detail::ensure(obs_, n * Model::kObsDim);
-    cuda_detail::ensure(action_, n * Model::kActionDim);
-    cuda_detail::ensure(log_prob_, n);
-    cuda_detail::ensure(adv_, n);
-    cuda_detail::ensure(ret_, n);
-    cuda_detail::ensure(terms_, n);
-    cuda_detail::ensure(sample_grads_, n * kP);
-    cuda_detail::ensure(grad_, kP);
-    obs_.copy_from_host(mb.obs, n * Model::kObsDim);
-    action_.copy_from_host(mb.action, n * Model::kActionDim);
-    log_prob_.copy_from_host(mb.old_log_prob, n);
-    adv_.copy_from_host(mb.advantage, n);
-    ret_.copy_from_host(mb.ret, n);
-    detail::device_memset_zero(sample_grads_.data(), n * kP * sizeof(float));
-    const PpoMinibatch d{mb.n,        obs_.data(), action_.data(), log_prob_.data(),
-                         adv_.data(), ret_.data()};
-    cuda_detail::sample_grad_kernel<Model><<<cuda_detail::grid_for(mb.n), cuda_detail::kThreads>>>(
-        params_.data(), d, coefs, sample_grads_.data(), terms_.data());
-    METASIM_CHECK_LAUNCH();
-    cuda_detail::reduce_rows_kernel<float><<<cuda_detail::grid_for(kP), cuda_detail::kThreads>>>(
-        sample_grads_.data(), mb.n, kP, grad_.data());
-    METASIM_CHECK_LAUNCH();
-    grad_.copy_to_host(grad, kP);
-    terms_.copy_to_host(terms, n);
-  }
-
- private:
-  PpoShape shape_;
-  DeviceBuffer<float> params_;
-  DeviceBuffer<float> obs_, action_, log_prob_, value_, adv_, ret_, sample_grads_, grad_;
-  DeviceBuffer<PpoSampleTerms<float>> terms_;
 };
 
-template <class Model>
-std::unique_ptr<PpoKernels> new_cuda_ppo_kernels() {
-  return std::make_unique<CudaPpoKernels<Model>>();
-}
-
-// The generic model on CUDA: the same launches and reduction order as CudaPpoKernels, with a
-// scratch row per instance or sample.
+// The same for the generic model (kernels/rl/ppo_generic.hpp): the model by value, and a scratch
+// row per instance or sample in device memory.
 template <class G>
-class CudaGenericPpoKernels final : public PpoKernels {
+struct GenericPpoLaunch {
+  static constexpr int kObsDim = G::kObsDim;
+  static constexpr int kActionDim = G::kActionDim;
+  G g;
+  PpoShape shape() const { return generic_ppo_shape(g); }
+  int num_params() const { return g.num_params(); }
+  int scratch_size() const { return g.scratch_size(); }
+  void act(unsigned grid, const float* params, int n, const float* obs, PhiloxKey key,
+           uint32_t step, bool deterministic, float* action, float* log_prob, float* value,
+           float* scratch) const {
+    cuda_detail::generic_act_kernel<G><<<grid, cuda_detail::kThreads>>>(
+        g, params, n, obs, key, step, deterministic, action, log_prob, value, scratch);
+  }
+  void values(unsigned grid, const float* params, int n, const float* obs, float* value,
+              float* scratch) const {
+    cuda_detail::generic_value_kernel<G>
+        <<<grid, cuda_detail::kThreads>>>(g, params, n, obs, value, scratch);
+  }
+  void sample_grads(unsigned grid, const float* params, const PpoMinibatch& mb,
+                    const PpoCoefs<float>& coefs, float* sample_grads, PpoSampleTerms<float>* terms,
+                    float* scratch) const {
+    cuda_detail::generic_sample_grad_kernel<G>
+        <<<grid, cuda_detail::kThreads>>>(g, params, mb, coefs, sample_grads, terms, scratch);
+  }
+};
+
+// PPO's launches on CUDA for either model (Launch: CompiledPpoLaunch or GenericPpoLaunch): the
+// host arrays copied in, one kernel, the results copied back.
+template <class Launch>
+class CudaPpoKernels final : public PpoKernels {
  public:
-  explicit CudaGenericPpoKernels(const G& g)
-      : g_(g), shape_(generic_ppo_shape(g)), params_(static_cast<std::size_t>(g.num_params())) {}
+  explicit CudaPpoKernels(const Launch& launch)
+      : launch_(launch),
+        shape_(launch.shape()),
+        params_(static_cast<std::size_t>(launch.num_params())) {}
 
   const PpoShape& shape() const override { return shape_; }
   const char* backend_name() const override { return "cuda"; }
 
   void set_params(const float* params) override {
-    params_.copy_from_host(params, static_cast<std::size_t>(g_.num_params()));
+    params_.copy_from_host(params, static_cast<std::size_t>(launch_.num_params()));
   }
 
   void act(int n, const float* obs, PhiloxKey key, uint32_t step, bool deterministic, float* action,
            float* log_prob, float* value) override {
     if (n <= 0) return;
     const std::size_t nn = static_cast<std::size_t>(n);
-    cuda_detail::ensure(obs_, nn * G::kObsDim);
-    cuda_detail::ensure(action_, nn * G::kActionDim);
+    cuda_detail::ensure(obs_, nn * Launch::kObsDim);
+    cuda_detail::ensure(action_, nn * Launch::kActionDim);
     cuda_detail::ensure(log_prob_, nn);
     cuda_detail::ensure(value_, nn);
-    cuda_detail::ensure(scratch_, nn * g_.scratch_size());
-    obs_.copy_from_host(obs, nn * G::kObsDim);
-    cuda_detail::generic_act_kernel<G><<<cuda_detail::grid_for(n), cuda_detail::kThreads>>>(
-        g_, params_.data(), n, obs_.data(), key, step, deterministic, action_.data(),
-        log_prob_.data(), value_.data(), scratch_.data());
+    cuda_detail::ensure(scratch_, nn * launch_.scratch_size());
+    obs_.copy_from_host(obs, nn * Launch::kObsDim);
+    launch_.act(cuda_detail::grid_for(n), params_.data(), n, obs_.data(), key, step, deterministic,
+                action_.data(), log_prob_.data(), value_.data(), scratch_.data());
     METASIM_CHECK_LAUNCH();
-    action_.copy_to_host(action, nn * G::kActionDim);
+    action_.copy_to_host(action, nn * Launch::kActionDim);
     if (log_prob != nullptr) log_prob_.copy_to_host(log_prob, nn);
     if (value != nullptr) value_.copy_to_host(value, nn);
   }
@@ -231,41 +202,40 @@ class CudaGenericPpoKernels final : public PpoKernels {
   void values(int n, const float* obs, float* value) override {
     if (n <= 0) return;
     const std::size_t nn = static_cast<std::size_t>(n);
-    cuda_detail::ensure(obs_, nn * G::kObsDim);
+    cuda_detail::ensure(obs_, nn * Launch::kObsDim);
     cuda_detail::ensure(value_, nn);
-    cuda_detail::ensure(scratch_, nn * g_.scratch_size());
-    obs_.copy_from_host(obs, nn * G::kObsDim);
-    cuda_detail::generic_value_kernel<G><<<cuda_detail::grid_for(n), cuda_detail::kThreads>>>(
-        g_, params_.data(), n, obs_.data(), value_.data(), scratch_.data());
+    cuda_detail::ensure(scratch_, nn * launch_.scratch_size());
+    obs_.copy_from_host(obs, nn * Launch::kObsDim);
+    launch_.values(cuda_detail::grid_for(n), params_.data(), n, obs_.data(), value_.data(),
+                   scratch_.data());
     METASIM_CHECK_LAUNCH();
     value_.copy_to_host(value, nn);
   }
 
   void loss_grad(const PpoMinibatch& mb, const PpoCoefs<float>& coefs, float* grad,
                  PpoSampleTerms<float>* terms) override {
-    const int kP = g_.num_params();
+    const int kP = launch_.num_params();
     const std::size_t n = static_cast<std::size_t>(mb.n);
     if (n == 0) return;
-    cuda_detail::ensure(obs_, n * G::kObsDim);
-    cuda_detail::ensure(action_, n * G::kActionDim);
+    cuda_detail::ensure(obs_, n * Launch::kObsDim);
+    cuda_detail::ensure(action_, n * Launch::kActionDim);
     cuda_detail::ensure(log_prob_, n);
     cuda_detail::ensure(adv_, n);
     cuda_detail::ensure(ret_, n);
     cuda_detail::ensure(terms_, n);
     cuda_detail::ensure(sample_grads_, n * kP);
     cuda_detail::ensure(grad_, static_cast<std::size_t>(kP));
-    cuda_detail::ensure(scratch_, n * g_.scratch_size());
-    obs_.copy_from_host(mb.obs, n * G::kObsDim);
-    action_.copy_from_host(mb.action, n * G::kActionDim);
+    cuda_detail::ensure(scratch_, n * launch_.scratch_size());
+    obs_.copy_from_host(mb.obs, n * Launch::kObsDim);
+    action_.copy_from_host(mb.action, n * Launch::kActionDim);
     log_prob_.copy_from_host(mb.old_log_prob, n);
     adv_.copy_from_host(mb.advantage, n);
     ret_.copy_from_host(mb.ret, n);
     detail::device_memset_zero(sample_grads_.data(), n * kP * sizeof(float));
     const PpoMinibatch d{mb.n,        obs_.data(), action_.data(), log_prob_.data(),
                          adv_.data(), ret_.data()};
-    cuda_detail::generic_sample_grad_kernel<G>
-        <<<cuda_detail::grid_for(mb.n), cuda_detail::kThreads>>>(
-            g_, params_.data(), d, coefs, sample_grads_.data(), terms_.data(), scratch_.data());
+    launch_.sample_grads(cuda_detail::grid_for(mb.n), params_.data(), d, coefs,
+                         sample_grads_.data(), terms_.data(), scratch_.data());
     METASIM_CHECK_LAUNCH();
     cuda_detail::reduce_rows_kernel<float><<<cuda_detail::grid_for(kP), cuda_detail::kThreads>>>(
         sample_grads_.data(), mb.n, kP, grad_.data());
@@ -275,22 +245,29 @@ class CudaGenericPpoKernels final : public PpoKernels {
   }
 
  private:
-  G g_;
+  Launch launch_;
   PpoShape shape_;
   DeviceBuffer<float> params_;
   DeviceBuffer<float> obs_, action_, log_prob_, value_, adv_, ret_, sample_grads_, grad_, scratch_;
   DeviceBuffer<PpoSampleTerms<float>> terms_;
 };
 
+template <class Model>
+std::unique_ptr<PpoKernels> new_cuda_ppo_kernels() {
+  return std::make_unique<CudaPpoKernels<CompiledPpoLaunch<Model>>>(CompiledPpoLaunch<Model>{});
+}
+
 template <bool kDisc, int kObs, int kOut>
 std::unique_ptr<PpoKernels> new_cuda_generic_ppo_kernels(const std::vector<int>& hidden,
                                                          bool relu) {
   if (relu) {
     using G = GenericPpo<kDisc, kObs, kOut, Relu>;
-    return std::make_unique<CudaGenericPpoKernels<G>>(G::make(hidden));
+    return std::make_unique<CudaPpoKernels<GenericPpoLaunch<G>>>(
+        GenericPpoLaunch<G>{G::make(hidden)});
   }
   using G = GenericPpo<kDisc, kObs, kOut, Tanh>;
-  return std::make_unique<CudaGenericPpoKernels<G>>(G::make(hidden));
+  return std::make_unique<CudaPpoKernels<GenericPpoLaunch<G>>>(
+      GenericPpoLaunch<G>{G::make(hidden)});
 }
 
 }  // namespace metasim::rl

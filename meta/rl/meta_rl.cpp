@@ -234,9 +234,7 @@ MetaRlJob::MetaRlJob(const RlConfig& config)
       best_train_{kBestTrainCheckpoint, "train_return_after"},
       best_validation_{kBestValidationCheckpoint, "validation_mean_return_after_steps"} {}
 
-std::string MetaRlJob::backend_name() const {
-  return to_string(const_cast<MetaRlTrainer&>(trainer_).engine().backend());
-}
+std::string MetaRlJob::backend_name() const { return to_string(trainer_.engine().backend()); }
 
 json MetaRlJob::config_json() const { return to_json(trainer_.config()); }
 

@@ -72,6 +72,7 @@ class MetaRlTrainer {
   const std::vector<double>& params() const { return theta_; }
   void set_params(const std::vector<double>& p) { theta_ = p; }
   RlEngine& engine() { return *engine_; }
+  const RlEngine& engine() const { return *engine_; }
 
   Checkpoint to_checkpoint() const;
   void restore(const Checkpoint& c);
