@@ -132,9 +132,17 @@ struct Acrobot {
             y.dtheta2 + h * k.dtheta2};
   }
 
-  // Gymnasium's wrap: shifts by whole periods until x lies in [m, M] (bounds included).
+  // Gymnasium's wrap: shifts by whole periods until x lies in [m, M] (bounds included). A value
+  // more than a few periods out (only a corrupt or crafted state: the dynamics move an angle by
+  // far less than a period per step) is first reduced with fmod, which is exact, so the loops end
+  // after a few turns for any input (Gymnasium's own loops never end for 1e30, whose ulp exceeds
+  // the period); infinities become NaN, which the loops pass through.
   static METASIM_HD METASIM_INLINE Real wrap(Real x, Real m, Real big_m) {
     const Real diff = big_m - m;
+    if (x > big_m + Real(4) * diff || x < m - Real(4) * diff) {
+      using std::fmod;
+      x = m + fmod(x - m, diff);  // in (m - diff, m + diff)
+    }
     while (x > big_m) x = x - diff;
     while (x < m) x = x + diff;
     return x;

@@ -7,12 +7,14 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include <metasim/host/json_input.hpp>
 #include <metasim/kernels/core/error.hpp>
 
 namespace metasim::config {
@@ -39,6 +41,16 @@ inline std::string join(const std::vector<std::string>& items, const char* sep) 
   return s;
 }
 
+// Whether `s` is valid UTF-8 (what JSON output needs; --set passes raw bytes through).
+inline bool is_utf8(const std::string& s) {
+  try {
+    (void)nlohmann::json(s).dump();
+    return true;
+  } catch (const nlohmann::json::exception&) {
+    return false;
+  }
+}
+
 // An integer member in [lo, hi]; 1e3 is accepted as a way to write 1000.
 template <class C, typename I>
 Field<C> int_field(std::string key, I C::*m, long long lo, long long hi, std::string doc) {
@@ -50,7 +62,7 @@ Field<C> int_field(std::string key, I C::*m, long long lo, long long hi, std::st
     const std::string bounds = "[" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
     if (v.is_number_unsigned() &&
         v.get<unsigned long long>() > static_cast<unsigned long long>(hi)) {
-      throw InvalidArgument(key, "must be in " + bounds + ", got " + v.dump());
+      throw InvalidArgument(key, "must be in " + bounds + ", got " + json_excerpt(v));
     }
     long long x = 0;
     bool ok = false;
@@ -62,7 +74,7 @@ Field<C> int_field(std::string key, I C::*m, long long lo, long long hi, std::st
       ok = std::floor(d) == d && std::abs(d) < 9.0e18;
       x = ok ? static_cast<long long>(d) : 0;
     }
-    if (!ok) throw InvalidArgument(key, "must be an " + range + ", got " + v.dump());
+    if (!ok) throw InvalidArgument(key, "must be an " + range + ", got " + json_excerpt(v));
     if (x < lo || x > hi) {
       throw InvalidArgument(key, "must be in " + bounds + ", got " + std::to_string(x));
     }
@@ -83,7 +95,7 @@ Field<C> real_field(std::string key, double C::*m, double lo, double hi, bool lo
   f.doc = std::move(doc);
   f.set = [key, m, lo, hi, lo_open, hi_open, range = f.range](C& c, const nlohmann::json& v) {
     if (!v.is_number()) {
-      throw InvalidArgument(key, "must be a number in " + range + ", got " + v.dump());
+      throw InvalidArgument(key, "must be a number in " + range + ", got " + json_excerpt(v));
     }
     const double x = v.get<double>();
     const bool ok = (lo_open ? x > lo : x >= lo) && (hi_open ? x < hi : x <= hi);  // NaN fails
@@ -101,7 +113,7 @@ Field<C> bool_field(std::string key, bool C::*m, std::string doc) {
   f.range = "true | false";
   f.doc = std::move(doc);
   f.set = [key, m](C& c, const nlohmann::json& v) {
-    if (!v.is_boolean()) throw InvalidArgument(key, "must be true or false, got " + v.dump());
+    if (!v.is_boolean()) throw InvalidArgument(key, "must be true or false, got " + json_excerpt(v));
     c.*m = v.get<bool>();
   };
   f.get = [m](const C& c) { return nlohmann::json(c.*m); };
@@ -118,7 +130,7 @@ Field<C> choice_field(std::string key, std::string C::*m, std::vector<std::strin
   f.range = join(choices, " | ");
   f.doc = std::move(doc);
   f.set = [key, m, choices](C& c, const nlohmann::json& v) {
-    const std::string got = v.is_string() ? v.get<std::string>() : v.dump();
+    const std::string got = v.is_string() ? v.get<std::string>() : json_excerpt(v);
     if (v.is_string() && std::find(choices.begin(), choices.end(), got) != choices.end()) {
       c.*m = got;
       return;
@@ -137,7 +149,8 @@ Field<C> text_field(std::string key, std::string C::*m, std::string doc) {
   f.range = "any text";
   f.doc = std::move(doc);
   f.set = [key, m](C& c, const nlohmann::json& v) {
-    if (!v.is_string()) throw InvalidArgument(key, "must be a string, got " + v.dump());
+    if (!v.is_string()) throw InvalidArgument(key, "must be a string, got " + json_excerpt(v));
+    if (!is_utf8(v.get<std::string>())) throw InvalidArgument(key, "must be UTF-8 text");
     c.*m = v.get<std::string>();
   };
   f.get = [m](const C& c) { return nlohmann::json(c.*m); };
@@ -162,7 +175,7 @@ Field<C> widths_field(std::string key, std::vector<int> C::*m, std::string range
       widths.push_back(e.get<int>());
     }
     if (!ok) {
-      throw InvalidArgument(key, "must be a list of 1 to 8 widths in [1, 4096], got " + v.dump());
+      throw InvalidArgument(key, "must be a list of 1 to 8 widths in [1, 4096], got " + json_excerpt(v));
     }
     c.*m = widths;
   };
@@ -233,7 +246,7 @@ class Schema {
   void apply_object(C& c, const nlohmann::json& obj, const std::string& prefix) const {
     if (!obj.is_object()) {
       throw InvalidArgument(prefix.empty() ? "config" : prefix,
-                            "must be a JSON object, got " + obj.dump());
+                            "must be a JSON object, got " + json_excerpt(obj));
     }
     for (const auto& item : obj.items()) {
       const std::string key = prefix.empty() ? item.key() : prefix + "." + item.key();
@@ -256,15 +269,10 @@ class Schema {
     const std::string text = o.substr(eq + 1);
     const Field<C>* f = find(key);
     if (f == nullptr) throw InvalidArgument(key, "unknown field; known fields: " + known_keys());
-    nlohmann::json v;
-    if (f->is_string) {
-      v = text;  // bare words are strings: --set algorithm=reptile
-    } else {
-      try {
-        v = nlohmann::json::parse(text);
-      } catch (const nlohmann::json::parse_error&) {
-        v = text;  // reported by the field as the wrong type, with its range
-      }
+    nlohmann::json v = text;  // bare words are strings: --set algorithm=reptile
+    if (!f->is_string) {
+      // Text that is not JSON stays a word, which the field reports as the wrong type.
+      if (std::optional<nlohmann::json> parsed = parse_json_value_or_word(text, key)) v = *parsed;
     }
     f->set(c, v);
   }

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include <metasim/host/env_registry.hpp>
+#include <metasim/host/json_input.hpp>
 #include <metasim/host/vector_env.hpp>
 #include <metasim/kernels/core/error.hpp>
 
@@ -26,7 +27,7 @@ const json& field(const json& obj, const char* key, const std::string& where) {
 }
 
 double number(const json& v, const std::string& where) {
-  if (!v.is_number()) throw InvalidArgument(where, "must be a number, got " + v.dump());
+  if (!v.is_number()) throw InvalidArgument(where, "must be a number, got " + json_excerpt(v));
   const double d = v.get<double>();
   if (!std::isfinite(d)) throw InvalidArgument(where, "must be finite");
   return d;
@@ -35,15 +36,10 @@ double number(const json& v, const std::string& where) {
 }  // namespace
 
 ReplayTrace load_replay_trace(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw InvalidArgument("input", "cannot open '" + path + "'");
-  json doc;
-  try {
-    doc = json::parse(in);
-  } catch (const json::parse_error& e) {
-    throw InvalidArgument("input", "'" + path + "' is not valid JSON: " + e.what());
-  }
-  const std::string root = path;
+  return replay_trace_from_json(read_json_input(path, "input"), path);
+}
+
+ReplayTrace replay_trace_from_json(const json& doc, const std::string& root) {
   ReplayTrace trace;
   const json& env = field(doc, "env", root);
   if (!env.is_string()) throw InvalidArgument(root + ".env", "must be a string");

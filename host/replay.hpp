@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,8 @@ struct ReplayStep {
 // Parses and validates a trace file; errors name the file and the offending JSON field
 // (e.g. "episodes[3].actions[17]").
 ReplayTrace load_replay_trace(const std::string& path);
+// The same checks on a parsed document; `root` names it in errors (a path).
+ReplayTrace replay_trace_from_json(const nlohmann::json& doc, const std::string& root);
 
 // Runs every episode until its first terminated/truncated step or the end of its actions.
 // Steps are ordered by episode, then t.

@@ -7,6 +7,7 @@
 #include <string>
 
 #include <metasim/host/device_memory.hpp>
+#include <metasim/host/memory.hpp>
 #include <metasim/kernels/core/error.hpp>
 #include <metasim/kernels/env_launch.hpp>
 
@@ -234,6 +235,17 @@ VectorEnv<Real>::VectorEnv(std::string_view env_name, int64_t num_envs, Backend 
   if (backend == Backend::kCuda && !cuda_device_available()) {
     throw InvalidArgument("backend", "'cuda' is not available: " + cuda_device_description());
   }
+  // Impl's arrays per instance (state, parameters and their staging copy, observations and final
+  // observations, reward and return, statistics, flags, an action) on the CPU backend; on CUDA the
+  // host holds the parameters' staging copy.
+  const double per_instance =
+      backend == Backend::kCpu
+          ? static_cast<double>(sizeof(Real)) *
+                    (s.state_dim + 2 * s.param_dim + 2 * s.obs_dim + s.action_dim + 2) +
+                4 * sizeof(double) + 2 + 2 * sizeof(int32_t)
+          : static_cast<double>(sizeof(Real)) * s.param_dim;
+  require_host_memory("num_envs", per_instance * static_cast<double>(num_envs),
+                      std::to_string(num_envs) + " instances of " + s.name);
   impl_ = std::make_unique<Impl>(s, num_envs, backend);
 }
 

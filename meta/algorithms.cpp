@@ -108,6 +108,11 @@ std::string config_algorithm(const json& config, const std::vector<std::string>&
   return algorithm;
 }
 
+json check_config(const json& config, const std::vector<std::string>& sets) {
+  const AlgorithmEntry& e = algorithm_entry(config_algorithm(config, sets));
+  return e.check_config ? e.check_config(config, sets) : config;
+}
+
 json train(const json& config, const std::vector<std::string>& sets, const std::string& run_dir,
            const RunOptions& options) {
   json base = config;

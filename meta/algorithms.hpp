@@ -52,6 +52,11 @@ struct AlgorithmEntry {
   std::function<std::unique_ptr<TrainingJob>(const nlohmann::json& config,
                                              const std::vector<std::string>& sets)>
       make_job;
+  // The resolved config (as config.json holds it) for a config and overrides, checked field by
+  // field as make_job checks it but without allocating anything; throws InvalidArgument naming
+  // the field. Optional for a program's own algorithms.
+  std::function<nlohmann::json(const nlohmann::json& config, const std::vector<std::string>& sets)>
+      check_config;
   // Evaluates a run directory's model on held-out tasks or episodes; returns the common keys
   // and the algorithm's own.
   std::function<nlohmann::json(const std::string& run_dir, const EvalArgs& args)> evaluate;
@@ -72,6 +77,10 @@ std::vector<const AlgorithmEntry*> algorithm_entries();
 // The algorithm a config names: the last "algorithm=" override, else config["algorithm"], else
 // "maml".
 std::string config_algorithm(const nlohmann::json& config, const std::vector<std::string>& sets);
+
+// The resolved config of `config` plus `sets` through its algorithm's check_config (the config
+// itself when the algorithm has none); allocates nothing. Throws InvalidArgument naming the field.
+nlohmann::json check_config(const nlohmann::json& config, const std::vector<std::string>& sets);
 
 // Trains a new run (config plus overrides) into run_dir under the run loop, or with
 // options.resume continues run_dir from its checkpoint, with the checkpoint's config plus the

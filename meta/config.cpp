@@ -44,7 +44,7 @@ Field family_field() {
   f.range = "a registered task family (built in: sinusoid)";
   f.doc = "task distribution";
   f.set = [](TrainConfig& c, const json& v) {
-    const std::string got = v.is_string() ? v.get<std::string>() : v.dump();
+    const std::string got = v.is_string() ? v.get<std::string>() : json_excerpt(v);
     if (!v.is_string()) throw InvalidArgument("task_family", "must be a string, got " + got);
     task_family_entry(got);  // throws, listing the registered families
     c.task_family = got;

@@ -160,8 +160,9 @@ Checkpoint Trainer::to_checkpoint() const {
 }
 
 TrainConfig checkpoint_config(const Checkpoint& c) {
-  if (c.header.value("format", "") != "metasim-meta" || !c.header.contains("config")) {
-    throw Error("checkpoint: not a meta-learning checkpoint (no config in its header)");
+  if (!checkpoint_has_format(c, "metasim-meta") || !c.header.contains("config")) {
+    throw InvalidArgument("checkpoint",
+                          "not a meta-learning checkpoint (no \"format\": \"metasim-meta\" and config)");
   }
   return resolve_config(c.header.at("config"), {});
 }
@@ -178,19 +179,15 @@ void Trainer::restore(const Checkpoint& c) {
                                               ") differs from the config's (" +
                                               describe(model_of(cfg_)) + ")");
   }
-  auto get = [&](const char* name) -> const std::vector<double>& {
-    const auto it = c.arrays.find(name);
-    if (it == c.arrays.end()) throw Error(std::string("checkpoint: array '") + name + "' missing");
-    return it->second;
-  };
-  const std::vector<double>& p = get("meta_params");
-  if (p.size() != params_.size()) {
-    throw Error("checkpoint: " + std::to_string(p.size()) + " meta-parameters, expected " +
-                std::to_string(params_.size()));
-  }
+  // Everything is checked before anything changes.
+  const std::vector<double>& p = checkpoint_array(c, "meta_params", params_.size());
+  const std::vector<double>& m = checkpoint_array(c, "optimizer_m", params_.size());
+  const std::vector<double>& v = checkpoint_array(c, "optimizer_v", params_.size());
+  const int64_t steps = checkpoint_int(c, "optimizer_steps", 0, kMaxCheckpointCount, 0);
+  const int64_t iteration = checkpoint_int(c, "iteration", 0, kMaxCheckpointCount, 0);
   params_ = p;
-  opt_.restore(get("optimizer_m"), get("optimizer_v"), c.header.value("optimizer_steps", 0LL));
-  iteration_ = c.header.value("iteration", 0LL);
+  opt_.restore(m, v, steps);
+  iteration_ = iteration;
 }
 
 std::string SupervisedJob::backend_name() const { return to_string(trainer_.engine().backend()); }
@@ -226,14 +223,20 @@ nlohmann::json train_run(const TrainConfig& config, const std::string& run_dir,
 
 EvalResult evaluate(const TrainConfig& config, const std::vector<double>& meta_params,
                     const EvalOptions& o) {
-  require_positive("tasks", o.tasks);
-  require_positive("shots", o.shots);
-  require_positive("query", o.query);
-  if (o.steps < 0)
-    throw InvalidArgument("steps", "must be at least 0, got " + std::to_string(o.steps));
+  // The same limits as training's (meta_batch, shots, query, inner.steps).
+  require_in_range("tasks", o.tasks, 1, 1 << 20);
+  require_in_range("shots", o.shots, 1, 100000);
+  require_in_range("query", o.query, 1, 100000);
+  require_in_range("steps", o.steps, 0, 1000);
   const AlgorithmInfo& algo = algorithm_info(config.algorithm);
   auto engine = make_meta_engine(model_of(config), parse_backend(o.backend, "backend"),
                                  parse_precision(config.precision, "precision"));
+  if (meta_params.size() != static_cast<std::size_t>(engine->num_params())) {
+    throw InvalidArgument("meta_params", std::to_string(meta_params.size()) +
+                                             " parameters; the config's model (" +
+                                             describe(model_of(config)) + ") has " +
+                                             std::to_string(engine->num_params()));
+  }
   BatchRequest req;
   req.shape = BatchShape{MetaMode::kEvaluate,
                          algo.rate,
@@ -301,9 +304,7 @@ EvalResult evaluate(const TrainConfig& config, const std::vector<double>& meta_p
 EvalResult evaluate_run(const std::string& run_dir, const EvalOptions& options) {
   const Checkpoint c = load_checkpoint((std::filesystem::path(run_dir) / "checkpoint").string());
   const TrainConfig cfg = checkpoint_config(c);
-  const auto it = c.arrays.find("meta_params");
-  if (it == c.arrays.end()) throw Error("checkpoint in '" + run_dir + "' has no meta_params");
-  return evaluate(cfg, it->second, options);
+  return evaluate(cfg, checkpoint_array(c, "meta_params"), options);
 }
 
 std::vector<AlgorithmEntry> supervised_algorithms() {
@@ -313,6 +314,9 @@ std::vector<AlgorithmEntry> supervised_algorithms() {
     e.name = a.name;
     e.kind = "supervised";
     e.summary = a.summary;
+    e.check_config = [](const nlohmann::json& config, const std::vector<std::string>& sets) {
+      return to_json(resolve_config(config, sets));
+    };
     e.make_job = [](const nlohmann::json& config, const std::vector<std::string>& sets) {
       return std::unique_ptr<TrainingJob>(new SupervisedJob(resolve_config(config, sets)));
     };
@@ -320,8 +324,7 @@ std::vector<AlgorithmEntry> supervised_algorithms() {
       const Checkpoint c =
           load_checkpoint((std::filesystem::path(run_dir) / "checkpoint").string());
       const TrainConfig cfg = checkpoint_config(c);
-      const auto it = c.arrays.find("meta_params");
-      if (it == c.arrays.end()) throw Error("checkpoint in '" + run_dir + "' has no meta_params");
+      const std::vector<double>& params = checkpoint_array(c, "meta_params");
       EvalOptions o;
       o.tasks = args.tasks.value_or(o.tasks);
       o.shots = args.shots.value_or(o.shots);
@@ -331,13 +334,13 @@ std::vector<AlgorithmEntry> supervised_algorithms() {
       o.seed = args.seed.value_or(0);
       o.backend = args.backend;
       o.allow_diverged = args.allow_diverged;
-      const EvalResult r = evaluate(cfg, it->second, o);
+      const EvalResult r = evaluate(cfg, params, o);
       return nlohmann::json{
           {"algorithm", r.algorithm},
           {"kind", "supervised"},
           {"target", cfg.task_family},
           {"checkpoint", "checkpoint"},
-          {"iteration", c.header.value("iteration", int64_t{0})},
+          {"iteration", checkpoint_int(c, "iteration", 0, kMaxCheckpointCount, 0)},
           {"backend", r.backend},
           {"seed", r.seed},
           {"seconds", r.seconds},

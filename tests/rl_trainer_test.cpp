@@ -377,7 +377,12 @@ TEST(MetaRlTraining_NonFinite, ReportsTaskAndKeepsLastCheckpoint) {
                      {"iterations", 2},          {"backend", "cpu"}};
   train_cmd(file, {}, dir.string(), false);
   Checkpoint ck = load_checkpoint((dir / "checkpoint").string());
+  // A NaN parameter is refused when the checkpoint is read; a finite one so large that the
+  // rollouts overflow stops the first step with the task that went non-finite.
   ck.arrays["policy_params"][5] = std::nan("");
+  save_checkpoint((dir / "checkpoint").string(), ck);
+  EXPECT_THROW(train_cmd(file, {"iterations=4"}, dir.string(), true), InvalidArgument);
+  ck.arrays["policy_params"][5] = 1e300;
   save_checkpoint((dir / "checkpoint").string(), ck);
   const std::string saved = read_file(dir / "checkpoint");
   try {

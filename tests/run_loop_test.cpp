@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -215,6 +216,82 @@ TEST(RunLoop_Resume, StoppedRunContinuesFromItsCheckpoint) {
   EXPECT_EQ(s["sum"], 78);
   EXPECT_EQ(s["samples"], 36);
   EXPECT_EQ(s["metrics"]["iteration"], 12);
+  fs::remove_all(dir);
+}
+
+// The metrics lines without their timing keys, which differ from run to run.
+std::vector<json> untimed(std::vector<json> lines) {
+  for (json& l : lines) {
+    l.erase("samples_per_s");
+    l.erase("wall_s");
+  }
+  return lines;
+}
+
+// After a crash the log may hold lines past the checkpoint (logged, then killed before the
+// checkpoint write) and a cut last line. A resume drops both, and the window means of the next
+// lines are those of an uninterrupted run although the log and checkpoint cadences differ.
+TEST(RunLoop_Resume, MetricsMatchAnUninterruptedRun) {
+  ASSERT_TRUE(kRegistered);
+  const std::string whole = temp_dir("whole");
+  train(json{{"algorithm", kCounter}}, {}, whole, {});
+  const std::string dir = temp_dir("crashed");
+  RunOptions stop;
+  stop.before_step = [](TrainingJob& job) {
+    if (job.iteration() == 9) throw Error("stopped for the test");
+  };
+  EXPECT_THROW(train(json{{"algorithm", kCounter}}, {}, dir, stop), Error);
+  // Checkpoint at 9; lines at 4 and 8. Add what a crash leaves: a line past the checkpoint, then a
+  // cut one, and a stale temporary file of an interrupted checkpoint write.
+  {
+    std::ofstream out(dir + "/metrics.jsonl", std::ios::app);
+    out << R"({"iteration": 12, "x": 1.0})" << "\n" << R"({"iteration": 1)";
+  }
+  std::ofstream(dir + "/checkpoint.tmp.AbC123") << "partial";
+  const json s = train(nullptr, {}, dir, RunOptions::resumed());
+  EXPECT_EQ(s["sum"], 55);
+  EXPECT_FALSE(fs::exists(dir + "/checkpoint.tmp.AbC123"));
+  EXPECT_EQ(untimed(metrics_lines(dir)), untimed(metrics_lines(whole)));
+  EXPECT_EQ(load_checkpoint(dir + "/checkpoint").header, load_checkpoint(whole + "/checkpoint").header);
+  fs::remove_all(whole);
+  fs::remove_all(dir);
+}
+
+// A new run refuses a directory with anything in it, and a resume that fails leaves every file
+// as it was.
+TEST(RunLoop_RunDirectory, RefusesOtherContentAndFailedResumesChangeNothing) {
+  ASSERT_TRUE(kRegistered);
+  const std::string dir = temp_dir("nonempty");
+  fs::create_directories(dir);
+  std::ofstream(dir + "/notes.txt") << "mine";
+  try {
+    train(json{{"algorithm", kCounter}}, {}, dir, {});
+    FAIL() << "a non-empty directory was accepted";
+  } catch (const InvalidArgument& e) {
+    EXPECT_EQ(e.field(), "out");
+    EXPECT_NE(std::string(e.what()).find("not empty"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(std::vector<fs::path>(fs::directory_iterator(dir), fs::directory_iterator()),
+            std::vector<fs::path>{fs::path(dir) / "notes.txt"});
+  fs::remove_all(dir);
+
+  train(json{{"algorithm", kCounter}, {"iterations", 4}}, {}, dir, {});
+  auto bytes = [](const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
+  auto snapshot = [&] {
+    std::map<std::string, std::string> files;
+    for (const auto& e : fs::directory_iterator(dir)) files[e.path().string()] = bytes(e.path());
+    return files;
+  };
+  // A checkpoint whose counter is out of range (re-checksummed, so only the check can catch it).
+  Checkpoint c = load_checkpoint(dir + "/checkpoint");
+  c.header["iteration"] = -5;
+  save_checkpoint(dir + "/checkpoint", c);
+  const auto before = snapshot();
+  EXPECT_THROW(train(nullptr, {"iterations=8"}, dir, RunOptions::resumed()), std::exception);
+  EXPECT_EQ(snapshot(), before);
   fs::remove_all(dir);
 }
 

@@ -2,13 +2,56 @@
 // statuses. Bad input exits with status 2 and a message naming the field; other failures with 1.
 #include <metasim/tools/cli.hpp>
 
+#include <charconv>
 #include <cstdio>
+#include <new>
+#include <string>
+#include <system_error>
 #include <exception>
 
 #include <metasim/kernels/core/error.hpp>
 #include <metasim/tools/commands.hpp>
 
 namespace metasim::cli {
+
+namespace {
+
+// CLI11 saturates an integer that does not fit its type (99999999999999999999 becomes
+// 9223372036854775807); every integer option's text is checked here first, so that it is refused
+// with the range instead.
+void check_integer_texts(CLI::App& app) {
+  for (CLI::Option* o : app.get_options()) {
+    const std::string type = o->get_type_name();
+    if (type != "INT" && type != "UINT") continue;
+    const bool is_unsigned = type == "UINT";
+    o->check(CLI::Validator(
+        [is_unsigned](std::string& text) -> std::string {
+          const char* end = text.data() + text.size();
+          std::from_chars_result r{};
+          if (is_unsigned) {
+            unsigned long long v = 0;
+            r = std::from_chars(text.data(), end, v);
+          } else {
+            long long v = 0;
+            r = std::from_chars(text.data(), end, v);
+          }
+          if (r.ec == std::errc::result_out_of_range) {
+            return "'" + text + "' is out of range (" +
+                   (is_unsigned ? std::string("0 to 18446744073709551615")
+                                : std::string("-9223372036854775808 to 9223372036854775807")) +
+                   ")";
+          }
+          if (r.ec != std::errc() || r.ptr != end) return "'" + text + "' is not an integer";
+          return {};
+        },
+        "", "integer"));
+  }
+  for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
+    check_integer_texts(*sub);
+  }
+}
+
+}  // namespace
 
 int run(int argc, char** argv) {
   CLI::App app{"metasim: batched environments and meta-learning on CPU and CUDA"};
@@ -20,13 +63,28 @@ int run(int argc, char** argv) {
   add_train_command(app);
   add_eval_command(app);
   add_bench_command(app);
+  check_integer_texts(app);
   try {
     app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
+  } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    // A command line that cannot be parsed is bad input like any other: status 2.
+    std::fprintf(stderr, "metasim: invalid input: %s\nRun with --help for more information.\n",
+                 e.what());
+    return 2;
   } catch (const InvalidArgument& e) {
     std::fprintf(stderr, "metasim: invalid input: %s\n", e.what());
     return 2;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr,
+                 "metasim: error: out of memory: the run needs more memory than the machine "
+                 "could give; choose smaller sizes\n");
+    return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "metasim: error: %s\n", e.what());
     return 1;

@@ -1,12 +1,15 @@
 // The training loop shared by every algorithm (see run_loop.hpp).
 #include <metasim/meta/common/run_loop.hpp>
 
+#include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
 
 #include <metasim/host/atomic_file.hpp>
+#include <metasim/host/json_input.hpp>
 #include <metasim/host/run_support.hpp>
 #include <metasim/kernels/core/error.hpp>
 
@@ -40,6 +43,29 @@ struct Window {
     samples_at_start = samples;
     t0 = RunClock::now();
   }
+  // The window's sums travel with the checkpoint, so that a resumed run's next metrics line
+  // averages the same iterations as it would have without the interruption.
+  void save(Checkpoint& c) const { c.header["run_window"] = {{"sums", sums}, {"steps", steps}}; }
+  void restore(const Checkpoint& c, int64_t samples) {
+    reset(samples);
+    if (!c.header.contains("run_window")) return;  // written before windows were saved
+    const json& w = c.header["run_window"];
+    bool ok = w.is_object() && w.contains("sums") && w["sums"].is_object() &&
+              w.contains("steps") && w["steps"].is_number_unsigned() &&
+              w["steps"].get<uint64_t>() < (uint64_t{1} << 53);
+    if (ok) {
+      for (const auto& [k, v] : w["sums"].items()) {
+        ok = ok && v.is_number() && std::isfinite(v.get<double>());
+      }
+    }
+    if (!ok) {
+      throw InvalidArgument("checkpoint: run_window",
+                            "must be {\"sums\": {name: finite number}, \"steps\": count}, got " +
+                                json_excerpt(w));
+    }
+    sums = w["sums"];
+    steps = w["steps"].get<int64_t>();
+  }
 };
 
 void draw_progress(const TrainingJob& job, const StepReport& r, int64_t total, int64_t start_it,
@@ -61,7 +87,7 @@ void draw_progress(const TrainingJob& job, const StepReport& r, int64_t total, i
 json checkpoint_config_json(const std::string& run_dir) {
   const Checkpoint c = load_checkpoint((std::filesystem::path(run_dir) / "checkpoint").string());
   if (!c.header.contains("config") || !c.header["config"].is_object()) {
-    throw Error("the checkpoint in '" + run_dir + "' holds no config");
+    throw InvalidArgument("checkpoint", "the checkpoint in '" + run_dir + "' holds no config");
   }
   return c.header["config"];
 }
@@ -69,20 +95,41 @@ json checkpoint_config_json(const std::string& run_dir) {
 json run_training(TrainingJob& job, const std::string& run_dir, const RunOptions& o) {
   namespace fs = std::filesystem;
   const std::string ckpt_path = (fs::path(run_dir) / "checkpoint").string();
+  // Everything that can refuse the run is checked before anything in run_dir changes.
   require_new_run_or_resume(run_dir, o.resume);
-  if (o.resume) job.restore(load_checkpoint(ckpt_path));
-  std::ofstream metrics = open_run_directory(run_dir, job.config_json(), o.resume);
+  Window window;
+  if (o.resume) {
+    const Checkpoint c = load_checkpoint(ckpt_path);
+    job.restore(c);
+    // A job checks its own state; the counters the loop runs on are checked here for every job.
+    if (job.iteration() < 0 || job.iteration() > kMaxCheckpointCount || job.samples_done() < 0) {
+      throw InvalidArgument("checkpoint '" + ckpt_path + "'",
+                            "iteration " + std::to_string(job.iteration()) + " or samples " +
+                                std::to_string(job.samples_done()) + " is out of range");
+    }
+    window.restore(c, job.samples_done());
+  }
   job.on_start(run_dir, o.resume);
-  auto checkpoint = [&] { save_checkpoint(ckpt_path, job.to_checkpoint()); };
-  if (!o.resume) checkpoint();
+  auto checkpoint = [&] {
+    Checkpoint c = job.to_checkpoint();
+    window.save(c);
+    save_checkpoint(ckpt_path, c);
+  };
+  if (!o.resume) {
+    // The checkpoint comes first: a run killed at any moment after it can be resumed, and one
+    // killed before it leaves at most a temporary file, which a new run into the directory
+    // removes.
+    make_run_directory(run_dir);
+    window.reset(job.samples_done());
+    checkpoint();
+  }
+  MetricsLog metrics = open_run_directory(run_dir, job.config_json(), o.resume, job.iteration());
 
   const RunCadence cad = job.cadence();
   const int64_t start_it = job.iteration();
   const int64_t start_samples = job.samples_done();
   const RunClock::time_point t0 = RunClock::now();
   RunClock::time_point last_draw = t0;
-  Window window;
-  window.reset(start_samples);
   json last_line = json::object();
   while (job.iteration() < cad.iterations) {
     if (o.before_step) o.before_step(job);
@@ -105,7 +152,7 @@ json run_training(TrainingJob& job, const std::string& run_dir, const RunOptions
     if (!line.empty()) {
       line["iteration"] = r.iteration;
       line["wall_s"] = seconds_since(t0);
-      metrics << line.dump() << '\n' << std::flush;
+      metrics.append(line);
       last_line = line;
     }
     if (r.iteration % cad.checkpoint_every == 0 || last) checkpoint();

@@ -58,7 +58,9 @@ class TrainingJob {
   // Continues from a checkpoint of the same config (errors name the field that differs).
   virtual void restore(const Checkpoint& c) = 0;
 
-  // Called once the run directory exists, before the first step.
+  // Called before the first step and before anything in run_dir is written (for a resume, after
+  // restore): a resumed job reads what else it keeps in run_dir here, so that an error leaves the
+  // directory as it was. A new run's directory may not exist yet.
   virtual void on_start(const std::string& /*run_dir*/, bool /*resume*/) {}
   // Called after each step with the metrics line the loop is about to write (empty when this
   // iteration writes none): a job adds what it measures at its own cadence (validation), and
@@ -94,8 +96,12 @@ struct RunOptions {
 //   summary.json  what the function returns: {"algorithm", "target", "backend", "iterations",
 //                 "samples", "sample_unit", "samples_per_s" (this invocation), "wall_s",
 //                 "metrics" (the last metrics line), ...job.finish()}.
-// A new run refuses a directory that holds a checkpoint; with resume the job continues from it
-// (the job must be built from the checkpoint's config, see checkpoint_config_json).
+// A new run refuses a directory that is not empty; with resume the job continues from its
+// checkpoint (the job must be built from the checkpoint's config, see checkpoint_config_json),
+// metrics.jsonl is cut back to the checkpoint's iteration and stale temporary files are removed.
+// Nothing in run_dir changes until the config, the checkpoint and the job's own files have been
+// checked. A failed metrics or checkpoint write throws Error naming the file; the last checkpoint
+// stays valid.
 nlohmann::json run_training(TrainingJob& job, const std::string& run_dir,
                             const RunOptions& options);
 

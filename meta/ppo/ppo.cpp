@@ -10,6 +10,7 @@
 
 #include <metasim/host/atomic_file.hpp>
 #include <metasim/host/checkpoint.hpp>
+#include <metasim/host/env_registry.hpp>
 #include <metasim/host/run_support.hpp>
 #include <metasim/kernels/core/error.hpp>
 #include <metasim/meta/ppo/ppo_trainer.hpp>
@@ -99,6 +100,9 @@ std::vector<AlgorithmEntry> ppo_algorithms() {
   e.name = "ppo";
   e.kind = "rl";
   e.summary = "PPO (clipped surrogate, GAE), stable-baselines3's algorithm";
+  e.check_config = [](const json& config, const std::vector<std::string>& sets) {
+    return to_json(resolve_config(config, sets));
+  };
   e.make_job = [](const json& config, const std::vector<std::string>& sets) {
     return std::unique_ptr<TrainingJob>(new PpoJob(resolve_config(config, sets)));
   };
@@ -122,7 +126,7 @@ json evaluate_command(const std::string& run_dir, const EvalRequest& request) {
                           "must be in [1, 1000000], got " + std::to_string(request.episodes));
   }
   const Checkpoint c = load_checkpoint((fs::path(run_dir) / "checkpoint").string());
-  if (c.header.value("format", "") != "metasim-ppo" || !c.header.contains("config")) {
+  if (!checkpoint_has_format(c, "metasim-ppo") || !c.header.contains("config")) {
     throw Error("'" + run_dir + "' does not hold a PPO checkpoint");
   }
   const PpoConfig config = resolve_config(c.header.at("config"), {});
@@ -130,19 +134,19 @@ json evaluate_command(const std::string& run_dir, const EvalRequest& request) {
   ObsNormalizer norm;
   const ObsNormalizer* norm_ptr = nullptr;
   if (config.normalize_obs) {
-    norm.init(static_cast<int>(c.arrays.at("obs_mean").size()), config.obs_clip);
-    norm.mean = c.arrays.at("obs_mean");
-    norm.var = c.arrays.at("obs_var");
-    norm.count = c.arrays.at("obs_count").at(0);
+    const auto obs_dim = static_cast<std::size_t>(env_spec(config.env).obs_dim);
+    norm.init(static_cast<int>(obs_dim), config.obs_clip);
+    norm.mean = checkpoint_array(c, "obs_mean", obs_dim);
+    norm.var = checkpoint_array(c, "obs_var", obs_dim);
+    norm.count = checkpoint_array(c, "obs_count", 1).front();
     norm_ptr = &norm;
   }
-  const auto it = c.arrays.find("params");
-  if (it == c.arrays.end()) throw Error("checkpoint: array 'params' missing");
   const uint64_t seed = request.seed.value_or(config.seed ^ kEvalSeedOffset);
-  const EvalResult ev = evaluate_policy(config, backend, it->second, norm_ptr, request.episodes,
-                                        seed, request.stochastic);
-  return eval_json(config, ev, "checkpoint", c.header.value("update", int64_t{0}),
-                   c.header.value("env_steps", int64_t{0}), backend, seed, request.stochastic);
+  const EvalResult ev =
+      evaluate_policy(config, backend, checkpoint_array(c, "params"), norm_ptr, request.episodes,
+                      seed, request.stochastic);
+  return eval_json(config, ev, "checkpoint", checkpoint_int(c, "update", 0, kMaxCheckpointCount, 0),
+                   checkpoint_int(c, "env_steps", 0, INT64_MAX, 0), backend, seed, request.stochastic);
 }
 
 }  // namespace metasim::ppo

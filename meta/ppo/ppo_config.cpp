@@ -33,7 +33,7 @@ Field env_field() {
   f.range = config::join(rl::ppo_env_names(), " | ");
   f.doc = "environment (Gymnasium id)";
   f.set = [](PpoConfig& c, const json& v) {
-    if (!v.is_string()) throw InvalidArgument("env", "must be an env name, got " + v.dump());
+    if (!v.is_string()) throw InvalidArgument("env", "must be an env name, got " + json_excerpt(v));
     c.env = env_spec(v.get<std::string>(), "env").name;  // throws naming "env" if unknown
   };
   f.get = [](const PpoConfig& c) { return json(c.env); };

@@ -203,8 +203,9 @@ EvalResult evaluate_policy(const PpoConfig& c, Backend backend, const std::vecto
   std::unique_ptr<rl::PpoKernels> k = make_kernels(c, backend);
   const rl::PpoShape& s = k->shape();
   if (params.size() != static_cast<std::size_t>(s.num_params())) {
-    throw Error("evaluate: " + std::to_string(params.size()) + " parameters, the " + env_name +
-                " model has " + std::to_string(s.num_params()));
+    throw InvalidArgument("params", std::to_string(params.size()) + " parameters; the " +
+                                        env_name + " model of the config has " +
+                                        std::to_string(s.num_params()));
   }
   const std::vector<float> pf = to_float(params);
   k->set_params(pf.data());
@@ -564,8 +565,8 @@ Checkpoint PpoTrainer::to_checkpoint() const {
 }
 
 void PpoTrainer::restore(const Checkpoint& c) {
-  if (c.header.value("format", "") != "metasim-ppo" || !c.header.contains("config")) {
-    throw Error("checkpoint: not a PPO checkpoint (format '" + c.header.value("format", "") + "')");
+  if (!checkpoint_has_format(c, "metasim-ppo") || !c.header.contains("config")) {
+    throw InvalidArgument("checkpoint", "not a PPO checkpoint (no \"format\": \"metasim-ppo\")");
   }
   const PpoConfig saved = resolve_config(c.header.at("config"), {});
   if (saved.env != cfg_.env) {
@@ -583,44 +584,53 @@ void PpoTrainer::restore(const Checkpoint& c) {
     throw InvalidArgument("model.activation", "the checkpoint's networks use " +
                                                   saved.activation + ", not " + cfg_.activation);
   }
-  auto get = [&](const char* name) -> const std::vector<double>& {
-    const auto it = c.arrays.find(name);
-    if (it == c.arrays.end()) throw Error(std::string("checkpoint: array '") + name + "' missing");
-    return it->second;
-  };
-  const std::vector<double>& p = get("params");
-  if (p.size() != params_.size()) {
-    throw Error("checkpoint: " + std::to_string(p.size()) + " parameters, expected " +
-                std::to_string(params_.size()));
+  // Everything is checked before anything changes (the env snapshot's arrays by env_.restore).
+  const std::vector<double>& p = checkpoint_array(c, "params", params_.size());
+  const std::vector<double>& m = checkpoint_array(c, "optimizer_m", params_.size());
+  const std::vector<double>& v = checkpoint_array(c, "optimizer_v", params_.size());
+  const std::vector<double>& mean = checkpoint_array(c, "obs_mean", norm_.mean.size());
+  const std::vector<double>& var = checkpoint_array(c, "obs_var", norm_.var.size());
+  const std::vector<double>& count = checkpoint_array(c, "obs_count", 1);
+  const std::vector<double>& recent = checkpoint_array(c, "recent_returns");
+  const int64_t steps = checkpoint_int(c, "optimizer_steps", 0, kMaxCheckpointCount, 0);
+  const int64_t update = checkpoint_int(c, "update", 0, kMaxCheckpointCount, 0);
+  const int64_t env_steps = checkpoint_int(c, "env_steps", 0, INT64_MAX, 0);
+  const auto act_step =
+      static_cast<uint32_t>(checkpoint_int(c, "act_step", 0, UINT32_MAX, int64_t{0}));
+  for (double x : var) {
+    if (x < 0) throw InvalidArgument("checkpoint: array 'obs_var'", "holds a negative variance");
   }
-  params_ = p;
-  opt_.restore(get("optimizer_m"), get("optimizer_v"), c.header.value("optimizer_steps", 0LL));
-  if (get("obs_mean").size() != norm_.mean.size() || get("obs_var").size() != norm_.var.size()) {
-    throw Error("checkpoint: observation statistics have the wrong size");
-  }
-  norm_.mean = get("obs_mean");
-  norm_.var = get("obs_var");
-  norm_.count = get("obs_count").at(0);
-  recent_returns_ = get("recent_returns");
-  update_ = c.header.value("update", 0LL);
-  env_steps_ = c.header.value("env_steps", 0LL);
-  act_step_ = c.header.value("act_step", 0u);
-  if (c.header.contains("env_seed")) {
-    EnvSnapshot env;
+  if (count.front() < 0) throw InvalidArgument("checkpoint: array 'obs_count'", "is negative");
+  const bool has_env = c.header.contains("env_seed");
+  EnvSnapshot env;
+  std::vector<double> ep;
+  if (has_env) {
     env.env = cfg_.env;
-    env.seed = c.header.at("env_seed").get<uint64_t>();
-    env.steps_taken = c.header.at("env_steps_taken").get<uint32_t>();
+    env.seed = checkpoint_uint64(c, "env_seed");
+    env.steps_taken = static_cast<uint32_t>(checkpoint_int(c, "env_steps_taken", 0, UINT32_MAX));
     const std::string prefix = kEnvArrayPrefix;
     for (const auto& [name, values] : c.arrays) {
-      if (name.compare(0, prefix.size(), prefix) == 0)
-        env.arrays[name.substr(prefix.size())] = values;
+      if (name.compare(0, prefix.size(), prefix) == 0) {
+        env.arrays[name.substr(prefix.size())] = checkpoint_array(c, name.c_str());
+      }
     }
-    const std::vector<double>& ep = get("episode_returns");
+    ep = checkpoint_array(c, "episode_returns");
     if (ep.size() != ep_return_.size()) {
       throw InvalidArgument("n_envs", "the checkpoint holds " + std::to_string(ep.size()) +
                                           " env instances, the config " +
                                           std::to_string(ep_return_.size()));
     }
+  }
+  params_ = p;
+  opt_.restore(m, v, steps);
+  norm_.mean = mean;
+  norm_.var = var;
+  norm_.count = count.front();
+  recent_returns_ = recent;
+  update_ = update;
+  env_steps_ = env_steps;
+  act_step_ = act_step;
+  if (has_env) {
     env_.restore(env);
     ep_return_ = ep;
   } else {

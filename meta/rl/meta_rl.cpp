@@ -170,15 +170,11 @@ Checkpoint MetaRlTrainer::to_checkpoint() const {
 
 namespace {
 RlConfig checkpoint_config(const Checkpoint& c) {
-  if (c.header.value("format", "") != "metasim-meta-rl" || !c.header.contains("config")) {
-    throw Error("checkpoint: not a meta-RL checkpoint (no meta-RL config in its header)");
+  if (!checkpoint_has_format(c, "metasim-meta-rl") || !c.header.contains("config")) {
+    throw InvalidArgument("checkpoint",
+                          "not a meta-RL checkpoint (no \"format\": \"metasim-meta-rl\" and config)");
   }
   return resolve_rl_config(c.header.at("config"), {});
-}
-const std::vector<double>& array_of(const Checkpoint& c, const char* name) {
-  const auto it = c.arrays.find(name);
-  if (it == c.arrays.end()) throw Error(std::string("checkpoint: array '") + name + "' missing");
-  return it->second;
 }
 }  // namespace
 
@@ -193,16 +189,17 @@ void MetaRlTrainer::restore(const Checkpoint& c) {
                                                ") differs from the config's (" +
                                                describe(model_of(cfg_)) + ")");
   }
-  const std::vector<double>& p = array_of(c, "policy_params");
-  if (p.size() != theta_.size()) {
-    throw Error("checkpoint: " + std::to_string(p.size()) + " parameters, expected " +
-                std::to_string(theta_.size()));
-  }
+  // Everything is checked before anything changes.
+  const std::vector<double>& p = checkpoint_array(c, "policy_params", theta_.size());
+  const std::vector<double>& m = checkpoint_array(c, "optimizer_m", theta_.size());
+  const std::vector<double>& v = checkpoint_array(c, "optimizer_v", theta_.size());
+  const int64_t steps = checkpoint_int(c, "optimizer_steps", 0, kMaxCheckpointCount, 0);
+  const int64_t iteration = checkpoint_int(c, "iteration", 0, kMaxCheckpointCount, 0);
+  const int64_t env_steps = checkpoint_int(c, "env_steps", 0, INT64_MAX, 0);
   theta_ = p;
-  opt_.restore(array_of(c, "optimizer_m"), array_of(c, "optimizer_v"),
-               c.header.value("optimizer_steps", 0LL));
-  iteration_ = c.header.value("iteration", 0LL);
-  env_steps_ = c.header.value("env_steps", 0LL);
+  opt_.restore(m, v, steps);
+  iteration_ = iteration;
+  env_steps_ = env_steps;
 }
 
 void SelectedModel::offer(const MetaRlTrainer& trainer, const std::vector<double>& params,
@@ -225,8 +222,8 @@ void SelectedModel::restore(const std::string& run_dir) {
   const std::string path = (std::filesystem::path(run_dir) / name).string();
   if (!std::filesystem::exists(path)) return;
   const Checkpoint c = load_checkpoint(path);
-  iteration = c.header.value("iteration", int64_t{-1});
-  score = c.header.value("score", -std::numeric_limits<double>::infinity());
+  iteration = checkpoint_int(c, "iteration", 0, kMaxCheckpointCount);
+  score = checkpoint_real(c, "score", std::nullopt);
 }
 
 MetaRlJob::MetaRlJob(const RlConfig& config)
@@ -254,7 +251,10 @@ void MetaRlJob::on_start(const std::string& run_dir, bool resume) {
 StepReport MetaRlJob::step() {
   const std::vector<double> sampled = trainer_.params();
   const RlIterationStats st = trainer_.step();
-  best_train_.offer(trainer_, sampled, st.iteration - 1, st.return_after, run_dir_);
+  // A job stepped outside a run (timed by `metasim bench train`) has no directory to save into.
+  if (!run_dir_.empty()) {
+    best_train_.offer(trainer_, sampled, st.iteration - 1, st.return_after, run_dir_);
+  }
   StepReport r;
   r.iteration = st.iteration;
   r.samples = st.env_steps;
@@ -316,6 +316,9 @@ std::vector<AlgorithmEntry> meta_rl_algorithms() {
     e.summary = name == "maml-trpo"   ? "MAML-RL, second order, TRPO outer step"
                 : name == "fomaml-rl" ? "first-order MAML-RL, Adam outer step"
                                       : "Reptile on RL tasks, Adam outer step";
+    e.check_config = [](const json& config, const std::vector<std::string>& sets) {
+      return to_json(resolve_rl_config(config, sets));
+    };
     e.make_job = [](const json& config, const std::vector<std::string>& sets) {
       return std::unique_ptr<TrainingJob>(new MetaRlJob(resolve_rl_config(config, sets)));
     };
@@ -346,7 +349,7 @@ std::vector<double> evaluate_adaptation(const RlConfig& c, const std::vector<dou
                                         int tasks, int steps, uint64_t seed,
                                         const std::string& backend, int trajectories,
                                         AdaptationSamples* samples) {
-  require_positive("tasks", tasks);
+  require_in_range("tasks", tasks, 1, 100000);
   if (trajectories < 0 || trajectories > 100000) {
     throw InvalidArgument("paths", "must be in [0, 100000] (0: the run's trajectories), got " +
                                        std::to_string(trajectories));
@@ -358,6 +361,12 @@ std::vector<double> evaluate_adaptation(const RlConfig& c, const std::vector<dou
   }
   auto engine = make_rl_engine(model_of(c), parse_backend(backend, "backend"),
                                parse_precision(c.precision, "precision"));
+  if (theta.size() != static_cast<std::size_t>(engine->num_params())) {
+    throw InvalidArgument("policy_params", std::to_string(theta.size()) +
+                                               " parameters; the config's policy (" +
+                                               describe(model_of(c)) + ") has " +
+                                               std::to_string(engine->num_params()));
+  }
   RlSampling s;
   s.seed = seed;
   s.gamma = c.gamma;
@@ -419,7 +428,7 @@ json evaluate_command(const std::string& run_dir, const EvalRequest& request) {
     }
     cfg.sampler_budget = request.sampler;
   }
-  const std::vector<double>& theta = array_of(c, "policy_params");
+  const std::vector<double>& theta = checkpoint_array(c, "policy_params");
   const Clock::time_point t0 = Clock::now();
   const uint64_t given_seed = request.seed ? *request.seed : cfg.seed;
   const uint64_t seed = held_out_seed(given_seed);
@@ -431,7 +440,7 @@ json evaluate_command(const std::string& run_dir, const EvalRequest& request) {
               {"kind", "meta-rl"},
               {"target", cfg.env},
               {"checkpoint", name},
-              {"iteration", c.header.value("iteration", int64_t{0})},
+              {"iteration", checkpoint_int(c, "iteration", 0, kMaxCheckpointCount, 0)},
               {"backend", to_string(parse_backend(request.backend, "backend"))},
               {"seed", given_seed},
               {"score",

@@ -42,7 +42,7 @@ Field inner_lr_field() {
       "last one repeats)";
   f.set = [](RlConfig& c, const json& v) {
     if (v.is_number() && !(v.get<double>() >= 0.0 && v.get<double>() <= 10.0)) {
-      throw InvalidArgument("inner.lr", "must be in [0, 10], got " + v.dump());
+      throw InvalidArgument("inner.lr", "must be in [0, 10], got " + json_excerpt(v));
     }
     c.inner_lr = parse_rates("inner.lr", v.is_number() ? json::array({v}) : v);
   };
@@ -73,7 +73,7 @@ Field env_field() {
       "registered with register_meta_rl_family)";
   f.doc = "task family";
   f.set = [](RlConfig& c, const json& v) {
-    const std::string got = v.is_string() ? v.get<std::string>() : v.dump();
+    const std::string got = v.is_string() ? v.get<std::string>() : json_excerpt(v);
     const std::vector<std::string> names = rl_env_names();
     if (v.is_string() && std::find(names.begin(), names.end(), got) != names.end()) {
       c.env = got;
@@ -234,7 +234,7 @@ std::vector<double> parse_rates(const std::string& field, const json& v) {
   }
   if (!ok)
     throw InvalidArgument(field, "must be 1 to " + std::to_string(kMaxInnerSteps) +
-                                     " numbers in [0, 10], got " + v.dump());
+                                     " numbers in [0, 10], got " + json_excerpt(v));
   return r;
 }
 
