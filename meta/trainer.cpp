@@ -231,11 +231,14 @@ EvalResult evaluate(const TrainConfig& config, const std::vector<double>& meta_p
   const AlgorithmInfo& algo = algorithm_info(config.algorithm);
   auto engine = make_meta_engine(model_of(config), parse_backend(o.backend, "backend"),
                                  parse_precision(config.precision, "precision"));
-  if (meta_params.size() != static_cast<std::size_t>(engine->num_params())) {
+  // Meta-SGD keeps a learning rate per parameter after the parameters.
+  const std::size_t expected = static_cast<std::size_t>(engine->num_params()) *
+                               (algo.rate == RateKind::kPerParameter ? 2 : 1);
+  if (meta_params.size() != expected) {
     throw InvalidArgument("meta_params", std::to_string(meta_params.size()) +
-                                             " parameters; the config's model (" +
-                                             describe(model_of(config)) + ") has " +
-                                             std::to_string(engine->num_params()));
+                                             " values; " + config.algorithm + " on the config's "
+                                             "model (" + describe(model_of(config)) + ") has " +
+                                             std::to_string(expected));
   }
   BatchRequest req;
   req.shape = BatchShape{MetaMode::kEvaluate,
