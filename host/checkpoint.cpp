@@ -3,7 +3,6 @@
 #include <metasim/host/checkpoint.hpp>
 
 #include <bit>
-#include <climits>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>

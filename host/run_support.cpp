@@ -175,10 +175,9 @@ void MetricsLog::append(const nlohmann::json& line) {
     if (w < 0 && errno == EINTR) continue;
     if (w <= 0) {
       const int err = w < 0 ? errno : ENOSPC;
-      // Leave no cut line behind: the log ends with the last whole line, as a reader expects.
-      if (::ftruncate(fd_, st.st_size) != 0) {
-        // The resumed run drops the cut line when it reopens the log.
-      }
+      // Leave no cut line behind: the log ends with the last whole line, as a reader expects. If
+      // even that fails, the resumed run drops the cut line when it reopens the log.
+      [[maybe_unused]] const int truncated = ::ftruncate(fd_, st.st_size);
       write_failed(path_, "write", err);
     }
     done += static_cast<std::size_t>(w);
@@ -192,9 +191,8 @@ void make_run_directory(const std::string& run_dir) {
   remove_stale_temporaries(run_dir);
 }
 
-MetricsLog open_run_directory(const std::string& run_dir, const nlohmann::json& config,
-                              bool resume, int64_t keep_through) {
-  make_run_directory(run_dir);
+MetricsLog open_run_directory(const std::string& run_dir, const nlohmann::json& config, bool resume,
+                              int64_t keep_through) {
   write_file_atomically((fs::path(run_dir) / "config.json").string(), config.dump(2) + "\n");
   return MetricsLog((fs::path(run_dir) / "metrics.jsonl").string(), resume, keep_through);
 }

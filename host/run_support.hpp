@@ -62,8 +62,8 @@ class MetricsLog {
 // Creates run_dir (and its parents) and removes stale temporaries. Throws Error naming the path.
 void make_run_directory(const std::string& run_dir);
 
-// Creates run_dir, removes stale temporaries, writes run_dir/config.json atomically and opens
-// run_dir/metrics.jsonl (see MetricsLog). Throws Error naming the path on failure.
+// Writes run_dir/config.json atomically and opens run_dir/metrics.jsonl (see MetricsLog) in a
+// directory make_run_directory has prepared. Throws Error naming the path on failure.
 MetricsLog open_run_directory(const std::string& run_dir, const nlohmann::json& config,
                               bool resume, int64_t keep_through);
 

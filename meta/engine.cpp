@@ -4,6 +4,7 @@
 #include <metasim/meta/engine.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <type_traits>
 
@@ -38,6 +39,39 @@ class EngineImpl final : public MetaEngine {
   std::string can_implement(const BatchShape& shape) const override {
     const MetaBatchArgs<T> a = shape_args(shape);
     return ops_.can_implement(a);
+  }
+
+  double bytes_for(const BatchShape& shape) const override {
+    const MetaBatchArgs<T> a = shape_args(shape);
+    // The sizes run() gives its buffers, in double so that any shape gives a figure.
+    const double tasks = a.num_tasks;
+    const bool grads = a.mode != MetaMode::kEvaluate;
+    const double rows = grads ? meta_grad_rows(a, n_params_) : 0;
+    const double n_meta = a.rate == RateKind::kPerParameter ? 2.0 * n_params_ : n_params_;
+    const double status_slots = std::ceil(tasks * sizeof(int32_t) / sizeof(T));
+    const double trajectory = a.mode == MetaMode::kSecondOrder && a.inner_steps >= 2
+                                  ? tasks * (a.inner_steps - 1) * n_params_
+                                  : 0.0;
+    double reals = n_meta + rows + 2 * tasks + status_slots + trajectory;
+    double other = 0;
+    if (backend_ == Backend::kCuda) {
+      if (grads) reals += rows * tasks;
+#if METASIM_HAS_CUDA
+      if (grads) {
+        other +=
+            static_cast<double>(cuda::reduce_temp_bytes<T>(static_cast<int>(rows), a.num_tasks));
+      }
+#endif
+    } else {
+      other += sizeof(double) * (ops_.scratch_bytes(a, cpu_threads()) / sizeof(double) + 1.0);
+    }
+    return sizeof(T) * reals + other;
+  }
+
+  std::size_t allocated_bytes() const override {
+    return sizeof(T) *
+               (params_.size() + task_grads_.size() + results_.size() + trajectory_.size()) +
+           reduce_temp_.size() + sizeof(double) * scratch_.size();
   }
 
   void run(const BatchRequest& req, BatchResult& out) override {

@@ -67,6 +67,12 @@ class MetaEngine {
   virtual Precision precision() const = 0;
   // "" when batches of this shape can run here; otherwise what does not fit (can_implement).
   virtual std::string can_implement(const BatchShape& shape) const = 0;
+  // Bytes run() allocates for batches of this shape (the backend's buffers and the CPU's task
+  // scratch), on the host for the CPU backend and on the device for CUDA; checked against the
+  // available memory before a run or an evaluation allocates.
+  virtual double bytes_for(const BatchShape& shape) const = 0;
+  // Bytes of those buffers allocated now (they only grow).
+  virtual std::size_t allocated_bytes() const = 0;
   // One fused launch and the reduction over its tasks. Throws Error on a backend failure.
   virtual void run(const BatchRequest& request, BatchResult& result) = 0;
 };

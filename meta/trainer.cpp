@@ -13,6 +13,7 @@
 #include <vector>
 
 #include <metasim/host/atomic_file.hpp>
+#include <metasim/host/memory.hpp>
 #include <metasim/host/run_support.hpp>
 #include <metasim/kernels/core/error.hpp>
 #include <metasim/kernels/core/philox.hpp>
@@ -37,10 +38,23 @@ struct FieldName {
   const char* user;
 };
 
+// Also refuses a shape whose buffers would not fit in the backend's memory, naming the field that
+// `names` maps num_tasks to.
 void require_fits(const MetaEngine& e, const BatchShape& shape,
                   std::initializer_list<FieldName> names) {
   const std::string why = e.can_implement(shape);
-  if (why.empty()) return;
+  if (why.empty()) {
+    std::string tasks_field = "num_tasks";
+    for (const FieldName& f : names) {
+      if (tasks_field == f.launcher) tasks_field = f.user;
+    }
+    require_memory(e.backend(), tasks_field, e.bytes_for(shape),
+                   std::to_string(shape.num_tasks) + " tasks of " + std::to_string(e.num_params()) +
+                       " parameters, " + std::to_string(shape.inner_steps) + " inner steps, " +
+                       std::to_string(shape.support) + " support and " +
+                       std::to_string(shape.query) + " query points");
+    return;
+  }
   const std::size_t colon = why.find(": ");
   std::string field = colon == std::string::npos ? "batch" : why.substr(0, colon);
   for (const FieldName& f : names) {
@@ -161,8 +175,9 @@ Checkpoint Trainer::to_checkpoint() const {
 
 TrainConfig checkpoint_config(const Checkpoint& c) {
   if (!checkpoint_has_format(c, "metasim-meta") || !c.header.contains("config")) {
-    throw InvalidArgument("checkpoint",
-                          "not a meta-learning checkpoint (no \"format\": \"metasim-meta\" and config)");
+    throw InvalidArgument(
+        "checkpoint",
+        "not a meta-learning checkpoint (no \"format\": \"metasim-meta\" and config)");
   }
   return resolve_config(c.header.at("config"), {});
 }
@@ -235,10 +250,11 @@ EvalResult evaluate(const TrainConfig& config, const std::vector<double>& meta_p
   const std::size_t expected = static_cast<std::size_t>(engine->num_params()) *
                                (algo.rate == RateKind::kPerParameter ? 2 : 1);
   if (meta_params.size() != expected) {
-    throw InvalidArgument("meta_params", std::to_string(meta_params.size()) +
-                                             " values; " + config.algorithm + " on the config's "
-                                             "model (" + describe(model_of(config)) + ") has " +
-                                             std::to_string(expected));
+    throw InvalidArgument("meta_params",
+                          std::to_string(meta_params.size()) + " values; " + config.algorithm +
+                              " on the config's "
+                              "model (" +
+                              describe(model_of(config)) + ") has " + std::to_string(expected));
   }
   BatchRequest req;
   req.shape = BatchShape{MetaMode::kEvaluate,

@@ -19,6 +19,10 @@
 #include <metasim/host/run_support.hpp>
 #include <metasim/kernels/core/error.hpp>
 #include <metasim/meta/algorithms.hpp>
+#include <metasim/meta/engine.hpp>
+#include <metasim/meta/rl/meta_rl.hpp>
+#include <metasim/meta/rl/rl_config.hpp>
+#include <metasim/meta/trainer.hpp>
 
 #include "test_support.hpp"
 
@@ -84,7 +88,9 @@ TEST(ConfigInput_Bounds, SetValuesAndFilesNameTheField) {
     EXPECT_FALSE(contains(m, "json.exception")) << m;
   }
   m = invalid_argument_of(
-      [] { check_config(json{{"algorithm", "ppo"}}, {"n_steps=99999999999999999999"}); },
+      [] {
+        check_config(json{{"algorithm", "ppo"}}, {"n_steps=99999999999999999999"});
+      },
       "n_steps");
   EXPECT_FALSE(contains(m, "9223372036854775807")) << m;
   m = invalid_argument_of([] { check_config(json::object(), {"description=\xff\xfe"}); },
@@ -105,8 +111,8 @@ TEST(ReplayInput_Bounds, DeepAndHugeValuesNameTheTraceField) {
   std::string m = invalid_argument_of(
       [] {
         replay_trace_from_json(
-            parse_json_input("{\"env\": \"CartPole-v1\", \"episodes\": [{\"state\": " +
-                                 nested(60) + ", \"actions\": []}]}",
+            parse_json_input("{\"env\": \"CartPole-v1\", \"episodes\": [{\"state\": " + nested(60) +
+                                 ", \"actions\": []}]}",
                              "trace"),
             "trace");
       },
@@ -245,7 +251,8 @@ TEST(Cli_ExitStatus, ParseErrorsAreBadInput) {
   }
   EXPECT_EQ(run_cli("--help").status, 0);
   EXPECT_EQ(run_cli("train --help").status, 0);
-  const auto deep = run_cli("train --out " + temp_path("deep_run") + " --set seed=" + nested(45000));
+  const auto deep =
+      run_cli("train --out " + temp_path("deep_run") + " --set seed=" + nested(45000));
   EXPECT_EQ(deep.status, 2) << deep.output.substr(0, 400);
   EXPECT_FALSE(fs::exists(temp_path("deep_run")));
 }
@@ -256,7 +263,93 @@ TEST(Memory_Requests, OversizedBatchIsRefusedBeforeAllocation) {
   const auto r = run_cli("rollout --env CartPole-v1 --num-envs 2000000000 --steps 1");
   EXPECT_EQ(r.status, 2) << r.output;
   EXPECT_TRUE(contains(r.output, "metasim: invalid input: num_envs: needs")) << r.output;
-  EXPECT_TRUE(contains(r.output, "GiB available")) << r.output;
+  EXPECT_TRUE(contains(r.output, "GiB are ")) << r.output;
+}
+
+// The address-space limit counts: 6 x 10^7 CartPole instances (about 6 GiB) fit in the machine's
+// memory but not under ulimit -v 4 GiB, where the allocation would fail (once exit 1, "out of
+// memory").
+TEST(Memory_Requests, AddressSpaceLimitIsCounted) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "AddressSanitizer maps terabytes of shadow memory, so ulimit -v cannot apply";
+#else
+  const auto r =
+      run_cli("rollout --env CartPole-v1 --num-envs 60000000 --steps 1", "ulimit -v 4194304 && ");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_TRUE(contains(r.output, "metasim: invalid input: num_envs: needs")) << r.output;
+  EXPECT_TRUE(contains(r.output, "address-space limit (ulimit -v)")) << r.output;
+#endif
+}
+
+// The trainers refuse batches whose buffers cannot fit, by the config field, before the run
+// directory exists (once std::bad_alloc after 18.8 GB, or an OOM kill). The sizes are within each
+// field's range and need hundreds of GiB or more.
+TEST(Memory_Requests, TrainersRefuseBatchesBeyondMemoryByField) {
+  struct Case {
+    const char* args;
+    const char* field;
+  };
+  for (const Case& c : {
+           Case{"maml-rl-nav2d.json --set algorithm=maml-trpo --set meta_batch=1048576",
+                "meta_batch"},
+           Case{"reptile-rl-nav2d.json --set meta_batch=1048576", "meta_batch"},
+           Case{"maml-sinusoid.json --set meta_batch=1048576 --set inner.steps=1000", "meta_batch"},
+           Case{"ppo-cartpole.json --set n_envs=1024 --set n_steps=1048576 "
+                "--set total_timesteps=1073741824",
+                "n_steps"},
+       }) {
+    const std::string out = temp_path("oversized_run");
+    const auto r = run_cli(std::string("train --config " METASIM_SOURCE_DIR "/configs/") + c.args +
+                           " --out " + out);
+    EXPECT_EQ(r.status, 2) << c.args << "\n" << r.output;
+    EXPECT_TRUE(contains(r.output,
+                         (std::string("metasim: invalid input: ") + c.field + ": needs ").c_str()))
+        << c.args << "\n"
+        << r.output;
+    EXPECT_TRUE(contains(r.output, "GiB of host memory")) << r.output;
+    EXPECT_FALSE(fs::exists(out)) << c.args;
+  }
+  // Evaluation names its own option.
+  const rl::RlConfig cfg = rl::resolve_rl_config(json::object(), {"backend=cpu"});
+  auto engine = rl::make_rl_engine(rl::model_of(cfg), Backend::kCpu, Precision::kFloat);
+  const std::vector<double> theta =
+      rl::initial_policy_params(cfg, engine->layer_sizes(), engine->discrete());
+  invalid_argument_of(
+      [&] { rl::evaluate_adaptation(cfg, theta, 1024, 1, 1, "cpu", 100000, nullptr); }, "paths");
+}
+
+// The figure the check compares is what the engines then allocate: exactly, for the shapes that
+// use every buffer (several inner steps, a per-parameter rate, a path budget, both precisions).
+TEST(Memory_Requests, EstimatesEqualTheBytesTheEnginesAllocate) {
+  for (const Precision p : {Precision::kFloat, Precision::kDouble}) {
+    for (const char* budget : {"paths", "transitions"}) {
+      const rl::RlConfig cfg = rl::resolve_rl_config(
+          json::object(), {"backend=cpu", "meta_batch=3", "trajectories=4", "horizon=7",
+                           "inner.steps=2", std::string("sampler.budget=") + budget});
+      auto engine = rl::make_rl_engine(rl::model_of(cfg), Backend::kCpu, p);
+      const rl::RlShape shape = rl::rl_shape(cfg, 3, 4, 2);
+      const double estimate = engine->bytes_for(shape);
+      engine->configure(shape);
+      EXPECT_EQ(estimate, static_cast<double>(engine->allocated_bytes())) << budget;
+      EXPECT_GT(estimate, 0.0);
+    }
+    for (const char* algorithm : {"maml", "metasgd", "fomaml"}) {
+      const meta::TrainConfig cfg = meta::resolve_config(
+          json::object(),
+          {"backend=cpu", std::string("algorithm=") + algorithm, "meta_batch=5", "inner.steps=3"});
+      auto engine = meta::make_meta_engine(
+          meta::ModelSpec{cfg.task_family, cfg.hidden, cfg.activation}, Backend::kCpu, p);
+      const meta::AlgorithmInfo& info = meta::algorithm_info(algorithm);
+      std::vector<double> params = meta::initial_meta_params(cfg, engine->layer_sizes());
+      meta::BatchRequest req;
+      req.shape = meta::BatchShape{info.mode, info.rate, 5, cfg.shots, cfg.query, 3};
+      req.meta_params = &params;
+      const double estimate = engine->bytes_for(req.shape);
+      meta::BatchResult out;
+      engine->run(req, out);
+      EXPECT_EQ(estimate, static_cast<double>(engine->allocated_bytes())) << algorithm;
+    }
+  }
 }
 
 // A metrics write that fails (here: /dev/full, a device that is always full) throws an Error that

@@ -21,8 +21,9 @@ struct CliRun {
 };
 
 // Runs `metasim <args>` (the binary the tests were built with) and collects its output.
-inline CliRun run_cli(const std::string& args) {
-  const std::string cmd = std::string(METASIM_CLI_PATH) + " " + args + " 2>&1";
+// `shell_prefix` runs first in the same shell (e.g. "ulimit -v 4194304 && ").
+inline CliRun run_cli(const std::string& args, const std::string& shell_prefix = "") {
+  const std::string cmd = shell_prefix + std::string(METASIM_CLI_PATH) + " " + args + " 2>&1";
   CliRun r{-1, ""};
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) return r;

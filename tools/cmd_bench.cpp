@@ -40,11 +40,22 @@ std::string device_text(Backend backend) {
                                    : std::to_string(cpu_threads()) + " CPU threads";
 }
 
+constexpr long long kMaxBenchIterations = 1000000000;
+
+void check_iterations(long long iterations, long long warmup) {
+  if (iterations < 1 || iterations > kMaxBenchIterations) {
+    throw InvalidArgument("iterations",
+                          "must be in [1, 1000000000], got " + std::to_string(iterations));
+  }
+  if (warmup < 0 || warmup > kMaxBenchIterations) {
+    throw InvalidArgument("warmup", "must be in [0, 1000000000], got " + std::to_string(warmup));
+  }
+}
+
 // Trains `warmup` untimed and `iterations` timed steps of an algorithm's job.
 nlohmann::json time_training(const nlohmann::json& config, const std::vector<std::string>& sets,
                              long long warmup, long long iterations) {
-  require_positive("iterations", iterations);
-  if (warmup < 0) throw InvalidArgument("warmup", "must be at least 0");
+  check_iterations(iterations, warmup);
   const std::string algorithm = config_algorithm(config, sets);
   const std::unique_ptr<TrainingJob> job = algorithm_entry(algorithm).make_job(config, sets);
   for (long long i = 0; i < warmup; ++i) job->step();
@@ -242,8 +253,7 @@ void add_bench_command(CLI::App& app) {
   cmd->add_flag("--json", opt->json, "print one JSON object");
   cmd->callback([opt] {
     using namespace metasim::meta;
-    require_positive("iterations", opt->iterations);
-    if (opt->warmup < 0) throw InvalidArgument("warmup", "must be at least 0");
+    check_iterations(opt->iterations, opt->warmup);
     const Backend backend = parse_backend(opt->backend, "backend");
     nlohmann::json results = nlohmann::json::array();
     const std::string hidden = nlohmann::json(opt->hidden).dump();

@@ -50,18 +50,17 @@ struct Window {
     reset(samples);
     if (!c.header.contains("run_window")) return;  // written before windows were saved
     const json& w = c.header["run_window"];
-    bool ok = w.is_object() && w.contains("sums") && w["sums"].is_object() &&
-              w.contains("steps") && w["steps"].is_number_unsigned() &&
-              w["steps"].get<uint64_t>() < (uint64_t{1} << 53);
+    bool ok = w.is_object() && w.contains("sums") && w["sums"].is_object() && w.contains("steps") &&
+              w["steps"].is_number_unsigned() && w["steps"].get<uint64_t>() < (uint64_t{1} << 53);
     if (ok) {
       for (const auto& [k, v] : w["sums"].items()) {
         ok = ok && v.is_number() && std::isfinite(v.get<double>());
       }
     }
     if (!ok) {
-      throw InvalidArgument("checkpoint: run_window",
-                            "must be {\"sums\": {name: finite number}, \"steps\": count}, got " +
-                                json_excerpt(w));
+      throw InvalidArgument(
+          "checkpoint: run_window",
+          "must be {\"sums\": {name: finite number}, \"steps\": count}, got " + json_excerpt(w));
     }
     sums = w["sums"];
     steps = w["steps"].get<int64_t>();
@@ -115,11 +114,12 @@ json run_training(TrainingJob& job, const std::string& run_dir, const RunOptions
     window.save(c);
     save_checkpoint(ckpt_path, c);
   };
+  // Everything a resume reads has been checked by now, so the stale temporaries can go.
+  make_run_directory(run_dir);
   if (!o.resume) {
     // The checkpoint comes first: a run killed at any moment after it can be resumed, and one
     // killed before it leaves at most a temporary file, which a new run into the directory
     // removes.
-    make_run_directory(run_dir);
     window.reset(job.samples_done());
     checkpoint();
   }

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include <metasim/host/env_registry.hpp>
+#include <metasim/host/memory.hpp>
 #include <metasim/kernels/core/error.hpp>
 #include <metasim/kernels/core/philox.hpp>
 #include <metasim/kernels/rl/returns.hpp>
@@ -203,8 +204,8 @@ EvalResult evaluate_policy(const PpoConfig& c, Backend backend, const std::vecto
   std::unique_ptr<rl::PpoKernels> k = make_kernels(c, backend);
   const rl::PpoShape& s = k->shape();
   if (params.size() != static_cast<std::size_t>(s.num_params())) {
-    throw InvalidArgument("params", std::to_string(params.size()) + " parameters; the " +
-                                        env_name + " model of the config has " +
+    throw InvalidArgument("params", std::to_string(params.size()) + " parameters; the " + env_name +
+                                        " model of the config has " +
                                         std::to_string(s.num_params()));
   }
   const std::vector<float> pf = to_float(params);
@@ -259,9 +260,34 @@ EvalResult evaluate_policy(const PpoConfig& c, Backend backend, const std::vecto
 
 // ---- trainer
 
+namespace {
+
+// Host bytes of the trainer's rollout buffers (n_envs x n_steps samples: observation, action,
+// four floats, two flags, advantage and return, a shuffle index) and minibatch buffers; the
+// batched env checks its own.
+double rollout_bytes(const PpoConfig& c) {
+  const EnvSpec& s = env_spec(c.env);
+  const double n = static_cast<double>(c.n_envs) * c.n_steps;
+  const double b = std::min<double>(c.batch_size, n);
+  return n * (sizeof(float) * (s.obs_dim + s.action_dim + 4.0) + 2.0 + 2.0 * sizeof(double) +
+              sizeof(int)) +
+         b * (sizeof(float) * (s.obs_dim + s.action_dim + 3.0) + sizeof(rl::PpoSampleTerms<float>));
+}
+
+// The backend, once the rollout is known to fit in the host's memory.
+Backend checked_backend(const PpoConfig& c) {
+  const Backend backend = parse_backend(c.backend, "backend");
+  require_host_memory("n_steps", rollout_bytes(c),
+                      "rollouts of " + std::to_string(c.n_envs) + " envs x " +
+                          std::to_string(c.n_steps) + " steps (n_envs x n_steps)");
+  return backend;
+}
+
+}  // namespace
+
 PpoTrainer::PpoTrainer(const PpoConfig& config)
     : cfg_(config),
-      backend_(parse_backend(config.backend, "backend")),
+      backend_(checked_backend(config)),
       kernels_(make_kernels(config, backend_)),
       env_(config.env, config.n_envs, backend_) {
   const rl::PpoShape& s = kernels_->shape();
@@ -581,8 +607,8 @@ void PpoTrainer::restore(const Checkpoint& c) {
                                               nlohmann::json(cfg_.hidden).dump());
   }
   if (saved.activation != cfg_.activation) {
-    throw InvalidArgument("model.activation", "the checkpoint's networks use " +
-                                                  saved.activation + ", not " + cfg_.activation);
+    throw InvalidArgument("model.activation", "the checkpoint's networks use " + saved.activation +
+                                                  ", not " + cfg_.activation);
   }
   // Everything is checked before anything changes (the env snapshot's arrays by env_.restore).
   const std::vector<double>& p = checkpoint_array(c, "params", params_.size());

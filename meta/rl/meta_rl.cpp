@@ -11,6 +11,7 @@
 #include <limits>
 
 #include <metasim/host/atomic_file.hpp>
+#include <metasim/host/memory.hpp>
 #include <metasim/host/run_support.hpp>
 #include <metasim/kernels/core/error.hpp>
 #include <metasim/kernels/core/philox.hpp>
@@ -52,6 +53,19 @@ std::string config_reference() { return rl_config_reference(); }
 uint64_t held_out_seed(uint64_t seed) { return seed + kHeldOutSeedOffset; }
 uint64_t validation_seed(uint64_t seed) { return seed + kValidationSeedOffset; }
 
+// Refuses a batch shape whose buffers (and `held` bytes the run keeps beside them) would not fit
+// where the engine allocates them, naming `field` and every factor of the size.
+void check_rl_memory(const RlEngine& engine, const RlShape& s, std::string_view field,
+                     double held = 0.0) {
+  const std::string what =
+      std::to_string(s.num_tasks) + " tasks x " + std::to_string(s.trajectories) + " paths x " +
+      std::to_string(s.horizon) + " steps x " + std::to_string(s.inner_steps + 1) +
+      " sampling stages (tasks x paths x horizon x (inner steps + 1))" +
+      (s.max_paths_ratio > 0 ? " x sampler.max_paths_ratio " + std::to_string(s.max_paths_ratio)
+                             : std::string());
+  require_memory(engine.backend(), field, held + engine.bytes_for(s), what);
+}
+
 RlModelSpec model_of(const RlConfig& c) {
   RlModelSpec m;
   m.env = c.env;
@@ -88,7 +102,18 @@ std::vector<double> initial_policy_params(const RlConfig& c, const std::vector<i
 MetaRlTrainer::MetaRlTrainer(const RlConfig& config) : cfg_(config) {
   const Backend backend = parse_backend(cfg_.backend, "backend");
   engine_ = make_rl_engine(model_of(cfg_), backend, parse_precision(cfg_.precision, "precision"));
-  engine_->configure(rl_shape(cfg_, cfg_.meta_batch, cfg_.trajectories, cfg_.inner_steps));
+  const RlShape shape = rl_shape(cfg_, cfg_.meta_batch, cfg_.trajectories, cfg_.inner_steps);
+  check_rl_memory(*engine_, shape, "meta_batch");
+  if (cfg_.validate_every > 0) {
+    // Validation allocates an engine of its own beside the training one at each check: refuse
+    // now rather than at the first check.
+    const int paths = cfg_.validate_paths > 0 ? cfg_.validate_paths : cfg_.trajectories;
+    check_rl_memory(*engine_,
+                    rl_shape(cfg_, std::min(cfg_.validate_tasks, kEvalTasksPerLaunch), paths,
+                             cfg_.validate_steps),
+                    "validate.paths", engine_->bytes_for(shape));
+  }
+  engine_->configure(shape);
   theta_ = initial_policy_params(cfg_, engine_->layer_sizes(), engine_->discrete());
   if (static_cast<int>(theta_.size()) != engine_->num_params()) {
     throw Error("initial parameters: " + std::to_string(theta_.size()) + ", engine expects " +
@@ -171,8 +196,8 @@ Checkpoint MetaRlTrainer::to_checkpoint() const {
 namespace {
 RlConfig checkpoint_config(const Checkpoint& c) {
   if (!checkpoint_has_format(c, "metasim-meta-rl") || !c.header.contains("config")) {
-    throw InvalidArgument("checkpoint",
-                          "not a meta-RL checkpoint (no \"format\": \"metasim-meta-rl\" and config)");
+    throw InvalidArgument(
+        "checkpoint", "not a meta-RL checkpoint (no \"format\": \"metasim-meta-rl\" and config)");
   }
   return resolve_rl_config(c.header.at("config"), {});
 }
@@ -377,7 +402,9 @@ std::vector<double> evaluate_adaptation(const RlConfig& c, const std::vector<dou
   std::vector<double> sums(slots, 0.0), path_count(slots, 0.0), step_count(slots, 0.0);
   for (int done = 0; done < tasks; done += kEvalTasksPerLaunch) {
     const int n = std::min(kEvalTasksPerLaunch, tasks - done);
-    engine->configure(rl_shape(c, n, paths, steps));
+    const RlShape shape = rl_shape(c, n, paths, steps);
+    check_rl_memory(*engine, shape, "paths");
+    engine->configure(shape);
     s.first_task = static_cast<uint32_t>(done);
     engine->sample_and_adapt(theta, s);
     int32_t bits = 0;

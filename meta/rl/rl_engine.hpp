@@ -63,6 +63,11 @@ class RlEngine {
   virtual std::vector<int> layer_sizes() const = 0;
   virtual bool discrete() const = 0;
   virtual Backend backend() const = 0;
+  // Bytes configure(shape) allocates, on the host for the CPU backend and on the device for CUDA;
+  // checked against the available memory before a run allocates (check_rl_memory).
+  virtual double bytes_for(const RlShape& shape) const = 0;
+  // Bytes of the buffers allocated now.
+  virtual std::size_t allocated_bytes() const = 0;
   // Allocates buffers for batches of this shape (again only when it changes).
   virtual void configure(const RlShape& shape) = 0;
   virtual const RlShape& shape() const = 0;

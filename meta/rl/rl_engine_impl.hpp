@@ -54,24 +54,38 @@ class RlEngineImpl final : public RlEngine {
   Backend backend() const override { return backend_; }
   const RlShape& shape() const override { return shape_; }
 
+  double bytes_for(const RlShape& s) const override {
+    check_shape(s);
+    const Sizes z = sizes(s);
+    return static_cast<double>(sizeof(T)) * z.reals + 4.0 * z.ints + 8.0 * z.doubles +
+           static_cast<double>(
+               Launch::scratch_bytes(backend_, net_, s.num_tasks, z.path_slots, cpu_threads()));
+  }
+
+  std::size_t allocated_bytes() const override {
+    std::size_t n = scratch_.size();
+    for (const BackendArray<T>* a :
+         {&obs_, &act_, &rew_, &adv_, &work_, &theta_, &phi_, &trial_, &vec_, &task_out_}) {
+      n += sizeof(T) * a->size();
+    }
+    for (const BackendArray<int32_t>* a : {&len_, &n_valid_, &n_paths_, &status_, &flag_}) {
+      n += sizeof(int32_t) * a->size();
+    }
+    for (const BackendArray<double>* a : {&returns_, &task_val_, &means_}) {
+      n += sizeof(double) * a->size();
+    }
+    return n;
+  }
+
   void configure(const RlShape& s) override {
     if (configured_ && s == shape_) return;
-    if (s.inner_steps < 0 || s.inner_steps >= kMaxInnerSteps) {
-      throw InvalidArgument("inner.steps", "must be in [0, " + std::to_string(kMaxInnerSteps - 1) +
-                                               "], got " + std::to_string(s.inner_steps));
-    }
-    if (s.max_paths_ratio < 0 || s.max_paths_ratio > kMaxPathsRatio) {
-      throw InvalidArgument("sampler.max_paths_ratio",
-                            "must be in [1, " + std::to_string(kMaxPathsRatio) + "], got " +
-                                std::to_string(s.max_paths_ratio));
-    }
+    check_shape(s);
     shape_ = s;
-    // Path slots per task and data slot: the budget's paths can be shorter than the horizon.
-    const int path_slots =
-        s.max_paths_ratio > 0 ? s.trajectories * s.max_paths_ratio : s.trajectories;
+    const int path_slots = sizes(s).path_slots;
     const std::size_t tasks = static_cast<std::size_t>(s.num_tasks);
     const std::size_t slots = static_cast<std::size_t>(s.inner_steps) + 1;
     const std::size_t cap = static_cast<std::size_t>(path_slots) * s.horizon;
+    // Keep these in step with sizes(), which the memory check before a run counts.
     obs_ = BackendArray<T>(backend_, slots * tasks * kObs * cap);
     act_ = BackendArray<T>(backend_, slots * tasks * kAct * cap);
     rew_ = BackendArray<T>(backend_, slots * tasks * cap);
@@ -206,6 +220,41 @@ class RlEngineImpl final : public RlEngine {
   }
 
  private:
+  // Elements of each type configure() allocates for shape s (in double: a shape far beyond any
+  // machine must still give a figure, not a wrapped size_t).
+  struct Sizes {
+    int path_slots;
+    double reals, ints, doubles;
+  };
+  Sizes sizes(const RlShape& s) const {
+    // Path slots per task and data slot: the budget's paths can be shorter than the horizon.
+    const int path_slots =
+        s.max_paths_ratio > 0 ? s.trajectories * s.max_paths_ratio : s.trajectories;
+    const double tasks = s.num_tasks;
+    const double slots = s.inner_steps + 1.0;
+    const double cap = static_cast<double>(path_slots) * s.horizon;
+    const double params = num_params_;
+    Sizes z;
+    z.path_slots = path_slots;
+    z.reals = slots * tasks * cap * (kObs + kAct + 2) + tasks * cap +
+              std::max(1.0, s.inner_steps * tasks * params) + 2 * tasks * params + 2 * params;
+    z.ints = slots * tasks * path_slots + 2 * slots * tasks + tasks + 1;
+    z.doubles = slots * tasks + 2 * tasks + params;
+    return z;
+  }
+
+  static void check_shape(const RlShape& s) {
+    if (s.inner_steps < 0 || s.inner_steps >= kMaxInnerSteps) {
+      throw InvalidArgument("inner.steps", "must be in [0, " + std::to_string(kMaxInnerSteps - 1) +
+                                               "], got " + std::to_string(s.inner_steps));
+    }
+    if (s.max_paths_ratio < 0 || s.max_paths_ratio > kMaxPathsRatio) {
+      throw InvalidArgument("sampler.max_paths_ratio",
+                            "must be in [1, " + std::to_string(kMaxPathsRatio) + "], got " +
+                                std::to_string(s.max_paths_ratio));
+    }
+  }
+
   void require_configured() const {
     if (!configured_) throw Error("RlEngine: configure() must come first");
   }
