@@ -95,6 +95,10 @@ class EngineImpl final : public MetaEngine {
     a.inner_lr = static_cast<T>(req.inner_lr);
     a.keys = req.keys;
     a.first_task = req.first_task;
+    if (req.sum_group < 0) throw Error("MetaEngine::run: sum_group must be >= 0");
+    a.sum_group = req.sum_group;
+    const bool partial = req.keep_partial_sums && a.mode != MetaMode::kEvaluate;
+    a.keep_partial_sums = partial && backend_ == Backend::kCpu;
 
     host_.resize(n_meta);
     std::transform(req.meta_params->begin(), req.meta_params->end(), host_.begin(),
@@ -111,12 +115,15 @@ class EngineImpl final : public MetaEngine {
     const bool grads = a.mode != MetaMode::kEvaluate;
     const std::size_t rows = grads ? static_cast<std::size_t>(meta_grad_rows(a, n_params_)) : 0;
     const std::size_t status_slots = (tasks * sizeof(int32_t) + sizeof(T) - 1) / sizeof(T);
-    const std::size_t total = rows + 2 * tasks + status_slots;
+    // The CPU's partial sums take a row per group.
+    const std::size_t sum_rows =
+        rows * (a.keep_partial_sums ? static_cast<std::size_t>(sum_groups_of(a)) : 1);
+    const std::size_t total = sum_rows + 2 * tasks + status_slots;
     ensure(results_, total);
     T* sums = results_.data();
-    a.loss_before = sums + rows;
-    a.loss_after = sums + rows + tasks;
-    a.task_status = reinterpret_cast<int32_t*>(sums + rows + 2 * tasks);
+    a.loss_before = sums + sum_rows;
+    a.loss_after = sums + sum_rows + tasks;
+    a.task_status = reinterpret_cast<int32_t*>(sums + sum_rows + 2 * tasks);
     // The CPU sums over tasks inside its launch; CUDA writes every task's gradient and reduces.
     if (grads && backend_ == Backend::kCuda) {
       ensure(task_grads_, rows * tasks);
@@ -148,14 +155,23 @@ class EngineImpl final : public MetaEngine {
     host_.resize(total);
     results_.download(host_.data(), total);
     const double inv = 1.0 / static_cast<double>(a.num_tasks);
-    out.mean_grad.resize(rows);
-    for (std::size_t i = 0; i < rows; ++i) out.mean_grad[i] = static_cast<double>(host_[i]) * inv;
-    out.loss_before.assign(host_.begin() + static_cast<std::ptrdiff_t>(rows),
-                           host_.begin() + static_cast<std::ptrdiff_t>(rows + tasks));
-    out.loss_after.assign(host_.begin() + static_cast<std::ptrdiff_t>(rows + tasks),
-                          host_.begin() + static_cast<std::ptrdiff_t>(rows + 2 * tasks));
+    if (partial) {
+      out.mean_grad.clear();
+      out.group_sums.assign(host_.begin(), host_.begin() + static_cast<std::ptrdiff_t>(sum_rows));
+    } else {
+      out.group_sums.clear();
+      out.mean_grad.resize(rows);
+      for (std::size_t i = 0; i < rows; ++i) {
+        out.mean_grad[i] = static_cast<double>(host_[i]) * inv;
+      }
+    }
+    out.loss_before.assign(host_.begin() + static_cast<std::ptrdiff_t>(sum_rows),
+                           host_.begin() + static_cast<std::ptrdiff_t>(sum_rows + tasks));
+    out.loss_after.assign(host_.begin() + static_cast<std::ptrdiff_t>(sum_rows + tasks),
+                          host_.begin() + static_cast<std::ptrdiff_t>(sum_rows + 2 * tasks));
     status_host_.resize(tasks);
-    std::memcpy(status_host_.data(), host_.data() + rows + 2 * tasks, tasks * sizeof(int32_t));
+    std::memcpy(status_host_.data(), host_.data() + sum_rows + 2 * tasks,
+                tasks * sizeof(int32_t));
     out.first_bad_task = -1;
     for (std::size_t t = 0; t < tasks; ++t) {
       if (status_host_[t] != 0) {

@@ -47,11 +47,20 @@ struct BatchRequest {
   uint32_t first_task = 0;
   // theta, then (RateKind::kPerParameter) one inner rate per parameter.
   const std::vector<double>* meta_params = nullptr;
+  // A data-parallel rank's share of a larger meta-batch: the CPU sums its tasks in groups of
+  // sum_group (the whole meta-batch's sum_group_size; 0: this batch's own) and returns each
+  // group's sum in BatchResult::group_sums instead of mean_grad, for the ranks to combine in
+  // group order. CUDA returns its batch's sum as one group.
+  int sum_group = 0;
+  bool keep_partial_sums = false;
 };
 
 struct BatchResult {
   std::vector<double>
       mean_grad;  // mean over tasks of the per-task meta-gradients (not for kEvaluate)
+  // With BatchRequest::keep_partial_sums: [groups][rows], each group's sum of meta-gradients
+  // (the backend's precision, widened to double), and mean_grad is empty.
+  std::vector<double> group_sums;
   std::vector<double> loss_before, loss_after;  // per task: query MSE before / after adaptation
   int first_bad_task = -1;  // lowest task index with a non-finite loss or gradient, or -1
 };

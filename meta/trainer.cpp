@@ -17,6 +17,7 @@
 #include <metasim/host/run_support.hpp>
 #include <metasim/kernels/core/error.hpp>
 #include <metasim/kernels/core/philox.hpp>
+#include <metasim/meta/data_parallel.hpp>
 
 namespace metasim::meta {
 
@@ -107,7 +108,10 @@ std::vector<double> initial_meta_params(const TrainConfig& c, const std::vector<
 Trainer::Trainer(const TrainConfig& config)
     : cfg_(config), algo_(&algorithm_info(config.algorithm)) {
   const Backend backend = parse_backend(cfg_.backend, "backend");
-  engine_ = make_meta_engine(model_of(cfg_), backend, parse_precision(cfg_.precision, "precision"));
+  // Under mpirun each rank runs its share of every meta-batch (data_parallel.hpp).
+  engine_ = make_data_parallel_engine(
+      make_meta_engine(model_of(cfg_), backend, parse_precision(cfg_.precision, "precision")),
+      process_communicator());
   request_.shape = BatchShape{algo_->mode, algo_->rate, cfg_.meta_batch,
                               cfg_.shots,  cfg_.query,  cfg_.inner_steps};
   require_fits(*engine_, request_.shape,

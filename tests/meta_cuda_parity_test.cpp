@@ -144,6 +144,26 @@ TEST(MetaCudaTrainer_ShortRun, MatchesCpuTrainingClosely) {
   }
   std::printf("[parity] 20 training iterations, double: max |theta_cuda - theta_cpu| = %.3e\n",
               worst);
+  // Adam bounds each step by about outer.lr whatever the gradient, so its drift says little; plain
+  // SGD moves each parameter by lr times its gradient, so the parameters after 20 steps differ by
+  // lr * 20 * (the gradients' reduction-order rounding, ~1e-15 of gradients of order 1): 1e-10
+  // leaves a wide margin and still fails on any real divergence.
+  TrainConfig sgd;
+  sgd.iterations = 20;
+  sgd.precision = "double";
+  sgd.optimizer = "sgd";
+  sgd.backend = "cpu";
+  Trainer cpu_sgd(sgd);
+  sgd.backend = "cuda";
+  Trainer gpu_sgd(sgd);
+  for (int i = 0; i < 20; ++i) {
+    cpu_sgd.step();
+    gpu_sgd.step();
+  }
+  ASSERT_EQ(cpu_sgd.meta_params().size(), gpu_sgd.meta_params().size());
+  for (size_t i = 0; i < cpu_sgd.meta_params().size(); ++i) {
+    EXPECT_NEAR(cpu_sgd.meta_params()[i], gpu_sgd.meta_params()[i], 1e-10) << "parameter " << i;
+  }
 }
 
 }  // namespace

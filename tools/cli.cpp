@@ -9,6 +9,7 @@
 #include <system_error>
 #include <exception>
 
+#include <metasim/host/communicator.hpp>
 #include <metasim/kernels/core/error.hpp>
 #include <metasim/tools/commands.hpp>
 
@@ -51,9 +52,14 @@ void check_integer_texts(CLI::App& app) {
   }
 }
 
-}  // namespace
+// "metasim" or, under mpirun, "metasim (rank 1 of 3)", for the messages of a failing rank.
+std::string who() {
+  const Communicator* c = started_communicator();
+  if (c == nullptr || c->size() == 1) return "metasim";
+  return "metasim (rank " + std::to_string(c->rank()) + " of " + std::to_string(c->size()) + ")";
+}
 
-int run(int argc, char** argv) {
+int run_command(int argc, char** argv) {
   CLI::App app{"metasim: batched environments and meta-learning on CPU and CUDA"};
   app.require_subcommand(1);
   add_rollout_command(app);
@@ -74,22 +80,33 @@ int run(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     // A command line that cannot be parsed is bad input like any other: status 2.
-    std::fprintf(stderr, "metasim: invalid input: %s\nRun with --help for more information.\n",
-                 e.what());
+    std::fprintf(stderr, "%s: invalid input: %s\nRun with --help for more information.\n",
+                 who().c_str(), e.what());
     return 2;
   } catch (const InvalidArgument& e) {
-    std::fprintf(stderr, "metasim: invalid input: %s\n", e.what());
+    std::fprintf(stderr, "%s: invalid input: %s\n", who().c_str(), e.what());
     return 2;
   } catch (const std::bad_alloc&) {
     std::fprintf(stderr,
-                 "metasim: error: out of memory: the run needs more memory than the machine "
-                 "could give; choose smaller sizes\n");
+                 "%s: error: out of memory: the run needs more memory than the machine "
+                 "could give; choose smaller sizes\n",
+                 who().c_str());
     return 1;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "metasim: error: %s\n", e.what());
+    std::fprintf(stderr, "%s: error: %s\n", who().c_str(), e.what());
     return 1;
   }
   return 0;
+}
+
+}  // namespace
+
+int run(int argc, char** argv) {
+  const int status = run_command(argc, argv);
+  // A rank that fails ends every rank (MPI_Abort), so that none waits for it in a collective.
+  Communicator* c = started_communicator();
+  if (status != 0 && c != nullptr && c->size() > 1) c->abort(status);
+  return status;
 }
 
 }  // namespace metasim::cli

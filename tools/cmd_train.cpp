@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include <metasim/host/communicator.hpp>
 #include <metasim/kernels/core/error.hpp>
 #include <metasim/meta/algorithms.hpp>
 #include <metasim/meta/config.hpp>
@@ -116,7 +117,9 @@ void add_train_command(CLI::App& app) {
     RunOptions run;
     run.resume = opt->resume;
     run.progress = !opt->quiet && isatty(fileno(stderr));
-    print_summary(train(file, opt->sets, opt->out, run), opt->out);
+    const nlohmann::json summary = train(file, opt->sets, opt->out, run);
+    // Under mpirun rank 0 speaks for the run.
+    if (process_communicator().rank() == 0) print_summary(summary, opt->out);
   });
 }
 

@@ -105,20 +105,11 @@ void run_meta_batch(const MetaBatchArgs<T>& a, unsigned char* scratch, std::size
   }
 }
 
-// Tasks whose meta-gradients run_meta_batch_summed adds into one partial sum, chosen from the
-// meta-batch size alone (never the thread count), so the summation order, and with it every bit of
-// the result, is the same for any number of threads. Small meta-batches get one task per group so
-// that two threads still split 25 tasks 13/12; large ones 16 tasks per group, which keeps the
-// partial sums (groups x parameters) small enough to stay in cache.
-inline int sum_group_size(int num_tasks) {
-  const int g = num_tasks / 64;
-  return g < 1 ? 1 : (g > kTaskBlock ? kTaskBlock : g);
-}
-
+// Scratch for the groups' partial sums (none when they are left in the output).
 template <class Net, typename T>
 std::size_t partial_sums_bytes(const MetaBatchArgs<T>& a) {
-  if (a.mode == MetaMode::kEvaluate) return 0;
-  const int group = sum_group_size(a.num_tasks);
+  if (a.mode == MetaMode::kEvaluate || a.keep_partial_sums) return 0;
+  const int group = sum_group_of(a);
   const std::size_t groups = static_cast<std::size_t>((a.num_tasks + group - 1) / group);
   return round_up(
       groups * sizeof(T) * static_cast<std::size_t>(meta_grad_rows(a, net_of<Net>(a).num_params())),
@@ -140,7 +131,8 @@ std::size_t summed_scratch_bytes(const MetaBatchArgs<T>& a, int threads) {
 }
 
 // run_meta_batch with the sum over tasks fused in: sums[r] = sum over tasks of row r of the
-// meta-gradient (a.task_grads is not used and may be null). Each thread adds the gradient of every
+// meta-gradient (a.task_grads is not used and may be null); with a.keep_partial_sums, sums holds
+// [sum_groups_of(a)][rows], each group's partial sum, instead. Each thread adds the gradient of every
 // task it runs into its group's partial sum while the gradient is still in L1, instead of writing
 // a parameter-major [rows][num_tasks] array and reading it back for a separate reduction; the
 // partial sums are then combined in group order. Bit-identical for any thread count (see
@@ -164,12 +156,14 @@ void run_meta_batch_summed(MetaBatchArgs<T> a, T* sums, unsigned char* scratch, 
     throw std::invalid_argument("run_meta_batch_summed: scratch too small");
   }
   const int usable = static_cast<int>((bytes - partial_bytes) / per_thread);
-  const int group = sum_group_size(a.num_tasks);
-  const int num_groups = (a.num_tasks + group - 1) / group;
+  const int group = sum_group_of(a);
+  const int num_groups = sum_groups_of(a);
   int nt = threads < usable ? threads : usable;
   nt = nt < num_groups ? nt : num_groups;
   nt = nt > 0 ? nt : 1;
-  T* partial = reinterpret_cast<T*>(scratch + per_thread * static_cast<std::size_t>(nt));
+  T* partial = a.keep_partial_sums
+                   ? sums
+                   : reinterpret_cast<T*>(scratch + per_thread * static_cast<std::size_t>(nt));
   const std::size_t traj_per_task =
       a.trajectory != nullptr && a.inner_steps >= 2
           ? static_cast<std::size_t>(a.inner_steps - 1) * net_of<Net>(a).num_params()
@@ -211,7 +205,7 @@ void run_meta_batch_summed(MetaBatchArgs<T> a, T* sums, unsigned char* scratch, 
     }
     // The implicit barrier of the loop above has passed: every partial sum is complete.
 #pragma omp for schedule(static)
-    for (int rb = 0; rb < row_blocks; ++rb) {
+    for (int rb = 0; rb < (a.keep_partial_sums ? 0 : row_blocks); ++rb) {
       const int r0 = rb * kRowBlock;
       const int nr = rows - r0 < kRowBlock ? rows - r0 : kRowBlock;
       T* __restrict__ s = sums + r0;

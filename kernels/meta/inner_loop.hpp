@@ -55,11 +55,43 @@ struct MetaBatchArgs {
   T* loss_after = nullptr;         // [num_tasks] query MSE at phi_k
   int32_t* task_status = nullptr;  // [num_tasks] 0 ok, 1 a loss or gradient was not finite
   T* trajectory = nullptr;         // kSecondOrder with k >= 2: [num_tasks][k - 1][num_params]
+  // CPU launches that sum over tasks (run_meta_batch_summed): tasks per partial sum, 0 for the
+  // launch's own choice (sum_group_size). A data-parallel rank passes the whole meta-batch's
+  // group size, so that its groups are the ones one process would form.
+  int sum_group = 0;
+  // Leave each group's partial sum in the output ([groups][rows]) instead of their total, for
+  // the ranks to combine in group order.
+  bool keep_partial_sums = false;
 };
 
 template <typename T>
 inline int meta_grad_rows(const MetaBatchArgs<T>& a, int num_params) {
   return a.rate == RateKind::kPerParameter ? 2 * num_params : num_params;
+}
+
+constexpr int kMaxSumGroup = 16;
+
+// Tasks whose meta-gradients run_meta_batch_summed adds into one partial sum, chosen from the
+// meta-batch size alone (never the thread count), so the summation order, and with it every bit of
+// the result, is the same for any number of threads. Small meta-batches get one task per group so
+// that two threads still split 25 tasks 13/12; large ones 16 tasks per group, which keeps the
+// partial sums (groups x parameters) small enough to stay in cache.
+inline int sum_group_size(int num_tasks) {
+  const int g = num_tasks / 64;
+  return g < 1 ? 1 : (g > kMaxSumGroup ? kMaxSumGroup : g);
+}
+
+// The group size a launch sums with: the caller's (a.sum_group) or sum_group_size's.
+template <typename T>
+inline int sum_group_of(const MetaBatchArgs<T>& a) {
+  return a.sum_group > 0 ? a.sum_group : sum_group_size(a.num_tasks);
+}
+
+// Groups of a launch of a.num_tasks tasks.
+template <typename T>
+inline int sum_groups_of(const MetaBatchArgs<T>& a) {
+  const int group = sum_group_of(a);
+  return (a.num_tasks + group - 1) / group;
 }
 
 // phi_1 .. phi_{k-1} of every task, kept for the reverse sweep of the exact meta-gradient

@@ -6,9 +6,11 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string>
 
 #include <metasim/host/atomic_file.hpp>
+#include <metasim/host/communicator.hpp>
 #include <metasim/host/json_input.hpp>
 #include <metasim/host/run_support.hpp>
 #include <metasim/kernels/core/error.hpp>
@@ -94,8 +96,13 @@ json checkpoint_config_json(const std::string& run_dir) {
 json run_training(TrainingJob& job, const std::string& run_dir, const RunOptions& o) {
   namespace fs = std::filesystem;
   const std::string ckpt_path = (fs::path(run_dir) / "checkpoint").string();
+  // Under mpirun every rank steps the job (the trainers split their work over the ranks and
+  // combine it, so every rank holds the same state) and rank 0 alone writes run_dir, which the
+  // other ranks read only to resume: it must be on a file system every rank sees.
+  Communicator& comm = process_communicator();
+  const bool writer = comm.rank() == 0;
   // Everything that can refuse the run is checked before anything in run_dir changes.
-  require_new_run_or_resume(run_dir, o.resume);
+  if (writer) require_new_run_or_resume(run_dir, o.resume);
   Window window;
   if (o.resume) {
     const Checkpoint c = load_checkpoint(ckpt_path);
@@ -109,21 +116,25 @@ json run_training(TrainingJob& job, const std::string& run_dir, const RunOptions
     window.restore(c, job.samples_done());
   }
   job.on_start(run_dir, o.resume);
+  // No rank writes before every rank has read what it resumes from.
+  comm.barrier();
   auto checkpoint = [&] {
+    if (!writer) return;
     Checkpoint c = job.to_checkpoint();
     window.save(c);
     save_checkpoint(ckpt_path, c);
   };
-  // Everything a resume reads has been checked by now, so the stale temporaries can go.
-  make_run_directory(run_dir);
-  if (!o.resume) {
+  if (!o.resume) window.reset(job.samples_done());
+  std::optional<MetricsLog> metrics;
+  if (writer) {
+    // Everything a resume reads has been checked by now, so the stale temporaries can go.
+    make_run_directory(run_dir);
     // The checkpoint comes first: a run killed at any moment after it can be resumed, and one
     // killed before it leaves at most a temporary file, which a new run into the directory
     // removes.
-    window.reset(job.samples_done());
-    checkpoint();
+    if (!o.resume) checkpoint();
+    metrics.emplace(open_run_directory(run_dir, job.config_json(), o.resume, job.iteration()));
   }
-  MetricsLog metrics = open_run_directory(run_dir, job.config_json(), o.resume, job.iteration());
 
   const RunCadence cad = job.cadence();
   const int64_t start_it = job.iteration();
@@ -148,15 +159,16 @@ json run_training(TrainingJob& job, const std::string& run_dir, const RunOptions
       line.update(r.latest);
       window.reset(samples);
     }
-    job.after_step(r, run_dir, last, line);
-    if (!line.empty()) {
+    // What a job adds at its own cadence (validation, best models) is output only: rank 0's.
+    if (writer) job.after_step(r, run_dir, last, line);
+    if (!line.empty() && writer) {
       line["iteration"] = r.iteration;
       line["wall_s"] = seconds_since(t0);
-      metrics.append(line);
+      metrics->append(line);
       last_line = line;
     }
     if (r.iteration % cad.checkpoint_every == 0 || last) checkpoint();
-    if (o.progress && (seconds_since(last_draw) > 0.2 || last)) {
+    if (o.progress && writer && (seconds_since(last_draw) > 0.2 || last)) {
       last_draw = RunClock::now();
       draw_progress(job, r, cad.iterations, start_it, start_samples, seconds_since(t0), last);
     }
@@ -172,6 +184,8 @@ json run_training(TrainingJob& job, const std::string& run_dir, const RunOptions
                    wall > 0 ? static_cast<double>(job.samples_done() - start_samples) / wall : 0.0},
                   {"wall_s", wall},
                   {"metrics", last_line}};
+  if (comm.size() > 1) summary["ranks"] = comm.size();
+  if (!writer) return summary;
   summary.update(job.finish(run_dir));
   write_file_atomically((fs::path(run_dir) / "summary.json").string(), summary.dump(2) + "\n");
   return summary;

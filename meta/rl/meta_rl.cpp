@@ -15,6 +15,7 @@
 #include <metasim/host/run_support.hpp>
 #include <metasim/kernels/core/error.hpp>
 #include <metasim/kernels/core/philox.hpp>
+#include <metasim/meta/rl/rl_data_parallel.hpp>
 
 namespace metasim::rl {
 
@@ -101,18 +102,27 @@ std::vector<double> initial_policy_params(const RlConfig& c, const std::vector<i
 
 MetaRlTrainer::MetaRlTrainer(const RlConfig& config) : cfg_(config) {
   const Backend backend = parse_backend(cfg_.backend, "backend");
-  engine_ = make_rl_engine(model_of(cfg_), backend, parse_precision(cfg_.precision, "precision"));
+  std::unique_ptr<RlEngine> engine =
+      make_rl_engine(model_of(cfg_), backend, parse_precision(cfg_.precision, "precision"));
   const RlShape shape = rl_shape(cfg_, cfg_.meta_batch, cfg_.trajectories, cfg_.inner_steps);
-  check_rl_memory(*engine_, shape, "meta_batch");
+  // Under mpirun each rank samples its share of every meta-batch (rl_data_parallel.hpp);
+  // validation runs whole on every rank.
+  Communicator& comm = process_communicator();
+  RlShape local = shape;
+  if (shape.num_tasks >= comm.size()) {
+    local.num_tasks = static_cast<int>(shard_of(shape.num_tasks, comm.rank(), comm.size()).count);
+  }
+  check_rl_memory(*engine, local, "meta_batch");
   if (cfg_.validate_every > 0) {
     // Validation allocates an engine of its own beside the training one at each check: refuse
     // now rather than at the first check.
     const int paths = cfg_.validate_paths > 0 ? cfg_.validate_paths : cfg_.trajectories;
-    check_rl_memory(*engine_,
+    check_rl_memory(*engine,
                     rl_shape(cfg_, std::min(cfg_.validate_tasks, kEvalTasksPerLaunch), paths,
                              cfg_.validate_steps),
-                    "validate.paths", engine_->bytes_for(shape));
+                    "validate.paths", engine->bytes_for(local));
   }
+  engine_ = make_data_parallel_rl_engine(std::move(engine), comm);
   engine_->configure(shape);
   theta_ = initial_policy_params(cfg_, engine_->layer_sizes(), engine_->discrete());
   if (static_cast<int>(theta_.size()) != engine_->num_params()) {
@@ -266,6 +276,8 @@ RunCadence MetaRlJob::cadence() const {
 }
 
 void MetaRlJob::on_start(const std::string& run_dir, bool resume) {
+  // The best models are saved by the rank that writes the run directory (rank 0 under mpirun).
+  if (process_communicator().rank() != 0) return;
   run_dir_ = run_dir;
   if (resume) {
     best_train_.restore(run_dir);

@@ -87,6 +87,11 @@ class RlEngine {
   // Mean over tasks of the post-update surrogate loss and KL at candidate parameters theta.
   virtual void line_search_eval(const std::vector<double>& theta, MetaGradKind kind, double* loss,
                                 double* kl) = 0;
+  // The per-task values behind the last meta_grad or kl_hvp mean, [num_tasks][num_params], and
+  // behind the last line_search_eval, [num_tasks][loss, kl]: the backend's values widened to
+  // double, for ranks that gather them and take the same means over the whole meta-batch.
+  virtual std::vector<double> task_rows() = 0;
+  virtual std::vector<double> task_values() = 0;
   // Task `task`'s adapted parameters phi_j (j >= 1) after sample_and_adapt.
   virtual std::vector<double> adapted_params(int j, int task) = 0;
 };

@@ -28,6 +28,18 @@ std::vector<double> task_means_by_rows(const T* rows, int num_tasks, int cols) {
   return m;
 }
 
+// The means of line-search values [num_tasks][loss, kl], added in task order.
+inline void task_value_means(const std::vector<double>& v, double* loss, double* kl) {
+  const int n = static_cast<int>(v.size() / 2);
+  double l = 0, k = 0;
+  for (int t = 0; t < n; ++t) {
+    l += v[2 * t];
+    k += v[2 * t + 1];
+  }
+  *loss = l / n;
+  *kl = k / n;
+}
+
 // Launch is a type with static scratch_bytes(backend, net, num_tasks, path_slots, threads) and
 // run(stage, args, scratch, bytes, backend, threads); the library passes one that dispatches to
 // kernels/cpu and kernels/cuda, tests one over the CPU header alone. `net` holds the policy's
@@ -198,14 +210,18 @@ class RlEngineImpl final : public RlEngine {
     a_.grad_kind = kind;
     upload(vec_, theta);
     run(RlStage::kLineSearch);
-    const std::vector<double> v = task_val_.to_host();
-    double l = 0, k = 0;
-    for (int t = 0; t < shape_.num_tasks; ++t) {
-      l += v[2 * t];
-      k += v[2 * t + 1];
-    }
-    *loss = l / shape_.num_tasks;
-    *kl = k / shape_.num_tasks;
+    task_value_means(task_val_.to_host(), loss, kl);
+  }
+
+  std::vector<double> task_rows() override {
+    require_configured();
+    const std::vector<T> rows = task_out_.to_host();
+    return std::vector<double>(rows.begin(), rows.end());
+  }
+
+  std::vector<double> task_values() override {
+    require_configured();
+    return task_val_.to_host();
   }
 
   std::vector<double> adapted_params(int j, int task) override {

@@ -1,0 +1,172 @@
+// process_communicator(): MPI's world (host buffers, fixed rank order) or a single rank.
+// MPI's headers stay in this file, so that users of the library never see them.
+#include <metasim/host/communicator.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+
+#include <metasim/kernels/core/error.hpp>
+
+#if METASIM_HAS_MPI
+#include <mpi.h>
+#endif
+
+namespace metasim {
+
+namespace {
+
+class SingleRank final : public Communicator {
+ public:
+  int rank() const override { return 0; }
+  int size() const override { return 1; }
+  std::vector<double> all_gather(const std::vector<double>& mine) override { return mine; }
+  std::vector<int64_t> all_gather(const std::vector<int64_t>& mine) override { return mine; }
+  void broadcast(std::string& /*text*/, int /*root*/) override {}
+  void barrier() override {}
+  [[noreturn]] void abort(int code) override { std::exit(code); }
+  std::string describe() const override { return "1 rank"; }
+};
+
+#if METASIM_HAS_MPI
+
+void check_mpi(int rc, const char* what) {
+  if (rc == MPI_SUCCESS) return;
+  char text[MPI_MAX_ERROR_STRING];
+  int len = 0;
+  MPI_Error_string(rc, text, &len);
+  throw Error(std::string("MPI: ") + what + " failed: " + std::string(text, len));
+}
+
+class MpiWorld final : public Communicator {
+ public:
+  MpiWorld() {
+    int provided = 0;
+    check_mpi(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
+    // Errors come back as return codes, so that they become exceptions naming the call; the run
+    // then ends every rank through abort().
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
+    MPI_Comm_size(MPI_COMM_WORLD, &size_);
+  }
+  ~MpiWorld() override {
+    int finalized = 0;
+    MPI_Finalized(&finalized);
+    if (!finalized) MPI_Finalize();
+  }
+  int rank() const override { return rank_; }
+  int size() const override { return size_; }
+  std::vector<double> all_gather(const std::vector<double>& mine) override {
+    return gather<double>(mine, MPI_DOUBLE);
+  }
+  std::vector<int64_t> all_gather(const std::vector<int64_t>& mine) override {
+    return gather<int64_t>(mine, MPI_INT64_T);
+  }
+  void broadcast(std::string& text, int root) override {
+    long long n = static_cast<long long>(text.size());
+    check_mpi(MPI_Bcast(&n, 1, MPI_LONG_LONG, root, MPI_COMM_WORLD), "MPI_Bcast");
+    if (n > INT32_MAX) throw Error("MPI broadcast of more than 2 GiB");
+    text.resize(static_cast<std::size_t>(n));
+    check_mpi(MPI_Bcast(text.data(), static_cast<int>(n), MPI_CHAR, root, MPI_COMM_WORLD),
+              "MPI_Bcast");
+  }
+  void barrier() override { check_mpi(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier"); }
+  [[noreturn]] void abort(int code) override {
+    std::fflush(stdout);
+    std::fflush(stderr);
+    MPI_Abort(MPI_COMM_WORLD, code);
+    std::exit(code);  // MPI_Abort does not return; this keeps [[noreturn]] honest.
+  }
+  std::string describe() const override { return "MPI, " + std::to_string(size_) + " ranks"; }
+
+ private:
+  template <typename V>
+  std::vector<V> gather(const std::vector<V>& mine, MPI_Datatype type) {
+    if (mine.size() > static_cast<std::size_t>(INT32_MAX)) {
+      throw Error("MPI all-gather of more than 2^31 values from one rank");
+    }
+    const int n = static_cast<int>(mine.size());
+    std::vector<int> counts(static_cast<std::size_t>(size_)), offsets(counts.size());
+    check_mpi(MPI_Allgather(&n, 1, MPI_INT, counts.data(), 1, MPI_INT, MPI_COMM_WORLD),
+              "MPI_Allgather");
+    int64_t total = 0;
+    for (int r = 0; r < size_; ++r) {
+      if (total > INT32_MAX) throw Error("MPI all-gather of more than 2^31 values");
+      offsets[r] = static_cast<int>(total);
+      total += counts[r];
+    }
+    if (total > INT32_MAX) throw Error("MPI all-gather of more than 2^31 values");
+    std::vector<V> all(static_cast<std::size_t>(total));
+    check_mpi(MPI_Allgatherv(mine.data(), n, type, all.data(), counts.data(), offsets.data(), type,
+                             MPI_COMM_WORLD),
+              "MPI_Allgatherv");
+    return all;
+  }
+
+  int rank_ = 0, size_ = 1;
+};
+
+// Variables that mpirun/mpiexec (Open MPI, MPICH, Intel MPI) or Slurm's srun with PMI/PMIx set
+// in the processes they start.
+bool started_by_launcher() {
+  for (const char* v : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "PMI_RANK"}) {
+    if (std::getenv(v) != nullptr) return true;
+  }
+  return false;
+}
+
+#endif  // METASIM_HAS_MPI
+
+bool use_mpi() {
+  const char* forced = std::getenv("METASIM_MPI");
+  if (forced != nullptr && std::strcmp(forced, "0") == 0) return false;
+#if METASIM_HAS_MPI
+  return (forced != nullptr && std::strcmp(forced, "1") == 0) || started_by_launcher();
+#else
+  if (forced != nullptr && std::strcmp(forced, "1") == 0) {
+    throw Error("METASIM_MPI=1, but this build of metasim has no MPI (configure with "
+                "METASIM_ENABLE_MPI=ON and an MPI library installed)");
+  }
+  return false;
+#endif
+}
+
+std::once_flag g_once;
+std::unique_ptr<Communicator> g_world;  // the process's ranks; made once, finalised at exit
+
+}  // namespace
+
+bool mpi_built() { return METASIM_HAS_MPI != 0; }
+
+Communicator& process_communicator() {
+  std::call_once(g_once, [] {
+#if METASIM_HAS_MPI
+    if (use_mpi()) {
+      g_world = std::make_unique<MpiWorld>();
+      return;
+    }
+#else
+    (void)use_mpi();
+#endif
+    g_world = std::make_unique<SingleRank>();
+  });
+  return *g_world;
+}
+
+Communicator* started_communicator() { return g_world.get(); }
+
+Shard shard_of(int64_t count, int rank, int size) {
+  if (size < 1 || rank < 0 || rank >= size || count < 0) {
+    throw Error("shard_of: rank " + std::to_string(rank) + " of " + std::to_string(size));
+  }
+  const int64_t base = count / size, extra = count % size;
+  Shard s;
+  s.begin = rank * base + (rank < extra ? rank : extra);
+  s.count = base + (rank < extra ? 1 : 0);
+  return s;
+}
+
+}  // namespace metasim

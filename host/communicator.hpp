@@ -1,0 +1,47 @@
+// The ranks of a data-parallel run: MPI when the process was started by mpirun or srun (and
+// metasim was built with MPI), otherwise one rank. Trainers split their work over the ranks.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace metasim {
+
+class Communicator {
+ public:
+  virtual ~Communicator() = default;
+  virtual int rank() const = 0;
+  virtual int size() const = 0;
+  // Every rank's values, concatenated in rank order, on every rank (the counts may differ).
+  virtual std::vector<double> all_gather(const std::vector<double>& mine) = 0;
+  virtual std::vector<int64_t> all_gather(const std::vector<int64_t>& mine) = 0;
+  // The root rank's text on every rank.
+  virtual void broadcast(std::string& text, int root) = 0;
+  virtual void barrier() = 0;
+  // Ends the processes of every rank with `code` (MPI_Abort), so that no rank is left waiting in
+  // a collective for one that failed.
+  [[noreturn]] virtual void abort(int code) = 0;
+  // "1 rank" or "MPI, 3 ranks".
+  virtual std::string describe() const = 0;
+};
+
+// Whether this build can run over MPI ranks.
+bool mpi_built();
+
+// The process's communicator, made on the first call: MPI's world when a launcher (mpirun,
+// mpiexec, srun) started the process, one rank otherwise. METASIM_MPI=0 forces one rank, and
+// METASIM_MPI=1 MPI even without a launcher's variables. MPI is finalised at exit.
+Communicator& process_communicator();
+// The communicator if process_communicator() has made one, else null (error paths use it
+// without starting MPI).
+Communicator* started_communicator();
+
+// A contiguous share of `count` items: ranks below count % size hold one more.
+struct Shard {
+  int64_t begin = 0;
+  int64_t count = 0;
+};
+Shard shard_of(int64_t count, int rank, int size);
+
+}  // namespace metasim

@@ -1,0 +1,154 @@
+// Data parallelism over MPI ranks, run as a user runs it (mpirun -np N metasim train): N ranks
+// give the parameters, optimiser state and metrics one process gives, bit for bit, for the
+// supervised and meta-RL trainers, and a run resumed with another rank count continues the same.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include <metasim/host/checkpoint.hpp>
+
+#include "test_support.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using metasim::test_support::bit_equal;
+using metasim::test_support::run_cli;
+
+// One thread per rank: two or three ranks share the two cores of a CI machine. The results do
+// not depend on it (the CPU backend is bit-identical for any thread count).
+std::string mpirun(int ranks) {
+  return "mpirun --oversubscribe --allow-run-as-root -x OMP_NUM_THREADS=1 -np " +
+         std::to_string(ranks) + " ";
+}
+
+class DataParallel : public ::testing::Test {
+ protected:
+  void SetUp() override {
+#if !METASIM_TEST_HAS_MPI
+    GTEST_SKIP() << "metasim was built without MPI (METASIM_ENABLE_MPI=OFF): no ranks to test";
+#endif
+    dir_ = fs::temp_directory_path() /
+           ("metasim_dp_" + std::string(::testing::UnitTest::GetInstance()
+                                            ->current_test_info()
+                                            ->name()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override {
+    if (!dir_.empty()) fs::remove_all(dir_);
+  }
+
+  // Trains `args` with `ranks` ranks (0: without mpirun) into dir_/name; returns the run dir.
+  std::string train(const std::string& name, int ranks, const std::string& args) {
+    const std::string out = (dir_ / name).string();
+    const metasim::test_support::CliRun r =
+        run_cli("train --quiet --out " + out + " " + args, ranks > 0 ? mpirun(ranks) : "");
+    EXPECT_EQ(r.status, 0) << r.output;
+    // The ranks formed one run (not N one-rank runs racing for the directory).
+    std::ifstream f(fs::path(out) / "summary.json");
+    const nlohmann::json summary = nlohmann::json::parse(f, nullptr, false);
+    EXPECT_EQ(summary.value("ranks", 1), ranks > 0 ? ranks : 1) << out;
+    return out;
+  }
+
+  fs::path dir_;
+};
+
+metasim::Checkpoint checkpoint_of(const std::string& run) {
+  return metasim::load_checkpoint((fs::path(run) / "checkpoint").string());
+}
+
+// Every array of the two checkpoints has the same bits, and so has every metrics line but its
+// clock fields.
+void expect_same_run(const std::string& a, const std::string& b) {
+  const metasim::Checkpoint ca = checkpoint_of(a), cb = checkpoint_of(b);
+  ASSERT_EQ(ca.arrays.size(), cb.arrays.size());
+  ASSERT_FALSE(ca.arrays.empty());
+  for (const auto& [name, values] : ca.arrays) {
+    ASSERT_TRUE(cb.arrays.count(name)) << name;
+    EXPECT_TRUE(bit_equal(values, cb.arrays.at(name))) << name << ": " << a << " vs " << b;
+  }
+  EXPECT_EQ(ca.header.at("iteration"), cb.header.at("iteration"));
+  std::ifstream fa(fs::path(a) / "metrics.jsonl"), fb(fs::path(b) / "metrics.jsonl");
+  std::string la, lb;
+  int lines = 0;
+  while (std::getline(fa, la)) {
+    ASSERT_TRUE(static_cast<bool>(std::getline(fb, lb))) << "fewer metrics lines in " << b;
+    nlohmann::json ja = nlohmann::json::parse(la), jb = nlohmann::json::parse(lb);
+    for (const char* clock : {"wall_s", "samples_per_s"}) {
+      ja.erase(clock);
+      jb.erase(clock);
+    }
+    EXPECT_EQ(ja, jb) << "metrics line " << lines;
+    ++lines;
+  }
+  EXPECT_FALSE(static_cast<bool>(std::getline(fb, lb))) << "more metrics lines in " << b;
+  EXPECT_GT(lines, 0);
+}
+
+// MAML (second order, two inner steps, float) at a meta-batch of 25 (groups of one task) and
+// Meta-SGD at 200 in double (groups of three tasks, 67 groups: ranks hold 34/33 and 23/22/22).
+TEST_F(DataParallel, Supervised_RanksGiveOneProcessBits) {
+  const std::string maml =
+      "--set algorithm=maml --set meta_batch=25 --set inner.steps=2 --set iterations=4 "
+      "--set log_every=2 --set precision=float --set backend=cpu";
+  const std::string one = train("maml1", 0, maml);
+  expect_same_run(one, train("maml2", 2, maml));
+  expect_same_run(one, train("maml3", 3, maml));
+  const std::string metasgd =
+      "--set algorithm=metasgd --set meta_batch=200 --set iterations=3 --set log_every=1 "
+      "--set precision=double --set backend=cpu --set model.hidden=[16,16]";
+  const std::string one_sgd = train("sgd1", 0, metasgd);
+  expect_same_run(one_sgd, train("sgd2", 2, metasgd));
+  expect_same_run(one_sgd, train("sgd3", 3, metasgd));
+}
+
+// MAML-TRPO (gradients, Hessian-vector products and the line search over gathered tasks) and
+// first-order MAML-RL with Adam, on 2D navigation with the transitions budget.
+TEST_F(DataParallel, MetaRl_RanksGiveOneProcessBits) {
+  const std::string trpo =
+      "--config " + std::string(METASIM_SOURCE_DIR) +
+      "/configs/maml-rl-nav2d.json --set meta_batch=5 --set trajectories=4 --set horizon=20 "
+      "--set iterations=2 --set validate.every=0 --set policy.hidden=[16,16]";
+  const std::string one = train("trpo1", 0, trpo);
+  expect_same_run(one, train("trpo2", 2, trpo));
+  expect_same_run(one, train("trpo3", 3, trpo));
+  const std::string fo = "--config " + std::string(METASIM_SOURCE_DIR) +
+                         "/configs/fomaml-rl-nav2d.json --set meta_batch=4 --set trajectories=3 "
+                         "--set horizon=16 --set iterations=2 --set validate.every=0";
+  const std::string one_fo = train("fo1", 0, fo);
+  expect_same_run(one_fo, train("fo3", 3, fo));
+}
+
+// A run checkpointed by two ranks and resumed by three (and one by three resumed alone)
+// continues exactly as an uninterrupted one-process run.
+TEST_F(DataParallel, Resume_WithAnotherRankCount) {
+  const std::string base = "--set algorithm=maml --set meta_batch=30 --set log_every=1 "
+                           "--set backend=cpu --set precision=float";
+  const std::string whole = train("whole", 0, base + " --set iterations=6");
+  const std::string split = train("split", 2, base + " --set iterations=3");
+  const metasim::test_support::CliRun r = run_cli(
+      "train --quiet --resume --out " + split + " --set iterations=6", mpirun(3));
+  ASSERT_EQ(r.status, 0) << r.output;
+  expect_same_run(whole, split);
+}
+
+// Bad splits are refused by name before anything is written; a rank that fails ends every rank.
+TEST_F(DataParallel, Errors_NameTheFieldAndStopEveryRank) {
+  const std::string out = (dir_ / "small").string();
+  const metasim::test_support::CliRun r = run_cli(
+      "train --quiet --out " + out + " --set meta_batch=2 --set iterations=1", mpirun(3));
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("meta_batch"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("3 ranks"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(fs::path(out) / "checkpoint"));
+}
+
+}  // namespace
