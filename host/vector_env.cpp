@@ -2,6 +2,7 @@
 // kernels chosen once, at construction, through a table of function pointers.
 #include <metasim/host/vector_env.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -89,6 +90,7 @@ template <typename Real>
 struct VectorEnv<Real>::Impl {
   const EnvSpec* spec;
   int64_t n;
+  uint32_t first = 0;  // random-number address of instance 0
   Backend backend;
   EnvOps<Real> ops;
   uint64_t seed = 0;
@@ -102,8 +104,12 @@ struct VectorEnv<Real>::Impl {
   BackendArray<int32_t> staged_discrete;  // host actions copied to the device
   BackendArray<Real> staged_continuous;
 
-  Impl(const EnvSpec& s, int64_t num, Backend b)
-      : spec(&s), n(num), backend(b), ops(env_entry(s.name).template ops<Real>(b)) {
+  Impl(const EnvSpec& s, int64_t num, Backend b, int64_t first_instance)
+      : spec(&s),
+        n(num),
+        first(static_cast<uint32_t>(first_instance)),
+        backend(b),
+        ops(env_entry(s.name).template ops<Real>(b)) {
     const auto sz = static_cast<size_t>(n);
     state = BackendArray<Real>(b, sz * static_cast<size_t>(s.state_dim));
     params = BackendArray<Real>(b, sz * static_cast<size_t>(s.param_dim));
@@ -152,6 +158,7 @@ struct VectorEnv<Real>::Impl {
     b.return_sum = return_sum.data();
     b.length_sum = length_sum.data();
     b.last_return = last_return.data();
+    b.first_instance = first;
     return b;
   }
 
@@ -224,7 +231,8 @@ struct VectorEnv<Real>::Impl {
 };
 
 template <typename Real>
-VectorEnv<Real>::VectorEnv(std::string_view env_name, int64_t num_envs, Backend backend) {
+VectorEnv<Real>::VectorEnv(std::string_view env_name, int64_t num_envs, Backend backend,
+                           int64_t first_instance) {
   const EnvSpec& s = env_spec(env_name);
   require_positive("num_envs", num_envs);
   constexpr int64_t kMaxEnvs = std::numeric_limits<int32_t>::max();
@@ -246,7 +254,11 @@ VectorEnv<Real>::VectorEnv(std::string_view env_name, int64_t num_envs, Backend 
           : static_cast<double>(sizeof(Real)) * s.param_dim;
   require_host_memory("num_envs", per_instance * static_cast<double>(num_envs),
                       std::to_string(num_envs) + " instances of " + s.name);
-  impl_ = std::make_unique<Impl>(s, num_envs, backend);
+  if (first_instance < 0 || first_instance + num_envs > (int64_t{1} << 32)) {
+    throw InvalidArgument("first_instance",
+                          "must be in [0, 2^32 - num_envs], got " + std::to_string(first_instance));
+  }
+  impl_ = std::make_unique<Impl>(s, num_envs, backend, first_instance);
 }
 
 template <typename Real>
@@ -267,6 +279,10 @@ int64_t VectorEnv<Real>::num_envs() const {
 template <typename Real>
 Backend VectorEnv<Real>::backend() const {
   return impl_->backend;
+}
+template <typename Real>
+int64_t VectorEnv<Real>::first_instance() const {
+  return impl_->first;
 }
 template <typename Real>
 uint32_t VectorEnv<Real>::steps_taken() const {
@@ -331,6 +347,7 @@ void VectorEnv<Real>::step(std::span<const int32_t> actions, MemorySpace where) 
                                          "] for " + s.name);
   }
   ActionSource<Real> src;
+  src.first_instance = m.first;
   src.discrete = ptr;
   m.launch_step(src);
 }
@@ -377,6 +394,7 @@ void VectorEnv<Real>::step(std::span<const Real> actions, MemorySpace where) {
                                          std::to_string(bad % s.action_dim) + "] is NaN");
   }
   ActionSource<Real> src;
+  src.first_instance = m.first;
   src.continuous = ptr;
   m.launch_step(src);
 }
@@ -385,6 +403,7 @@ template <typename Real>
 void VectorEnv<Real>::step_random() {
   Impl& m = *impl_;
   ActionSource<Real> src;
+  src.first_instance = m.first;
   src.random = true;
   src.key = make_key(m.seed, RngPurpose::kAction);
   m.launch_step(src);
@@ -489,6 +508,87 @@ void VectorEnv<Real>::restore(const EnvSnapshot& snap) {
   m.seed = snap.seed;
   m.t = snap.steps_taken;
   m.started = true;
+}
+
+namespace {
+
+// Snapshot arrays with a field per row, [dim][num_envs] (the structure-of-arrays layout of states
+// and parameters); the others hold an instance per row, [num_envs][width].
+bool field_major(const std::string& name) { return name == "state" || name == "params"; }
+
+// Values per instance of array `name` holding `values` for `count` instances.
+std::size_t width_of(const std::string& name, std::size_t values, int64_t count) {
+  if (count <= 0 || values % static_cast<std::size_t>(count) != 0) {
+    throw InvalidArgument("snapshot", "array '" + name + "' holds " + std::to_string(values) +
+                                          " values, not a multiple of its " +
+                                          std::to_string(count) + " instances");
+  }
+  return values / static_cast<std::size_t>(count);
+}
+
+}  // namespace
+
+template <typename Real>
+EnvSnapshot VectorEnv<Real>::join_snapshots(const std::vector<EnvSnapshot>& parts,
+                                            const std::vector<int64_t>& counts) {
+  if (parts.empty() || parts.size() != counts.size()) {
+    throw InvalidArgument("snapshot", "join_snapshots needs one count per part");
+  }
+  int64_t total = 0;
+  for (int64_t c : counts) total += c;
+  EnvSnapshot out = parts.front();
+  for (auto& [name, whole] : out.arrays) {
+    const std::size_t w = width_of(name, parts.front().arrays.at(name).size(), counts.front());
+    whole.assign(w * static_cast<std::size_t>(total), 0.0);
+    int64_t offset = 0;
+    for (std::size_t k = 0; k < parts.size(); ++k) {
+      const auto it = parts[k].arrays.find(name);
+      if (it == parts[k].arrays.end() || width_of(name, it->second.size(), counts[k]) != w) {
+        throw InvalidArgument("snapshot", "part " + std::to_string(k) + "'s array '" + name +
+                                              "' is missing or of another width");
+      }
+      const auto cnt = static_cast<std::size_t>(counts[k]);
+      const auto off = static_cast<std::size_t>(offset);
+      if (field_major(name)) {
+        for (std::size_t f = 0; f < w; ++f) {
+          std::copy_n(it->second.begin() + static_cast<std::ptrdiff_t>(f * cnt), cnt,
+                      whole.begin() + static_cast<std::ptrdiff_t>(f * static_cast<std::size_t>(total) + off));
+        }
+      } else {
+        std::copy(it->second.begin(), it->second.end(),
+                  whole.begin() + static_cast<std::ptrdiff_t>(off * w));
+      }
+      offset += counts[k];
+    }
+  }
+  return out;
+}
+
+template <typename Real>
+EnvSnapshot VectorEnv<Real>::slice_snapshot(const EnvSnapshot& whole, int64_t num_envs,
+                                            int64_t begin, int64_t count) {
+  if (begin < 0 || count <= 0 || begin + count > num_envs) {
+    throw InvalidArgument("snapshot", "instances [" + std::to_string(begin) + ", " +
+                                          std::to_string(begin + count) + ") of " +
+                                          std::to_string(num_envs));
+  }
+  EnvSnapshot out = whole;
+  for (auto& [name, part] : out.arrays) {
+    const std::vector<double>& all = whole.arrays.at(name);
+    const std::size_t w = width_of(name, all.size(), num_envs);
+    const auto cnt = static_cast<std::size_t>(count), b = static_cast<std::size_t>(begin);
+    const auto n = static_cast<std::size_t>(num_envs);
+    part.assign(w * cnt, 0.0);
+    if (field_major(name)) {
+      for (std::size_t f = 0; f < w; ++f) {
+        std::copy_n(all.begin() + static_cast<std::ptrdiff_t>(f * n + b), cnt,
+                    part.begin() + static_cast<std::ptrdiff_t>(f * cnt));
+      }
+    } else {
+      std::copy_n(all.begin() + static_cast<std::ptrdiff_t>(b * w), cnt * w, part.begin());
+    }
+  }
+  return out;
 }
 
 template <typename Real>

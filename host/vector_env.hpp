@@ -47,7 +47,11 @@ struct EnvSnapshot {
 template <typename Real>
 class VectorEnv {
  public:
-  VectorEnv(std::string_view env_name, int64_t num_envs, Backend backend = Backend::kCpu);
+  // first_instance: the random-number address of instance 0. A share of a larger batch (a
+  // rank's envs under mpirun) passes its first instance's index in the whole batch, so that its
+  // instances draw what they draw in the whole batch.
+  VectorEnv(std::string_view env_name, int64_t num_envs, Backend backend = Backend::kCpu,
+            int64_t first_instance = 0);
   ~VectorEnv();
   VectorEnv(VectorEnv&&) noexcept;
   VectorEnv& operator=(VectorEnv&&) noexcept;
@@ -56,6 +60,7 @@ class VectorEnv {
 
   const EnvSpec& spec() const;
   int64_t num_envs() const;
+  int64_t first_instance() const;
   Backend backend() const;
   // Steps taken since the last reset(); part of every random-number address.
   uint32_t steps_taken() const;
@@ -96,6 +101,14 @@ class VectorEnv {
   // array that does not fit.
   EnvSnapshot snapshot() const;
   void restore(const EnvSnapshot& snapshot);
+  // The snapshot of consecutive shares of one batch (in instance order, counts[k] instances
+  // each) as one snapshot of the whole batch, and instances [begin, begin + count) of a snapshot
+  // of num_envs instances as a snapshot of their own: a checkpoint holds the whole batch whatever
+  // the number of ranks that stepped it.
+  static EnvSnapshot join_snapshots(const std::vector<EnvSnapshot>& parts,
+                                    const std::vector<int64_t>& counts);
+  static EnvSnapshot slice_snapshot(const EnvSnapshot& whole, int64_t num_envs, int64_t begin,
+                                    int64_t count);
 
   EpisodeStats episode_stats() const;
   // Waits for all queued work of this env's backend.

@@ -35,6 +35,9 @@ struct EnvBatch {
   double* METASIM_RESTRICT return_sum = nullptr;   // sum of their returns
   double* METASIM_RESTRICT length_sum = nullptr;   // sum of their lengths
   double* METASIM_RESTRICT last_return = nullptr;  // return of the latest one
+  // The random-number address of instance 0: a rank's share of a larger batch addresses its
+  // instances by their index in the whole batch, so that they draw what one process would.
+  uint32_t first_instance = 0;
 };
 
 // How a launcher reads actions: decided at run time from ActionSource::random, or fixed at compile
@@ -48,6 +51,7 @@ struct ActionSource {
   const Real* continuous = nullptr;   // [n][action_dim], for continuous envs
   bool random = false;                // draw uniformly on the backend instead
   PhiloxKey key{};                    // the kAction stream, for random actions
+  uint32_t first_instance = 0;        // the address of instance 0 (EnvBatch::first_instance)
 };
 
 namespace detail {
@@ -86,14 +90,14 @@ METASIM_HD METASIM_INLINE typename Env::Action load_action(const ActionSource<Re
   const bool random = kMode == ActionMode::kRuntime ? src.random : kMode == ActionMode::kRandom;
   if constexpr (Env::kDiscrete) {
     if (random) {
-      RandomStream rng(src.key, 0u, static_cast<uint32_t>(i), t);
+      RandomStream rng(src.key, 0u, src.first_instance + static_cast<uint32_t>(i), t);
       a = static_cast<int32_t>(rng.below(Env::kNumActions));
     } else {
       a = src.discrete[i];
     }
   } else {
     if (random) {
-      RandomStream rng(src.key, 0u, static_cast<uint32_t>(i), t);
+      RandomStream rng(src.key, 0u, src.first_instance + static_cast<uint32_t>(i), t);
       METASIM_UNROLL
       for (int d = 0; d < Env::kActionDim; ++d) {
         a.v[d] = rng.uniform<Real>(Env::kActionLow, Env::kActionHigh);
@@ -113,7 +117,7 @@ METASIM_HD METASIM_INLINE void env_reset_instance(const EnvBatch<Real>& b, int64
                                                   PhiloxKey reset_key, uint32_t t) {
   using Params = typename Env::Params;
   const Params p = load_soa<Params>(b.params, b.n, i);
-  RandomStream rng(reset_key, 0u, static_cast<uint32_t>(i), t);
+  RandomStream rng(reset_key, 0u, b.first_instance + static_cast<uint32_t>(i), t);
   const typename Env::State s = Env::reset(p, rng);
   store_soa(s, b.state, b.n, i);
   b.elapsed[i] = 0;
@@ -139,7 +143,7 @@ METASIM_HD METASIM_INLINE bool env_advance_instance(const EnvBatch<Real>& b, int
   State s = load_soa<State>(b.state, b.n, i);
   const typename Env::Action a = load_action<Env, kMode>(actions, i, t);
 
-  RandomStream step_rng(step_key, 0u, static_cast<uint32_t>(i), t);
+  RandomStream step_rng(step_key, 0u, b.first_instance + static_cast<uint32_t>(i), t);
   const StepResult<Real> result = Env::step(p, s, a, step_rng);
   const Real reward = result.reward;
   const bool terminated = result.terminated != 0;

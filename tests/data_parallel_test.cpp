@@ -75,7 +75,8 @@ void expect_same_run(const std::string& a, const std::string& b) {
     ASSERT_TRUE(cb.arrays.count(name)) << name;
     EXPECT_TRUE(bit_equal(values, cb.arrays.at(name))) << name << ": " << a << " vs " << b;
   }
-  EXPECT_EQ(ca.header.at("iteration"), cb.header.at("iteration"));
+  // Counters, config and the metrics window's sums.
+  EXPECT_EQ(ca.header, cb.header);
   std::ifstream fa(fs::path(a) / "metrics.jsonl"), fb(fs::path(b) / "metrics.jsonl");
   std::string la, lb;
   int lines = 0;
@@ -127,6 +128,26 @@ TEST_F(DataParallel, MetaRl_RanksGiveOneProcessBits) {
   expect_same_run(one_fo, train("fo3", 3, fo));
 }
 
+// PPO: the ranks step their shares of the envs (8 envs: 4/4 and 3/3/2), the rollout is gathered
+// and every rank runs the same update; CartPole (discrete) and Pendulum (continuous, with the
+// observation normaliser fed by every rank's observations). The checkpoints hold the whole batch
+// of envs mid-episode, joined from the ranks' shares.
+TEST_F(DataParallel, Ppo_RanksGiveOneProcessBits) {
+  const std::string cartpole = "--config " + std::string(METASIM_SOURCE_DIR) +
+                               "/configs/ppo-cartpole.json --set total_timesteps=768 "
+                               "--set n_epochs=2 --set log_every=1 --set eval.episodes=2";
+  const std::string one = train("cp1", 0, cartpole);
+  expect_same_run(one, train("cp2", 2, cartpole));
+  expect_same_run(one, train("cp3", 3, cartpole));
+  const std::string pendulum = "--config " + std::string(METASIM_SOURCE_DIR) +
+                               "/configs/ppo-pendulum.json --set n_envs=5 --set n_steps=16 "
+                               "--set total_timesteps=160 --set n_epochs=2 --set batch_size=40 "
+                               "--set normalize_obs=true --set log_every=1 --set eval.episodes=2";
+  const std::string one_p = train("pd1", 0, pendulum);
+  expect_same_run(one_p, train("pd2", 2, pendulum));
+  expect_same_run(one_p, train("pd3", 3, pendulum));
+}
+
 // A run checkpointed by two ranks and resumed by three (and one by three resumed alone)
 // continues exactly as an uninterrupted one-process run.
 TEST_F(DataParallel, Resume_WithAnotherRankCount) {
@@ -138,6 +159,17 @@ TEST_F(DataParallel, Resume_WithAnotherRankCount) {
       "train --quiet --resume --out " + split + " --set iterations=6", mpirun(3));
   ASSERT_EQ(r.status, 0) << r.output;
   expect_same_run(whole, split);
+  // PPO resumes its envs mid-episode from the joined snapshot, cut into three shares.
+  const std::string ppo = "--config " + std::string(METASIM_SOURCE_DIR) +
+                          "/configs/ppo-cartpole.json --set n_epochs=2 --set log_every=1 "
+                          "--set checkpoint_every=1 --set eval.episodes=2 --set lr_schedule=constant "
+                          "--set clip_schedule=constant";
+  const std::string ppo_whole = train("ppo_whole", 0, ppo + " --set total_timesteps=1024");
+  const std::string ppo_split = train("ppo_split", 2, ppo + " --set total_timesteps=512");
+  const metasim::test_support::CliRun rp = run_cli(
+      "train --quiet --resume --out " + ppo_split + " --set total_timesteps=1024", mpirun(3));
+  ASSERT_EQ(rp.status, 0) << rp.output;
+  expect_same_run(ppo_whole, ppo_split);
 }
 
 // Bad splits are refused by name before anything is written; a rank that fails ends every rank.

@@ -134,7 +134,7 @@ class CpuPpoKernels final : public PpoKernels {
     const TransposedPpoForward<Model> fwd{policy_t_.data(), value_t_.data()};
 #pragma omp parallel for schedule(static) if (n >= cpu_detail::kMinParallelActs)
     for (int i = 0; i < n; ++i) {
-      RandomStream rng(key, 0u, static_cast<uint32_t>(i), step);
+      RandomStream rng(key, 0u, first_instance_ + static_cast<uint32_t>(i), step);
       Model::act(p, obs + static_cast<std::size_t>(i) * Model::kObsDim, rng, deterministic,
                  action + static_cast<std::size_t>(i) * Model::kActionDim,
                  log_prob != nullptr ? log_prob + i : nullptr,
@@ -208,7 +208,7 @@ class CpuGenericPpoKernels final : public PpoKernels {
     const auto fwd = forward();
 #pragma omp parallel for schedule(static) if (n >= cpu_detail::kMinParallelActs)
     for (int i = 0; i < n; ++i) {
-      RandomStream rng(key, 0u, static_cast<uint32_t>(i), step);
+      RandomStream rng(key, 0u, first_instance_ + static_cast<uint32_t>(i), step);
       g_.act(params_.data(), obs + static_cast<std::size_t>(i) * G::kObsDim, rng, deterministic,
              action + static_cast<std::size_t>(i) * G::kActionDim,
              log_prob != nullptr ? log_prob + i : nullptr, value != nullptr ? value + i : nullptr,

@@ -27,11 +27,11 @@ inline unsigned grid_for(long long n) {
 
 template <class Model>
 __global__ void act_kernel(const float* params, int n, const float* obs, PhiloxKey key,
-                           uint32_t step, bool deterministic, float* action, float* log_prob,
-                           float* value) {
+                           uint32_t step, uint32_t first, bool deterministic, float* action,
+                           float* log_prob, float* value) {
   const int i = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
   if (i >= n) return;
-  RandomStream rng(key, 0u, static_cast<uint32_t>(i), step);
+  RandomStream rng(key, 0u, first + static_cast<uint32_t>(i), step);
   Model::act(params, obs + static_cast<std::size_t>(i) * Model::kObsDim, rng, deterministic,
              action + static_cast<std::size_t>(i) * Model::kActionDim, log_prob + i, value + i);
 }
@@ -69,11 +69,11 @@ __global__ void reduce_rows_kernel(const T* sample_grads, int n, int cols, T* gr
 // scratch row in global memory.
 template <class G>
 __global__ void generic_act_kernel(G g, const float* params, int n, const float* obs, PhiloxKey key,
-                                   uint32_t step, bool deterministic, float* action,
+                                   uint32_t step, uint32_t first, bool deterministic, float* action,
                                    float* log_prob, float* value, float* scratch) {
   const int i = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
   if (i >= n) return;
-  RandomStream rng(key, 0u, static_cast<uint32_t>(i), step);
+  RandomStream rng(key, 0u, first + static_cast<uint32_t>(i), step);
   g.act(params, obs + static_cast<std::size_t>(i) * G::kObsDim, rng, deterministic,
         action + static_cast<std::size_t>(i) * G::kActionDim, log_prob + i, value + i,
         scratch + static_cast<std::size_t>(i) * g.scratch_size(), g.direct());
@@ -118,10 +118,10 @@ struct CompiledPpoLaunch {
   int num_params() const { return Model::kNumParams; }
   int scratch_size() const { return 0; }  // per instance or sample
   void act(unsigned grid, const float* params, int n, const float* obs, PhiloxKey key,
-           uint32_t step, bool deterministic, float* action, float* log_prob, float* value,
-           float*) const {
+           uint32_t step, uint32_t first, bool deterministic, float* action, float* log_prob,
+           float* value, float*) const {
     cuda_detail::act_kernel<Model><<<grid, cuda_detail::kThreads>>>(
-        params, n, obs, key, step, deterministic, action, log_prob, value);
+        params, n, obs, key, step, first, deterministic, action, log_prob, value);
   }
   void values(unsigned grid, const float* params, int n, const float* obs, float* value,
               float*) const {
@@ -146,10 +146,10 @@ struct GenericPpoLaunch {
   int num_params() const { return g.num_params(); }
   int scratch_size() const { return g.scratch_size(); }
   void act(unsigned grid, const float* params, int n, const float* obs, PhiloxKey key,
-           uint32_t step, bool deterministic, float* action, float* log_prob, float* value,
-           float* scratch) const {
+           uint32_t step, uint32_t first, bool deterministic, float* action, float* log_prob,
+           float* value, float* scratch) const {
     cuda_detail::generic_act_kernel<G><<<grid, cuda_detail::kThreads>>>(
-        g, params, n, obs, key, step, deterministic, action, log_prob, value, scratch);
+        g, params, n, obs, key, step, first, deterministic, action, log_prob, value, scratch);
   }
   void values(unsigned grid, const float* params, int n, const float* obs, float* value,
               float* scratch) const {
@@ -191,7 +191,8 @@ class CudaPpoKernels final : public PpoKernels {
     cuda_detail::ensure(value_, nn);
     cuda_detail::ensure(scratch_, nn * launch_.scratch_size());
     obs_.copy_from_host(obs, nn * Launch::kObsDim);
-    launch_.act(cuda_detail::grid_for(n), params_.data(), n, obs_.data(), key, step, deterministic,
+    launch_.act(cuda_detail::grid_for(n), params_.data(), n, obs_.data(), key, step,
+                this->first_instance_, deterministic,
                 action_.data(), log_prob_.data(), value_.data(), scratch_.data());
     METASIM_CHECK_LAUNCH();
     action_.copy_to_host(action, nn * Launch::kActionDim);

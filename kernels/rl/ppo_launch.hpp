@@ -122,7 +122,7 @@ class PpoKernels {
   virtual void set_params(const float* params) = 0;
   // For instances i in [0, n): obs [n][obs_dim] -> action [n][action_dim] (a discrete action as
   // its index), log_prob [n] and value [n] (either may be null). Instance i draws from the stream
-  // (key, task 0, instance i, step).
+  // (key, task 0, first instance + i, step).
   virtual void act(int n, const float* obs, PhiloxKey key, uint32_t step, bool deterministic,
                    float* action, float* log_prob, float* value) = 0;
   virtual void values(int n, const float* obs, float* value) = 0;
@@ -130,6 +130,12 @@ class PpoKernels {
   // each sample's unweighted loss terms.
   virtual void loss_grad(const PpoMinibatch& mb, const PpoCoefs<float>& coefs, float* grad,
                          PpoSampleTerms<float>* terms) = 0;
+  // The instance index act() gives its instance 0 in the random-number address: a rank that
+  // holds instances [first, first + n) of a larger batch draws what they draw in the whole batch.
+  void set_first_instance(uint32_t first) { first_instance_ = first; }
+
+ protected:
+  uint32_t first_instance_ = 0;
 };
 
 // A factory of one model's kernels on one backend: the compiled model, or the generic one for the

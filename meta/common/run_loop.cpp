@@ -118,21 +118,22 @@ json run_training(TrainingJob& job, const std::string& run_dir, const RunOptions
   job.on_start(run_dir, o.resume);
   // No rank writes before every rank has read what it resumes from.
   comm.barrier();
+  // Every rank builds the checkpoint (a job may gather its state from the ranks); rank 0 saves it.
   auto checkpoint = [&] {
-    if (!writer) return;
     Checkpoint c = job.to_checkpoint();
+    if (!writer) return;
     window.save(c);
     save_checkpoint(ckpt_path, c);
   };
   if (!o.resume) window.reset(job.samples_done());
+  // Everything a resume reads has been checked by now, so the stale temporaries can go.
+  if (writer) make_run_directory(run_dir);
+  // The checkpoint comes first: a run killed at any moment after it can be resumed, and one
+  // killed before it leaves at most a temporary file, which a new run into the directory
+  // removes.
+  if (!o.resume) checkpoint();
   std::optional<MetricsLog> metrics;
   if (writer) {
-    // Everything a resume reads has been checked by now, so the stale temporaries can go.
-    make_run_directory(run_dir);
-    // The checkpoint comes first: a run killed at any moment after it can be resumed, and one
-    // killed before it leaves at most a temporary file, which a new run into the directory
-    // removes.
-    if (!o.resume) checkpoint();
     metrics.emplace(open_run_directory(run_dir, job.config_json(), o.resume, job.iteration()));
   }
 

@@ -274,6 +274,17 @@ double rollout_bytes(const PpoConfig& c) {
          b * (sizeof(float) * (s.obs_dim + s.action_dim + 3.0) + sizeof(rl::PpoSampleTerms<float>));
 }
 
+// This rank's share of the envs under mpirun (all of them on one rank).
+Shard env_share(const PpoConfig& c, const Communicator& comm) {
+  if (c.n_envs < comm.size()) {
+    throw InvalidArgument("n_envs", std::to_string(c.n_envs) + " envs cannot give each of the " +
+                                        std::to_string(comm.size()) +
+                                        " ranks an env: use at least " +
+                                        std::to_string(comm.size()) + ", or fewer ranks");
+  }
+  return shard_of(c.n_envs, comm.rank(), comm.size());
+}
+
 // The backend, once the rollout is known to fit in the host's memory.
 Backend checked_backend(const PpoConfig& c) {
   const Backend backend = parse_backend(c.backend, "backend");
@@ -288,8 +299,11 @@ Backend checked_backend(const PpoConfig& c) {
 PpoTrainer::PpoTrainer(const PpoConfig& config)
     : cfg_(config),
       backend_(checked_backend(config)),
+      comm_(process_communicator()),
+      envs_(env_share(config, comm_)),
       kernels_(make_kernels(config, backend_)),
-      env_(config.env, config.n_envs, backend_) {
+      env_(config.env, envs_.count, backend_, envs_.begin) {
+  kernels_->set_first_instance(static_cast<uint32_t>(envs_.begin));
   const rl::PpoShape& s = kernels_->shape();
   params_ = initial_params(cfg_, s);
   opt_ = meta::OuterOptimizer(meta::OptimizerSettings{"adam", cfg_.learning_rate, cfg_.adam_beta1,
@@ -310,7 +324,7 @@ PpoTrainer::PpoTrainer(const PpoConfig& config)
   ep_return_.assign(cfg_.n_envs, 0.0);
   env_.reset(cfg_.seed);
   if (cfg_.normalize_obs) {
-    const std::vector<float> o = env_.obs();
+    const std::vector<float> o = all_obs(env_.obs());
     norm_.update(o.data(), cfg_.n_envs, s.obs_dim);
   }
   upload_params();
@@ -323,9 +337,64 @@ void PpoTrainer::upload_params() {
   kernels_->set_params(params_f_.data());
 }
 
+std::vector<float> PpoTrainer::all_obs(const std::vector<float>& mine) {
+  if (comm_.size() == 1) return mine;
+  const std::vector<double> all = comm_.all_gather(std::vector<double>(mine.begin(), mine.end()));
+  return std::vector<float>(all.begin(), all.end());
+}
+
+void PpoTrainer::gather_rollout() {
+  if (comm_.size() == 1) return;
+  const rl::PpoShape& s = kernels_->shape();
+  const int od = s.obs_dim, ad = s.action_dim;
+  const std::size_t per_sample = static_cast<std::size_t>(od + ad) + 6;
+  const std::size_t steps = static_cast<std::size_t>(cfg_.n_steps);
+  const std::size_t ne = static_cast<std::size_t>(envs_.count);
+  // Every float, and the flags, are exact in double.
+  std::vector<double> mine;
+  mine.reserve(steps * ne * per_sample);
+  for (std::size_t k = 0; k < steps * ne; ++k) {
+    mine.insert(mine.end(), obs_.begin() + static_cast<std::ptrdiff_t>(k * od),
+                obs_.begin() + static_cast<std::ptrdiff_t>((k + 1) * od));
+    mine.insert(mine.end(), actions_.begin() + static_cast<std::ptrdiff_t>(k * ad),
+                actions_.begin() + static_cast<std::ptrdiff_t>((k + 1) * ad));
+    for (double x : {static_cast<double>(log_probs_[k]), static_cast<double>(values_[k]),
+                     static_cast<double>(rewards_[k]), static_cast<double>(next_values_[k]),
+                     static_cast<double>(ends_[k]), static_cast<double>(terms_[k])}) {
+      mine.push_back(x);
+    }
+  }
+  const std::vector<double> all = comm_.all_gather(mine);
+  const std::size_t n = static_cast<std::size_t>(cfg_.n_envs);
+  std::size_t at = 0;
+  for (int r = 0; r < comm_.size(); ++r) {
+    const Shard sh = shard_of(cfg_.n_envs, r, comm_.size());
+    for (std::size_t t = 0; t < steps; ++t) {
+      for (std::size_t i = 0; i < static_cast<std::size_t>(sh.count); ++i) {
+        const std::size_t k = t * n + static_cast<std::size_t>(sh.begin) + i;
+        const double* v = all.data() + at;
+        at += per_sample;
+        for (int d = 0; d < od; ++d) obs_[k * od + d] = static_cast<float>(v[d]);
+        for (int d = 0; d < ad; ++d) actions_[k * ad + d] = static_cast<float>(v[od + d]);
+        const double* f = v + od + ad;
+        log_probs_[k] = static_cast<float>(f[0]);
+        values_[k] = static_cast<float>(f[1]);
+        rewards_[k] = static_cast<float>(f[2]);
+        next_values_[k] = static_cast<float>(f[3]);
+        ends_[k] = static_cast<uint8_t>(f[4]);
+        terms_[k] = static_cast<uint8_t>(f[5]);
+      }
+    }
+  }
+  if (at != all.size()) throw Error("PPO rollout gather: " + std::to_string(all.size()) +
+                                    " values, expected " + std::to_string(at));
+}
+
 void PpoTrainer::collect_rollout(UpdateStats& st) {
   const rl::PpoShape& s = kernels_->shape();
-  const int n = cfg_.n_envs;
+  // This rank's envs: instances [first, first + n) of the batch.
+  const int n = static_cast<int>(envs_.count);
+  const int first = static_cast<int>(envs_.begin);
   const int od = s.obs_dim, ad = s.action_dim;
   const PhiloxKey key = make_key(cfg_.seed, RngPurpose::kAction);
   std::vector<float> fin_obs_n, trunc_values;
@@ -347,7 +416,7 @@ void PpoTrainer::collect_rollout(UpdateStats& st) {
     for (int i = 0; i < n; ++i) {
       if (!std::isfinite(log_probs_[row + i]) || !std::isfinite(values_[row + i])) {
         throw Error("update " + std::to_string(update_ + 1) + ", rollout step " +
-                    std::to_string(t) + ": env instance " + std::to_string(i) +
+                    std::to_string(t) + ": env instance " + std::to_string(first + i) +
                     ": the policy produced a non-finite output (log-prob " +
                     fmt(log_probs_[row + i]) + ", value " + fmt(values_[row + i]) +
                     ") for observation " +
@@ -370,14 +439,6 @@ void PpoTrainer::collect_rollout(UpdateStats& st) {
       terms_[row + i] = term[i];
       ends_[row + i] = term[i] | trunc[i];
       if (trunc[i] && !term[i]) trunc_idx.push_back(i);
-      ep_return_[i] += rew[i];
-      if (ends_[row + i]) {
-        recent_returns_.push_back(ep_return_[i]);
-        if (recent_returns_.size() > kRecentEpisodes)
-          recent_returns_.erase(recent_returns_.begin());
-        ep_return_[i] = 0;
-        ++st.episodes;
-      }
     }
     // A time limit is not a terminal state: bootstrap from V(final observation).
     if (!trunc_idx.empty()) {
@@ -399,8 +460,8 @@ void PpoTrainer::collect_rollout(UpdateStats& st) {
       for (int k = 0; k < m; ++k) next_values_[row + trunc_idx[k]] = trunc_values[k];
     }
     if (cfg_.normalize_obs) {
-      const std::vector<float> o = env_.obs();
-      norm_.update(o.data(), n, od);
+      const std::vector<float> o = all_obs(env_.obs());
+      norm_.update(o.data(), cfg_.n_envs, od);
     }
   }
   // V'_t: the next step's value inside an episode, V(final obs) at a truncation (set above), and
@@ -423,7 +484,22 @@ void PpoTrainer::collect_rollout(UpdateStats& st) {
       }
     }
   }
-  env_steps_ += static_cast<int64_t>(n) * cfg_.n_steps;
+  env_steps_ += static_cast<int64_t>(cfg_.n_envs) * cfg_.n_steps;
+  gather_rollout();
+  // Episode bookkeeping over the whole batch, in (step, instance) order.
+  for (int t = 0; t < cfg_.n_steps; ++t) {
+    const std::size_t row = static_cast<std::size_t>(t) * cfg_.n_envs;
+    for (int i = 0; i < cfg_.n_envs; ++i) {
+      ep_return_[i] += rewards_[row + i];
+      if (ends_[row + i]) {
+        recent_returns_.push_back(ep_return_[i]);
+        if (recent_returns_.size() > kRecentEpisodes)
+          recent_returns_.erase(recent_returns_.begin());
+        ep_return_[i] = 0;
+        ++st.episodes;
+      }
+    }
+  }
 }
 
 void PpoTrainer::compute_advantages() {
@@ -582,8 +658,26 @@ Checkpoint PpoTrainer::to_checkpoint() const {
   c.arrays["obs_count"] = {norm_.count};
   c.arrays["recent_returns"] = recent_returns_;
   c.arrays["episode_returns"] = ep_return_;
-  // The envs mid-episode, so that a resumed run continues exactly where this one stopped.
-  const EnvSnapshot env = env_.snapshot();
+  // The envs mid-episode, so that a resumed run continues exactly where this one stopped: under
+  // mpirun the ranks' shares joined into the whole batch (every rank must call this).
+  EnvSnapshot env = env_.snapshot();
+  if (comm_.size() > 1) {
+    std::vector<int64_t> counts;
+    for (int r = 0; r < comm_.size(); ++r) counts.push_back(shard_of(cfg_.n_envs, r, comm_.size()).count);
+    std::vector<EnvSnapshot> parts(counts.size(), env);
+    for (const auto& [name, mine] : env.arrays) {
+      const std::vector<double> all = comm_.all_gather(mine);
+      const std::size_t width = mine.size() / static_cast<std::size_t>(envs_.count);
+      std::size_t at = 0;
+      for (std::size_t r = 0; r < parts.size(); ++r) {
+        const std::size_t len = width * static_cast<std::size_t>(counts[r]);
+        parts[r].arrays[name].assign(all.begin() + static_cast<std::ptrdiff_t>(at),
+                                     all.begin() + static_cast<std::ptrdiff_t>(at + len));
+        at += len;
+      }
+    }
+    env = VectorEnv<float>::join_snapshots(parts, counts);
+  }
   c.header["env_seed"] = env.seed;
   c.header["env_steps_taken"] = env.steps_taken;
   for (const auto& [name, values] : env.arrays) c.arrays[kEnvArrayPrefix + name] = values;
@@ -645,6 +739,10 @@ void PpoTrainer::restore(const Checkpoint& c) {
       throw InvalidArgument("n_envs", "the checkpoint holds " + std::to_string(ep.size()) +
                                           " env instances, the config " +
                                           std::to_string(ep_return_.size()));
+    }
+    // Under mpirun this rank's share of the whole batch, whatever the rank count that saved it.
+    if (comm_.size() > 1) {
+      env = VectorEnv<float>::slice_snapshot(env, cfg_.n_envs, envs_.begin, envs_.count);
     }
   }
   params_ = p;

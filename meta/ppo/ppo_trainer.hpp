@@ -12,6 +12,7 @@
 
 #include <metasim/host/backend.hpp>
 #include <metasim/host/checkpoint.hpp>
+#include <metasim/host/communicator.hpp>
 #include <metasim/host/vector_env.hpp>
 #include <metasim/kernels/rl/ppo_launch.hpp>
 #include <metasim/meta/common/optimizer.hpp>
@@ -95,8 +96,18 @@ class PpoTrainer {
   void train_epochs(UpdateStats& st);
   void upload_params();
 
+  // The observations of every rank's envs in instance order (this rank's alone on one rank).
+  std::vector<float> all_obs(const std::vector<float>& mine);
+  // Replaces the rollout buffers' [n_steps][local envs] start by the whole batch's
+  // [n_steps][n_envs], gathered from the ranks.
+  void gather_rollout();
+
   PpoConfig cfg_;
   Backend backend_;
+  // Under mpirun each rank steps a contiguous share of the envs (envs_), addressed by their
+  // index in the whole batch; the rollout is gathered and every rank runs the same update.
+  Communicator& comm_;
+  Shard envs_;
   std::unique_ptr<rl::PpoKernels> kernels_;
   VectorEnv<float> env_;
   std::vector<double> params_;
@@ -107,7 +118,8 @@ class PpoTrainer {
   int64_t env_steps_ = 0;
   uint32_t act_step_ = 0;  // rollout steps taken: the action stream's step counter
 
-  // Rollout storage, time-major [n_steps][n_envs] (times obs_dim / action_dim).
+  // Rollout storage, time-major [n_steps][n_envs] (times obs_dim / action_dim); during a rollout
+  // under mpirun the first n_steps x (this rank's envs) rows hold this rank's share.
   std::vector<float> obs_, actions_, log_probs_, values_, rewards_, next_values_;
   std::vector<uint8_t> ends_, terms_;
   std::vector<double> adv_, returns_;
