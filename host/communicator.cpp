@@ -2,12 +2,16 @@
 // MPI's headers stay in this file, so that users of the library never see them.
 #include <metasim/host/communicator.hpp>
 
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
+#include <thread>
 
 #include <metasim/kernels/core/error.hpp>
 
@@ -41,9 +45,25 @@ void check_mpi(int rc, const char* what) {
   throw Error(std::string("MPI: ") + what + " failed: " + std::string(text, len));
 }
 
+// Seconds a rank may wait in one collective before it decides that another rank has stopped or
+// hangs (METASIM_MPI_TIMEOUT; 0 waits for ever). Rank 0 alone runs validation, evaluation and the
+// checkpoint writes while the others wait for its next step, so the default is generous.
+int collective_timeout_s() {
+  const char* text = std::getenv("METASIM_MPI_TIMEOUT");
+  if (text == nullptr || *text == '\0') return 600;
+  char* end = nullptr;
+  const long v = std::strtol(text, &end, 10);
+  if (*end != '\0' || v < 0 || v > 86400 * 365) {
+    throw InvalidArgument("METASIM_MPI_TIMEOUT",
+                          "must be a whole number of seconds in [0, 31536000], got '" +
+                              std::string(text) + "'");
+  }
+  return static_cast<int>(v);
+}
+
 class MpiWorld final : public Communicator {
  public:
-  MpiWorld() {
+  MpiWorld() : timeout_s_(collective_timeout_s()) {
     int provided = 0;
     check_mpi(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
     // Errors come back as return codes, so that they become exceptions naming the call; the run
@@ -51,8 +71,15 @@ class MpiWorld final : public Communicator {
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
     MPI_Comm_size(MPI_COMM_WORLD, &size_);
+    if (size_ > 1 && timeout_s_ > 0) watchdog_ = std::thread([this] { watch(); });
   }
   ~MpiWorld() override {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    if (watchdog_.joinable()) watchdog_.join();
     int finalized = 0;
     MPI_Finalized(&finalized);
     if (!finalized) MPI_Finalize();
@@ -66,6 +93,7 @@ class MpiWorld final : public Communicator {
     return gather<int64_t>(mine, MPI_INT64_T);
   }
   void broadcast(std::string& text, int root) override {
+    const Waiting w(*this, "MPI_Bcast");
     long long n = static_cast<long long>(text.size());
     check_mpi(MPI_Bcast(&n, 1, MPI_LONG_LONG, root, MPI_COMM_WORLD), "MPI_Bcast");
     if (n > INT32_MAX) throw Error("MPI broadcast of more than 2 GiB");
@@ -73,7 +101,10 @@ class MpiWorld final : public Communicator {
     check_mpi(MPI_Bcast(text.data(), static_cast<int>(n), MPI_CHAR, root, MPI_COMM_WORLD),
               "MPI_Bcast");
   }
-  void barrier() override { check_mpi(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier"); }
+  void barrier() override {
+    const Waiting w(*this, "MPI_Barrier");
+    check_mpi(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
+  }
   [[noreturn]] void abort(int code) override {
     std::fflush(stdout);
     std::fflush(stderr);
@@ -88,6 +119,7 @@ class MpiWorld final : public Communicator {
     if (mine.size() > static_cast<std::size_t>(INT32_MAX)) {
       throw Error("MPI all-gather of more than 2^31 values from one rank");
     }
+    const Waiting w(*this, "MPI_Allgatherv");
     const int n = static_cast<int>(mine.size());
     std::vector<int> counts(static_cast<std::size_t>(size_)), offsets(counts.size());
     check_mpi(MPI_Allgather(&n, 1, MPI_INT, counts.data(), 1, MPI_INT, MPI_COMM_WORLD),
@@ -106,7 +138,49 @@ class MpiWorld final : public Communicator {
     return all;
   }
 
+  // Marks the time a collective began, for the watchdog.
+  struct Waiting {
+    Waiting(MpiWorld& w, const char* what) : world(w) {
+      world.what_.store(what);
+      world.since_ns_.store(now_ns());
+    }
+    ~Waiting() { world.since_ns_.store(0); }
+    MpiWorld& world;
+  };
+
+  static int64_t now_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+
+  // A rank whose peer died is ended by the launcher; one whose peer hangs (stopped, deadlocked,
+  // a lost node) would wait for ever. The watchdog ends this process when a collective has
+  // waited timeout_s_ seconds, and the launcher then ends the others; the last checkpoint, written
+  // atomically, stays valid. MPI may not be called from this thread (MPI_THREAD_FUNNELED).
+  void watch() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (!wake_.wait_for(lock, std::chrono::milliseconds(200), [this] { return stopping_; })) {
+      const int64_t since = since_ns_.load();
+      if (since == 0 || now_ns() - since < int64_t{timeout_s_} * 1000000000) continue;
+      std::fprintf(stderr,
+                   "metasim (rank %d of %d): error: %s has waited %d s for the other ranks "
+                   "(METASIM_MPI_TIMEOUT): a rank has stopped or hangs; ending this rank, and "
+                   "the launcher ends the others (the last checkpoint is kept)\n",
+                   rank_, size_, what_.load(), timeout_s_);
+      std::fflush(stderr);
+      std::_Exit(3);
+    }
+  }
+
   int rank_ = 0, size_ = 1;
+  int timeout_s_ = 0;
+  std::atomic<int64_t> since_ns_{0};
+  std::atomic<const char*> what_{""};
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::thread watchdog_;
 };
 
 // Variables that mpirun/mpiexec (Open MPI, MPICH, Intel MPI) or Slurm's srun with PMI/PMIx set

@@ -3,6 +3,8 @@
 // supervised and meta-RL trainers, and a run resumed with another rank count continues the same.
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -181,6 +183,63 @@ TEST_F(DataParallel, Errors_NameTheFieldAndStopEveryRank) {
   EXPECT_NE(r.output.find("meta_batch"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("3 ranks"), std::string::npos) << r.output;
   EXPECT_FALSE(fs::exists(fs::path(out) / "checkpoint"));
+}
+
+// Runs `script` in bash; its output and exit status.
+metasim::test_support::CliRun shell(const std::string& script) {
+  const std::string path = (fs::temp_directory_path() / "metasim_dp_script.sh").string();
+  {
+    std::ofstream f(path);
+    f << script;
+  }
+  metasim::test_support::CliRun r{-1, ""};
+  FILE* p = popen(("bash " + path + " 2>&1").c_str(), "r");
+  if (p == nullptr) return r;
+  char buf[4096];
+  std::size_t got = 0;
+  while ((got = fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, got);
+  const int st = pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+
+// Starts a long 2-rank run, waits for its first checkpoints, sends `signal` to one rank, and
+// prints the status mpirun ended with (124: still running after 120 s) and its output.
+std::string signal_one_rank(const std::string& out, const std::string& signal, int timeout_s) {
+  const std::string m = METASIM_CLI_PATH;
+  return "out=" + out + "\n(timeout 120 " + mpirun(2) + "-x METASIM_MPI_TIMEOUT=" +
+         std::to_string(timeout_s) + " " + m + " train --quiet --out " + out +
+         " --set meta_batch=64 --set iterations=100000000 --set checkpoint_every=5 "
+         "--set log_every=5 --set backend=cpu > $out.log 2>&1; echo $? > $out.rc) &\n"
+         "for i in $(seq 300); do [ -s $out/metrics.jsonl ] && break; sleep 0.1; done\n"
+         "sleep 0.5\n"
+         "pkill -" + signal + " -n -f \"^" + m + " train --quiet --out $out\"\n"
+         "wait\n"
+         "pkill -KILL -f \"^" + m + " train --quiet --out $out\"\n"
+         "echo \"status $(cat $out.rc)\"\ncat $out.log\n";
+}
+
+// A rank killed mid-run ends every rank (no hang) and leaves a checkpoint that loads.
+TEST_F(DataParallel, RankKilled_EndsEveryRankAndKeepsTheCheckpoint) {
+  const std::string out = (dir_ / "killed").string();
+  const metasim::test_support::CliRun r = shell(signal_one_rank(out, "KILL", 600));
+  EXPECT_EQ(r.output.find("status 0"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("status 124"), std::string::npos) << "mpirun hung:\n" << r.output;
+  EXPECT_NE(r.output.find("status "), std::string::npos) << r.output;
+  const metasim::Checkpoint c = checkpoint_of(out);
+  EXPECT_GT(c.header.at("iteration").get<int64_t>(), 0);
+}
+
+// A rank that stops (SIGSTOP: it neither exits nor answers) is detected by the others'
+// collective timeout, which ends the run with a message naming METASIM_MPI_TIMEOUT.
+TEST_F(DataParallel, RankHangs_CollectiveTimeoutEndsTheRun) {
+  const std::string out = (dir_ / "stopped").string();
+  const metasim::test_support::CliRun r = shell(signal_one_rank(out, "STOP", 3));
+  EXPECT_EQ(r.output.find("status 0"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("status 124"), std::string::npos) << "mpirun hung:\n" << r.output;
+  EXPECT_NE(r.output.find("METASIM_MPI_TIMEOUT"), std::string::npos) << r.output;
+  const metasim::Checkpoint c = checkpoint_of(out);
+  EXPECT_GT(c.header.at("iteration").get<int64_t>(), 0);
 }
 
 }  // namespace
