@@ -61,7 +61,8 @@ inline std::vector<double> uniform_params(int n, uint64_t seed) {
 // result" promises.
 template <typename T>
 bool bit_equal(const std::vector<T>& a, const std::vector<T>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
+  return a.size() == b.size() &&
+         (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0);
 }
 
 }  // namespace metasim::test_support
