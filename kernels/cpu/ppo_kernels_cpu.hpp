@@ -22,7 +22,7 @@ namespace cpu_detail {
 // Samples whose gradients one worker sums into one staging row, in sample order. The chunk size
 // is fixed, so which samples share a partial sum (and the order the partial sums are added in)
 // never depends on the thread count: the gradient is bit-identical for any number of threads.
-inline constexpr int kChunk = 16;
+inline constexpr int kChunk = PpoKernels::kGradChunk;
 // Below this many instances a parallel region costs more than it saves.
 inline constexpr int kMinParallelActs = 1024;
 
@@ -105,6 +105,24 @@ void chunked_gradient(int n, int num_params, int threads, std::vector<float>& st
   }
 }
 
+// rows[(ch - c0) * num_params ...] = chunk ch's partial sum for ch in [c0, c1), each computed as
+// chunked_gradient computes it (zeroed, then its samples added in sample order).
+template <class Sample>
+void chunk_rows(int n, int c0, int c1, int num_params, int threads, float* rows,
+                const Sample& sample) {
+#pragma omp parallel num_threads(threads) if (threads > 1)
+  {
+    const int thread = omp_get_thread_num();
+#pragma omp for schedule(static)
+    for (int ch = c0; ch < c1; ++ch) {
+      float* g = rows + static_cast<std::size_t>(ch - c0) * num_params;
+      std::fill(g, g + num_params, 0.0f);
+      const int end = std::min(n, (ch + 1) * kChunk);
+      for (int s = ch * kChunk; s < end; ++s) sample(s, g, thread);
+    }
+  }
+}
+
 }  // namespace cpu_detail
 
 template <class Model>
@@ -165,6 +183,20 @@ class CpuPpoKernels final : public PpoKernels {
               mb.advantage[s], mb.ret[s], coefs, g, fwd);
         });
     threads_.record(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+
+  int loss_grad_chunks(const PpoMinibatch& mb, const PpoCoefs<float>& coefs, int c0, int c1,
+                       float* rows, PpoSampleTerms<float>* terms) override {
+    const float* p = params_.data();
+    const TransposedPpoForward<Model> fwd{policy_t_.data(), value_t_.data()};
+    cpu_detail::chunk_rows(mb.n, c0, c1, Model::kNumParams, threads_.next(), rows,
+                           [&](int s, float* g, int) {
+                             terms[s] = Model::accumulate_sample_grad(
+                                 p, mb.obs + static_cast<std::size_t>(s) * Model::kObsDim,
+                                 mb.action + static_cast<std::size_t>(s) * Model::kActionDim,
+                                 mb.old_log_prob[s], mb.advantage[s], mb.ret[s], coefs, g, fwd);
+                           });
+    return c1 - c0;
   }
 
  private:
@@ -239,6 +271,21 @@ class CpuGenericPpoKernels final : public PpoKernels {
               mb.advantage[s], mb.ret[s], coefs, g, scratch_row(thread), fwd);
         });
     threads_.record(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+
+  int loss_grad_chunks(const PpoMinibatch& mb, const PpoCoefs<float>& coefs, int c0, int c1,
+                       float* rows, PpoSampleTerms<float>* terms) override {
+    const float* p = params_.data();
+    const auto fwd = forward();
+    cpu_detail::chunk_rows(mb.n, c0, c1, g_.num_params(), threads_.next(), rows,
+                           [&](int s, float* g, int thread) {
+                             terms[s] = g_.accumulate_sample_grad(
+                                 p, mb.obs + static_cast<std::size_t>(s) * G::kObsDim,
+                                 mb.action + static_cast<std::size_t>(s) * G::kActionDim,
+                                 mb.old_log_prob[s], mb.advantage[s], mb.ret[s], coefs, g,
+                                 scratch_row(thread), fwd);
+                           });
+    return c1 - c0;
   }
 
  private:

@@ -130,6 +130,28 @@ class PpoKernels {
   // each sample's unweighted loss terms.
   virtual void loss_grad(const PpoMinibatch& mb, const PpoCoefs<float>& coefs, float* grad,
                          PpoSampleTerms<float>* terms) = 0;
+  // Samples loss_grad sums into one partial gradient, in sample order; the partial sums are then
+  // added in chunk order from zero, so the gradient depends on neither thread nor rank counts.
+  static constexpr int kGradChunk = 16;
+  // A rank's share of loss_grad: chunks [c0, c1) of the minibatch. Writes terms[s] for their
+  // samples (s indexes the whole minibatch) and returns the rows written to `rows`, each
+  // num_params long. The CPU writes one row per chunk, its partial sum, so that adding every
+  // chunk's row in chunk order from zero gives loss_grad's gradient bit for bit; this default,
+  // which device backends use, writes one row: the sum over the chunks' samples.
+  virtual int loss_grad_chunks(const PpoMinibatch& mb, const PpoCoefs<float>& coefs, int c0, int c1,
+                               float* rows, PpoSampleTerms<float>* terms) {
+    const int s0 = c0 * kGradChunk;
+    const int s1 = c1 * kGradChunk < mb.n ? c1 * kGradChunk : mb.n;
+    const int obs_dim = shape().obs_dim, action_dim = shape().action_dim;
+    PpoMinibatch part{s1 - s0,
+                      mb.obs + static_cast<std::size_t>(s0) * obs_dim,
+                      mb.action + static_cast<std::size_t>(s0) * action_dim,
+                      mb.old_log_prob + s0,
+                      mb.advantage + s0,
+                      mb.ret + s0};
+    loss_grad(part, coefs, rows, terms + s0);
+    return 1;
+  }
   // The instance index act() gives its instance 0 in the random-number address: a rank that
   // holds instances [first, first + n) of a larger batch draws what they draw in the whole batch.
   void set_first_instance(uint32_t first) { first_instance_ = first; }

@@ -390,6 +390,54 @@ void PpoTrainer::gather_rollout() {
                                     " values, expected " + std::to_string(at));
 }
 
+void PpoTrainer::minibatch_gradient(const rl::PpoMinibatch& mb, const rl::PpoCoefs<float>& coefs,
+                                    float* grad, rl::PpoSampleTerms<float>* terms) {
+  if (comm_.size() == 1) {
+    kernels_->loss_grad(mb, coefs, grad, terms);
+    return;
+  }
+  constexpr int kChunk = rl::PpoKernels::kGradChunk;
+  const std::size_t np = static_cast<std::size_t>(kernels_->shape().num_params());
+  const int chunks = (mb.n + kChunk - 1) / kChunk;
+  const Shard mine = shard_of(chunks, comm_.rank(), comm_.size());
+  const int c0 = static_cast<int>(mine.begin), c1 = static_cast<int>(mine.begin + mine.count);
+  const int s0 = std::min(mb.n, c0 * kChunk), s1 = std::min(mb.n, c1 * kChunk);
+  chunk_rows_.resize(std::max<std::size_t>(1, static_cast<std::size_t>(mine.count)) * np);
+  const int rows =
+      mine.count > 0 ? kernels_->loss_grad_chunks(mb, coefs, c0, c1, chunk_rows_.data(), terms)
+                     : 0;
+  const std::vector<double> all_rows = comm_.all_gather(std::vector<double>(
+      chunk_rows_.begin(), chunk_rows_.begin() + static_cast<std::ptrdiff_t>(rows * np)));
+  // Every float is exact in double; the sum runs in float, from zero, in chunk order, as the
+  // one-rank gradient's does.
+  for (std::size_t i = 0; i < np; ++i) {
+    float sum = 0.0f;
+    for (std::size_t r = 0; r < all_rows.size() / np; ++r) {
+      sum += static_cast<float>(all_rows[r * np + i]);
+    }
+    grad[i] = sum;
+  }
+  std::vector<double> my_terms;
+  my_terms.reserve(static_cast<std::size_t>(s1 - s0) * 5);
+  for (int q = s0; q < s1; ++q) {
+    const rl::PpoSampleTerms<float>& t = terms[q];
+    for (float x : {t.policy_loss, t.value_loss, t.entropy, t.log_ratio, t.clipped}) {
+      my_terms.push_back(x);
+    }
+  }
+  const std::vector<double> all_terms = comm_.all_gather(my_terms);
+  if (all_terms.size() != static_cast<std::size_t>(mb.n) * 5) {
+    throw Error("PPO minibatch gather: " + std::to_string(all_terms.size() / 5) +
+                " samples' terms, expected " + std::to_string(mb.n));
+  }
+  for (int q = 0; q < mb.n; ++q) {
+    const double* v = all_terms.data() + static_cast<std::size_t>(q) * 5;
+    terms[q] = rl::PpoSampleTerms<float>{static_cast<float>(v[0]), static_cast<float>(v[1]),
+                                         static_cast<float>(v[2]), static_cast<float>(v[3]),
+                                         static_cast<float>(v[4])};
+  }
+}
+
 void PpoTrainer::collect_rollout(UpdateStats& st) {
   const rl::PpoShape& s = kernels_->shape();
   // This rank's envs: instances [first, first + n) of the batch.
@@ -577,7 +625,7 @@ void PpoTrainer::train_epochs(UpdateStats& st) {
       const rl::PpoCoefs<float> coefs{static_cast<float>(clip), static_cast<float>(cfg_.ent_coef),
                                       static_cast<float>(cfg_.vf_coef),
                                       1.0f / static_cast<float>(m)};
-      kernels_->loss_grad(mb, coefs, grad_f.data(), terms.data());
+      minibatch_gradient(mb, coefs, grad_f.data(), terms.data());
       double sq = 0;
       for (int i = 0; i < np; ++i) {
         grad[i] = grad_f[i];

@@ -101,6 +101,10 @@ class PpoTrainer {
   // Replaces the rollout buffers' [n_steps][local envs] start by the whole batch's
   // [n_steps][n_envs], gathered from the ranks.
   void gather_rollout();
+  // kernels_->loss_grad over the ranks: each computes its share of the minibatch's chunks, and
+  // every rank adds all chunks' partial sums in chunk order (the same bits as one rank).
+  void minibatch_gradient(const rl::PpoMinibatch& mb, const rl::PpoCoefs<float>& coefs,
+                          float* grad, rl::PpoSampleTerms<float>* terms);
 
   PpoConfig cfg_;
   Backend backend_;
@@ -125,6 +129,7 @@ class PpoTrainer {
   std::vector<double> adv_, returns_;
   // Per-instance episode bookkeeping.
   std::vector<double> ep_return_;
+  std::vector<float> chunk_rows_;  // this rank's chunks' partial gradients
   std::vector<double> recent_returns_;
 };
 
