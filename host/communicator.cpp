@@ -23,12 +23,29 @@ namespace metasim {
 
 namespace {
 
+// acc[i] += rows[r * cols + i] for every row r, in order.
+void add_rows(std::vector<float>& acc, const std::vector<float>& rows, std::size_t cols) {
+  if (cols == 0 || rows.size() % cols != 0) {
+    throw Error("ordered_sum: " + std::to_string(rows.size()) + " values are not rows of " +
+                std::to_string(cols));
+  }
+  for (std::size_t r = 0; r < rows.size() / cols; ++r) {
+    const float* row = rows.data() + r * cols;
+    for (std::size_t i = 0; i < cols; ++i) acc[i] += row[i];
+  }
+}
+
 class SingleRank final : public Communicator {
  public:
   int rank() const override { return 0; }
   int size() const override { return 1; }
   std::vector<double> all_gather(const std::vector<double>& mine) override { return mine; }
   std::vector<int64_t> all_gather(const std::vector<int64_t>& mine) override { return mine; }
+  std::vector<float> ordered_sum(const std::vector<float>& rows, std::size_t cols) override {
+    std::vector<float> acc(cols, 0.0f);
+    add_rows(acc, rows, cols);
+    return acc;
+  }
   void broadcast(std::string& /*text*/, int /*root*/) override {}
   void barrier() override {}
   [[noreturn]] void abort(int code) override { std::exit(code); }
@@ -62,6 +79,8 @@ int collective_timeout_s() {
 }
 
 class MpiWorld final : public Communicator {
+  static constexpr int kOrderedSumTag = 17;
+
  public:
   MpiWorld() : timeout_s_(collective_timeout_s()) {
     int provided = 0;
@@ -101,6 +120,29 @@ class MpiWorld final : public Communicator {
     check_mpi(MPI_Bcast(text.data(), static_cast<int>(n), MPI_CHAR, root, MPI_COMM_WORLD),
               "MPI_Bcast");
   }
+  std::vector<float> ordered_sum(const std::vector<float>& rows, std::size_t cols) override {
+    if (cols > static_cast<std::size_t>(INT32_MAX)) throw Error("ordered_sum: rows too long");
+    const int n = static_cast<int>(cols);
+    std::vector<float> acc(cols, 0.0f);
+    {
+      const Waiting w(*this, "MPI_Recv");
+      if (rank_ > 0) {
+        check_mpi(MPI_Recv(acc.data(), n, MPI_FLOAT, rank_ - 1, kOrderedSumTag, MPI_COMM_WORLD,
+                           MPI_STATUS_IGNORE),
+                  "MPI_Recv");
+      }
+    }
+    add_rows(acc, rows, cols);
+    if (rank_ + 1 < size_) {
+      const Waiting w(*this, "MPI_Send");
+      check_mpi(MPI_Send(acc.data(), n, MPI_FLOAT, rank_ + 1, kOrderedSumTag, MPI_COMM_WORLD),
+                "MPI_Send");
+    }
+    const Waiting w(*this, "MPI_Bcast");
+    check_mpi(MPI_Bcast(acc.data(), n, MPI_FLOAT, size_ - 1, MPI_COMM_WORLD), "MPI_Bcast");
+    return acc;
+  }
+
   void barrier() override {
     const Waiting w(*this, "MPI_Barrier");
     check_mpi(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");

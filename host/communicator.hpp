@@ -16,6 +16,11 @@ class Communicator {
   // Every rank's values, concatenated in rank order, on every rank (the counts may differ).
   virtual std::vector<double> all_gather(const std::vector<double>& mine) = 0;
   virtual std::vector<int64_t> all_gather(const std::vector<int64_t>& mine) = 0;
+  // On every rank: the element-wise sum of all ranks' rows ([k][cols] each, k may differ and be 0),
+  // added in float from zero, rank after rank and row after row: ((0 + row_0) + row_1) + ...,
+  // exactly the additions one process makes over all the rows. The running sum travels along the
+  // ranks (one row per rank is sent, not every row), then the last rank's result is broadcast.
+  virtual std::vector<float> ordered_sum(const std::vector<float>& rows, std::size_t cols) = 0;
   // The root rank's text on every rank.
   virtual void broadcast(std::string& text, int root) = 0;
   virtual void barrier() = 0;

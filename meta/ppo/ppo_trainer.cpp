@@ -406,17 +406,11 @@ void PpoTrainer::minibatch_gradient(const rl::PpoMinibatch& mb, const rl::PpoCoe
   const int rows =
       mine.count > 0 ? kernels_->loss_grad_chunks(mb, coefs, c0, c1, chunk_rows_.data(), terms)
                      : 0;
-  const std::vector<double> all_rows = comm_.all_gather(std::vector<double>(
-      chunk_rows_.begin(), chunk_rows_.begin() + static_cast<std::ptrdiff_t>(rows * np)));
-  // Every float is exact in double; the sum runs in float, from zero, in chunk order, as the
-  // one-rank gradient's does.
-  for (std::size_t i = 0; i < np; ++i) {
-    float sum = 0.0f;
-    for (std::size_t r = 0; r < all_rows.size() / np; ++r) {
-      sum += static_cast<float>(all_rows[r * np + i]);
-    }
-    grad[i] = sum;
-  }
+  // The chunks' partial sums added from zero in chunk order (rank order is chunk order), as the
+  // one-rank gradient adds them.
+  chunk_rows_.resize(static_cast<std::size_t>(rows) * np);
+  const std::vector<float> sum = comm_.ordered_sum(chunk_rows_, np);
+  std::copy(sum.begin(), sum.end(), grad);
   std::vector<double> my_terms;
   my_terms.reserve(static_cast<std::size_t>(s1 - s0) * 5);
   for (int q = s0; q < s1; ++q) {
