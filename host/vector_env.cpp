@@ -101,7 +101,8 @@ struct VectorEnv<Real>::Impl {
   BackendArray<uint8_t> terminated, truncated;
   BackendArray<int32_t> elapsed;
   BackendArray<double> episodes, return_sum, length_sum, last_return;
-  BackendArray<int32_t> staged_discrete;  // host actions copied to the device
+  BackendArray<unsigned long long> check_flag;  // CUDA: the input checks' result word
+  BackendArray<int32_t> staged_discrete;        // host actions copied to the device
   BackendArray<Real> staged_continuous;
 
   Impl(const EnvSpec& s, int64_t num, Backend b, int64_t first_instance)
@@ -125,6 +126,7 @@ struct VectorEnv<Real>::Impl {
     return_sum = BackendArray<double>(b, sz);
     length_sum = BackendArray<double>(b, sz);
     if (b == Backend::kCuda) {
+      check_flag = BackendArray<unsigned long long>(b, 1);
       if (s.discrete) {
         staged_discrete = BackendArray<int32_t>(b, sz);
       } else {
@@ -203,7 +205,7 @@ struct VectorEnv<Real>::Impl {
     int64_t bad = -1;
     if (backend == Backend::kCuda) {
 #if METASIM_HAS_CUDA
-      bad = cuda::first_nan(obs.data(), count);
+      bad = cuda::first_nan(obs.data(), count, check_flag.data());
 #endif
     } else {
       const Real* o = obs.data();
@@ -332,7 +334,7 @@ void VectorEnv<Real>::step(std::span<const int32_t> actions, MemorySpace where) 
       throw InvalidArgument("actions", "device memory was given to a VectorEnv on the cpu backend");
     }
 #if METASIM_HAS_CUDA
-    bad = cuda::first_invalid_discrete(ptr, m.n, s.num_actions);
+    bad = cuda::first_invalid_discrete(ptr, m.n, s.num_actions, m.check_flag.data());
 #endif
   }
   if (bad >= 0) {
@@ -386,7 +388,7 @@ void VectorEnv<Real>::step(std::span<const Real> actions, MemorySpace where) {
       throw InvalidArgument("actions", "device memory was given to a VectorEnv on the cpu backend");
     }
 #if METASIM_HAS_CUDA
-    bad = cuda::first_nan(ptr, count);
+    bad = cuda::first_nan(ptr, count, m.check_flag.data());
 #endif
   }
   if (bad >= 0) {

@@ -32,10 +32,12 @@ void env_step(const EnvBatch<Real>& b, const ActionSource<Real>& actions, Philox
 template <class Env, typename Real>
 void env_observe_restart(const EnvBatch<Real>& b);
 // Index of the first invalid action (out of [0, num_actions) for discrete, NaN for continuous),
-// or -1 when all are valid. `actions` is device memory.
-int64_t first_invalid_discrete(const int32_t* actions, int64_t n, int32_t num_actions);
+// or -1 when all are valid. `actions` is device memory; `flag` is one word of device memory the
+// caller owns (the check allocates nothing, so nothing leaks when it throws).
+int64_t first_invalid_discrete(const int32_t* actions, int64_t n, int32_t num_actions,
+                               unsigned long long* flag);
 template <typename Real>
-int64_t first_nan(const Real* values, int64_t count);
+int64_t first_nan(const Real* values, int64_t count, unsigned long long* flag);
 void synchronize();
 }  // namespace cuda
 

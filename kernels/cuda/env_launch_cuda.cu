@@ -23,39 +23,36 @@ __global__ void nan_kernel(const Real* v, int64_t n, unsigned long long* first_b
   if (i < n && v[i] != v[i]) atomicMin(first_bad, static_cast<unsigned long long>(i));
 }
 
-int64_t read_first_bad(unsigned long long* d_flag) {
-  unsigned long long h = 0;
-  METASIM_CUDA_CHECK(cudaMemcpy(&h, d_flag, sizeof(h), cudaMemcpyDeviceToHost));
-  METASIM_CUDA_CHECK(cudaFree(d_flag));
-  return h == ~0ull ? -1 : static_cast<int64_t>(h);
+void reset_flag(unsigned long long* d_flag) {
+  METASIM_CUDA_CHECK(cudaMemset(d_flag, 0xff, sizeof(unsigned long long)));
 }
 
-unsigned long long* new_flag() {
-  unsigned long long* d = nullptr;
-  METASIM_CUDA_CHECK(cudaMalloc(&d, sizeof(unsigned long long)));
-  METASIM_CUDA_CHECK(cudaMemset(d, 0xff, sizeof(unsigned long long)));
-  return d;
+int64_t read_first_bad(const unsigned long long* d_flag) {
+  unsigned long long h = 0;
+  METASIM_CUDA_CHECK(cudaMemcpy(&h, d_flag, sizeof(h), cudaMemcpyDeviceToHost));
+  return h == ~0ull ? -1 : static_cast<int64_t>(h);
 }
 }  // namespace
 
-int64_t first_invalid_discrete(const int32_t* actions, int64_t n, int32_t num_actions) {
+int64_t first_invalid_discrete(const int32_t* actions, int64_t n, int32_t num_actions,
+                               unsigned long long* flag) {
   if (n == 0) return -1;
-  unsigned long long* d = new_flag();
-  invalid_discrete_kernel<<<grid_for(n), kThreads>>>(actions, n, num_actions, d);
+  reset_flag(flag);
+  invalid_discrete_kernel<<<grid_for(n), kThreads>>>(actions, n, num_actions, flag);
   METASIM_CHECK_LAUNCH();
-  return read_first_bad(d);
+  return read_first_bad(flag);
 }
 
 template <typename Real>
-int64_t first_nan(const Real* values, int64_t count) {
+int64_t first_nan(const Real* values, int64_t count, unsigned long long* flag) {
   if (count == 0) return -1;
-  unsigned long long* d = new_flag();
-  nan_kernel<<<grid_for(count), kThreads>>>(values, count, d);
+  reset_flag(flag);
+  nan_kernel<<<grid_for(count), kThreads>>>(values, count, flag);
   METASIM_CHECK_LAUNCH();
-  return read_first_bad(d);
+  return read_first_bad(flag);
 }
-template int64_t first_nan<float>(const float*, int64_t);
-template int64_t first_nan<double>(const double*, int64_t);
+template int64_t first_nan<float>(const float*, int64_t, unsigned long long*);
+template int64_t first_nan<double>(const double*, int64_t, unsigned long long*);
 
 void synchronize() { METASIM_CUDA_CHECK(cudaDeviceSynchronize()); }
 
