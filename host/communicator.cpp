@@ -71,9 +71,9 @@ int collective_timeout_s() {
   char* end = nullptr;
   const long v = std::strtol(text, &end, 10);
   if (*end != '\0' || v < 0 || v > 86400 * 365) {
-    throw InvalidArgument("METASIM_MPI_TIMEOUT",
-                          "must be a whole number of seconds in [0, 31536000], got '" +
-                              std::string(text) + "'");
+    throw InvalidArgument(
+        "METASIM_MPI_TIMEOUT",
+        "must be a whole number of seconds in [0, 31536000], got '" + std::string(text) + "'");
   }
   return static_cast<int>(v);
 }
@@ -243,8 +243,9 @@ bool use_mpi() {
   return (forced != nullptr && std::strcmp(forced, "1") == 0) || started_by_launcher();
 #else
   if (forced != nullptr && std::strcmp(forced, "1") == 0) {
-    throw Error("METASIM_MPI=1, but this build of metasim has no MPI (configure with "
-                "METASIM_ENABLE_MPI=ON and an MPI library installed)");
+    throw Error(
+        "METASIM_MPI=1, but this build of metasim has no MPI (configure with "
+        "METASIM_ENABLE_MPI=ON and an MPI library installed)");
   }
   return false;
 #endif

@@ -554,7 +554,8 @@ EnvSnapshot VectorEnv<Real>::join_snapshots(const std::vector<EnvSnapshot>& part
       if (field_major(name)) {
         for (std::size_t f = 0; f < w; ++f) {
           std::copy_n(it->second.begin() + static_cast<std::ptrdiff_t>(f * cnt), cnt,
-                      whole.begin() + static_cast<std::ptrdiff_t>(f * static_cast<std::size_t>(total) + off));
+                      whole.begin() +
+                          static_cast<std::ptrdiff_t>(f * static_cast<std::size_t>(total) + off));
         }
       } else {
         std::copy(it->second.begin(), it->second.end(),

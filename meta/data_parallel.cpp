@@ -68,8 +68,8 @@ class DataParallelEngine final : public MetaEngine {
     out.loss_before = comm_.all_gather(part_.loss_before);
     out.loss_after = comm_.all_gather(part_.loss_after);
     // Ranks hold ascending task ranges: the first flagged one in rank order is the lowest.
-    const std::vector<int64_t> bad = comm_.all_gather(std::vector<int64_t>{
-        part_.first_bad_task < 0 ? -1 : mine.begin + part_.first_bad_task});
+    const std::vector<int64_t> bad = comm_.all_gather(
+        std::vector<int64_t>{part_.first_bad_task < 0 ? -1 : mine.begin + part_.first_bad_task});
     out.first_bad_task = -1;
     for (int64_t b : bad) {
       if (b >= 0) {

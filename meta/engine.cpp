@@ -170,8 +170,7 @@ class EngineImpl final : public MetaEngine {
     out.loss_after.assign(host_.begin() + static_cast<std::ptrdiff_t>(sum_rows + tasks),
                           host_.begin() + static_cast<std::ptrdiff_t>(sum_rows + 2 * tasks));
     status_host_.resize(tasks);
-    std::memcpy(status_host_.data(), host_.data() + sum_rows + 2 * tasks,
-                tasks * sizeof(int32_t));
+    std::memcpy(status_host_.data(), host_.data() + sum_rows + 2 * tasks, tasks * sizeof(int32_t));
     out.first_bad_task = -1;
     for (std::size_t t = 0; t < tasks; ++t) {
       if (status_host_[t] != 0) {

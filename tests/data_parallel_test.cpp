@@ -45,9 +45,8 @@ class DataParallel : public ::testing::Test {
     GTEST_SKIP() << "metasim was built without MPI (METASIM_ENABLE_MPI=OFF): no ranks to test";
 #endif
     dir_ = fs::temp_directory_path() /
-           ("metasim_dp_" + std::string(::testing::UnitTest::GetInstance()
-                                            ->current_test_info()
-                                            ->name()));
+           ("metasim_dp_" +
+            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
@@ -161,19 +160,21 @@ TEST_F(DataParallel, Ppo_RanksGiveOneProcessBits) {
 // A run checkpointed by two ranks and resumed by three (and one by three resumed alone)
 // continues exactly as an uninterrupted one-process run.
 TEST_F(DataParallel, Resume_WithAnotherRankCount) {
-  const std::string base = "--set algorithm=maml --set meta_batch=30 --set log_every=1 "
-                           "--set backend=cpu --set precision=float";
+  const std::string base =
+      "--set algorithm=maml --set meta_batch=30 --set log_every=1 "
+      "--set backend=cpu --set precision=float";
   const std::string whole = train("whole", 0, base + " --set iterations=6");
   const std::string split = train("split", 2, base + " --set iterations=3");
-  const metasim::test_support::CliRun r = run_cli(
-      "train --quiet --resume --out " + split + " --set iterations=6", mpirun(3));
+  const metasim::test_support::CliRun r =
+      run_cli("train --quiet --resume --out " + split + " --set iterations=6", mpirun(3));
   ASSERT_EQ(r.status, 0) << r.output;
   expect_same_run(whole, split);
   // PPO resumes its envs mid-episode from the joined snapshot, cut into three shares.
-  const std::string ppo = "--config " + std::string(METASIM_SOURCE_DIR) +
-                          "/configs/ppo-cartpole.json --set n_epochs=2 --set log_every=1 "
-                          "--set checkpoint_every=1 --set eval.episodes=2 --set lr_schedule=constant "
-                          "--set clip_schedule=constant";
+  const std::string ppo =
+      "--config " + std::string(METASIM_SOURCE_DIR) +
+      "/configs/ppo-cartpole.json --set n_epochs=2 --set log_every=1 "
+      "--set checkpoint_every=1 --set eval.episodes=2 --set lr_schedule=constant "
+      "--set clip_schedule=constant";
   const std::string ppo_whole = train("ppo_whole", 0, ppo + " --set total_timesteps=1024");
   const std::string ppo_split = train("ppo_split", 2, ppo + " --set total_timesteps=512");
   const metasim::test_support::CliRun rp = run_cli(
@@ -185,8 +186,8 @@ TEST_F(DataParallel, Resume_WithAnotherRankCount) {
 // Bad splits are refused by name before anything is written; a rank that fails ends every rank.
 TEST_F(DataParallel, Errors_NameTheFieldAndStopEveryRank) {
   const std::string out = (dir_ / "small").string();
-  const metasim::test_support::CliRun r = run_cli(
-      "train --quiet --out " + out + " --set meta_batch=2 --set iterations=1", mpirun(3));
+  const metasim::test_support::CliRun r =
+      run_cli("train --quiet --out " + out + " --set meta_batch=2 --set iterations=1", mpirun(3));
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.output.find("meta_batch"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("3 ranks"), std::string::npos) << r.output;
@@ -215,15 +216,20 @@ metasim::test_support::CliRun shell(const std::string& script) {
 // prints the status mpirun ended with (124: still running after 120 s) and its output.
 std::string signal_one_rank(const std::string& out, const std::string& signal, int timeout_s) {
   const std::string m = METASIM_CLI_PATH;
-  return "out=" + out + "\n(" + mpirun(2, "timeout 120 ") + "-x METASIM_MPI_TIMEOUT=" +
-         std::to_string(timeout_s) + " " + m + " train --quiet --out " + out +
+  return "out=" + out + "\n(" + mpirun(2, "timeout 120 ") +
+         "-x METASIM_MPI_TIMEOUT=" + std::to_string(timeout_s) + " " + m + " train --quiet --out " +
+         out +
          " --set meta_batch=64 --set iterations=100000000 --set checkpoint_every=5 "
          "--set log_every=5 --set backend=cpu > $out.log 2>&1; echo $? > $out.rc) &\n"
          "for i in $(seq 300); do [ -s $out/metrics.jsonl ] && break; sleep 0.1; done\n"
          "sleep 0.5\n"
-         "pkill -" + signal + " -n -f \"^" + m + " train --quiet --out $out\"\n"
+         "pkill -" +
+         signal + " -n -f \"^" + m +
+         " train --quiet --out $out\"\n"
          "wait\n"
-         "pkill -KILL -f \"^" + m + " train --quiet --out $out\"\n"
+         "pkill -KILL -f \"^" +
+         m +
+         " train --quiet --out $out\"\n"
          "echo \"status $(cat $out.rc)\"\ncat $out.log\n";
 }
 

@@ -277,14 +277,13 @@ class CpuGenericPpoKernels final : public PpoKernels {
                        float* rows, PpoSampleTerms<float>* terms) override {
     const float* p = params_.data();
     const auto fwd = forward();
-    cpu_detail::chunk_rows(mb.n, c0, c1, g_.num_params(), threads_.next(), rows,
-                           [&](int s, float* g, int thread) {
-                             terms[s] = g_.accumulate_sample_grad(
-                                 p, mb.obs + static_cast<std::size_t>(s) * G::kObsDim,
-                                 mb.action + static_cast<std::size_t>(s) * G::kActionDim,
-                                 mb.old_log_prob[s], mb.advantage[s], mb.ret[s], coefs, g,
-                                 scratch_row(thread), fwd);
-                           });
+    cpu_detail::chunk_rows(
+        mb.n, c0, c1, g_.num_params(), threads_.next(), rows, [&](int s, float* g, int thread) {
+          terms[s] = g_.accumulate_sample_grad(
+              p, mb.obs + static_cast<std::size_t>(s) * G::kObsDim,
+              mb.action + static_cast<std::size_t>(s) * G::kActionDim, mb.old_log_prob[s],
+              mb.advantage[s], mb.ret[s], coefs, g, scratch_row(thread), fwd);
+        });
     return c1 - c0;
   }
 

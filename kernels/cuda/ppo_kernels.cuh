@@ -192,8 +192,8 @@ class CudaPpoKernels final : public PpoKernels {
     cuda_detail::ensure(scratch_, nn * launch_.scratch_size());
     obs_.copy_from_host(obs, nn * Launch::kObsDim);
     launch_.act(cuda_detail::grid_for(n), params_.data(), n, obs_.data(), key, step,
-                this->first_instance_, deterministic,
-                action_.data(), log_prob_.data(), value_.data(), scratch_.data());
+                this->first_instance_, deterministic, action_.data(), log_prob_.data(),
+                value_.data(), scratch_.data());
     METASIM_CHECK_LAUNCH();
     action_.copy_to_host(action, nn * Launch::kActionDim);
     if (log_prob != nullptr) log_prob_.copy_to_host(log_prob, nn);

@@ -132,10 +132,10 @@ std::size_t summed_scratch_bytes(const MetaBatchArgs<T>& a, int threads) {
 
 // run_meta_batch with the sum over tasks fused in: sums[r] = sum over tasks of row r of the
 // meta-gradient (a.task_grads is not used and may be null); with a.keep_partial_sums, sums holds
-// [sum_groups_of(a)][rows], each group's partial sum, instead. Each thread adds the gradient of every
-// task it runs into its group's partial sum while the gradient is still in L1, instead of writing
-// a parameter-major [rows][num_tasks] array and reading it back for a separate reduction; the
-// partial sums are then combined in group order. Bit-identical for any thread count (see
+// [sum_groups_of(a)][rows], each group's partial sum, instead. Each thread adds the gradient of
+// every task it runs into its group's partial sum while the gradient is still in L1, instead of
+// writing a parameter-major [rows][num_tasks] array and reading it back for a separate reduction;
+// the partial sums are then combined in group order. Bit-identical for any thread count (see
 // sum_group_size), though not bit-equal to reduce_task_grads, which adds in plain task order.
 // scratch: at least summed_scratch_bytes(a, threads) bytes, 16-byte aligned.
 template <class Family, class Net, typename T>

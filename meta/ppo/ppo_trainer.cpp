@@ -386,8 +386,9 @@ void PpoTrainer::gather_rollout() {
       }
     }
   }
-  if (at != all.size()) throw Error("PPO rollout gather: " + std::to_string(all.size()) +
-                                    " values, expected " + std::to_string(at));
+  if (at != all.size())
+    throw Error("PPO rollout gather: " + std::to_string(all.size()) + " values, expected " +
+                std::to_string(at));
 }
 
 void PpoTrainer::minibatch_gradient(const rl::PpoMinibatch& mb, const rl::PpoCoefs<float>& coefs,
@@ -404,8 +405,7 @@ void PpoTrainer::minibatch_gradient(const rl::PpoMinibatch& mb, const rl::PpoCoe
   const int s0 = std::min(mb.n, c0 * kChunk), s1 = std::min(mb.n, c1 * kChunk);
   chunk_rows_.resize(std::max<std::size_t>(1, static_cast<std::size_t>(mine.count)) * np);
   const int rows =
-      mine.count > 0 ? kernels_->loss_grad_chunks(mb, coefs, c0, c1, chunk_rows_.data(), terms)
-                     : 0;
+      mine.count > 0 ? kernels_->loss_grad_chunks(mb, coefs, c0, c1, chunk_rows_.data(), terms) : 0;
   // The chunks' partial sums added from zero in chunk order (rank order is chunk order), as the
   // one-rank gradient adds them.
   chunk_rows_.resize(static_cast<std::size_t>(rows) * np);
@@ -705,7 +705,8 @@ Checkpoint PpoTrainer::to_checkpoint() const {
   EnvSnapshot env = env_.snapshot();
   if (comm_.size() > 1) {
     std::vector<int64_t> counts;
-    for (int r = 0; r < comm_.size(); ++r) counts.push_back(shard_of(cfg_.n_envs, r, comm_.size()).count);
+    for (int r = 0; r < comm_.size(); ++r)
+      counts.push_back(shard_of(cfg_.n_envs, r, comm_.size()).count);
     std::vector<EnvSnapshot> parts(counts.size(), env);
     for (const auto& [name, mine] : env.arrays) {
       const std::vector<double> all = comm_.all_gather(mine);

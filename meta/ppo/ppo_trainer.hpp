@@ -103,8 +103,8 @@ class PpoTrainer {
   void gather_rollout();
   // kernels_->loss_grad over the ranks: each computes its share of the minibatch's chunks, and
   // every rank adds all chunks' partial sums in chunk order (the same bits as one rank).
-  void minibatch_gradient(const rl::PpoMinibatch& mb, const rl::PpoCoefs<float>& coefs,
-                          float* grad, rl::PpoSampleTerms<float>* terms);
+  void minibatch_gradient(const rl::PpoMinibatch& mb, const rl::PpoCoefs<float>& coefs, float* grad,
+                          rl::PpoSampleTerms<float>* terms);
 
   PpoConfig cfg_;
   Backend backend_;
