@@ -50,6 +50,26 @@ std::string cuda_device_description() {
 
 int cpu_threads() { return omp_get_max_threads(); }
 
+int use_device_of_local_rank(int local_rank) {
+#if METASIM_HAS_CUDA
+  int count = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess || count <= 0) {
+    cudaGetLastError();
+    return -1;
+  }
+  const int dev = local_rank % count;
+  const cudaError_t e = cudaSetDevice(dev);
+  if (e != cudaSuccess) {
+    throw Error("cudaSetDevice(" + std::to_string(dev) + ") for local rank " +
+                std::to_string(local_rank) + ": " + cudaGetErrorString(e));
+  }
+  return dev;
+#else
+  (void)local_rank;
+  return -1;
+#endif
+}
+
 Backend parse_backend(std::string_view name, std::string_view field) {
   if (name == "cpu") return Backend::kCpu;
   if (name == "cuda") {

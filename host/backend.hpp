@@ -25,5 +25,9 @@ bool cuda_device_available();
 std::string cuda_device_description();
 // OpenMP threads the CPU backend uses.
 int cpu_threads();
+// Makes device local_rank % (device count) the current CUDA device, so that the ranks a launcher
+// starts on one node use one GPU each (and share them round-robin when there are fewer GPUs than
+// ranks). Returns the device, or -1 when there is none (nothing is changed then).
+int use_device_of_local_rank(int local_rank);
 
 }  // namespace metasim

@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include <metasim/host/backend.hpp>
 #include <metasim/kernels/core/error.hpp>
 
 #if METASIM_HAS_MPI
@@ -39,6 +40,7 @@ class SingleRank final : public Communicator {
  public:
   int rank() const override { return 0; }
   int size() const override { return 1; }
+  int local_rank() const override { return 0; }
   std::vector<double> all_gather(const std::vector<double>& mine) override { return mine; }
   std::vector<int64_t> all_gather(const std::vector<int64_t>& mine) override { return mine; }
   std::vector<float> ordered_sum(const std::vector<float>& rows, std::size_t cols) override {
@@ -90,6 +92,13 @@ class MpiWorld final : public Communicator {
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
     MPI_Comm_size(MPI_COMM_WORLD, &size_);
+    MPI_Comm node = MPI_COMM_NULL;
+    check_mpi(
+        MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node),
+        "MPI_Comm_split_type");
+    MPI_Comm_rank(node, &local_rank_);
+    MPI_Comm_free(&node);
+    if (size_ > 1) use_device_of_local_rank(local_rank_);
     if (size_ > 1 && timeout_s_ > 0) watchdog_ = std::thread([this] { watch(); });
   }
   ~MpiWorld() override {
@@ -105,6 +114,7 @@ class MpiWorld final : public Communicator {
   }
   int rank() const override { return rank_; }
   int size() const override { return size_; }
+  int local_rank() const override { return local_rank_; }
   std::vector<double> all_gather(const std::vector<double>& mine) override {
     return gather<double>(mine, MPI_DOUBLE);
   }
@@ -215,7 +225,7 @@ class MpiWorld final : public Communicator {
     }
   }
 
-  int rank_ = 0, size_ = 1;
+  int rank_ = 0, size_ = 1, local_rank_ = 0;
   int timeout_s_ = 0;
   std::atomic<int64_t> since_ns_{0};
   std::atomic<const char*> what_{""};
@@ -257,6 +267,19 @@ std::unique_ptr<Communicator> g_world;  // the process's ranks; made once, final
 }  // namespace
 
 bool mpi_built() { return METASIM_HAS_MPI != 0; }
+
+std::string mpi_library_version() {
+#if METASIM_HAS_MPI
+  char text[MPI_MAX_LIBRARY_VERSION_STRING];
+  int len = 0;
+  if (MPI_Get_library_version(text, &len) != MPI_SUCCESS) return "MPI";
+  std::string v(text, static_cast<std::size_t>(len));
+  const std::size_t end = v.find_first_of(",\n");
+  return end == std::string::npos ? v : v.substr(0, end);
+#else
+  return "";
+#endif
+}
 
 Communicator& process_communicator() {
   std::call_once(g_once, [] {

@@ -13,6 +13,8 @@ class Communicator {
   virtual ~Communicator() = default;
   virtual int rank() const = 0;
   virtual int size() const = 0;
+  // The rank's index among the ranks on its node (one GPU per local rank).
+  virtual int local_rank() const = 0;
   // Every rank's values, concatenated in rank order, on every rank (the counts may differ).
   virtual std::vector<double> all_gather(const std::vector<double>& mine) = 0;
   virtual std::vector<int64_t> all_gather(const std::vector<int64_t>& mine) = 0;
@@ -31,12 +33,16 @@ class Communicator {
   virtual std::string describe() const = 0;
 };
 
-// Whether this build can run over MPI ranks.
+// Whether this build can run over MPI ranks, and the MPI library's own description of itself
+// ("" when not built).
 bool mpi_built();
+std::string mpi_library_version();
 
 // The process's communicator, made on the first call: MPI's world when a launcher (mpirun,
 // mpiexec, srun) started the process, one rank otherwise. METASIM_MPI=0 forces one rank, and
-// METASIM_MPI=1 MPI even without a launcher's variables. MPI is finalised at exit.
+// METASIM_MPI=1 MPI even without a launcher's variables. MPI is finalised at exit. Under MPI each
+// rank makes GPU local_rank % (GPUs on the node) its CUDA device.
+
 Communicator& process_communicator();
 // The communicator if process_communicator() has made one, else null (error paths use it
 // without starting MPI).

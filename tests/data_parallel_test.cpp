@@ -183,6 +183,14 @@ TEST_F(DataParallel, Resume_WithAnotherRankCount) {
   expect_same_run(ppo_whole, ppo_split);
 }
 
+// `metasim info` says the build runs over MPI ranks (a build without MPI would run N separate
+// one-rank processes under mpirun).
+TEST_F(DataParallel, Info_SaysRanksRunOverMpi) {
+  const metasim::test_support::CliRun r = run_cli("info");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("ranks        : MPI ("), std::string::npos) << r.output;
+}
+
 // Bad splits are refused by name before anything is written; a rank that fails ends every rank.
 TEST_F(DataParallel, Errors_NameTheFieldAndStopEveryRank) {
   const std::string out = (dir_ / "small").string();
@@ -194,15 +202,14 @@ TEST_F(DataParallel, Errors_NameTheFieldAndStopEveryRank) {
   EXPECT_FALSE(fs::exists(fs::path(out) / "checkpoint"));
 }
 
-// Runs `script` in bash; its output and exit status.
-metasim::test_support::CliRun shell(const std::string& script) {
-  const std::string path = (fs::temp_directory_path() / "metasim_dp_script.sh").string();
+// Runs `script` in bash from the file `path`; its output and exit status.
+metasim::test_support::CliRun shell(const std::string& script, const fs::path& path) {
   {
     std::ofstream f(path);
     f << script;
   }
   metasim::test_support::CliRun r{-1, ""};
-  FILE* p = popen(("bash " + path + " 2>&1").c_str(), "r");
+  FILE* p = popen(("bash " + path.string() + " 2>&1").c_str(), "r");
   if (p == nullptr) return r;
   char buf[4096];
   std::size_t got = 0;
@@ -236,7 +243,8 @@ std::string signal_one_rank(const std::string& out, const std::string& signal, i
 // A rank killed mid-run ends every rank (no hang) and leaves a checkpoint that loads.
 TEST_F(DataParallel, RankKilled_EndsEveryRankAndKeepsTheCheckpoint) {
   const std::string out = (dir_ / "killed").string();
-  const metasim::test_support::CliRun r = shell(signal_one_rank(out, "KILL", 600));
+  const metasim::test_support::CliRun r =
+      shell(signal_one_rank(out, "KILL", 600), dir_ / "kill.sh");
   EXPECT_EQ(r.output.find("status 0"), std::string::npos) << r.output;
   EXPECT_EQ(r.output.find("status 124"), std::string::npos) << "mpirun hung:\n" << r.output;
   EXPECT_NE(r.output.find("status "), std::string::npos) << r.output;
@@ -248,7 +256,7 @@ TEST_F(DataParallel, RankKilled_EndsEveryRankAndKeepsTheCheckpoint) {
 // collective timeout, which ends the run with a message naming METASIM_MPI_TIMEOUT.
 TEST_F(DataParallel, RankHangs_CollectiveTimeoutEndsTheRun) {
   const std::string out = (dir_ / "stopped").string();
-  const metasim::test_support::CliRun r = shell(signal_one_rank(out, "STOP", 3));
+  const metasim::test_support::CliRun r = shell(signal_one_rank(out, "STOP", 3), dir_ / "stop.sh");
   EXPECT_EQ(r.output.find("status 0"), std::string::npos) << r.output;
   EXPECT_EQ(r.output.find("status 124"), std::string::npos) << "mpirun hung:\n" << r.output;
   EXPECT_NE(r.output.find("METASIM_MPI_TIMEOUT"), std::string::npos) << r.output;

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include <metasim/host/backend.hpp>
+#include <metasim/host/communicator.hpp>
 #include <metasim/host/env_registry.hpp>
 #include <metasim/tools/commands.hpp>
 
@@ -15,6 +16,11 @@ void add_info_command(CLI::App& app) {
     std::printf("  cpu backend  : OpenMP, %d threads\n", cpu_threads());
     std::printf("  cuda backend : %s\n",
                 cuda_compiled() ? cuda_device_description().c_str() : "not built");
+    std::printf(
+        "  ranks        : %s\n",
+        mpi_built()
+            ? ("MPI (" + mpi_library_version() + "): mpirun -np N metasim train ...").c_str()
+            : "one process (built without MPI)");
     std::printf("\n  %-26s %4s %-22s %9s  %s\n", "env", "obs", "actions", "max steps", "params");
     for (const std::string& name : env_names()) {
       const EnvSpec& s = env_spec(name);
