@@ -30,7 +30,7 @@ struct EnvSpec {
 template <typename Real>
 struct EnvOps {
   void (*reset)(const EnvBatch<Real>&, PhiloxKey, uint32_t) = nullptr;
-  void (*step)(const EnvBatch<Real>&, const ActionSource<Real>&, PhiloxKey, PhiloxKey,
+  void (*step)(const EnvBatch<Real>&, const ActionSource<Real>&, PhiloxKey, PhiloxKey, uint32_t,
                uint32_t) = nullptr;
   void (*restart)(const EnvBatch<Real>&) = nullptr;
   bool valid() const { return reset != nullptr && step != nullptr && restart != nullptr; }

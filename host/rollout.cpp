@@ -2,6 +2,7 @@
 // actions. Timing waits for the backend before reading the clock, so CUDA work is fully counted.
 #include <metasim/host/rollout.hpp>
 
+#include <algorithm>
 #include <chrono>
 
 #include <metasim/kernels/core/error.hpp>
@@ -19,7 +20,9 @@ RolloutResult run_t(const RolloutOptions& o) {
   env.reset(o.seed);
   env.synchronize();
   const auto start = std::chrono::steady_clock::now();
-  for (int64_t t = 0; t < o.steps; ++t) env.step_random();
+  for (int64_t t = 0; t < o.steps; t += o.steps_per_pass) {
+    env.step_random(static_cast<uint32_t>(std::min(o.steps_per_pass, o.steps - t)));
+  }
   env.synchronize();
   const auto stop = std::chrono::steady_clock::now();
   RolloutResult r;
@@ -39,6 +42,11 @@ RolloutResult run_random_rollout(const RolloutOptions& o) {
   require_positive("steps", o.steps);
   if (o.steps > 0xFFFFFFFFll) {
     throw InvalidArgument("steps", "must be at most 4294967295, got " + std::to_string(o.steps));
+  }
+  if (o.steps_per_pass < 1 || o.steps_per_pass > o.steps) {
+    throw InvalidArgument("steps_per_pass", "must be in [1, steps] = [1, " +
+                                                std::to_string(o.steps) + "], got " +
+                                                std::to_string(o.steps_per_pass));
   }
   return o.precision == Precision::kDouble ? run_t<double>(o) : run_t<float>(o);
 }

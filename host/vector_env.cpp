@@ -224,11 +224,16 @@ struct VectorEnv<Real>::Impl {
     }
   }
 
-  void launch_step(const ActionSource<Real>& src) {
+  void launch_step(const ActionSource<Real>& src, uint32_t steps = 1) {
     require_started();
+    if (steps > std::numeric_limits<uint32_t>::max() - t) {
+      throw InvalidArgument("steps", "the step counter would pass 4294967295 (" +
+                                         std::to_string(t) + " steps taken, " +
+                                         std::to_string(steps) + " more asked); reset() first");
+    }
     ops.step(batch(), src, make_key(seed, RngPurpose::kReset), make_key(seed, RngPurpose::kEnvStep),
-             t);
-    ++t;
+             t, steps);
+    t += steps;
   }
 };
 
@@ -402,13 +407,14 @@ void VectorEnv<Real>::step(std::span<const Real> actions, MemorySpace where) {
 }
 
 template <typename Real>
-void VectorEnv<Real>::step_random() {
+void VectorEnv<Real>::step_random(uint32_t steps) {
   Impl& m = *impl_;
+  if (steps < 1) throw InvalidArgument("steps", "must be at least 1, got 0");
   ActionSource<Real> src;
   src.first_instance = m.first;
   src.random = true;
   src.key = make_key(m.seed, RngPurpose::kAction);
-  m.launch_step(src);
+  m.launch_step(src, steps);
 }
 
 template <typename Real>

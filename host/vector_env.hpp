@@ -72,8 +72,12 @@ class VectorEnv {
   // Continuous envs: num_envs * action_dim values, row-major; the env clips them to its Box where
   // it should, as Gymnasium's envs do.
   void step(std::span<const Real> actions, MemorySpace where = MemorySpace::kHost);
-  // Uniformly random actions drawn on the backend from the (seed, instance, step) stream.
-  void step_random();
+  // `steps` steps (>= 1) of uniformly random actions drawn on the backend from the (seed,
+  // instance, step) stream, in one pass over the batch: each block of instances runs every step
+  // while it is in cache (one thread per instance on CUDA). Bit-identical to `steps` calls with 1.
+  // Observations, rewards and flags are then those of the last step; episode statistics count
+  // every step.
+  void step_random(uint32_t steps = 1);
 
   // Views in backend memory (device pointers on CUDA): valid until the next call.
   const Real* obs_data() const;

@@ -14,10 +14,12 @@ namespace cpu {
 // All instances reset from the kReset stream at step t.
 template <class Env, typename Real>
 void env_reset(const EnvBatch<Real>& b, PhiloxKey reset_key, uint32_t t);
-// One step of every instance (with auto-reset).
+// Steps t .. t + steps - 1 of every instance (with auto-reset) in one pass: each block of
+// instances (each thread, on CUDA) runs all of them while its data is in cache. The result is the
+// one of `steps` single steps, bit for bit. Given actions are one step's, so `steps` is 1 for them.
 template <class Env, typename Real>
 void env_step(const EnvBatch<Real>& b, const ActionSource<Real>& actions, PhiloxKey reset_key,
-              PhiloxKey step_key, uint32_t t);
+              PhiloxKey step_key, uint32_t t, uint32_t steps);
 // Recomputes observations after states were written, and starts new episodes.
 template <class Env, typename Real>
 void env_observe_restart(const EnvBatch<Real>& b);
@@ -28,7 +30,7 @@ template <class Env, typename Real>
 void env_reset(const EnvBatch<Real>& b, PhiloxKey reset_key, uint32_t t);
 template <class Env, typename Real>
 void env_step(const EnvBatch<Real>& b, const ActionSource<Real>& actions, PhiloxKey reset_key,
-              PhiloxKey step_key, uint32_t t);
+              PhiloxKey step_key, uint32_t t, uint32_t steps);
 template <class Env, typename Real>
 void env_observe_restart(const EnvBatch<Real>& b);
 // Index of the first invalid action (out of [0, num_actions) for discrete, NaN for continuous),
@@ -49,9 +51,10 @@ void synchronize();
   Prefix void env_reset<Template<float>, float>(const EnvBatch<float>&, PhiloxKey, uint32_t);      \
   Prefix void env_reset<Template<double>, double>(const EnvBatch<double>&, PhiloxKey, uint32_t);   \
   Prefix void env_step<Template<float>, float>(const EnvBatch<float>&, const ActionSource<float>&, \
-                                               PhiloxKey, PhiloxKey, uint32_t);                    \
-  Prefix void env_step<Template<double>, double>(                                                  \
-      const EnvBatch<double>&, const ActionSource<double>&, PhiloxKey, PhiloxKey, uint32_t);       \
+                                               PhiloxKey, PhiloxKey, uint32_t, uint32_t);          \
+  Prefix void env_step<Template<double>, double>(const EnvBatch<double>&,                          \
+                                                 const ActionSource<double>&, PhiloxKey,           \
+                                                 PhiloxKey, uint32_t, uint32_t);                   \
   Prefix void env_observe_restart<Template<float>, float>(const EnvBatch<float>&);                 \
   Prefix void env_observe_restart<Template<double>, double>(const EnvBatch<double>&);
 #define METASIM_INSTANTIATE_ENV_LAUNCHERS(Id, Template) \

@@ -45,6 +45,11 @@ struct EnvBatch {
 enum class ActionMode { kRuntime, kGiven, kRandom };
 
 // Where actions come from in one step.
+//
+// Random discrete actions use one 32-bit word each: instance i's action at step t is word t % 4
+// of the kAction stream's Philox block at counter (0, t / 4, i, 0), so one block serves four
+// consecutive steps (a launcher that runs several steps computes it once for all four). Random
+// continuous actions draw their components in order from the (instance, step) address.
 template <typename Real>
 struct ActionSource {
   const int32_t* discrete = nullptr;  // [n], for discrete envs
@@ -81,6 +86,18 @@ METASIM_HD METASIM_INLINE void store_soa(const T& value, Real* base, int64_t n, 
   detail::store_soa(value, base, n, i, std::make_index_sequence<real_field_count<T, Real>()>{});
 }
 
+// The Philox block that holds the random discrete actions of `instance` at steps 4 * (t / 4) to
+// 4 * (t / 4) + 3, and the word of step t in it (selects, not an indexed load, so the block stays
+// in registers on the GPU).
+METASIM_HD METASIM_INLINE PhiloxCounter random_action_block(PhiloxKey key, uint32_t instance,
+                                                            uint32_t t) {
+  return philox4x32_10(PhiloxCounter{{0u, t >> 2, instance, 0u}}, key);
+}
+METASIM_HD METASIM_INLINE uint32_t action_word(const PhiloxCounter& w, uint32_t t) {
+  const uint32_t k = t & 3u;
+  return k == 0 ? w.v[0] : k == 1 ? w.v[1] : k == 2 ? w.v[2] : w.v[3];
+}
+
 // The action instance i takes: given, or drawn from its (instance, step) address of the kAction
 // stream, so it is the same on every backend and for every batch size.
 template <class Env, ActionMode kMode, typename Real>
@@ -90,8 +107,9 @@ METASIM_HD METASIM_INLINE typename Env::Action load_action(const ActionSource<Re
   const bool random = kMode == ActionMode::kRuntime ? src.random : kMode == ActionMode::kRandom;
   if constexpr (Env::kDiscrete) {
     if (random) {
-      RandomStream rng(src.key, 0u, src.first_instance + static_cast<uint32_t>(i), t);
-      a = static_cast<int32_t>(rng.below(Env::kNumActions));
+      const PhiloxCounter w =
+          random_action_block(src.key, src.first_instance + static_cast<uint32_t>(i), t);
+      a = static_cast<int32_t>(u32_below(action_word(w, t), Env::kNumActions));
     } else {
       a = src.discrete[i];
     }
@@ -112,17 +130,23 @@ METASIM_HD METASIM_INLINE typename Env::Action load_action(const ActionSource<Re
 
 // Resets instance i from its (instance, step) address of the kReset stream and writes its
 // observation; used at start-up (t = 0) and by auto-reset (t = steps taken so far).
+// env_reset_instance_from takes that stream from the caller.
 template <class Env, typename Real>
-METASIM_HD METASIM_INLINE void env_reset_instance(const EnvBatch<Real>& b, int64_t i,
-                                                  PhiloxKey reset_key, uint32_t t) {
+METASIM_HD METASIM_INLINE void env_reset_instance_from(const EnvBatch<Real>& b, int64_t i,
+                                                       RandomStream& rng) {
   using Params = typename Env::Params;
   const Params p = load_soa<Params>(b.params, b.n, i);
-  RandomStream rng(reset_key, 0u, b.first_instance + static_cast<uint32_t>(i), t);
   const typename Env::State s = Env::reset(p, rng);
   store_soa(s, b.state, b.n, i);
   b.elapsed[i] = 0;
   b.episode_return[i] = Real(0);
   Env::observe(p, s, b.obs + i * Env::kObsDim);
+}
+template <class Env, typename Real>
+METASIM_HD METASIM_INLINE void env_reset_instance(const EnvBatch<Real>& b, int64_t i,
+                                                  PhiloxKey reset_key, uint32_t t) {
+  RandomStream rng(reset_key, 0u, b.first_instance + static_cast<uint32_t>(i), t);
+  env_reset_instance_from<Env>(b, i, rng);
 }
 
 // A step is two phases. env_advance_instance runs the env's own step for instance i at global
@@ -133,15 +157,18 @@ METASIM_HD METASIM_INLINE void env_reset_instance(const EnvBatch<Real>& b, int64
 // and starts a new episode in the same step, so obs holds the new episode's first observation.
 // The CPU launcher runs the first phase as one vectorised loop over a block and the second as a
 // scalar loop over the few instances that finished; the GPU runs both in one thread.
-template <class Env, ActionMode kMode = ActionMode::kRuntime, typename Real>
-METASIM_HD METASIM_INLINE bool env_advance_instance(const EnvBatch<Real>& b, int64_t i,
-                                                    const ActionSource<Real>& actions,
-                                                    PhiloxKey step_key, uint32_t t) {
+//
+// kObserve = false leaves the observation and the reward unwritten: a pass of several steps needs
+// them only after its last step (env_end_episode computes an ended episode's last observation from
+// its state).
+template <class Env, bool kObserve = true, typename Real>
+METASIM_HD METASIM_INLINE bool env_advance_instance_with(const EnvBatch<Real>& b, int64_t i,
+                                                         const typename Env::Action& a,
+                                                         PhiloxKey step_key, uint32_t t) {
   using Params = typename Env::Params;
   using State = typename Env::State;
   const Params p = load_soa<Params>(b.params, b.n, i);
   State s = load_soa<State>(b.state, b.n, i);
-  const typename Env::Action a = load_action<Env, kMode>(actions, i, t);
 
   RandomStream step_rng(step_key, 0u, b.first_instance + static_cast<uint32_t>(i), t);
   const StepResult<Real> result = Env::step(p, s, a, step_rng);
@@ -151,33 +178,51 @@ METASIM_HD METASIM_INLINE bool env_advance_instance(const EnvBatch<Real>& b, int
   const int32_t elapsed = b.elapsed[i] + 1;
   const bool truncated = elapsed >= b.max_episode_steps;
 
-  b.reward[i] = reward;
   b.terminated[i] = static_cast<uint8_t>(terminated);
   b.truncated[i] = static_cast<uint8_t>(truncated);
   store_soa(s, b.state, b.n, i);
   b.elapsed[i] = elapsed;
   b.episode_return[i] = b.episode_return[i] + reward;
-  Env::observe(p, s, b.obs + i * Env::kObsDim);
+  if constexpr (kObserve) {
+    b.reward[i] = reward;
+    Env::observe(p, s, b.obs + i * Env::kObsDim);
+  }
   return terminated | truncated;
 }
 
+// The same with the action read from `actions`.
+template <class Env, ActionMode kMode = ActionMode::kRuntime, typename Real>
+METASIM_HD METASIM_INLINE bool env_advance_instance(const EnvBatch<Real>& b, int64_t i,
+                                                    const ActionSource<Real>& actions,
+                                                    PhiloxKey step_key, uint32_t t) {
+  return env_advance_instance_with<Env>(b, i, load_action<Env, kMode>(actions, i, t), step_key, t);
+}
+
+// Ends instance i's episode at step t and starts the next from `reset_rng`, the kReset stream at
+// (instance, t + 1).
 template <class Env, typename Real>
-METASIM_HD METASIM_INLINE void env_end_episode(const EnvBatch<Real>& b, int64_t i,
-                                               PhiloxKey reset_key, uint32_t t) {
+METASIM_HD METASIM_INLINE void env_end_episode_from(const EnvBatch<Real>& b, int64_t i,
+                                                    RandomStream& reset_rng) {
   const Real ret = b.episode_return[i];
   const int32_t elapsed = b.elapsed[i];
   b.episodes[i] += 1.0;
   b.return_sum[i] += static_cast<double>(ret);
   b.length_sum[i] += static_cast<double>(elapsed);
   b.last_return[i] = static_cast<double>(ret);
-  METASIM_UNROLL
-  for (int k = 0; k < Env::kObsDim; ++k) {
-    b.final_obs[i * Env::kObsDim + k] = b.obs[i * Env::kObsDim + k];
-  }
-  env_reset_instance<Env>(b, i, reset_key, t + 1u);
+  // The episode's last observation, from the state it ended in (the same values the step wrote to
+  // obs, which a pass of several steps skips before its last step).
+  Env::observe(load_soa<typename Env::Params>(b.params, b.n, i),
+               load_soa<typename Env::State>(b.state, b.n, i), b.final_obs + i * Env::kObsDim);
+  env_reset_instance_from<Env>(b, i, reset_rng);
+}
+template <class Env, typename Real>
+METASIM_HD METASIM_INLINE void env_end_episode(const EnvBatch<Real>& b, int64_t i,
+                                               PhiloxKey reset_key, uint32_t t) {
+  RandomStream rng(reset_key, 0u, b.first_instance + static_cast<uint32_t>(i), t + 1u);
+  env_end_episode_from<Env>(b, i, rng);
 }
 
-// Both phases for one instance (the GPU kernel's body).
+// Both phases for one instance.
 template <class Env, ActionMode kMode = ActionMode::kRuntime, typename Real>
 METASIM_HD METASIM_INLINE void env_step_instance(const EnvBatch<Real>& b, int64_t i,
                                                  const ActionSource<Real>& actions,
@@ -185,6 +230,38 @@ METASIM_HD METASIM_INLINE void env_step_instance(const EnvBatch<Real>& b, int64_
                                                  uint32_t t) {
   if (env_advance_instance<Env, kMode>(b, i, actions, step_key, t)) {
     env_end_episode<Env>(b, i, reset_key, t);
+  }
+}
+
+// Steps t0 .. t0 + steps - 1 of one instance (the GPU kernel's body). Given actions are one step's,
+// so `steps` is 1 for them; random discrete actions take the Philox block of four steps once.
+template <class Env, typename Real>
+METASIM_HD METASIM_INLINE void env_steps_instance(const EnvBatch<Real>& b, int64_t i,
+                                                  const ActionSource<Real>& actions,
+                                                  PhiloxKey reset_key, PhiloxKey step_key,
+                                                  uint32_t t0, uint32_t steps) {
+  if constexpr (Env::kDiscrete) {
+    if (actions.random) {
+      const uint32_t instance = actions.first_instance + static_cast<uint32_t>(i);
+      PhiloxCounter w{};
+      for (uint32_t s = 0; s < steps; ++s) {
+        const uint32_t t = t0 + s;
+        if (s == 0 || (t & 3u) == 0) w = random_action_block(actions.key, instance, t);
+        const auto a = static_cast<int32_t>(u32_below(action_word(w, t), Env::kNumActions));
+        const bool ended = s + 1 == steps
+                               ? env_advance_instance_with<Env, true>(b, i, a, step_key, t)
+                               : env_advance_instance_with<Env, false>(b, i, a, step_key, t);
+        if (ended) env_end_episode<Env>(b, i, reset_key, t);
+      }
+      return;
+    }
+  }
+  for (uint32_t s = 0; s < steps; ++s) {
+    const uint32_t t = t0 + s;
+    const typename Env::Action a = load_action<Env, ActionMode::kRuntime>(actions, i, t);
+    const bool ended = s + 1 == steps ? env_advance_instance_with<Env, true>(b, i, a, step_key, t)
+                                      : env_advance_instance_with<Env, false>(b, i, a, step_key, t);
+    if (ended) env_end_episode<Env>(b, i, reset_key, t);
   }
 }
 

@@ -3,10 +3,14 @@
 #include <gtest/gtest.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
+#include <span>
+#include <string>
 #include <vector>
 
 #include <metasim/envs/cartpole.hpp>
+#include <metasim/host/rollout.hpp>
 #include <metasim/host/vector_env.hpp>
 #include <metasim/kernels/core/error.hpp>
 #include "test_support.hpp"
@@ -71,6 +75,143 @@ TEST(VectorEnv_Determinism, InstanceStreamIndependentOfBatchSize) {
         ASSERT_EQ(small.obs[(t * 7 + i) * 4 + k], large.obs[(t * 1000 + i) * 4 + k])
             << "t=" << t << " i=" << i;
       }
+    }
+  }
+}
+
+// Everything a batch holds after some steps, for bit-for-bit comparisons.
+template <typename Real>
+struct BatchView {
+  std::vector<Real> obs, final_obs, rewards;
+  std::vector<uint8_t> terminated, truncated;
+  EnvSnapshot snap;
+};
+template <typename Real>
+BatchView<Real> view_of(const VectorEnv<Real>& env) {
+  return {env.obs(),        env.final_obs(), env.rewards(),
+          env.terminated(), env.truncated(), env.snapshot()};
+}
+template <typename Real>
+void expect_same_batch(const BatchView<Real>& a, const BatchView<Real>& b, const char* name) {
+  EXPECT_TRUE(bit_equal(a.obs, b.obs)) << name;
+  EXPECT_TRUE(bit_equal(a.final_obs, b.final_obs)) << name;
+  EXPECT_TRUE(bit_equal(a.rewards, b.rewards)) << name;
+  EXPECT_TRUE(bit_equal(a.terminated, b.terminated)) << name;
+  EXPECT_TRUE(bit_equal(a.truncated, b.truncated)) << name;
+  EXPECT_EQ(a.snap.steps_taken, b.snap.steps_taken) << name;
+  ASSERT_EQ(a.snap.arrays.size(), b.snap.arrays.size()) << name;
+  for (const auto& [field, values] : a.snap.arrays) {
+    ASSERT_TRUE(b.snap.arrays.count(field)) << name << " " << field;
+    EXPECT_TRUE(bit_equal(values, b.snap.arrays.at(field))) << name << " " << field;
+  }
+}
+
+// Several steps in one pass over the batch (each block of instances runs them while in cache)
+// give the batch that as many single steps give, bit for bit: state, statistics, observations,
+// final observations, rewards and flags, for passes that start at any step (the random discrete
+// actions come four steps to a Philox block) and for any thread count.
+template <typename Real>
+void check_multi_step_passes(const char* name) {
+  const int saved = omp_get_max_threads();
+  const int64_t n = 777;  // not a multiple of the CPU blocks or of the 8-instance flag scan
+  VectorEnv<Real> single(name, n, Backend::kCpu);
+  // Past the time limit, so that every instance has ended an episode.
+  const uint32_t total = static_cast<uint32_t>(single.spec().max_episode_steps) + 61u;
+  single.reset(21);
+  for (uint32_t t = 0; t < total; ++t) single.step_random();
+  const BatchView<Real> expected = view_of(single);
+  EXPECT_GE(single.episode_stats().episodes, n) << name;
+  for (int threads : {1, 2, 3}) {
+    omp_set_num_threads(threads);
+    VectorEnv<Real> multi(name, n, Backend::kCpu);
+    multi.reset(21);
+    const uint32_t passes[] = {3u, 1u, 6u, 25u, 2u, 24u, 93u};
+    for (uint32_t t = 0, p = 0; t < total; ++p) {
+      const uint32_t k = std::min(passes[p % 7], total - t);
+      multi.step_random(k);
+      t += k;
+    }
+    expect_same_batch(expected, view_of(multi), name);
+  }
+  omp_set_num_threads(saved);
+}
+
+TEST(VectorEnv_MultiStep, PassesOfSeveralStepsMatchSingleSteps) {
+  for (const char* name : {"CartPole-v1", "Acrobot-v1", "MountainCar-v0", "Pendulum-v1",
+                           "MountainCarContinuous-v0", "PointNav2D"}) {
+    check_multi_step_passes<float>(name);
+    check_multi_step_passes<double>(name);
+  }
+}
+
+// A random discrete action of instance i at step t is word t % 4 of the Philox block at counter
+// (0, t / 4, i, 0) under the seed's kAction key, mapped to [0, n) by multiply-shift: the same
+// actions given explicitly give the same batch bit for bit, and any other mapping (here: word 0
+// of a block per step, as before the draws were shared by four steps) gives another.
+TEST(VectorEnv_MultiStep, RandomDiscreteActionsAreTheDocumentedDraws) {
+  const int64_t n = 300;
+  const uint64_t seed = 8;
+  VectorEnv<float> drawn("CartPole-v1", n, Backend::kCpu);
+  VectorEnv<float> given("CartPole-v1", n, Backend::kCpu);
+  VectorEnv<float> other("CartPole-v1", n, Backend::kCpu);
+  drawn.reset(seed);
+  given.reset(seed);
+  other.reset(seed);
+  const PhiloxKey key = make_key(seed, RngPurpose::kAction);
+  std::vector<int32_t> actions(n), actions_other(n);
+  drawn.step_random(7);
+  for (uint32_t t = 0; t < 7; ++t) {
+    for (int64_t i = 0; i < n; ++i) {
+      const PhiloxCounter block =
+          philox4x32_10(PhiloxCounter{{0u, t / 4, static_cast<uint32_t>(i), 0u}}, key);
+      actions[i] = static_cast<int32_t>((uint64_t{block.v[t % 4]} * 2u) >> 32);
+      const PhiloxCounter per_step =
+          philox4x32_10(PhiloxCounter{{0u, t, static_cast<uint32_t>(i), 0u}}, key);
+      actions_other[i] = static_cast<int32_t>((uint64_t{per_step.v[0]} * 2u) >> 32);
+    }
+    given.step(std::span<const int32_t>(actions));
+    other.step(std::span<const int32_t>(actions_other));
+  }
+  expect_same_batch(view_of(drawn), view_of(given), "CartPole-v1");
+  EXPECT_FALSE(bit_equal(drawn.obs(), other.obs()));
+}
+
+TEST(VectorEnv_MultiStep, RefusesZeroStepsAndCounterOverflow) {
+  VectorEnv<float> env("CartPole-v1", 4, Backend::kCpu);
+  env.reset(1);
+  EXPECT_THROW(env.step_random(0), InvalidArgument);
+  env.step_random(3);
+  try {
+    env.step_random(0xFFFFFFFFu);
+    ADD_FAILURE() << "no error";
+  } catch (const InvalidArgument& e) {
+    EXPECT_EQ(e.field(), "steps");
+    EXPECT_NE(std::string(e.what()).find("4294967295"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(env.steps_taken(), 3u);
+}
+
+// The rollout benchmark's passes of several steps count the same episodes as single steps, and a
+// pass outside [1, steps] is refused by name.
+TEST(VectorEnv_MultiStep, RolloutPassesCountTheSameEpisodes) {
+  RolloutOptions o;
+  o.num_envs = 500;
+  o.steps = 90;
+  const RolloutResult single = run_random_rollout(o);
+  o.steps_per_pass = 25;  // 25, 25, 25, 15
+  const RolloutResult multi = run_random_rollout(o);
+  EXPECT_GT(single.stats.episodes, 0);
+  EXPECT_EQ(single.stats.episodes, multi.stats.episodes);
+  EXPECT_EQ(single.stats.mean_return, multi.stats.mean_return);
+  EXPECT_EQ(single.stats.mean_length, multi.stats.mean_length);
+  for (int64_t bad : {int64_t{0}, int64_t{91}}) {
+    o.steps_per_pass = bad;
+    try {
+      run_random_rollout(o);
+      ADD_FAILURE() << "no error for steps_per_pass " << bad;
+    } catch (const InvalidArgument& e) {
+      EXPECT_EQ(e.field(), "steps_per_pass");
+      EXPECT_NE(std::string(e.what()).find("[1, 90]"), std::string::npos) << e.what();
     }
   }
 }

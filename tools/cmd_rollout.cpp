@@ -13,7 +13,7 @@ namespace metasim::cli {
 void add_rollout_command(CLI::App& app) {
   struct Options {
     std::string env = "CartPole-v1", backend = "auto", precision = "float";
-    long long num_envs = 16384, steps = 1000;
+    long long num_envs = 16384, steps = 1000, steps_per_pass = 1;
     unsigned long long seed = 0;
     bool json = false;
   };
@@ -25,6 +25,10 @@ void add_rollout_command(CLI::App& app) {
   cmd->add_option("--num-envs", opt->num_envs, "instances stepped together (>= 1)")
       ->capture_default_str();
   cmd->add_option("--steps", opt->steps, "timed steps per instance (>= 1)")->capture_default_str();
+  cmd->add_option("--steps-per-pass", opt->steps_per_pass,
+                  "steps each block of instances runs while in cache (one launch for all of them "
+                  "on CUDA); 1 = a pass per step. Same results for any value")
+      ->capture_default_str();
   cmd->add_option("--seed", opt->seed, "random seed")->capture_default_str();
   cmd->add_option("--backend", opt->backend, "cpu, cuda or auto")->capture_default_str();
   cmd->add_option("--precision", opt->precision, "float or double")->capture_default_str();
@@ -34,6 +38,7 @@ void add_rollout_command(CLI::App& app) {
     o.env = opt->env;
     o.num_envs = opt->num_envs;
     o.steps = opt->steps;
+    o.steps_per_pass = opt->steps_per_pass;
     o.seed = opt->seed;
     o.backend = parse_backend(opt->backend, "--backend");
     o.precision = parse_precision(opt->precision, "--precision");
@@ -43,6 +48,7 @@ void add_rollout_command(CLI::App& app) {
                           {"env", o.env},
                           {"num_envs", o.num_envs},
                           {"steps", o.steps},
+                          {"steps_per_pass", o.steps_per_pass},
                           {"seed", o.seed},
                           {"backend", to_string(o.backend)},
                           {"precision", to_string(o.precision)},
@@ -56,8 +62,8 @@ void add_rollout_command(CLI::App& app) {
       std::printf("%s\n", j.dump().c_str());
       return;
     }
-    std::printf("%s: %lld envs x %lld steps, %s backend (%s), %s precision\n", o.env.c_str(),
-                opt->num_envs, opt->steps, to_string(o.backend),
+    std::printf("%s: %lld envs x %lld steps (%lld per pass), %s backend (%s), %s precision\n",
+                o.env.c_str(), opt->num_envs, opt->steps, opt->steps_per_pass, to_string(o.backend),
                 o.backend == Backend::kCuda ? r.device.c_str()
                                             : (std::to_string(r.threads) + " threads").c_str(),
                 to_string(o.precision));

@@ -31,6 +31,31 @@ METASIM_HD METASIM_INLINE void mulhilo32(uint32_t a, uint32_t b, uint32_t& hi, u
 
 // The bijection itself: 10 rounds, key bumped between rounds, exactly as in Random123.
 METASIM_HD METASIM_INLINE PhiloxCounter philox4x32_10(PhiloxCounter c, PhiloxKey k) {
+#if !defined(__CUDA_ARCH__)
+  // The same rounds on 32-bit values held in 64-bit integers. In a loop over instances GCC then
+  // multiplies in 64-bit vector lanes with the unsigned 32 x 32 -> 64 instruction (vpmuludq) and
+  // takes the halves by shifts, instead of zero-extending each word and multiplying 64 x 64: about
+  // twice the blocks per second on AVX-512. Scalar code is unchanged; the values are the same.
+  uint64_t c0 = c.v[0], c1 = c.v[1], c2 = c.v[2], c3 = c.v[3];
+  uint64_t k0 = k.v[0], k1 = k.v[1];
+  constexpr uint64_t kLow = 0xFFFFFFFFu;
+  for (int round = 0; round < 10; ++round) {
+    if (round > 0) {
+      k0 = (k0 + detail::kPhiloxW0) & kLow;
+      k1 = (k1 + detail::kPhiloxW1) & kLow;
+    }
+    const uint64_t p0 = (c0 & kLow) * uint64_t{detail::kPhiloxM0};
+    const uint64_t p1 = (c2 & kLow) * uint64_t{detail::kPhiloxM1};
+    const uint64_t n0 = ((p1 >> 32) ^ c1 ^ k0) & kLow;
+    const uint64_t n2 = ((p0 >> 32) ^ c3 ^ k1) & kLow;
+    c1 = p1 & kLow;
+    c3 = p0 & kLow;
+    c0 = n0;
+    c2 = n2;
+  }
+  return PhiloxCounter{{static_cast<uint32_t>(c0), static_cast<uint32_t>(c1),
+                        static_cast<uint32_t>(c2), static_cast<uint32_t>(c3)}};
+#else
   METASIM_UNROLL
   for (int round = 0; round < 10; ++round) {
     if (round > 0) {
@@ -43,6 +68,7 @@ METASIM_HD METASIM_INLINE PhiloxCounter philox4x32_10(PhiloxCounter c, PhiloxKey
     c = PhiloxCounter{{hi1 ^ c.v[1] ^ k.v[0], lo1, hi0 ^ c.v[3] ^ k.v[1], lo0}};
   }
   return c;
+#endif
 }
 
 // What a stream of random numbers is used for; part of the key so that, e.g., reset noise and
@@ -74,6 +100,12 @@ METASIM_HD METASIM_INLINE double u64_to_unit_double(uint32_t hi, uint32_t lo) {
   return static_cast<double>(x) * (1.0 / 9007199254740992.0) + (1.0 / 9007199254740992.0);
 }
 
+// 32 random bits to a uniform integer in [0, n) by the multiply-shift method (bias below
+// 2^-32 * n).
+METASIM_HD METASIM_INLINE uint32_t u32_below(uint32_t x, uint32_t n) {
+  return static_cast<uint32_t>((static_cast<uint64_t>(x) * n) >> 32);
+}
+
 // A sequential view of one (task, instance, step) address: draws 4 words per Philox block and
 // advances the draw-block counter. Everything is in registers; the first block is computed eagerly
 // so code that draws at most four words needs no branch once inlined.
@@ -84,6 +116,12 @@ class RandomStream {
       : key_(key), ctr_{{0u, step, instance, task}}, used_(0) {
     buf_ = philox4x32_10(ctr_, key_);
   }
+  // The same stream with its first block computed by the caller: first_block must be
+  // philox4x32_10({0, step, instance, task}, key) (a CPU loop computes those for many instances
+  // in one vectorised pass).
+  METASIM_HD METASIM_INLINE RandomStream(PhiloxKey key, uint32_t task, uint32_t instance,
+                                         uint32_t step, const PhiloxCounter& first_block)
+      : key_(key), ctr_{{0u, step, instance, task}}, buf_(first_block), used_(0) {}
 
   METASIM_HD METASIM_INLINE uint32_t next_u32() {
     if (used_ == 4) {
@@ -132,9 +170,7 @@ class RandomStream {
   }
 
   // Uniform integer in [0, n) by the multiply-shift method (bias below 2^-32 * n).
-  METASIM_HD METASIM_INLINE uint32_t below(uint32_t n) {
-    return static_cast<uint32_t>((static_cast<uint64_t>(next_u32()) * n) >> 32);
-  }
+  METASIM_HD METASIM_INLINE uint32_t below(uint32_t n) { return u32_below(next_u32(), n); }
 
  private:
   PhiloxKey key_;

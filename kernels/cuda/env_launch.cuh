@@ -23,9 +23,9 @@ __global__ void reset_kernel(EnvBatch<Real> b, PhiloxKey key, uint32_t t) {
 
 template <class Env, typename Real>
 __global__ void step_kernel(EnvBatch<Real> b, ActionSource<Real> actions, PhiloxKey reset_key,
-                            PhiloxKey step_key, uint32_t t) {
+                            PhiloxKey step_key, uint32_t t, uint32_t steps) {
   const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i < b.n) env_step_instance<Env>(b, i, actions, reset_key, step_key, t);
+  if (i < b.n) env_steps_instance<Env>(b, i, actions, reset_key, step_key, t, steps);
 }
 
 template <class Env, typename Real>
@@ -44,10 +44,10 @@ void env_reset(const EnvBatch<Real>& b, PhiloxKey reset_key, uint32_t t) {
 
 template <class Env, typename Real>
 void env_step(const EnvBatch<Real>& b, const ActionSource<Real>& actions, PhiloxKey reset_key,
-              PhiloxKey step_key, uint32_t t) {
-  if (b.n == 0) return;
+              PhiloxKey step_key, uint32_t t, uint32_t steps) {
+  if (b.n == 0 || steps == 0) return;
   detail::step_kernel<Env>
-      <<<detail::grid_for(b.n), detail::kThreads>>>(b, actions, reset_key, step_key, t);
+      <<<detail::grid_for(b.n), detail::kThreads>>>(b, actions, reset_key, step_key, t, steps);
   METASIM_CHECK_LAUNCH();
 }
 
