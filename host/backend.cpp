@@ -8,6 +8,8 @@
 
 #if METASIM_HAS_CUDA
 #include <cuda_runtime.h>
+
+#include <metasim/kernels/core/cuda_check.hpp>
 #endif
 
 namespace metasim {
@@ -45,6 +47,35 @@ std::string cuda_device_description() {
          std::to_string(prop.minor) + ", " + std::to_string(prop.multiProcessorCount) + " SMs)";
 #else
   return "no CUDA device (built without the CUDA backend)";
+#endif
+}
+
+double cuda_peak_memory_bandwidth() {
+#if METASIM_HAS_CUDA
+  if (!cuda_device_available()) return 0.0;
+  int dev = 0, clock_khz = 0, bus_bits = 0;
+  METASIM_CUDA_CHECK(cudaGetDevice(&dev));
+  METASIM_CUDA_CHECK(cudaDeviceGetAttribute(&clock_khz, cudaDevAttrMemoryClockRate, dev));
+  METASIM_CUDA_CHECK(cudaDeviceGetAttribute(&bus_bits, cudaDevAttrGlobalMemoryBusWidth, dev));
+  return 2.0 * clock_khz * 1e3 * (bus_bits / 8.0);
+#else
+  return 0.0;
+#endif
+}
+
+double cuda_peak_fp32_rate() {
+#if METASIM_HAS_CUDA
+  if (!cuda_device_available()) return 0.0;
+  int dev = 0, sms = 0, clock_khz = 0, major = 0, minor = 0;
+  METASIM_CUDA_CHECK(cudaGetDevice(&dev));
+  METASIM_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
+  METASIM_CUDA_CHECK(cudaDeviceGetAttribute(&clock_khz, cudaDevAttrClockRate, dev));
+  METASIM_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
+  METASIM_CUDA_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev));
+  const double lanes = major == 8 && minor == 0 ? 64.0 : 128.0;
+  return static_cast<double>(sms) * lanes * 2.0 * clock_khz * 1e3;
+#else
+  return 0.0;
 #endif
 }
 

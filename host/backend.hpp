@@ -23,6 +23,13 @@ bool cuda_compiled();
 bool cuda_device_available();
 // "NVIDIA H100 80GB HBM3 (sm_90, 132 SMs)" or a sentence saying why there is none.
 std::string cuda_device_description();
+// The current CUDA device's peak memory bandwidth in bytes/s (memory clock x bus width x 2, for
+// double data rate); 0 without a device.
+double cuda_peak_memory_bandwidth();
+// The current CUDA device's peak FP32 rate in flop/s: SMs x FP32 lanes per SM x 2 (a fused
+// multiply-add) x clock, with 64 lanes per SM on sm_80 (A100) and 128 on the others from sm_86
+// (H100/H200 included); 0 without a device.
+double cuda_peak_fp32_rate();
 // OpenMP threads the CPU backend uses.
 int cpu_threads();
 // Makes device local_rank % (device count) the current CUDA device, so that the ranks a launcher

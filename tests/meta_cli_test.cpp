@@ -107,6 +107,13 @@ TEST(MetaCli_Bench, ReportsTasksPerSecondPerMetaBatch) {
   ASSERT_EQ(j["results"].size(), 2u);
   EXPECT_EQ(j["results"][1]["meta_batch"], 5);
   EXPECT_GT(j["results"][1]["tasks_per_s"].get<double>(), 0.0);
+  // The fraction of the FP32 rate the flop model gives: above 0 and at most the whole machine.
+  // 1-40-40-1: P = 40 + 1600 + 40 products; 10 shots, 10 queries, one inner step, second order.
+  EXPECT_DOUBLE_EQ(j["results"][1]["flops_per_task"].get<double>(),
+                   1680.0 * (2 * 10 + 6 * 10 + 6 * 10 + 18 * 10));
+  const double fraction = j["results"][1]["fraction_of_limit"].get<double>();
+  EXPECT_GT(fraction, 0.0);
+  EXPECT_LE(fraction, 1.0);
   EXPECT_EQ(run("bench maml --backend cpu --iterations 0").status, 2);
 }
 
@@ -127,13 +134,47 @@ TEST(MetaCli_Bench, TrainAndEnvsCountTheirSamples) {
   r = run("bench envs --env CartPole-v1,Acrobot-v1 --num-envs 64 --steps 10 --backend cpu --json");
   ASSERT_EQ(r.status, 0) << r.output;
   j = nlohmann::json::parse(r.output);
-  ASSERT_EQ(j["results"].size(), 2u);
-  EXPECT_EQ(j["results"][1]["target"], "Acrobot-v1");
-  EXPECT_EQ(j["results"][1]["samples"].get<double>(), 640.0);
+  EXPECT_EQ(j["ranks"], 1);
+  // Each env per step and in passes of 25 steps (cut to the run's 10).
+  ASSERT_EQ(j["results"].size(), 4u);
+  EXPECT_EQ(j["results"][2]["target"], "Acrobot-v1");
+  EXPECT_EQ(j["results"][2]["samples"].get<double>(), 640.0);
+  EXPECT_EQ(j["results"][2]["steps_per_pass"], 1);
+  EXPECT_EQ(j["results"][3]["steps_per_pass"], 10);
+  EXPECT_GT(j["results"][2]["fraction_of_limit"].get<double>(), 0.0);
+  EXPECT_FALSE(j["results"][3].contains("fraction_of_limit"));
   r = run("bench train --set algorithm=nope");
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.output.find("algorithm: unknown algorithm 'nope'"), std::string::npos) << r.output;
   EXPECT_EQ(run("bench train --set algorithm=ppo --iterations 0").status, 2);
+}
+
+// `bench ppo` and `bench meta-rl` time one row per batch size; a PPO iteration is one rollout of
+// n_envs x n_steps env steps.
+TEST(MetaCli_Bench, PpoAndMetaRlRowsPerBatchSize) {
+  CliRun r =
+      run("bench ppo --num-envs 4,8 --set n_steps=8 --set batch_size=16 --iterations 2 --warmup 0 "
+          "--backend cpu --json");
+  ASSERT_EQ(r.status, 0) << r.output;
+  nlohmann::json j = nlohmann::json::parse(r.output);
+  ASSERT_EQ(j["results"].size(), 2u);
+  EXPECT_EQ(j["results"][0]["n_envs"], 4);
+  EXPECT_EQ(j["results"][0]["samples"], 2 * 4 * 8);
+  EXPECT_EQ(j["results"][1]["samples"], 2 * 8 * 8);
+  EXPECT_EQ(j["results"][1]["ranks"], 1);
+  EXPECT_EQ(j["results"][1]["sample_unit"], "env_steps");
+  r =
+      run("bench meta-rl --algorithm fomaml-rl --meta-batch 2 --iterations 1 --warmup 0 "
+          "--backend cpu --json");
+  ASSERT_EQ(r.status, 0) << r.output;
+  j = nlohmann::json::parse(r.output);
+  ASSERT_EQ(j["results"].size(), 1u);
+  EXPECT_EQ(j["results"][0]["meta_batch"], 2);
+  EXPECT_EQ(j["results"][0]["algorithm"], "fomaml-rl");
+  EXPECT_GT(j["results"][0]["samples_per_s"].get<double>(), 0.0);
+  r = run("bench ppo --num-envs 0 --backend cpu");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.output.find("n_envs"), std::string::npos) << r.output;
 }
 
 }  // namespace

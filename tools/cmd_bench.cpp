@@ -1,8 +1,16 @@
-// `metasim bench`: throughput benchmarks printed as a table or one JSON object with the machine
-// and the commit. `bench maml`: meta-training tasks/s of the fused kernels at several meta-batch
-// sizes. `bench train`: any registered algorithm's training steps, timed through the run loop's
-// job interface (samples/s in the algorithm's unit). `bench envs`: batched env steps/s with
-// random actions. `bench all`: one row of each.
+// `metasim bench`: throughput benchmarks printed as a table or one JSON object with the machine,
+// the commit and the rank count. `bench maml`: meta-training tasks/s of the fused kernels at
+// several meta-batch sizes. `bench train`: any registered algorithm's training steps, timed
+// through the run loop's job interface (samples/s in the algorithm's unit). `bench meta-rl` and
+// `bench ppo`: the same for meta-RL and PPO over a list of batch sizes. `bench envs`: batched env
+// steps/s with random actions, per step and in multi-step passes, with the fraction of the
+// bandwidth a per-step pass moves (at the batch's footprint on the CPU). `bench all`: one row of
+// each.
+//
+// Under mpirun every rank runs the benchmark (the trainers split their batches over the ranks)
+// and rank 0 prints it.
+#include <omp.h>
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -11,6 +19,7 @@
 #include <vector>
 
 #include <metasim/host/backend.hpp>
+#include <metasim/host/communicator.hpp>
 #include <metasim/host/env_registry.hpp>
 #include <metasim/host/rollout.hpp>
 #include <metasim/host/run_support.hpp>
@@ -65,6 +74,7 @@ nlohmann::json time_training(const nlohmann::json& config, const std::vector<std
   const double s = seconds_since(t0);
   return {{"workload", "train " + algorithm},
           {"algorithm", algorithm},
+          {"ranks", process_communicator().size()},
           {"target", job->target()},
           {"backend", job->backend_name()},
           {"sample_unit", job->sample_unit()},
@@ -76,41 +86,173 @@ nlohmann::json time_training(const nlohmann::json& config, const std::vector<std
           {"iterations_per_s", static_cast<double>(iterations) / s}};
 }
 
+// The bandwidth a per-step pass can use, in bytes/s. On CUDA: the device's peak DRAM bandwidth
+// (memory clock x bus width, double data rate). On the CPU: measured here at the batch's own
+// footprint, since a batch that fits in the caches is served by them: a STREAM-style triad
+// (a = b + s c) over three arrays of footprint / 3 bytes each, counting 12 bytes per element,
+// repeated for at least 0.05 s, the best of five such runs over the OpenMP threads.
+double memory_bandwidth(Backend backend, double footprint_bytes) {
+  if (backend == Backend::kCuda) return cuda_peak_memory_bandwidth();
+  const int64_t n = std::max<int64_t>(4096, static_cast<int64_t>(footprint_bytes / 12.0));
+  std::vector<float> a(static_cast<size_t>(n)), b(static_cast<size_t>(n), 1.0f),
+      c(static_cast<size_t>(n), 2.0f);
+  float* pa = a.data();
+  const float* pb = b.data();
+  const float* pc = c.data();
+  double best = 0.0;
+  for (int rep = 0; rep < 5; ++rep) {
+    int64_t passes = 0;
+    const RunClock::time_point t0 = RunClock::now();
+    double s = 0.0;
+    do {
+#pragma omp parallel for schedule(static)
+      for (int64_t i = 0; i < n; ++i) pa[i] = pb[i] + 0.5f * pc[i];
+      ++passes;
+      s = seconds_since(t0);
+    } while (s < 0.05);
+    best = std::max(best, 12.0 * static_cast<double>(n) * static_cast<double>(passes) / s);
+  }
+  if (a[static_cast<size_t>(n / 2)] != 2.0f) throw Error("bench: the bandwidth triad miscomputed");
+  return best;
+}
+
+// Bytes a per-step pass moves per instance and step at the least: it reads the parameters, the
+// state, the step count and the running return, and writes the state, the observation, the
+// reward, both flags, the step count and the running return (random actions are drawn in place).
+double env_step_bytes(const EnvSpec& s, Precision precision) {
+  const double real = precision == Precision::kDouble ? 8.0 : 4.0;
+  return real * (s.param_dim + 2.0 * s.state_dim + s.obs_dim + 3.0) + 2.0 * 4.0 + 2.0;
+}
+
+// The machine's FP32 rate in flop/s for the fused passes. On CUDA: the device's peak (SMs x 128
+// FP32 lanes x 2 flops per fused multiply-add x clock). On the CPU: measured here, the best of
+// five runs of independent multiply-then-add chains over the OpenMP threads (the kernels are built
+// without contraction, so a multiply and an add are two instructions, as in this loop).
+double fp32_rate(Backend backend) {
+  if (backend == Backend::kCuda) return cuda_peak_fp32_rate();
+  constexpr int kChains = 8, kLanes = 16;
+  constexpr int64_t kIterations = 1 << 22;
+  double best = 0.0;
+  for (int rep = 0; rep < 5; ++rep) {
+    int threads = 1;
+    float sink = 0.0f;
+    const RunClock::time_point t0 = RunClock::now();
+#pragma omp parallel reduction(+ : sink)
+    {
+#pragma omp single
+      threads = omp_get_num_threads();
+      alignas(64) float acc[kChains][kLanes];
+      for (int c = 0; c < kChains; ++c) {
+        for (int l = 0; l < kLanes; ++l) acc[c][l] = 1.0f + 1e-3f * static_cast<float>(c + l);
+      }
+      const float m = 0.999999f, a = 1e-6f;
+      for (int64_t it = 0; it < kIterations; ++it) {
+        for (int c = 0; c < kChains; ++c) {
+#pragma omp simd
+          for (int l = 0; l < kLanes; ++l) acc[c][l] = acc[c][l] * m + a;
+        }
+      }
+      for (int c = 0; c < kChains; ++c) {
+        for (int l = 0; l < kLanes; ++l) sink += acc[c][l];
+      }
+    }
+    const double s = seconds_since(t0);
+    if (!(sink > 0.0f)) throw Error("bench: the FP32 rate loop miscomputed");
+    best = std::max(best, 2.0 * kChains * kLanes * static_cast<double>(kIterations) * threads / s);
+  }
+  return best;
+}
+
+// Floating-point operations per task of one meta-iteration of the fused passes, from the network's
+// products P (the sum of fan-in x fan-out over its layers; biases and activations are left out):
+// a forward pass is 2P flops per sample and a backward pass (deltas and weight gradients) 4P; the
+// query loss before adaptation is one forward pass, each inner step a forward and backward pass
+// over the support set, the meta-gradient a forward and backward pass over the query set, and
+// second-order MAML adds per inner step a forward-over-reverse pass over the support set (3P dual
+// products of 6 flops each). 0 where there is no model (Reptile, Meta-SGD, ANIL).
+double maml_flops_per_task(const std::string& algorithm, const std::vector<int>& hidden, int shots,
+                           int query, int inner_steps) {
+  std::vector<int> widths{1};
+  widths.insert(widths.end(), hidden.begin(), hidden.end());
+  widths.push_back(1);
+  double p = 0.0;
+  for (size_t l = 0; l + 1 < widths.size(); ++l) p += double(widths[l]) * widths[l + 1];
+  const double k = shots, q = query, steps = inner_steps;
+  if (algorithm == "fomaml") return p * (2 * q + 6 * k * steps + 6 * q);
+  if (algorithm == "maml") return p * (2 * q + 6 * k * steps + 6 * q + 18 * k * steps);
+  return 0.0;
+}
+
 nlohmann::json time_env(const std::string& env, long long num_envs, long long steps,
-                        Backend backend, Precision precision) {
+                        long long steps_per_pass, Backend backend, Precision precision) {
   RolloutOptions o;
   o.env = env;
   o.num_envs = num_envs;
   o.steps = steps;
+  o.steps_per_pass = steps_per_pass;
   o.backend = backend;
   o.precision = precision;
   const RolloutResult r = run_random_rollout(o);
-  return {{"workload", "env " + env},
-          {"target", env},
-          {"backend", to_string(backend)},
-          {"precision", to_string(precision)},
-          {"sample_unit", "env_steps"},
-          {"num_envs", num_envs},
-          {"steps", steps},
-          {"samples", static_cast<double>(num_envs) * static_cast<double>(steps)},
-          {"seconds", r.seconds},
-          {"samples_per_s", r.steps_per_second}};
+  nlohmann::json row = {
+      {"workload",
+       steps_per_pass == 1 ? "env " + env : "env " + env + " x" + std::to_string(steps_per_pass)},
+      {"target", env},
+      {"backend", to_string(backend)},
+      {"precision", to_string(precision)},
+      {"sample_unit", "env_steps"},
+      {"num_envs", num_envs},
+      {"steps", steps},
+      {"steps_per_pass", steps_per_pass},
+      {"samples", static_cast<double>(num_envs) * static_cast<double>(steps)},
+      {"seconds", r.seconds},
+      {"samples_per_s", r.steps_per_second}};
+  // Passes of several steps keep the batch in cache (in registers on CUDA), so memory bandwidth
+  // bounds only the per-step pass.
+  if (steps_per_pass == 1) {
+    const double bytes = env_step_bytes(env_spec(env), precision);
+    const double bandwidth = memory_bandwidth(backend, bytes * static_cast<double>(num_envs));
+    row["bytes_per_step"] = bytes;
+    row["limit"] = backend == Backend::kCuda ? "DRAM bandwidth" : "bandwidth at this footprint";
+    row["limit_value"] = bandwidth;
+    row["fraction_of_limit"] = r.steps_per_second * bytes / bandwidth;
+  }
+  return row;
 }
 
 void print_rows(const nlohmann::json& rows) {
-  std::printf("%-28s %-22s %-5s %12s  %s\n", "workload", "target", "on", "samples/s", "unit");
+  std::printf("%-34s %-26s %-5s %5s %12s  %-10s %s\n", "workload", "target", "on", "ranks",
+              "samples/s", "unit", "of limit");
   for (const nlohmann::json& r : rows) {
-    std::printf("%-28s %-22s %-5s %12.4g  %s\n", r.value("workload", "").c_str(),
-                r.value("target", "").c_str(), r.value("backend", "").c_str(),
-                r.value("samples_per_s", 0.0), r.value("sample_unit", "").c_str());
+    std::string limit = "-";
+    if (r.contains("fraction_of_limit")) {
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "%.1f%% (%s)", 100.0 * r["fraction_of_limit"].get<double>(),
+                    r.value("limit", "").c_str());
+      limit = buf;
+    }
+    std::printf("%-34s %-26s %-5s %5d %12.4g  %-10s %s\n", r.value("workload", "").c_str(),
+                r.value("target", "").c_str(), r.value("backend", "").c_str(), r.value("ranks", 1),
+                r.value("samples_per_s", 0.0), r.value("sample_unit", "").c_str(), limit.c_str());
   }
 }
 
 nlohmann::json report(const char* command, Backend backend, const nlohmann::json& rows) {
   return {{"command", command},
           {"device", device_text(backend)},
+          {"ranks", process_communicator().size()},
           {"commit", git_commit()},
           {"results", rows}};
+}
+
+// Prints on rank 0 only: every rank ran the benchmark.
+void emit(const char* command, Backend backend, const nlohmann::json& rows, bool json) {
+  if (process_communicator().rank() != 0) return;
+  if (json) {
+    std::printf("%s\n", report(command, backend, rows).dump().c_str());
+  } else {
+    print_rows(rows);
+  }
+  std::fflush(stdout);
 }
 
 }  // namespace
@@ -142,11 +284,58 @@ void add_bench_train(CLI::App& bench) {
     const nlohmann::json row = time_training(file, opt->sets, opt->warmup, opt->iterations);
     const nlohmann::json rows = nlohmann::json::array({row});
     const Backend backend = parse_backend(row.value("backend", "cpu"), "backend");
-    if (opt->json) {
-      std::printf("%s\n", report("bench train", backend, rows).dump().c_str());
-    } else {
-      print_rows(rows);
+    emit("bench train", backend, rows, opt->json);
+  });
+}
+
+// `bench meta-rl` and `bench ppo`: training samples/s of one algorithm over a list of batch sizes
+// (the field `batch_field`: meta_batch or n_envs), on the built-in default config plus --set.
+void add_bench_batches(CLI::App& bench, const char* name, const char* description,
+                       std::string algorithm, const char* batch_field,
+                       std::vector<long long> batches, long long iterations,
+                       std::vector<std::string> defaults) {
+  struct Options {
+    std::string algorithm, backend = "auto";
+    std::vector<long long> batches;
+    std::vector<std::string> sets;
+    long long iterations = 3, warmup = 1;
+    bool json = false;
+  };
+  auto opt = std::make_shared<Options>();
+  opt->algorithm = std::move(algorithm);
+  opt->batches = std::move(batches);
+  opt->iterations = iterations;
+  CLI::App* cmd = bench.add_subcommand(name, description);
+  cmd->add_option("--algorithm", opt->algorithm, "the algorithm (metasim info lists them)")
+      ->capture_default_str();
+  cmd->add_option(
+         std::string("--") + (std::string(batch_field) == "n_envs" ? "num-envs" : "meta-batch"),
+         opt->batches, std::string("values of ") + batch_field + " to time")
+      ->delimiter(',')
+      ->capture_default_str();
+  cmd->add_option("--set", opt->sets, "override any other field (repeatable)");
+  cmd->add_option("--iterations", opt->iterations, "timed iterations per size (>= 1)")
+      ->capture_default_str();
+  cmd->add_option("--warmup", opt->warmup, "untimed iterations first (>= 0)")
+      ->capture_default_str();
+  cmd->add_option("--backend", opt->backend, "cpu, cuda or auto")->capture_default_str();
+  cmd->add_flag("--json", opt->json, "print one JSON object");
+  const std::string field = batch_field;
+  cmd->callback([opt, field, defaults, name] {
+    const Backend backend = parse_backend(opt->backend, "backend");
+    nlohmann::json rows = nlohmann::json::array();
+    for (long long batch : opt->batches) {
+      std::vector<std::string> sets = defaults;
+      sets.push_back("algorithm=" + opt->algorithm);
+      sets.push_back("backend=" + std::string(to_string(backend)));
+      sets.push_back(field + "=" + std::to_string(batch));
+      sets.insert(sets.end(), opt->sets.begin(), opt->sets.end());
+      nlohmann::json row = time_training(nullptr, sets, opt->warmup, opt->iterations);
+      row[field] = batch;
+      row["workload"] = row.value("workload", "") + " " + field + "=" + std::to_string(batch);
+      rows.push_back(std::move(row));
     }
+    emit((std::string("bench ") + name).c_str(), backend, rows, opt->json);
   });
 }
 
@@ -154,6 +343,7 @@ void add_bench_envs(CLI::App& bench) {
   struct Options {
     std::vector<std::string> envs;
     long long num_envs = 16384, steps = 1000;
+    std::vector<long long> steps_per_pass{1, 25};
     std::string backend = "auto", precision = "float";
     bool json = false;
   };
@@ -165,6 +355,11 @@ void add_bench_envs(CLI::App& bench) {
   cmd->add_option("--num-envs", opt->num_envs, "instances stepped together (>= 1)")
       ->capture_default_str();
   cmd->add_option("--steps", opt->steps, "timed steps per instance (>= 1)")->capture_default_str();
+  cmd->add_option("--steps-per-pass", opt->steps_per_pass,
+                  "steps per pass over the batch to time (1: a pass, or a CUDA launch, per step; "
+                  "more: each block of instances runs them while in cache)")
+      ->delimiter(',')
+      ->capture_default_str();
   cmd->add_option("--backend", opt->backend, "cpu, cuda or auto")->capture_default_str();
   cmd->add_option("--precision", opt->precision, "float or double")->capture_default_str();
   cmd->add_flag("--json", opt->json, "print one JSON object");
@@ -174,13 +369,13 @@ void add_bench_envs(CLI::App& bench) {
     const std::vector<std::string> envs = opt->envs.empty() ? env_names() : opt->envs;
     nlohmann::json rows = nlohmann::json::array();
     for (const std::string& e : envs) {
-      rows.push_back(time_env(e, opt->num_envs, opt->steps, backend, precision));
+      for (long long k : opt->steps_per_pass) {
+        // A pass longer than the run is the whole run.
+        const long long pass = k > opt->steps ? opt->steps : k;
+        rows.push_back(time_env(e, opt->num_envs, opt->steps, pass, backend, precision));
+      }
     }
-    if (opt->json) {
-      std::printf("%s\n", report("bench envs", backend, rows).dump().c_str());
-    } else {
-      print_rows(rows);
-    }
+    emit("bench envs", backend, rows, opt->json);
   });
 }
 
@@ -193,23 +388,20 @@ void add_bench_all(CLI::App& bench) {
   auto opt = std::make_shared<Options>();
   CLI::App* cmd = bench.add_subcommand(
       "all",
-      "One row of each workload: CartPole stepping, MAML (sinusoid), MAML-TRPO (nav2d), PPO "
-      "(CartPole)");
+      "One row of each workload: CartPole stepping (per step and 25 steps per pass), MAML "
+      "(sinusoid), MAML-TRPO (nav2d), PPO (CartPole)");
   cmd->add_option("--backend", opt->backend, "cpu, cuda or auto")->capture_default_str();
   cmd->add_flag("--json", opt->json, "print one JSON object");
   cmd->callback([opt] {
     const Backend backend = parse_backend(opt->backend, "backend");
     const std::string on = std::string("backend=") + to_string(backend);
     nlohmann::json rows = nlohmann::json::array();
-    rows.push_back(time_env("CartPole-v1", 16384, 1000, backend, Precision::kFloat));
+    rows.push_back(time_env("CartPole-v1", 16384, 1000, 1, backend, Precision::kFloat));
+    rows.push_back(time_env("CartPole-v1", 16384, 1000, 25, backend, Precision::kFloat));
     rows.push_back(time_training(nullptr, {"algorithm=maml", "meta_batch=1024", on}, 2, 20));
     rows.push_back(time_training(nullptr, {"algorithm=maml-trpo", "meta_batch=20", on}, 1, 2));
     rows.push_back(time_training(nullptr, {"algorithm=ppo", "n_steps=256", on}, 1, 5));
-    if (opt->json) {
-      std::printf("%s\n", report("bench all", backend, rows).dump().c_str());
-    } else {
-      print_rows(rows);
-    }
+    emit("bench all", backend, rows, opt->json);
   });
 }
 
@@ -274,21 +466,36 @@ void add_bench_command(CLI::App& app) {
       for (long long i = 0; i < opt->iterations; ++i) st = t.step();
       const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       const double tasks_per_s = static_cast<double>(opt->iterations) * mb / s;
-      results.push_back({{"meta_batch", mb},
-                         {"tasks_per_s", tasks_per_s},
-                         {"iterations_per_s", static_cast<double>(opt->iterations) / s},
-                         {"seconds", s},
-                         {"meta_loss", st.meta_loss}});
-      if (!opt->json) {
+      nlohmann::json row = {{"meta_batch", mb},
+                            {"tasks_per_s", tasks_per_s},
+                            {"iterations_per_s", static_cast<double>(opt->iterations) / s},
+                            {"seconds", s},
+                            {"meta_loss", st.meta_loss}};
+      const double flops =
+          maml_flops_per_task(opt->algorithm, opt->hidden, cfg.shots, cfg.query, opt->inner_steps);
+      double fraction = 0.0;
+      if (flops > 0.0) {
+        const double rate = fp32_rate(backend);
+        fraction = tasks_per_s * flops / rate;
+        row["flops_per_task"] = flops;
+        row["limit"] = "FP32 rate";
+        row["limit_value"] = rate;
+        row["fraction_of_limit"] = fraction;
+      }
+      results.push_back(std::move(row));
+      if (!opt->json && process_communicator().rank() == 0) {
         std::printf(
-            "%-8s %s meta-batch %6d: %.4g tasks/s (%.4g iterations/s, %lld iterations in %.3f s)\n",
+            "%-8s %s meta-batch %6d: %.4g tasks/s (%.4g iterations/s, %lld iterations in %.3f s)",
             opt->algorithm.c_str(), model.c_str(), mb, tasks_per_s,
             static_cast<double>(opt->iterations) / s, opt->iterations, s);
+        if (fraction > 0.0) std::printf(", %.1f%% of the FP32 rate", 100.0 * fraction);
+        std::printf("\n");
       }
     }
-    if (opt->json) {
+    if (opt->json && process_communicator().rank() == 0) {
       const nlohmann::json j = {
           {"command", "bench maml"},
+          {"ranks", process_communicator().size()},
           {"algorithm", opt->algorithm},
           {"model", model},
           {"kernels", opt->kernels},
@@ -304,6 +511,13 @@ void add_bench_command(CLI::App& app) {
     }
   });
   add_bench_train(*bench);
+  add_bench_batches(*bench, "meta-rl",
+                    "Meta-RL training env steps/s (default: MAML-TRPO on 2D navigation) at several "
+                    "meta-batch sizes",
+                    "maml-trpo", "meta_batch", {20, 40}, 2, {});
+  add_bench_batches(
+      *bench, "ppo", "PPO training env steps/s (CartPole-v1 by default) at several env counts",
+      "ppo", "n_envs", {8, 64, 512}, 5, {"n_steps=256", "total_timesteps=1000000000000"});
   add_bench_envs(*bench);
   add_bench_all(*bench);
 }
