@@ -1,10 +1,12 @@
-// `metasim info`: what this build can do — backends, the device, threads, and the built-in envs.
+// `metasim info`: what this build can do — backends, the device, threads, and the built-in envs
+// (single- and multi-agent).
 // Useful first when a GPU run does not pick the backend you expected.
 #include <cstdio>
 
 #include <metasim/host/backend.hpp>
 #include <metasim/host/communicator.hpp>
 #include <metasim/host/env_registry.hpp>
+#include <metasim/host/multi_agent_env.hpp>
 #include <metasim/tools/commands.hpp>
 
 namespace metasim::cli {
@@ -38,6 +40,31 @@ void add_info_command(CLI::App& app) {
       }
       std::printf("  %-26s %4d %-22s %9d  %s\n", s.name.c_str(), s.obs_dim, actions,
                   s.max_episode_steps, params.c_str());
+    }
+    // Multi-agent envs: obs lists each agent's observation length (rows are padded to the
+    // longest); every agent has the same action space.
+    std::printf("\n  %-30s %6s %-14s %-22s %9s  %s\n", "multi-agent env", "agents", "obs",
+                "actions (each)", "max steps", "agents");
+    for (const std::string& name : multi_agent_env_names()) {
+      const MultiAgentEnvSpec& s = multi_agent_env_spec(name);
+      char actions[64];
+      if (s.discrete) {
+        std::snprintf(actions, sizeof actions, "Discrete(%d)", s.num_actions);
+      } else {
+        std::snprintf(actions, sizeof actions, "Box(%g, %g, (%d,))", s.action_low, s.action_high,
+                      s.action_dim);
+      }
+      std::string obs, agents;
+      for (size_t a = 0; a < s.agent_obs_dims.size(); ++a) {
+        if (a > 0) {
+          obs += ',';
+          agents += ", ";
+        }
+        obs += std::to_string(s.agent_obs_dims[a]);
+        agents += s.agent_names[a];
+      }
+      std::printf("  %-30s %6d %-14s %-22s %9d  %s\n", s.name.c_str(), s.agents, obs.c_str(),
+                  actions, s.max_episode_steps, agents.c_str());
     }
   });
 }
