@@ -10,6 +10,7 @@
 #include <string>
 #include <utility>
 
+#include <metasim/host/batch_arrays.hpp>
 #include <metasim/host/device_memory.hpp>
 #include <metasim/host/memory.hpp>
 #include <metasim/kernels/core/device_buffer.hpp>
@@ -128,19 +129,6 @@ bool multi_agent_env_registered(std::string_view name) {
 
 namespace {
 
-template <typename T>
-std::vector<double> to_doubles(const BackendArray<T>& a) {
-  const std::vector<T> h = a.to_host();
-  return std::vector<double>(h.begin(), h.end());
-}
-
-template <typename T>
-void from_doubles(BackendArray<T>& a, const std::vector<double>& v) {
-  std::vector<T> h(v.size());
-  for (std::size_t i = 0; i < v.size(); ++i) h[i] = static_cast<T>(v[i]);
-  a.upload(h.data(), h.size());
-}
-
 // Checks one row of `names.size()` values of instance `instance` for finiteness.
 template <typename Real>
 void require_finite_row(const Real* row, const std::vector<std::string>& names, const char* field,
@@ -157,7 +145,7 @@ void require_finite_row(const Real* row, const std::vector<std::string>& names, 
 }  // namespace
 
 template <typename Real>
-struct MultiAgentVectorEnv<Real>::Impl {
+struct MultiAgentVectorEnv<Real>::Impl : detail::BatchArrays<Real> {
   const MultiAgentEnvSpec* spec;
   int64_t n;
   int agents;
@@ -168,13 +156,13 @@ struct MultiAgentVectorEnv<Real>::Impl {
   uint32_t t = 0;
   bool started = false;
 
-  BackendArray<Real> state, params, obs, final_obs, reward, episode_return;
-  BackendArray<uint8_t> terminated, truncated;
-  BackendArray<int32_t> elapsed;
-  BackendArray<double> episodes, return_sum, length_sum, last_return;
+  using Arrays = detail::BatchArrays<Real>;
+  using Arrays::elapsed, Arrays::episode_return, Arrays::episodes, Arrays::final_obs,
+      Arrays::last_return, Arrays::length_sum, Arrays::obs, Arrays::params, Arrays::return_sum,
+      Arrays::reward, Arrays::staged_continuous, Arrays::staged_discrete, Arrays::state,
+      Arrays::terminated, Arrays::truncated;
+  // The team's return per episode (the sum of its agents'), per instance.
   BackendArray<double> team_return_sum, team_last_return;
-  BackendArray<int32_t> staged_discrete;  // host actions copied to the device
-  BackendArray<Real> staged_continuous;
 
   Impl(const MultiAgentEnvEntry& entry, int64_t num, Backend b, int64_t first_instance)
       : spec(&entry.spec),
@@ -184,39 +172,11 @@ struct MultiAgentVectorEnv<Real>::Impl {
         backend(b),
         ops(entry.template ops<Real>(b)) {
     const MultiAgentEnvSpec& s = *spec;
-    const auto sz = static_cast<size_t>(n);
-    const auto na = sz * static_cast<size_t>(agents);
-    state = BackendArray<Real>(b, sz * static_cast<size_t>(s.state_dim));
-    params = BackendArray<Real>(b, sz * static_cast<size_t>(s.param_dim));
-    obs = BackendArray<Real>(b, na * static_cast<size_t>(s.obs_dim));
-    final_obs = BackendArray<Real>(b, na * static_cast<size_t>(s.obs_dim));
-    reward = BackendArray<Real>(b, na);
-    episode_return = BackendArray<Real>(b, na);
-    terminated = BackendArray<uint8_t>(b, na);
-    truncated = BackendArray<uint8_t>(b, na);
-    elapsed = BackendArray<int32_t>(b, sz);
-    episodes = BackendArray<double>(b, na);
-    return_sum = BackendArray<double>(b, na);
-    length_sum = BackendArray<double>(b, na);
-    last_return = BackendArray<double>(b, na);
-    team_return_sum = BackendArray<double>(b, sz);
-    team_last_return = BackendArray<double>(b, sz);
-    if (b == Backend::kCuda) {
-      if (s.discrete) {
-        staged_discrete = BackendArray<int32_t>(b, na);
-      } else {
-        staged_continuous = BackendArray<Real>(b, na * static_cast<size_t>(s.action_dim));
-      }
-    }
     // Every instance starts with the env's default parameters.
-    std::vector<Real> soa(params.size());
-    for (int k = 0; k < s.param_dim; ++k) {
-      for (int64_t i = 0; i < n; ++i) {
-        soa[static_cast<size_t>(k * n + i)] =
-            static_cast<Real>(s.default_params[static_cast<size_t>(k)]);
-      }
-    }
-    params.upload(soa.data(), soa.size());
+    this->allocate(b, n, agents, s.state_dim, s.param_dim, s.obs_dim, s.discrete, s.action_dim,
+                   s.default_params);
+    team_return_sum = BackendArray<double>(b, static_cast<size_t>(n));
+    team_last_return = BackendArray<double>(b, static_cast<size_t>(n));
   }
 
   MultiAgentBatch<Real> batch() {
@@ -245,33 +205,15 @@ struct MultiAgentVectorEnv<Real>::Impl {
   // Calls f(name, array) for every array of the snapshot.
   template <class F>
   void for_each_array(F&& f) {
-    f("state", state);
-    f("params", params);
-    f("obs", obs);
-    f("final_obs", final_obs);
-    f("reward", reward);
-    f("episode_return", episode_return);
-    f("terminated", terminated);
-    f("truncated", truncated);
-    f("elapsed", elapsed);
-    f("episodes", episodes);
-    f("return_sum", return_sum);
-    f("length_sum", length_sum);
-    f("last_return", last_return);
+    this->for_each_batch_array(f);
     f("team_return_sum", team_return_sum);
     f("team_last_return", team_last_return);
   }
 
   void clear_stats() {
-    episodes.zero();
-    return_sum.zero();
-    length_sum.zero();
-    last_return.zero();
+    this->clear_batch_stats();
     team_return_sum.zero();
     team_last_return.zero();
-    reward.zero();
-    terminated.zero();
-    truncated.zero();
     final_obs.zero();
   }
 
@@ -600,7 +542,8 @@ EnvSnapshot MultiAgentVectorEnv<Real>::snapshot() const {
   snap.env = m.spec->name;
   snap.seed = m.seed;
   snap.steps_taken = m.t;
-  m.for_each_array([&](const char* name, const auto& a) { snap.arrays[name] = to_doubles(a); });
+  m.for_each_array(
+      [&](const char* name, const auto& a) { snap.arrays[name] = detail::to_doubles(a); });
   return snap;
 }
 
@@ -628,7 +571,8 @@ void MultiAgentVectorEnv<Real>::restore(const EnvSnapshot& snap) {
                           " values, this batch needs " + std::to_string(a.size()));
     }
   });
-  m.for_each_array([&](const char* name, auto& a) { from_doubles(a, snap.arrays.at(name)); });
+  m.for_each_array(
+      [&](const char* name, auto& a) { detail::from_doubles(a, snap.arrays.at(name)); });
   m.seed = snap.seed;
   m.t = snap.steps_taken;
   m.started = true;

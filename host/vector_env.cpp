@@ -7,6 +7,7 @@
 #include <limits>
 #include <string>
 
+#include <metasim/host/batch_arrays.hpp>
 #include <metasim/host/device_memory.hpp>
 #include <metasim/host/memory.hpp>
 #include <metasim/kernels/core/error.hpp>
@@ -57,12 +58,6 @@ void upload_rows(BackendArray<Real>& dst, std::span<const Real> rows, int64_t n,
   dst.upload(soa.data(), soa.size());
 }
 
-template <typename T>
-std::vector<double> to_doubles(const BackendArray<T>& a) {
-  const std::vector<T> h = a.to_host();
-  return std::vector<double>(h.begin(), h.end());
-}
-
 // The snapshot's values for array `name`, which must fit `a`.
 template <typename T>
 const std::vector<double>& snapshot_array(const BackendArray<T>& a, const EnvSnapshot& snap,
@@ -77,17 +72,10 @@ const std::vector<double>& snapshot_array(const BackendArray<T>& a, const EnvSna
   return it->second;
 }
 
-template <typename T>
-void from_doubles(BackendArray<T>& a, const std::vector<double>& v) {
-  std::vector<T> h(v.size());
-  for (std::size_t i = 0; i < v.size(); ++i) h[i] = static_cast<T>(v[i]);
-  a.upload(h.data(), h.size());
-}
-
 }  // namespace
 
 template <typename Real>
-struct VectorEnv<Real>::Impl {
+struct VectorEnv<Real>::Impl : detail::BatchArrays<Real> {
   const EnvSpec* spec;
   int64_t n;
   uint32_t first = 0;  // random-number address of instance 0
@@ -97,13 +85,12 @@ struct VectorEnv<Real>::Impl {
   uint32_t t = 0;
   bool started = false;
 
-  BackendArray<Real> state, params, obs, final_obs, reward, episode_return;
-  BackendArray<uint8_t> terminated, truncated;
-  BackendArray<int32_t> elapsed;
-  BackendArray<double> episodes, return_sum, length_sum, last_return;
+  using Arrays = detail::BatchArrays<Real>;
+  using Arrays::elapsed, Arrays::episode_return, Arrays::episodes, Arrays::final_obs,
+      Arrays::last_return, Arrays::length_sum, Arrays::obs, Arrays::params, Arrays::return_sum,
+      Arrays::reward, Arrays::staged_continuous, Arrays::staged_discrete, Arrays::state,
+      Arrays::terminated, Arrays::truncated;
   BackendArray<unsigned long long> check_flag;  // CUDA: the input checks' result word
-  BackendArray<int32_t> staged_discrete;        // host actions copied to the device
-  BackendArray<Real> staged_continuous;
 
   Impl(const EnvSpec& s, int64_t num, Backend b, int64_t first_instance)
       : spec(&s),
@@ -111,36 +98,10 @@ struct VectorEnv<Real>::Impl {
         first(static_cast<uint32_t>(first_instance)),
         backend(b),
         ops(env_entry(s.name).template ops<Real>(b)) {
-    const auto sz = static_cast<size_t>(n);
-    state = BackendArray<Real>(b, sz * static_cast<size_t>(s.state_dim));
-    params = BackendArray<Real>(b, sz * static_cast<size_t>(s.param_dim));
-    obs = BackendArray<Real>(b, sz * static_cast<size_t>(s.obs_dim));
-    final_obs = BackendArray<Real>(b, sz * static_cast<size_t>(s.obs_dim));
-    reward = BackendArray<Real>(b, sz);
-    episode_return = BackendArray<Real>(b, sz);
-    last_return = BackendArray<double>(b, sz);
-    terminated = BackendArray<uint8_t>(b, sz);
-    truncated = BackendArray<uint8_t>(b, sz);
-    elapsed = BackendArray<int32_t>(b, sz);
-    episodes = BackendArray<double>(b, sz);
-    return_sum = BackendArray<double>(b, sz);
-    length_sum = BackendArray<double>(b, sz);
-    if (b == Backend::kCuda) {
-      check_flag = BackendArray<unsigned long long>(b, 1);
-      if (s.discrete) {
-        staged_discrete = BackendArray<int32_t>(b, sz);
-      } else {
-        staged_continuous = BackendArray<Real>(b, sz * static_cast<size_t>(s.action_dim));
-      }
-    }
     // Every instance starts with the env's default (Gymnasium) parameters.
-    std::vector<Real> soa(params.size());
-    for (int k = 0; k < s.param_dim; ++k) {
-      for (int64_t i = 0; i < n; ++i)
-        soa[static_cast<size_t>(k * n + i)] =
-            static_cast<Real>(s.default_params[static_cast<size_t>(k)]);
-    }
-    params.upload(soa.data(), soa.size());
+    this->allocate(b, n, 1, s.state_dim, s.param_dim, s.obs_dim, s.discrete, s.action_dim,
+                   s.default_params);
+    if (b == Backend::kCuda) check_flag = BackendArray<unsigned long long>(b, 1);
   }
 
   EnvBatch<Real> batch() {
@@ -162,34 +123,6 @@ struct VectorEnv<Real>::Impl {
     b.last_return = last_return.data();
     b.first_instance = first;
     return b;
-  }
-
-  // Calls f(name, array) for every array of the snapshot.
-  template <class F>
-  void for_each_array(F&& f) {
-    f("state", state);
-    f("params", params);
-    f("obs", obs);
-    f("final_obs", final_obs);
-    f("reward", reward);
-    f("episode_return", episode_return);
-    f("terminated", terminated);
-    f("truncated", truncated);
-    f("elapsed", elapsed);
-    f("episodes", episodes);
-    f("return_sum", return_sum);
-    f("length_sum", length_sum);
-    f("last_return", last_return);
-  }
-
-  void clear_stats() {
-    episodes.zero();
-    return_sum.zero();
-    length_sum.zero();
-    last_return.zero();
-    reward.zero();
-    terminated.zero();
-    truncated.zero();
   }
 
   void require_started() const {
@@ -301,7 +234,7 @@ void VectorEnv<Real>::reset(uint64_t seed) {
   Impl& m = *impl_;
   m.seed = seed;
   m.t = 0;
-  m.clear_stats();
+  m.clear_batch_stats();
   m.ops.reset(m.batch(), make_key(seed, RngPurpose::kReset), 0u);
   m.check_observations("at reset");
   m.started = true;
@@ -492,7 +425,8 @@ EnvSnapshot VectorEnv<Real>::snapshot() const {
   snap.env = m.spec->name;
   snap.seed = m.seed;
   snap.steps_taken = m.t;
-  m.for_each_array([&](const char* name, const auto& a) { snap.arrays[name] = to_doubles(a); });
+  m.for_each_batch_array(
+      [&](const char* name, const auto& a) { snap.arrays[name] = detail::to_doubles(a); });
   return snap;
 }
 
@@ -505,14 +439,14 @@ void VectorEnv<Real>::restore(const EnvSnapshot& snap) {
   }
   for (const auto& entry : snap.arrays) {
     bool known = false;
-    m.for_each_array([&](const char* n, const auto&) { known = known || entry.first == n; });
+    m.for_each_batch_array([&](const char* n, const auto&) { known = known || entry.first == n; });
     if (!known) throw InvalidArgument("snapshot", "unknown array '" + entry.first + "'");
   }
   // Every array is checked before any is replaced, so a refused snapshot leaves the batch as it
   // was.
-  m.for_each_array([&](const char* name, const auto& a) { snapshot_array(a, snap, name); });
-  m.for_each_array(
-      [&](const char* name, auto& a) { from_doubles(a, snapshot_array(a, snap, name)); });
+  m.for_each_batch_array([&](const char* name, const auto& a) { snapshot_array(a, snap, name); });
+  m.for_each_batch_array(
+      [&](const char* name, auto& a) { detail::from_doubles(a, snapshot_array(a, snap, name)); });
   m.seed = snap.seed;
   m.t = snap.steps_taken;
   m.started = true;

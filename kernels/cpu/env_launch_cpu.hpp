@@ -14,15 +14,17 @@ namespace metasim::cpu {
 namespace detail {
 constexpr int64_t kBlock = 256;
 
-template <typename F>
+// Calls body(begin, end) for each block of kSize instances, in parallel. The blocks (not the
+// threads) partition the batch, so results do not depend on the thread count.
+template <int64_t kSize = kBlock, typename F>
 void for_each_block(int64_t n, F&& body) {
-  const int64_t blocks = (n + kBlock - 1) / kBlock;
+  const int64_t blocks = (n + kSize - 1) / kSize;
   // One block is one thread's work: opening a parallel region for it would only make every other
   // thread wake up and wait (costly on a machine whose cores are shared).
 #pragma omp parallel for schedule(static) if (blocks > 1)
   for (int64_t blk = 0; blk < blocks; ++blk) {
-    const int64_t begin = blk * kBlock;
-    const int64_t end = begin + kBlock < n ? begin + kBlock : n;
+    const int64_t begin = blk * kSize;
+    const int64_t end = begin + kSize < n ? begin + kSize : n;
     body(begin, end);
   }
 }

@@ -7,30 +7,20 @@
 
 #include <cstdint>
 
+#include <metasim/kernels/cpu/env_launch_cpu.hpp>
 #include <metasim/kernels/multi_agent_launch.hpp>
 
 namespace metasim::cpu {
 
 namespace detail {
-// Instances per block. The blocks (not the threads) partition the batch, and instances never
-// read each other's data, so the result is the same for any thread count and any batch split.
+// Instances per block (each instance is all its agents, so blocks are smaller than for
+// single-agent envs).
 constexpr int64_t kMultiAgentBlock = 64;
-
-template <typename F>
-void for_each_multi_agent_block(int64_t n, F&& body) {
-  const int64_t blocks = (n + kMultiAgentBlock - 1) / kMultiAgentBlock;
-#pragma omp parallel for schedule(static) if (blocks > 1)
-  for (int64_t blk = 0; blk < blocks; ++blk) {
-    const int64_t begin = blk * kMultiAgentBlock;
-    const int64_t end = begin + kMultiAgentBlock < n ? begin + kMultiAgentBlock : n;
-    body(begin, end);
-  }
-}
 }  // namespace detail
 
 template <class Env, typename Real>
 void multi_agent_reset(const MultiAgentBatch<Real>& b, PhiloxKey reset_key, uint32_t t) {
-  detail::for_each_multi_agent_block(b.n, [&](int64_t begin, int64_t end) {
+  detail::for_each_block<detail::kMultiAgentBlock>(b.n, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) multi_agent_reset_instance<Env>(b, i, reset_key, t);
   });
 }
@@ -40,7 +30,7 @@ template <class Env, typename Real>
 void multi_agent_step(const MultiAgentBatch<Real>& b, const MultiAgentActions<Real>& actions,
                       PhiloxKey reset_key, PhiloxKey step_key, uint32_t t, uint32_t steps) {
   if (b.n == 0 || steps == 0) return;
-  detail::for_each_multi_agent_block(b.n, [&](int64_t begin, int64_t end) {
+  detail::for_each_block<detail::kMultiAgentBlock>(b.n, [&](int64_t begin, int64_t end) {
     for (uint32_t s = 0; s < steps; ++s) {
       for (int64_t i = begin; i < end; ++i) {
         multi_agent_step_instance<Env>(b, i, actions, reset_key, step_key, t + s);
