@@ -48,7 +48,6 @@ class SingleRank final : public Communicator {
     add_rows(acc, rows, cols);
     return acc;
   }
-  void broadcast(std::string& /*text*/, int /*root*/) override {}
   void barrier() override {}
   [[noreturn]] void abort(int code) override { std::exit(code); }
   std::string describe() const override { return "1 rank"; }
@@ -120,15 +119,6 @@ class MpiWorld final : public Communicator {
   }
   std::vector<int64_t> all_gather(const std::vector<int64_t>& mine) override {
     return gather<int64_t>(mine, MPI_INT64_T);
-  }
-  void broadcast(std::string& text, int root) override {
-    const Waiting w(*this, "MPI_Bcast");
-    long long n = static_cast<long long>(text.size());
-    check_mpi(MPI_Bcast(&n, 1, MPI_LONG_LONG, root, MPI_COMM_WORLD), "MPI_Bcast");
-    if (n > INT32_MAX) throw Error("MPI broadcast of more than 2 GiB");
-    text.resize(static_cast<std::size_t>(n));
-    check_mpi(MPI_Bcast(text.data(), static_cast<int>(n), MPI_CHAR, root, MPI_COMM_WORLD),
-              "MPI_Bcast");
   }
   std::vector<float> ordered_sum(const std::vector<float>& rows, std::size_t cols) override {
     if (cols > static_cast<std::size_t>(INT32_MAX)) throw Error("ordered_sum: rows too long");

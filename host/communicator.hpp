@@ -23,8 +23,6 @@ class Communicator {
   // exactly the additions one process makes over all the rows. The running sum travels along the
   // ranks (one row per rank is sent, not every row), then the last rank's result is broadcast.
   virtual std::vector<float> ordered_sum(const std::vector<float>& rows, std::size_t cols) = 0;
-  // The root rank's text on every rank.
-  virtual void broadcast(std::string& text, int root) = 0;
   virtual void barrier() = 0;
   // Ends the processes of every rank with `code` (MPI_Abort), so that no rank is left waiting in
   // a collective for one that failed.

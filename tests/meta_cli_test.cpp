@@ -143,6 +143,20 @@ TEST(MetaCli_Bench, TrainAndEnvsCountTheirSamples) {
   EXPECT_EQ(j["results"][3]["steps_per_pass"], 10);
   EXPECT_GT(j["results"][2]["fraction_of_limit"].get<double>(), 0.0);
   EXPECT_FALSE(j["results"][3].contains("fraction_of_limit"));
+  // A multi-agent env: an env step moves all of an instance's agents.
+  r =
+      run("bench envs --env simple_spread_v3 --num-envs 32 --steps 30 --steps-per-pass 1,25 "
+          "--backend cpu --json");
+  ASSERT_EQ(r.status, 0) << r.output;
+  j = nlohmann::json::parse(r.output);
+  ASSERT_EQ(j["results"].size(), 2u);
+  EXPECT_EQ(j["results"][1]["agents"], 3);
+  EXPECT_EQ(j["results"][1]["samples"].get<double>(), 32.0 * 30.0);
+  EXPECT_DOUBLE_EQ(j["results"][1]["agent_steps_per_s"].get<double>(),
+                   3.0 * j["results"][1]["samples_per_s"].get<double>());
+  r = run("bench envs --env simple_spread_v3 --steps-per-pass 0 --backend cpu");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.output.find("steps_per_pass"), std::string::npos) << r.output;
   r = run("bench train --set algorithm=nope");
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.output.find("algorithm: unknown algorithm 'nope'"), std::string::npos) << r.output;

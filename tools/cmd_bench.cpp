@@ -21,6 +21,7 @@
 #include <metasim/host/backend.hpp>
 #include <metasim/host/communicator.hpp>
 #include <metasim/host/env_registry.hpp>
+#include <metasim/host/multi_agent_env.hpp>
 #include <metasim/host/rollout.hpp>
 #include <metasim/host/run_support.hpp>
 #include <metasim/kernels/core/error.hpp>
@@ -219,6 +220,54 @@ nlohmann::json time_env(const std::string& env, long long num_envs, long long st
   return row;
 }
 
+// A multi-agent env's batched steps with random actions for every agent (an env step moves all
+// agents of an instance): warm-up steps first, then `steps` timed in passes of `steps_per_pass`.
+template <typename Real>
+nlohmann::json time_multi_agent_env_t(const std::string& env, long long num_envs, long long steps,
+                                      long long steps_per_pass, Backend backend) {
+  if (steps < 1 || steps > 0xFFFFFFFFll) {
+    throw InvalidArgument("steps", "must be in [1, 4294967295], got " + std::to_string(steps));
+  }
+  if (steps_per_pass < 1 || steps_per_pass > steps) {
+    throw InvalidArgument("steps_per_pass", "must be in [1, steps] = [1, " + std::to_string(steps) +
+                                                "], got " + std::to_string(steps_per_pass));
+  }
+  MultiAgentVectorEnv<Real> e(env, num_envs, backend);
+  e.reset(1);
+  e.step_random(10);
+  e.reset(0);
+  e.synchronize();
+  const RunClock::time_point t0 = RunClock::now();
+  for (long long t = 0; t < steps; t += steps_per_pass) {
+    e.step_random(static_cast<uint32_t>(std::min(steps_per_pass, steps - t)));
+  }
+  e.synchronize();
+  const double s = seconds_since(t0);
+  const double samples = static_cast<double>(num_envs) * static_cast<double>(steps);
+  return {{"workload", steps_per_pass == 1 ? "env " + env
+                                           : "env " + env + " x" + std::to_string(steps_per_pass)},
+          {"target", env},
+          {"backend", to_string(backend)},
+          {"precision", sizeof(Real) == 4 ? "float" : "double"},
+          {"sample_unit", "env_steps"},
+          {"agents", e.num_agents()},
+          {"num_envs", num_envs},
+          {"steps", steps},
+          {"steps_per_pass", steps_per_pass},
+          {"samples", samples},
+          {"seconds", s},
+          {"samples_per_s", samples / s},
+          {"agent_steps_per_s", samples * e.num_agents() / s}};
+}
+
+nlohmann::json time_multi_agent_env(const std::string& env, long long num_envs, long long steps,
+                                    long long steps_per_pass, Backend backend,
+                                    Precision precision) {
+  return precision == Precision::kDouble
+             ? time_multi_agent_env_t<double>(env, num_envs, steps, steps_per_pass, backend)
+             : time_multi_agent_env_t<float>(env, num_envs, steps, steps_per_pass, backend);
+}
+
 void print_rows(const nlohmann::json& rows) {
   std::printf("%-34s %-26s %-5s %5s %12s  %-10s %s\n", "workload", "target", "on", "ranks",
               "samples/s", "unit", "of limit");
@@ -349,7 +398,9 @@ void add_bench_envs(CLI::App& bench) {
   };
   auto opt = std::make_shared<Options>();
   CLI::App* cmd = bench.add_subcommand(
-      "envs", "Batched env steps/s with random actions drawn on the backend, for each env");
+      "envs",
+      "Batched env steps/s with random actions drawn on the backend, for each env (single- and "
+      "multi-agent; a multi-agent env step moves every agent of an instance)");
   cmd->add_option("--env", opt->envs, "envs to time (default: every registered env)")
       ->delimiter(',');
   cmd->add_option("--num-envs", opt->num_envs, "instances stepped together (>= 1)")
@@ -366,13 +417,20 @@ void add_bench_envs(CLI::App& bench) {
   cmd->callback([opt] {
     const Backend backend = parse_backend(opt->backend, "backend");
     const Precision precision = parse_precision(opt->precision, "precision");
-    const std::vector<std::string> envs = opt->envs.empty() ? env_names() : opt->envs;
+    std::vector<std::string> envs = opt->envs;
+    if (envs.empty()) {
+      envs = env_names();
+      for (const std::string& e : multi_agent_env_names()) envs.push_back(e);
+    }
     nlohmann::json rows = nlohmann::json::array();
     for (const std::string& e : envs) {
       for (long long k : opt->steps_per_pass) {
         // A pass longer than the run is the whole run.
         const long long pass = k > opt->steps ? opt->steps : k;
-        rows.push_back(time_env(e, opt->num_envs, opt->steps, pass, backend, precision));
+        rows.push_back(
+            multi_agent_env_registered(e)
+                ? time_multi_agent_env(e, opt->num_envs, opt->steps, pass, backend, precision)
+                : time_env(e, opt->num_envs, opt->steps, pass, backend, precision));
       }
     }
     emit("bench envs", backend, rows, opt->json);
