@@ -1,9 +1,11 @@
-// Timed random-action rollouts of a VectorEnv: the measurement behind `metasim rollout` and the
-// demo. Actions are drawn on the backend, so the loop never copies per-step data to the host.
+// Timed random-action rollouts of a VectorEnv or a MultiAgentVectorEnv: the measurement behind
+// `metasim rollout`, `metasim bench envs` and the demo. Actions are drawn on the backend, so the
+// loop never copies per-step data to the host.
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <metasim/host/backend.hpp>
 #include <metasim/host/vector_env.hpp>
@@ -11,7 +13,7 @@
 namespace metasim {
 
 struct RolloutOptions {
-  std::string env = "CartPole-v1";
+  std::string env = "CartPole-v1";  // a single- or a multi-agent env
   int64_t num_envs = 16384;
   int64_t steps = 1000;
   uint64_t seed = 0;
@@ -27,9 +29,14 @@ struct RolloutOptions {
 struct RolloutResult {
   double seconds = 0.0;           // timed part only
   double steps_per_second = 0.0;  // num_envs * steps / seconds
-  EpisodeStats stats;             // episodes finished during the timed steps
-  int threads = 0;                // OpenMP threads of the CPU backend
-  std::string device;             // CUDA device, or "cpu"
+  // Episodes finished during the timed steps. For a multi-agent env, mean_return is the team's
+  // (the sum of its agents' returns), agent_mean_return each agent's, and the last-return range
+  // is left at 0.
+  EpisodeStats stats;
+  int agents = 1;
+  std::vector<double> agent_mean_return;
+  int threads = 0;     // OpenMP threads of the CPU backend
+  std::string device;  // CUDA device, or "cpu"
 };
 
 // Validates the options (InvalidArgument naming the field) and runs them.

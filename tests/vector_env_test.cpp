@@ -216,6 +216,30 @@ TEST(VectorEnv_MultiStep, RolloutPassesCountTheSameEpisodes) {
   }
 }
 
+// A multi-agent rollout: MPE episodes end at the 25-step limit, so 60 steps of 50 instances finish
+// 100 episodes of length 25; the team's mean return is the sum of the agents', and passes of
+// several steps count the same.
+TEST(VectorEnv_MultiStep, MultiAgentRolloutCountsTeamAndAgentReturns) {
+  RolloutOptions o;
+  o.env = "simple_spread_v3";
+  o.num_envs = 50;
+  o.steps = 60;
+  const RolloutResult single = run_random_rollout(o);
+  EXPECT_EQ(single.agents, 3);
+  EXPECT_EQ(single.stats.episodes, 100);
+  EXPECT_EQ(single.stats.mean_length, 25.0);
+  ASSERT_EQ(single.agent_mean_return.size(), 3u);
+  const double sum =
+      single.agent_mean_return[0] + single.agent_mean_return[1] + single.agent_mean_return[2];
+  EXPECT_NEAR(single.stats.mean_return, sum, 1e-9 * std::fabs(sum));
+  EXPECT_LT(single.stats.mean_return, 0.0);  // simple_spread's rewards are distances, negative
+  o.steps_per_pass = 25;
+  const RolloutResult multi = run_random_rollout(o);
+  EXPECT_EQ(multi.stats.episodes, single.stats.episodes);
+  EXPECT_EQ(multi.stats.mean_return, single.stats.mean_return);
+  EXPECT_EQ(multi.agent_mean_return, single.agent_mean_return);
+}
+
 TEST(VectorEnv_Determinism, SeedChangesTrajectories) {
   const Trajectory a = run_random("CartPole-v1", 16, 5, 1);
   const Trajectory b = run_random("CartPole-v1", 16, 5, 2);

@@ -221,51 +221,33 @@ nlohmann::json time_env(const std::string& env, long long num_envs, long long st
 }
 
 // A multi-agent env's batched steps with random actions for every agent (an env step moves all
-// agents of an instance): warm-up steps first, then `steps` timed in passes of `steps_per_pass`.
-template <typename Real>
-nlohmann::json time_multi_agent_env_t(const std::string& env, long long num_envs, long long steps,
-                                      long long steps_per_pass, Backend backend) {
-  if (steps < 1 || steps > 0xFFFFFFFFll) {
-    throw InvalidArgument("steps", "must be in [1, 4294967295], got " + std::to_string(steps));
-  }
-  if (steps_per_pass < 1 || steps_per_pass > steps) {
-    throw InvalidArgument("steps_per_pass", "must be in [1, steps] = [1, " + std::to_string(steps) +
-                                                "], got " + std::to_string(steps_per_pass));
-  }
-  MultiAgentVectorEnv<Real> e(env, num_envs, backend);
-  e.reset(1);
-  e.step_random(10);
-  e.reset(0);
-  e.synchronize();
-  const RunClock::time_point t0 = RunClock::now();
-  for (long long t = 0; t < steps; t += steps_per_pass) {
-    e.step_random(static_cast<uint32_t>(std::min(steps_per_pass, steps - t)));
-  }
-  e.synchronize();
-  const double s = seconds_since(t0);
+// agents of an instance).
+nlohmann::json time_multi_agent_env(const std::string& env, long long num_envs, long long steps,
+                                    long long steps_per_pass, Backend backend,
+                                    Precision precision) {
+  RolloutOptions o;
+  o.env = env;
+  o.num_envs = num_envs;
+  o.steps = steps;
+  o.steps_per_pass = steps_per_pass;
+  o.backend = backend;
+  o.precision = precision;
+  const RolloutResult r = run_random_rollout(o);
   const double samples = static_cast<double>(num_envs) * static_cast<double>(steps);
   return {{"workload", steps_per_pass == 1 ? "env " + env
                                            : "env " + env + " x" + std::to_string(steps_per_pass)},
           {"target", env},
           {"backend", to_string(backend)},
-          {"precision", sizeof(Real) == 4 ? "float" : "double"},
+          {"precision", to_string(precision)},
           {"sample_unit", "env_steps"},
-          {"agents", e.num_agents()},
+          {"agents", r.agents},
           {"num_envs", num_envs},
           {"steps", steps},
           {"steps_per_pass", steps_per_pass},
           {"samples", samples},
-          {"seconds", s},
-          {"samples_per_s", samples / s},
-          {"agent_steps_per_s", samples * e.num_agents() / s}};
-}
-
-nlohmann::json time_multi_agent_env(const std::string& env, long long num_envs, long long steps,
-                                    long long steps_per_pass, Backend backend,
-                                    Precision precision) {
-  return precision == Precision::kDouble
-             ? time_multi_agent_env_t<double>(env, num_envs, steps, steps_per_pass, backend)
-             : time_multi_agent_env_t<float>(env, num_envs, steps, steps_per_pass, backend);
+          {"seconds", r.seconds},
+          {"samples_per_s", r.steps_per_second},
+          {"agent_steps_per_s", r.steps_per_second * r.agents}};
 }
 
 void print_rows(const nlohmann::json& rows) {

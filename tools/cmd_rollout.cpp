@@ -19,7 +19,9 @@ void add_rollout_command(CLI::App& app) {
   };
   auto opt = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand(
-      "rollout", "Step a batch of envs with random actions drawn on the backend; report steps/s");
+      "rollout",
+      "Step a batch of envs (single- or multi-agent) with random actions drawn on the backend; "
+      "report steps/s");
   cmd->add_option("--env", opt->env, "environment name (metasim info lists them)")
       ->capture_default_str();
   cmd->add_option("--num-envs", opt->num_envs, "instances stepped together (>= 1)")
@@ -59,6 +61,10 @@ void add_rollout_command(CLI::App& app) {
                           {"episodes", r.stats.episodes},
                           {"mean_return", r.stats.mean_return},
                           {"mean_length", r.stats.mean_length}};
+      if (r.agents > 1) {
+        j["agents"] = r.agents;
+        j["agent_mean_return"] = r.agent_mean_return;
+      }
       std::printf("%s\n", j.dump().c_str());
       return;
     }
@@ -69,8 +75,14 @@ void add_rollout_command(CLI::App& app) {
                 to_string(o.precision));
     std::printf("  throughput : %.3e steps/s (%.0f steps in %.3f s)\n", r.steps_per_second,
                 static_cast<double>(opt->num_envs) * static_cast<double>(opt->steps), r.seconds);
-    std::printf("  episodes   : %lld finished, mean return %.2f, mean length %.1f\n",
-                static_cast<long long>(r.stats.episodes), r.stats.mean_return, r.stats.mean_length);
+    std::printf("  episodes   : %lld finished, mean %sreturn %.2f, mean length %.1f\n",
+                static_cast<long long>(r.stats.episodes), r.agents > 1 ? "team " : "",
+                r.stats.mean_return, r.stats.mean_length);
+    if (r.agents > 1) {
+      std::printf("  agents     : %d, mean return each:", r.agents);
+      for (double v : r.agent_mean_return) std::printf(" %.2f", v);
+      std::printf("\n");
+    }
   });
 }
 
