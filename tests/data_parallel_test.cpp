@@ -157,6 +157,19 @@ TEST_F(DataParallel, Ppo_RanksGiveOneProcessBits) {
   expect_same_run(one_p, train("pd3", 3, pendulum));
 }
 
+// MAPPO on simple_spread: a rank steps whole instances (5 instances: 3/2 and 2/2/1, three agents
+// each) and the gathered rollout holds the agents' rows in the one-process order; the checkpoint
+// ends mid-episode (25-step episodes, 10-step rollouts).
+TEST_F(DataParallel, Mappo_RanksGiveOneProcessBits) {
+  const std::string mappo = "--config " + std::string(METASIM_SOURCE_DIR) +
+                            "/configs/mappo-simple-spread.json --set n_envs=5 --set n_steps=10 "
+                            "--set total_timesteps=150 --set n_epochs=2 --set batch_size=60 "
+                            "--set normalize_obs=true --set log_every=1 --set eval.episodes=2";
+  const std::string one = train("ma1", 0, mappo);
+  expect_same_run(one, train("ma2", 2, mappo));
+  expect_same_run(one, train("ma3", 3, mappo));
+}
+
 // A run checkpointed by two ranks and resumed by three (and one by three resumed alone)
 // continues exactly as an uninterrupted one-process run.
 TEST_F(DataParallel, Resume_WithAnotherRankCount) {

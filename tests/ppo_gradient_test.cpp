@@ -59,6 +59,7 @@ struct RefModel {
   std::vector<int> pi_sizes, v_sizes;
   bool discrete;
   bool relu = false;
+  int value_offset = 0;  // where the value net's input starts in a sample's obs row
 
   // log pi(a|o) and the entropy of pi(.|o).
   void policy(const double* p, const Sample& s, double* logp, double* entropy) const {
@@ -98,7 +99,9 @@ struct RefModel {
       const double r = std::exp(logp - s.old_log_prob);
       const double rc = std::min(std::max(r, 1 - c.clip_range), 1 + c.clip_range);
       const double surrogate = std::min(r * s.adv, rc * s.adv);
-      const double v = ref_forward(v_sizes, p.data() + policy_params(), s.obs, relu)[0];
+      const std::vector<double> value_in(s.obs.begin() + value_offset,
+                                         s.obs.begin() + value_offset + v_sizes[0]);
+      const double v = ref_forward(v_sizes, p.data() + policy_params(), value_in, relu)[0];
       total += -surrogate - c.ent_coef * h + c.vf_coef * (v - s.ret) * (v - s.ret);
     }
     return total / static_cast<double>(batch.size());
@@ -113,6 +116,7 @@ RefModel ref_model() {
   for (int l = 0; l <= PiNet::kNumLayers; ++l) m.pi_sizes.push_back(PiNet::width(l));
   for (int l = 0; l <= VNet::kNumLayers; ++l) m.v_sizes.push_back(VNet::width(l));
   m.discrete = Model::kDiscrete;
+  m.value_offset = Model::kValueInputOffset;
   return m;
 }
 
@@ -233,6 +237,28 @@ TEST(PpoGradient_Gaussian, MatchesFiniteDifferencesEveryParameter) {
 TEST(PpoGradient_CompiledModels, CartPoleAndPendulumMatchFiniteDifferences) {
   check_fd<metasim::rl::PpoCartPole>(37, 0.05);
   check_fd<metasim::rl::PpoPendulum>(37, 0.05);
+}
+
+// A value net with its own input (MAPPO's centralised critic): the row holds the policy's 3
+// inputs then the value net's 7, and each net's gradient reads its own part.
+using SmallSeparateCategorical =
+    Ppo<CategoricalMlpPolicy<Mlp<Tanh, 3, 5, 4>>, Mlp<Tanh, 7, 6, 1>, true>;
+using SmallSeparateGaussian = Ppo<GaussianMlpPolicy<Mlp<Tanh, 3, 5, 2>>, Mlp<Tanh, 7, 6, 1>, true>;
+
+TEST(PpoGradient_SeparateValueInput, MatchesFiniteDifferencesEveryParameter) {
+  static_assert(SmallSeparateCategorical::kObsDim == 10);
+  static_assert(SmallSeparateCategorical::kValueInputOffset == 3);
+  check_fd<SmallSeparateCategorical>(1, 0.01);
+  check_fd<SmallSeparateGaussian>(1, 0.01);
+}
+
+// The simple_spread models: IPPO (shared input) and MAPPO (team input), discrete and continuous.
+TEST(PpoGradient_CompiledModels, MultiAgentModelsMatchFiniteDifferences) {
+  using metasim::rl::SpreadContinuousPpoModels;
+  using metasim::rl::SpreadPpoModels;
+  check_fd<SpreadPpoModels::Ippo>(53, 0.01);
+  check_fd<SpreadPpoModels::Mappo>(53, 0.01);
+  check_fd<SpreadContinuousPpoModels::Mappo>(53, 0.01);
 }
 
 TEST(PpoGradient_Generic, RunTimeWidthsMatchFiniteDifferencesEveryParameter) {

@@ -99,7 +99,8 @@ TEST(PpoConfig_Reference, ListsEveryFieldAndRoundTrips) {
 }
 
 TEST(PpoConfig_Files, ShippedConfigsResolve) {
-  for (const char* name : {"ppo-cartpole.json", "ppo-pendulum.json"}) {
+  for (const char* name : {"ppo-cartpole.json", "ppo-pendulum.json", "mappo-simple-spread.json",
+                           "ippo-simple-spread.json"}) {
     const fs::path path = fs::path(METASIM_TEST_DATA_DIR) / ".." / ".." / "configs" / name;
     std::ifstream in(path);
     ASSERT_TRUE(in) << path;

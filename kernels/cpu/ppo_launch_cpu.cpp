@@ -19,25 +19,47 @@ struct PpoEntry {
   PpoGenericFactory cuda_generic = nullptr;
 };
 
+// The generic model shares one input between the nets, so a model whose value net reads its own
+// (MAPPO's) has none.
+template <class Model>
+PpoGenericFactory cpu_generic_factory() {
+  if constexpr (Model::kSeparateValue) {
+    return nullptr;
+  } else {
+    return &new_cpu_generic_ppo_kernels<Model::kDiscrete, Model::kObsDim, Model::kNetOutputs>;
+  }
+}
+#if METASIM_HAS_CUDA
+template <class Model>
+PpoGenericFactory cuda_generic_factory() {
+  if constexpr (Model::kSeparateValue) {
+    return nullptr;
+  } else {
+    return &new_cuda_generic_ppo_kernels<Model::kDiscrete, Model::kObsDim, Model::kNetOutputs>;
+  }
+}
+#endif
+
+constexpr char kKeySeparator = ':';
+
 struct PpoRegistry {
   std::mutex mutex;
   std::deque<PpoEntry> entries;
 
   PpoRegistry() {
-#define METASIM_PPO_GENERIC(backend, Model) \
-  &new_##backend##_generic_ppo_kernels<Model::kDiscrete, Model::kObsDim, Model::kNetOutputs>
 #if METASIM_HAS_CUDA
-#define METASIM_PPO_ENTRY(Name, Model)                                                   \
-  entries.push_back({Name, &new_cpu_ppo_kernels<Model>, METASIM_PPO_GENERIC(cpu, Model), \
-                     &new_cuda_ppo_kernels<Model>, METASIM_PPO_GENERIC(cuda, Model)});
+#define METASIM_PPO_ENTRY(Name, Model)                                                \
+  entries.push_back({Name, &new_cpu_ppo_kernels<Model>, cpu_generic_factory<Model>(), \
+                     &new_cuda_ppo_kernels<Model>, cuda_generic_factory<Model>()});
 #else
 #define METASIM_PPO_ENTRY(Name, Model) \
   entries.push_back(                   \
-      {Name, &new_cpu_ppo_kernels<Model>, METASIM_PPO_GENERIC(cpu, Model), nullptr, nullptr});
+      {Name, &new_cpu_ppo_kernels<Model>, cpu_generic_factory<Model>(), nullptr, nullptr});
 #endif
     METASIM_FOR_EACH_PPO_MODEL(METASIM_PPO_ENTRY)
+    METASIM_FOR_EACH_IPPO_MODEL(METASIM_PPO_ENTRY)
+    METASIM_FOR_EACH_MAPPO_MODEL(METASIM_PPO_ENTRY)
 #undef METASIM_PPO_ENTRY
-#undef METASIM_PPO_GENERIC
   }
 
   PpoEntry* find(std::string_view env) {
@@ -100,7 +122,30 @@ std::vector<std::string> ppo_env_names() {
   PpoRegistry& r = registry();
   const std::lock_guard<std::mutex> lock(r.mutex);
   std::vector<std::string> names;
-  for (const PpoEntry& e : r.entries) names.push_back(e.env);
+  for (const PpoEntry& e : r.entries) {
+    if (e.env.find(kKeySeparator) == std::string::npos) names.push_back(e.env);
+  }
+  return names;
+}
+
+std::string multi_agent_ppo_key(std::string_view env, bool centralised) {
+  std::string key(env);
+  key += kKeySeparator;
+  key += centralised ? "mappo" : "ippo";
+  return key;
+}
+
+std::vector<std::string> multi_agent_ppo_env_names() {
+  PpoRegistry& r = registry();
+  const std::lock_guard<std::mutex> lock(r.mutex);
+  std::vector<std::string> names;
+  const std::string suffix = std::string(1, kKeySeparator) + "ippo";
+  for (const PpoEntry& e : r.entries) {
+    if (e.env.size() > suffix.size() &&
+        e.env.compare(e.env.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      names.push_back(e.env.substr(0, e.env.size() - suffix.size()));
+    }
+  }
   return names;
 }
 

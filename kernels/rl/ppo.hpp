@@ -132,16 +132,25 @@ struct PpoHeads {
 };
 
 // Policy: GaussianMlpPolicy<Net> or CategoricalMlpPolicy<Net>; ValueNet: an Mlp with one output.
-template <class Policy, class ValueNet>
+// A sample's input row is what both nets read, or, with kSeparateValueInput, the policy's input
+// followed by the value net's (MAPPO's centralised critic: an agent's policy sees its own
+// observation, the value net the whole team's).
+template <class Policy, class ValueNet, bool kSeparateValueInput = false>
 struct Ppo {
   static_assert(ValueNet::kOutputDim == 1, "the value net has one output");
-  static_assert(ValueNet::kInputDim == Policy::kObsDim, "policy and value net see the same obs");
+  static_assert(kSeparateValueInput || ValueNet::kInputDim == Policy::kObsDim,
+                "policy and value net see the same obs");
 
   using PolicyType = Policy;
   using PolicyNet = typename Policy::Network;
   using Value = ValueNet;
   static constexpr bool kDiscrete = Policy::kDiscrete;
-  static constexpr int kObsDim = Policy::kObsDim;
+  static constexpr bool kSeparateValue = kSeparateValueInput;
+  static constexpr int kPolicyInputDim = Policy::kObsDim;
+  // Where the value net's input starts in a sample's row, and the row's length.
+  static constexpr int kValueInputOffset = kSeparateValueInput ? Policy::kObsDim : 0;
+  static constexpr int kObsDim =
+      kSeparateValueInput ? Policy::kObsDim + ValueNet::kInputDim : Policy::kObsDim;
   static constexpr int kActionDim = Policy::kActionDim;
   static constexpr int kNetOutputs = PolicyNet::kOutputDim;  // logits or mean
   static constexpr int kPolicyParams = Policy::kNumParams;
@@ -185,7 +194,7 @@ struct Ppo {
                                               const Fwd& fwd = Fwd{}) {
     T v[1];
     T ws[ValueNet::kWorkspaceSize];
-    fwd.value(params, obs, v, ws);
+    fwd.value(params, obs + kValueInputOffset, v, ws);
     return v[0];
   }
 
@@ -208,9 +217,10 @@ struct Ppo {
     // Value net.
     T vws[ValueNet::kWorkspaceSize];
     T v[1];
-    fwd.value(params, obs, v, vws);
+    const T* value_obs = obs + kValueInputOffset;
+    fwd.value(params, value_obs, v, vws);
     const T dv[1] = {Heads::value_term(v[0], ret, c, terms)};
-    ValueNet::backward(params + kPolicyParams, obs, static_cast<const T*>(vws), dv,
+    ValueNet::backward(params + kPolicyParams, value_obs, static_cast<const T*>(vws), dv,
                        grad + kPolicyParams);
     return terms;
   }

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include <metasim/kernels/core/mlp.hpp>
@@ -40,9 +41,40 @@ using PpoMountainCarContinuous = PpoGaussian64<2, 1>;
   X("Pendulum-v1", ::metasim::rl::PpoPendulum)       \
   X("MountainCarContinuous-v0", ::metasim::rl::PpoMountainCarContinuous)
 
+// Multi-agent models with parameter sharing over an env's kAgents agents (IPPO and MAPPO). An
+// agent's policy input is its observation followed by kAgents slots for its one-hot id (all zero
+// when the config turns agent ids off). IPPO's value net reads the same input; MAPPO's reads the
+// team's observations in agent order followed by the same id slots (kSeparateValueInput).
+template <int kObs, int kAgents, bool kDiscrete, int kOut>
+struct MultiAgentPpoModels {
+  static constexpr int kActorInput = kObs + kAgents;
+  static constexpr int kCriticInput = kAgents * kObs + kAgents;
+  using PolicyNet = Mlp<Tanh, kActorInput, 64, 64, kOut>;
+  using Policy =
+      std::conditional_t<kDiscrete, CategoricalMlpPolicy<PolicyNet>, GaussianMlpPolicy<PolicyNet>>;
+  using Ippo = Ppo<Policy, Mlp<Tanh, kActorInput, 64, 64, 1>>;
+  using Mappo = Ppo<Policy, Mlp<Tanh, kCriticInput, 64, 64, 1>, true>;
+};
+using SpreadPpoModels = MultiAgentPpoModels<18, 3, true, 5>;
+using SpreadContinuousPpoModels = MultiAgentPpoModels<18, 3, false, 5>;
+using SpreadN5PpoModels = MultiAgentPpoModels<30, 5, true, 5>;
+
+// X(model key, model type): the registry key of a multi-agent model is "<env>:ippo" or
+// "<env>:mappo" (multi_agent_ppo_key).
+#define METASIM_FOR_EACH_IPPO_MODEL(X)                                                  \
+  X("simple_spread_v3:ippo", ::metasim::rl::SpreadPpoModels::Ippo)                      \
+  X("simple_spread_v3-continuous:ippo", ::metasim::rl::SpreadContinuousPpoModels::Ippo) \
+  X("simple_spread_v3-N5:ippo", ::metasim::rl::SpreadN5PpoModels::Ippo)
+#define METASIM_FOR_EACH_MAPPO_MODEL(X)                                                   \
+  X("simple_spread_v3:mappo", ::metasim::rl::SpreadPpoModels::Mappo)                      \
+  X("simple_spread_v3-continuous:mappo", ::metasim::rl::SpreadContinuousPpoModels::Mappo) \
+  X("simple_spread_v3-N5:mappo", ::metasim::rl::SpreadN5PpoModels::Mappo)
+
 // Sizes of a compiled model, for the host side.
 struct PpoShape {
-  int obs_dim = 0;
+  int obs_dim = 0;             // a sample's input row
+  int policy_input_dim = 0;    // the policy net's input: the row's start
+  int value_input_offset = 0;  // where the value net's input starts in the row
   bool discrete = true;
   int num_actions = 0;  // discrete: number of actions; continuous: 0
   int action_dim = 1;   // scalars per stored action (1 for discrete: the index)
@@ -61,6 +93,8 @@ PpoShape ppo_shape() {
   using VNet = typename Model::Value;
   PpoShape s;
   s.obs_dim = Model::kObsDim;
+  s.policy_input_dim = Model::kPolicyInputDim;
+  s.value_input_offset = Model::kValueInputOffset;
   s.discrete = Model::kDiscrete;
   s.num_actions = Model::kDiscrete ? Model::kNetOutputs : 0;
   s.action_dim = Model::kActionDim;
@@ -77,6 +111,7 @@ template <class G>
 PpoShape generic_ppo_shape(const G& g) {
   PpoShape s;
   s.obs_dim = G::kObsDim;
+  s.policy_input_dim = G::kObsDim;
   s.discrete = G::kDiscrete;
   s.num_actions = G::kDiscrete ? G::kNetOutputs : 0;
   s.action_dim = G::kActionDim;
@@ -197,8 +232,12 @@ void register_ppo_model(std::string_view env, PpoKernelsFactory cpu, PpoGenericF
 void register_ppo_model_cuda(std::string_view env, PpoKernelsFactory cuda,
                              PpoGenericFactory cuda_generic);
 
-// Env names with a PPO model: the built-ins, then those registered.
+// Single-agent env names with a PPO model: the built-ins, then those registered.
 std::vector<std::string> ppo_env_names();
+// The registry key of a multi-agent env's IPPO (centralised = false) or MAPPO model.
+std::string multi_agent_ppo_key(std::string_view env, bool centralised);
+// Multi-agent env names with IPPO and MAPPO models.
+std::vector<std::string> multi_agent_ppo_env_names();
 // The kernels of `env`'s model for `net`: the compiled one when net.compiled(), else the generic
 // one. nullptr when `env` has no model.
 std::unique_ptr<PpoKernels> make_ppo_kernels_cpu(std::string_view env, const PpoNetSpec& net = {});

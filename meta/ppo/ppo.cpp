@@ -27,22 +27,29 @@ constexpr uint64_t kEvalSeedOffset = 0x9E3779B97F4A7C15ull;
 // An evaluation in the shape every algorithm's has (meta/algorithms.hpp).
 json eval_json(const PpoConfig& c, const EvalResult& ev, const char* checkpoint, int64_t update,
                int64_t env_steps, Backend backend, uint64_t seed, bool stochastic) {
-  return json{{"algorithm", "ppo"},
-              {"kind", "rl"},
-              {"target", c.env},
-              {"checkpoint", checkpoint},
-              {"iteration", update},
-              {"backend", to_string(backend)},
-              {"seed", seed},
-              {"seconds", ev.seconds},
-              {"score", {{"name", "mean_return"}, {"value", ev.mean}, {"higher_is_better", true}}},
-              {"episodes", static_cast<int64_t>(ev.returns.size())},
-              {"mean_return", ev.mean},
-              {"std_return", ev.std},
-              {"min_return", *std::min_element(ev.returns.begin(), ev.returns.end())},
-              {"max_return", *std::max_element(ev.returns.begin(), ev.returns.end())},
-              {"stochastic", stochastic},
-              {"env_steps", env_steps}};
+  json out{{"algorithm", c.algorithm},
+           {"kind", "rl"},
+           {"target", c.env},
+           {"checkpoint", checkpoint},
+           {"iteration", update},
+           {"backend", to_string(backend)},
+           {"seed", seed},
+           {"seconds", ev.seconds},
+           {"score", {{"name", "mean_return"}, {"value", ev.mean}, {"higher_is_better", true}}},
+           {"episodes", static_cast<int64_t>(ev.returns.size())},
+           {"mean_return", ev.mean},
+           {"std_return", ev.std},
+           {"min_return", *std::min_element(ev.returns.begin(), ev.returns.end())},
+           {"max_return", *std::max_element(ev.returns.begin(), ev.returns.end())},
+           {"stochastic", stochastic},
+           {"env_steps", env_steps}};
+  if (is_multi_agent(c)) {
+    // mean_return is the team's (the sum of its agents' returns); this is per agent.
+    const int agents = agents_per_instance(c);
+    out["agents"] = agents;
+    out["mean_agent_return"] = ev.mean / agents;
+  }
+  return out;
 }
 
 }  // namespace
@@ -61,6 +68,7 @@ StepReport PpoJob::step() {
   r.iteration = st.update;
   r.samples = static_cast<int64_t>(trainer_.config().n_envs) * trainer_.config().n_steps;
   r.latest = {{"ep_return_mean", train_return},
+              {"agent_return_mean", train_return / trainer_.agents()},
               {"episodes_in_window", static_cast<int64_t>(trainer_.recent_returns().size())},
               {"policy_loss", st.policy_loss},
               {"value_loss", st.value_loss},
@@ -95,27 +103,34 @@ json train_run(const PpoConfig& config, const std::string& run_dir, const RunOpt
 }
 
 std::vector<AlgorithmEntry> ppo_algorithms() {
-  std::vector<AlgorithmEntry> out(1);
-  AlgorithmEntry& e = out.front();
-  e.name = "ppo";
-  e.kind = "rl";
-  e.summary = "PPO (clipped surrogate, GAE), stable-baselines3's algorithm";
-  e.check_config = [](const json& config, const std::vector<std::string>& sets) {
-    return to_json(resolve_config(config, sets));
-  };
-  e.make_job = [](const json& config, const std::vector<std::string>& sets) {
-    return std::unique_ptr<TrainingJob>(new PpoJob(resolve_config(config, sets)));
-  };
-  e.evaluate = [](const std::string& run_dir, const EvalArgs& args) {
-    EvalRequest r;
-    r.episodes = args.episodes.value_or(r.episodes);
-    r.seed = args.seed;
-    r.backend = args.backend;
-    r.stochastic = args.stochastic;
-    return evaluate_command(run_dir, r);
-  };
-  e.config_reference = [] { return config_reference(); };
-  e.eval_fields = {"episodes", "stochastic"};
+  const std::pair<const char*, const char*> kinds[] = {
+      {"ppo", "PPO (clipped surrogate, GAE), stable-baselines3's algorithm"},
+      {"ippo", "IPPO: PPO for a multi-agent env, one shared policy, per-agent value net"},
+      {"mappo", "MAPPO: PPO for a multi-agent env, one shared policy, centralised value net"}};
+  std::vector<AlgorithmEntry> out;
+  for (const auto& [name, summary] : kinds) {
+    AlgorithmEntry e;
+    e.name = name;
+    e.kind = "rl";
+    e.summary = summary;
+    e.check_config = [](const json& config, const std::vector<std::string>& sets) {
+      return to_json(resolve_config(config, sets));
+    };
+    e.make_job = [](const json& config, const std::vector<std::string>& sets) {
+      return std::unique_ptr<TrainingJob>(new PpoJob(resolve_config(config, sets)));
+    };
+    e.evaluate = [](const std::string& run_dir, const EvalArgs& args) {
+      EvalRequest r;
+      r.episodes = args.episodes.value_or(r.episodes);
+      r.seed = args.seed;
+      r.backend = args.backend;
+      r.stochastic = args.stochastic;
+      return evaluate_command(run_dir, r);
+    };
+    e.config_reference = [] { return config_reference(); };
+    e.eval_fields = {"episodes", "stochastic"};
+    out.push_back(std::move(e));
+  }
   return out;
 }
 
@@ -134,7 +149,8 @@ json evaluate_command(const std::string& run_dir, const EvalRequest& request) {
   ObsNormalizer norm;
   const ObsNormalizer* norm_ptr = nullptr;
   if (config.normalize_obs) {
-    const auto obs_dim = static_cast<std::size_t>(env_spec(config.env).obs_dim);
+    const auto obs_dim =
+        static_cast<std::size_t>(make_kernels(config, Backend::kCpu)->shape().obs_dim);
     norm.init(static_cast<int>(obs_dim), config.obs_clip);
     norm.mean = checkpoint_array(c, "obs_mean", obs_dim);
     norm.var = checkpoint_array(c, "obs_var", obs_dim);
@@ -142,11 +158,11 @@ json evaluate_command(const std::string& run_dir, const EvalRequest& request) {
     norm_ptr = &norm;
   }
   const uint64_t seed = request.seed.value_or(config.seed ^ kEvalSeedOffset);
-  const EvalResult ev =
-      evaluate_policy(config, backend, checkpoint_array(c, "params"), norm_ptr, request.episodes,
-                      seed, request.stochastic);
+  const EvalResult ev = evaluate_policy(config, backend, checkpoint_array(c, "params"), norm_ptr,
+                                        request.episodes, seed, request.stochastic);
   return eval_json(config, ev, "checkpoint", checkpoint_int(c, "update", 0, kMaxCheckpointCount, 0),
-                   checkpoint_int(c, "env_steps", 0, INT64_MAX, 0), backend, seed, request.stochastic);
+                   checkpoint_int(c, "env_steps", 0, INT64_MAX, 0), backend, seed,
+                   request.stochastic);
 }
 
 }  // namespace metasim::ppo

@@ -8,8 +8,10 @@
 
 #include <metasim/host/config_schema.hpp>
 #include <metasim/host/env_registry.hpp>
+#include <metasim/host/multi_agent_env.hpp>
 #include <metasim/kernels/core/error.hpp>
 #include <metasim/kernels/rl/ppo_launch.hpp>
+#include <metasim/meta/ppo/ppo_env.hpp>
 
 namespace metasim::ppo {
 
@@ -30,11 +32,17 @@ Field env_field() {
   Field f;
   f.key = "env";
   f.is_string = true;
-  f.range = config::join(rl::ppo_env_names(), " | ");
-  f.doc = "environment (Gymnasium id)";
+  f.range = config::join(rl::ppo_env_names(), " | ") + " (ppo); " +
+            config::join(rl::multi_agent_ppo_env_names(), " | ") + " (ippo, mappo)";
+  f.doc = "environment (Gymnasium id, or PettingZoo's for ippo/mappo)";
   f.set = [](PpoConfig& c, const json& v) {
     if (!v.is_string()) throw InvalidArgument("env", "must be an env name, got " + json_excerpt(v));
-    c.env = env_spec(v.get<std::string>(), "env").name;  // throws naming "env" if unknown
+    const std::string name = v.get<std::string>();
+    if (multi_agent_env_registered(name)) {
+      c.env = name;
+    } else {
+      c.env = env_spec(name, "env").name;  // throws naming "env" if unknown
+    }
   };
   f.get = [](const PpoConfig& c) { return json(c.env); };
   return f;
@@ -53,8 +61,12 @@ const config::Schema<PpoConfig>& schema() {
     using C = PpoConfig;
     std::vector<Field> f;
     f.push_back(text_field("description", &C::description, "free text kept with the run"));
-    f.push_back(choice_field("algorithm", &C::algorithm, {"ppo"}, "training algorithm"));
+    f.push_back(choice_field("algorithm", &C::algorithm, {"ppo", "ippo", "mappo"},
+                             "ppo; ippo / mappo: a multi-agent env's agents share one policy, "
+                             "with a per-agent (ippo) or centralised (mappo) value net"));
     f.push_back(env_field());
+    f.push_back(bool_field("agent_id", &C::agent_id,
+                           "ippo/mappo: append a one-hot agent id to the shared networks' inputs"));
     f.push_back(choice_field("policy.distribution", &C::distribution,
                              {"auto", "categorical", "gaussian"},
                              "action distribution; auto follows the env's action space"));
@@ -120,7 +132,71 @@ const config::Schema<PpoConfig>& schema() {
   return kSchema;
 }
 
+// The rollout's size against batch_size and total_timesteps.
+void check_sizes(const PpoConfig& c) {
+  const long long rollout = static_cast<long long>(c.n_envs) * c.n_steps;
+  const long long samples = rollout * agents_per_instance(c);
+  const std::string what =
+      is_multi_agent(c) ? "n_envs * n_steps * agents = " : "n_envs * n_steps = ";
+  if (c.batch_size > samples) {
+    throw InvalidArgument("batch_size", "must not exceed " + what + std::to_string(samples) +
+                                            ", got " + std::to_string(c.batch_size));
+  }
+  if (samples > (1LL << 30)) {
+    throw InvalidArgument("n_steps", what + "must be at most 2^30, got " + std::to_string(samples));
+  }
+  if (c.total_timesteps < rollout) {
+    throw InvalidArgument("total_timesteps",
+                          "must be at least n_envs * n_steps = " + std::to_string(rollout) +
+                              " (one rollout), got " + std::to_string(c.total_timesteps));
+  }
+}
+
+// ippo / mappo: the env is a multi-agent one with the algorithm's model.
+void check_multi_agent(const PpoConfig& c) {
+  const std::vector<std::string> models = rl::multi_agent_ppo_env_names();
+  if (!multi_agent_env_registered(c.env)) {
+    throw InvalidArgument("env", c.algorithm + " trains a multi-agent env; '" + c.env +
+                                     "' is a single-agent env (use \"algorithm\": \"ppo\"); " +
+                                     "multi-agent envs with models: " + config::join(models, ", "));
+  }
+  if (std::find(models.begin(), models.end(), c.env) == models.end()) {
+    throw InvalidArgument("env", c.algorithm + " has no compiled model for '" + c.env +
+                                     "'; compiled: " + config::join(models, ", "));
+  }
+  const MultiAgentEnvSpec& spec = multi_agent_env_spec(c.env);
+  if (c.distribution == "categorical" && !spec.discrete) {
+    throw InvalidArgument("policy.distribution",
+                          "a categorical policy needs discrete actions, "
+                          "but " +
+                              c.env + " has continuous actions");
+  }
+  if (c.distribution == "gaussian" && spec.discrete) {
+    throw InvalidArgument("policy.distribution",
+                          "a gaussian policy needs continuous actions, "
+                          "but " +
+                              c.env + " has discrete actions");
+  }
+  if (c.algorithm == "mappo" &&
+      (c.kernels == "generic" || c.activation != "tanh" || c.hidden != std::vector<int>{64, 64})) {
+    throw InvalidArgument(c.kernels == "generic" ? "model.kernels" : "model.hidden",
+                          "mappo's centralised critic runs the compiled 64-64 tanh networks "
+                          "only (model.hidden [64, 64], model.activation tanh, model.kernels "
+                          "auto)");
+  }
+}
+
 void check_cross_field(const PpoConfig& c) {
+  if (is_multi_agent(c)) {
+    check_multi_agent(c);
+    check_sizes(c);
+    return;
+  }
+  if (multi_agent_env_registered(c.env)) {
+    throw InvalidArgument("env", "'" + c.env +
+                                     "' is a multi-agent env: train it with "
+                                     "\"algorithm\": \"ippo\" or \"mappo\"");
+  }
   const EnvSpec& spec = env_spec(c.env, "env");
   const std::vector<std::string> compiled = rl::ppo_env_names();
   if (std::find(compiled.begin(), compiled.end(), spec.name) == compiled.end()) {
@@ -138,23 +214,8 @@ void check_cross_field(const PpoConfig& c) {
                               " has " + std::to_string(spec.num_actions) +
                               " discrete actions (use categorical or auto)");
   }
-  const long long rollout = static_cast<long long>(c.n_envs) * c.n_steps;
-  if (c.batch_size > rollout) {
-    throw InvalidArgument(
-        "batch_size", "must not exceed n_envs * n_steps = " + std::to_string(rollout) + ", got " +
-                          std::to_string(c.batch_size));
-  }
-  if (rollout > (1LL << 30)) {
-    throw InvalidArgument("n_steps",
-                          "n_envs * n_steps must be at most 2^30, got " + std::to_string(rollout));
-  }
-  if (c.total_timesteps < rollout) {
-    throw InvalidArgument("total_timesteps",
-                          "must be at least n_envs * n_steps = " + std::to_string(rollout) +
-                              " (one rollout), got " + std::to_string(c.total_timesteps));
-  }
+  check_sizes(c);
 }
-
 }  // namespace
 
 PpoConfig resolve_config(const json& file, const std::vector<std::string>& overrides) {
@@ -167,8 +228,13 @@ json to_json(const PpoConfig& c) { return schema().to_json(c); }
 
 std::string config_reference() {
   return schema().reference(
-      "PPO config fields (\"algorithm\": \"ppo\"; JSON objects nest at the dots; --set "
+      "PPO config fields (\"algorithm\": \"ppo\", \"ippo\" or \"mappo\"; JSON objects nest at the "
+      "dots; --set "
       "key=value overrides):");
+}
+
+int agents_per_instance(const PpoConfig& c) {
+  return is_multi_agent(c) ? multi_agent_env_spec(c.env).agents : 1;
 }
 
 int64_t num_updates(const PpoConfig& c) {

@@ -9,12 +9,18 @@
 
 namespace metasim::ppo {
 
+// IPPO and MAPPO are this PPO on a multi-agent env, every agent a row of samples through one
+// shared policy (parameter sharing): IPPO's value net sees the agent's own input, MAPPO's the
+// team's observations (a centralised critic). Steps (n_steps, total_timesteps) count env steps of
+// whole instances; batch_size counts samples, one per agent and step.
+//
 // Defaults are stable-baselines3's PPO defaults (with Adam eps 1e-5 and orthogonal init, as in
 // sb3's MlpPolicy); configs/ppo-cartpole.json holds the rl-baselines3-zoo CartPole-v1 settings.
 struct PpoConfig {
   std::string description;
-  std::string algorithm = "ppo";
+  std::string algorithm = "ppo";  // ppo | ippo | mappo (the last two: multi-agent envs)
   std::string env = "CartPole-v1";
+  bool agent_id = true;  // ippo/mappo: a one-hot agent id in the shared networks' inputs
   std::string distribution = "auto";  // auto | categorical | gaussian
   std::vector<int> hidden{64, 64};
   std::string activation = "tanh";
@@ -54,6 +60,9 @@ PpoConfig resolve_config(const nlohmann::json& file, const std::vector<std::stri
 // The nested JSON form (config.json); resolve_config(to_json(c), {}) == c.
 nlohmann::json to_json(const PpoConfig& c);
 std::string config_reference();
+
+// Samples per env step: 1, or the env's agents for ippo/mappo.
+int agents_per_instance(const PpoConfig& c);
 
 // Rollouts of n_envs * n_steps transitions that fit in total_timesteps (at least one).
 int64_t num_updates(const PpoConfig& c);

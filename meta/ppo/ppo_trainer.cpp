@@ -3,8 +3,6 @@
 // gathering, gradient clipping and Adam, all in a fixed order so that a seed fixes the run.
 #include <metasim/meta/ppo/ppo_trainer.hpp>
 
-#include <omp.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -92,25 +90,6 @@ std::vector<float> to_float(const std::vector<double>& v) {
   return std::vector<float>(v.begin(), v.end());
 }
 
-// Instances the CPU env launcher gives one OpenMP block (kernels/cpu/env_launch_cpu.cpp).
-constexpr int64_t kEnvBlock = 256;
-
-// Steps a VectorEnv. The CPU launcher opens a parallel region even for a single block of
-// instances; with a handful of envs that region is all overhead, and on cores shared with other
-// jobs each one can cost milliseconds (a thread waits for another's time slice). Instances are
-// independent, so stepping them on one thread gives the same result.
-template <typename A>
-void step_env(VectorEnv<float>& env, std::span<const A> actions) {
-  if (env.backend() == Backend::kCpu && env.num_envs() <= kEnvBlock) {
-    const int keep = omp_get_max_threads();
-    omp_set_num_threads(1);
-    env.step(actions);
-    omp_set_num_threads(keep);
-  } else {
-    env.step(actions);
-  }
-}
-
 }  // namespace
 
 // ---- observation normalisation
@@ -177,18 +156,21 @@ rl::PpoNetSpec net_spec(const PpoConfig& c) {
 }
 
 std::unique_ptr<rl::PpoKernels> make_kernels(const PpoConfig& c, Backend backend) {
+  // A multi-agent env's models are registered under "<env>:ippo" and "<env>:mappo".
+  const std::string model =
+      is_multi_agent(c) ? rl::multi_agent_ppo_key(c.env, c.algorithm == "mappo") : c.env;
   std::unique_ptr<rl::PpoKernels> k;
   if (backend == Backend::kCuda) {
 #if METASIM_HAS_CUDA
-    k = rl::make_ppo_kernels_cuda(c.env, net_spec(c));
+    k = rl::make_ppo_kernels_cuda(model, net_spec(c));
 #else
     throw InvalidArgument("backend", "this build has no CUDA backend");
 #endif
   } else {
-    k = rl::make_ppo_kernels_cpu(c.env, net_spec(c));
+    k = rl::make_ppo_kernels_cpu(model, net_spec(c));
   }
   if (!k) {
-    throw InvalidArgument("env", "PPO has no model for '" + c.env +
+    throw InvalidArgument("env", c.algorithm + " has no model for '" + c.env +
                                      "' on this backend (register_ppo / register_ppo_cuda)");
   }
   return k;
@@ -210,38 +192,39 @@ EvalResult evaluate_policy(const PpoConfig& c, Backend backend, const std::vecto
   }
   const std::vector<float> pf = to_float(params);
   k->set_params(pf.data());
-  VectorEnv<float> env(env_name, episodes, backend);
-  env.reset(seed);
+  std::unique_ptr<PpoEnv> env = make_ppo_env(c, s, episodes, backend);
+  env->reset(seed);
+  const int agents = env->agents();
+  const int rows = episodes * agents;
   const PhiloxKey key = make_key(seed, RngPurpose::kAction);
-  std::vector<float> obs_n(static_cast<std::size_t>(episodes) * s.obs_dim);
-  std::vector<float> act(static_cast<std::size_t>(episodes) * s.action_dim);
-  std::vector<int32_t> act_i(episodes);
+  std::vector<float> obs_n(static_cast<std::size_t>(rows) * s.obs_dim);
+  std::vector<float> act(static_cast<std::size_t>(rows) * s.action_dim);
   std::vector<double> ret(episodes, 0.0);
   std::vector<uint8_t> done(episodes, 0);
   int remaining = episodes;
-  const int max_steps = env.spec().max_episode_steps + 1;
+  const int max_steps = env->max_episode_steps() + 1;
   for (int t = 0; t < max_steps && remaining > 0; ++t) {
-    const std::vector<float> obs = env.obs();
+    const std::vector<float> obs = env->inputs();
     if (norm != nullptr) {
-      norm->apply(obs.data(), obs_n.data(), episodes, s.obs_dim);
+      norm->apply(obs.data(), obs_n.data(), rows, s.obs_dim);
     } else {
       std::copy(obs.begin(), obs.end(), obs_n.begin());
     }
-    k->act(episodes, obs_n.data(), key, static_cast<uint32_t>(t), !stochastic, act.data(), nullptr,
+    k->act(rows, obs_n.data(), key, static_cast<uint32_t>(t), !stochastic, act.data(), nullptr,
            nullptr);
-    if (s.discrete) {
-      for (int i = 0; i < episodes; ++i) act_i[i] = static_cast<int32_t>(act[i]);
-      step_env(env, std::span<const int32_t>(act_i));
-    } else {
-      step_env(env, std::span<const float>(act));
-    }
-    const std::vector<float> rew = env.rewards();
-    const std::vector<uint8_t> term = env.terminated();
-    const std::vector<uint8_t> trunc = env.truncated();
+    env->step(act.data());
+    const std::vector<float> rew = env->rewards();
+    const std::vector<uint8_t> term = env->terminated();
+    const std::vector<uint8_t> trunc = env->truncated();
     for (int i = 0; i < episodes; ++i) {
       if (done[i]) continue;
-      ret[i] += rew[i];
-      if (term[i] | trunc[i]) {
+      bool all_ended = true;
+      for (int a = 0; a < agents; ++a) {
+        const int row = i * agents + a;
+        ret[i] += rew[row];
+        all_ended = all_ended && (term[row] | trunc[row]) != 0;
+      }
+      if (all_ended) {
         done[i] = 1;
         --remaining;
       }
@@ -265,9 +248,8 @@ namespace {
 // Host bytes of the trainer's rollout buffers (n_envs x n_steps samples: observation, action,
 // four floats, two flags, advantage and return, a shuffle index) and minibatch buffers; the
 // batched env checks its own.
-double rollout_bytes(const PpoConfig& c) {
-  const EnvSpec& s = env_spec(c.env);
-  const double n = static_cast<double>(c.n_envs) * c.n_steps;
+double rollout_bytes(const PpoConfig& c, const rl::PpoShape& s) {
+  const double n = static_cast<double>(c.n_envs) * c.n_steps * agents_per_instance(c);
   const double b = std::min<double>(c.batch_size, n);
   return n * (sizeof(float) * (s.obs_dim + s.action_dim + 4.0) + 2.0 + 2.0 * sizeof(double) +
               sizeof(int)) +
@@ -285,32 +267,35 @@ Shard env_share(const PpoConfig& c, const Communicator& comm) {
   return shard_of(c.n_envs, comm.rank(), comm.size());
 }
 
-// The backend, once the rollout is known to fit in the host's memory.
-Backend checked_backend(const PpoConfig& c) {
-  const Backend backend = parse_backend(c.backend, "backend");
-  require_host_memory("n_steps", rollout_bytes(c),
+// The kernels of the config's networks, once the rollout is known to fit in the host's memory.
+std::unique_ptr<rl::PpoKernels> checked_kernels(const PpoConfig& c, Backend backend) {
+  std::unique_ptr<rl::PpoKernels> k = make_kernels(c, backend);
+  require_host_memory("n_steps", rollout_bytes(c, k->shape()),
                       "rollouts of " + std::to_string(c.n_envs) + " envs x " +
                           std::to_string(c.n_steps) + " steps (n_envs x n_steps)");
-  return backend;
+  return k;
 }
 
 }  // namespace
 
 PpoTrainer::PpoTrainer(const PpoConfig& config)
     : cfg_(config),
-      backend_(checked_backend(config)),
+      backend_(parse_backend(config.backend, "backend")),
       comm_(process_communicator()),
       envs_(env_share(config, comm_)),
-      kernels_(make_kernels(config, backend_)),
-      env_(config.env, envs_.count, backend_, envs_.begin) {
-  kernels_->set_first_instance(static_cast<uint32_t>(envs_.begin));
+      kernels_(checked_kernels(config, backend_)),
+      env_(make_ppo_env(config, kernels_->shape(), envs_.count, backend_, envs_.begin)),
+      agents_(env_->agents()),
+      rows_(config.n_envs * env_->agents()) {
+  // Rows take the random-number addresses of their index in the whole batch.
+  kernels_->set_first_instance(static_cast<uint32_t>(envs_.begin * agents_));
   const rl::PpoShape& s = kernels_->shape();
   params_ = initial_params(cfg_, s);
   opt_ = meta::OuterOptimizer(meta::OptimizerSettings{"adam", cfg_.learning_rate, cfg_.adam_beta1,
                                                       cfg_.adam_beta2, cfg_.adam_eps},
                               params_.size());
   norm_.init(s.obs_dim, cfg_.obs_clip);
-  const std::size_t n = static_cast<std::size_t>(cfg_.n_envs) * cfg_.n_steps;
+  const std::size_t n = static_cast<std::size_t>(rows_) * cfg_.n_steps;
   obs_.resize(n * s.obs_dim);
   actions_.resize(n * s.action_dim);
   log_probs_.resize(n);
@@ -321,16 +306,28 @@ PpoTrainer::PpoTrainer(const PpoConfig& config)
   terms_.resize(n);
   adv_.resize(n);
   returns_.resize(n);
-  ep_return_.assign(cfg_.n_envs, 0.0);
-  env_.reset(cfg_.seed);
+  ep_return_.assign(rows_, 0.0);
+  env_->reset(cfg_.seed);
   if (cfg_.normalize_obs) {
-    const std::vector<float> o = all_obs(env_.obs());
-    norm_.update(o.data(), cfg_.n_envs, s.obs_dim);
+    const std::vector<float> o = all_obs(env_->inputs());
+    norm_.update(o.data(), rows_, s.obs_dim);
   }
   upload_params();
 }
 
 PpoTrainer::~PpoTrainer() = default;
+
+VectorEnv<float>& PpoTrainer::env() {
+  VectorEnv<float>* e = env_->single_agent();
+  if (e == nullptr) throw Error("PpoTrainer::env(): " + cfg_.env + " is a multi-agent env");
+  return *e;
+}
+
+std::string PpoTrainer::row_name(int64_t row) const {
+  std::string s = "env instance " + std::to_string(row / agents_);
+  if (agents_ > 1) s += ", agent " + std::to_string(row % agents_);
+  return s;
+}
 
 void PpoTrainer::upload_params() {
   params_f_ = to_float(params_);
@@ -349,7 +346,7 @@ void PpoTrainer::gather_rollout() {
   const int od = s.obs_dim, ad = s.action_dim;
   const std::size_t per_sample = static_cast<std::size_t>(od + ad) + 6;
   const std::size_t steps = static_cast<std::size_t>(cfg_.n_steps);
-  const std::size_t ne = static_cast<std::size_t>(envs_.count);
+  const std::size_t ne = static_cast<std::size_t>(envs_.count) * agents_;
   // Every float, and the flags, are exact in double.
   std::vector<double> mine;
   mine.reserve(steps * ne * per_sample);
@@ -365,13 +362,14 @@ void PpoTrainer::gather_rollout() {
     }
   }
   const std::vector<double> all = comm_.all_gather(mine);
-  const std::size_t n = static_cast<std::size_t>(cfg_.n_envs);
+  const std::size_t n = static_cast<std::size_t>(rows_);
+  const auto a_count = static_cast<std::size_t>(agents_);
   std::size_t at = 0;
   for (int r = 0; r < comm_.size(); ++r) {
     const Shard sh = shard_of(cfg_.n_envs, r, comm_.size());
     for (std::size_t t = 0; t < steps; ++t) {
-      for (std::size_t i = 0; i < static_cast<std::size_t>(sh.count); ++i) {
-        const std::size_t k = t * n + static_cast<std::size_t>(sh.begin) + i;
+      for (std::size_t i = 0; i < static_cast<std::size_t>(sh.count) * a_count; ++i) {
+        const std::size_t k = t * n + static_cast<std::size_t>(sh.begin) * a_count + i;
         const double* v = all.data() + at;
         at += per_sample;
         for (int d = 0; d < od; ++d) obs_[k * od + d] = static_cast<float>(v[d]);
@@ -434,19 +432,18 @@ void PpoTrainer::minibatch_gradient(const rl::PpoMinibatch& mb, const rl::PpoCoe
 
 void PpoTrainer::collect_rollout(UpdateStats& st) {
   const rl::PpoShape& s = kernels_->shape();
-  // This rank's envs: instances [first, first + n) of the batch.
-  const int n = static_cast<int>(envs_.count);
-  const int first = static_cast<int>(envs_.begin);
+  // This rank's rows: rows [first, first + n) of the batch.
+  const int n = static_cast<int>(envs_.count) * agents_;
+  const int first = static_cast<int>(envs_.begin) * agents_;
   const int od = s.obs_dim, ad = s.action_dim;
   const PhiloxKey key = make_key(cfg_.seed, RngPurpose::kAction);
   std::vector<float> fin_obs_n, trunc_values;
   std::vector<int> trunc_idx;
-  std::vector<int32_t> act_i(n);
   std::vector<float> last_obs(static_cast<std::size_t>(n) * od);
   for (int t = 0; t < cfg_.n_steps; ++t) {
     const std::size_t row = static_cast<std::size_t>(t) * n;
     float* obs_t = obs_.data() + row * od;
-    const std::vector<float> raw = env_.obs();
+    const std::vector<float> raw = env_->inputs();
     if (cfg_.normalize_obs) {
       norm_.apply(raw.data(), obs_t, n, od);
     } else {
@@ -457,24 +454,18 @@ void PpoTrainer::collect_rollout(UpdateStats& st) {
                   values_.data() + row);
     for (int i = 0; i < n; ++i) {
       if (!std::isfinite(log_probs_[row + i]) || !std::isfinite(values_[row + i])) {
-        throw Error("update " + std::to_string(update_ + 1) + ", rollout step " +
-                    std::to_string(t) + ": env instance " + std::to_string(first + i) +
-                    ": the policy produced a non-finite output (log-prob " +
-                    fmt(log_probs_[row + i]) + ", value " + fmt(values_[row + i]) +
-                    ") for observation " +
-                    row_text(raw.data() + static_cast<std::size_t>(i) * od, od));
+        throw Error(
+            "update " + std::to_string(update_ + 1) + ", rollout step " + std::to_string(t) + ": " +
+            row_name(first + i) + ": the policy produced a non-finite output (log-prob " +
+            fmt(log_probs_[row + i]) + ", value " + fmt(values_[row + i]) + ") for observation " +
+            row_text(raw.data() + static_cast<std::size_t>(i) * od, od));
       }
     }
-    if (s.discrete) {
-      for (int i = 0; i < n; ++i) act_i[i] = static_cast<int32_t>(act_t[i]);
-      step_env(env_, std::span<const int32_t>(act_i));
-    } else {
-      step_env(env_, std::span<const float>(act_t, static_cast<std::size_t>(n) * ad));
-    }
+    env_->step(act_t);
     ++act_step_;
-    const std::vector<float> rew = env_.rewards();
-    const std::vector<uint8_t> term = env_.terminated();
-    const std::vector<uint8_t> trunc = env_.truncated();
+    const std::vector<float> rew = env_->rewards();
+    const std::vector<uint8_t> term = env_->terminated();
+    const std::vector<uint8_t> trunc = env_->truncated();
     trunc_idx.clear();
     for (int i = 0; i < n; ++i) {
       rewards_[row + i] = rew[i];
@@ -484,7 +475,7 @@ void PpoTrainer::collect_rollout(UpdateStats& st) {
     }
     // A time limit is not a terminal state: bootstrap from V(final observation).
     if (!trunc_idx.empty()) {
-      const std::vector<float> fin = env_.final_obs();
+      const std::vector<float> fin = env_->final_inputs();
       const int m = static_cast<int>(trunc_idx.size());
       std::vector<float> picked(static_cast<std::size_t>(m) * od);
       for (int k = 0; k < m; ++k) {
@@ -502,13 +493,13 @@ void PpoTrainer::collect_rollout(UpdateStats& st) {
       for (int k = 0; k < m; ++k) next_values_[row + trunc_idx[k]] = trunc_values[k];
     }
     if (cfg_.normalize_obs) {
-      const std::vector<float> o = all_obs(env_.obs());
-      norm_.update(o.data(), cfg_.n_envs, od);
+      const std::vector<float> o = all_obs(env_->inputs());
+      norm_.update(o.data(), rows_, od);
     }
   }
   // V'_t: the next step's value inside an episode, V(final obs) at a truncation (set above), and
   // V(current obs) after the rollout's last step.
-  const std::vector<float> raw = env_.obs();
+  const std::vector<float> raw = env_->inputs();
   if (cfg_.normalize_obs) {
     norm_.apply(raw.data(), last_obs.data(), n, od);
   } else {
@@ -528,16 +519,26 @@ void PpoTrainer::collect_rollout(UpdateStats& st) {
   }
   env_steps_ += static_cast<int64_t>(cfg_.n_envs) * cfg_.n_steps;
   gather_rollout();
-  // Episode bookkeeping over the whole batch, in (step, instance) order.
+  // Episode bookkeeping over the whole batch, in (step, instance) order. An instance's episode
+  // ends when all its agents' have; its return is the sum of theirs.
   for (int t = 0; t < cfg_.n_steps; ++t) {
-    const std::size_t row = static_cast<std::size_t>(t) * cfg_.n_envs;
+    const std::size_t row = static_cast<std::size_t>(t) * rows_;
     for (int i = 0; i < cfg_.n_envs; ++i) {
-      ep_return_[i] += rewards_[row + i];
-      if (ends_[row + i]) {
-        recent_returns_.push_back(ep_return_[i]);
+      const int r0 = i * agents_;
+      bool ended = true;
+      for (int a = 0; a < agents_; ++a) {
+        ep_return_[r0 + a] += rewards_[row + r0 + a];
+        ended = ended && ends_[row + r0 + a] != 0;
+      }
+      if (ended) {
+        double team = 0;
+        for (int a = 0; a < agents_; ++a) {
+          team += ep_return_[r0 + a];
+          ep_return_[r0 + a] = 0;
+        }
+        recent_returns_.push_back(team);
         if (recent_returns_.size() > kRecentEpisodes)
           recent_returns_.erase(recent_returns_.begin());
-        ep_return_[i] = 0;
         ++st.episodes;
       }
     }
@@ -545,7 +546,7 @@ void PpoTrainer::collect_rollout(UpdateStats& st) {
 }
 
 void PpoTrainer::compute_advantages() {
-  const int n = cfg_.n_envs;
+  const int n = rows_;
   for (int i = 0; i < n; ++i) {
     rl::gae<double>(cfg_.n_steps, n, rewards_.data() + i, values_.data() + i,
                     next_values_.data() + i, ends_.data() + i, terms_.data() + i, cfg_.gamma,
@@ -554,7 +555,7 @@ void PpoTrainer::compute_advantages() {
   for (std::size_t k = 0; k < adv_.size(); ++k) {
     if (!std::isfinite(adv_[k]) || !std::isfinite(returns_[k])) {
       throw Error("update " + std::to_string(update_ + 1) + ", rollout step " +
-                  std::to_string(k / n) + ": env instance " + std::to_string(k % n) +
+                  std::to_string(k / n) + ": " + row_name(static_cast<int64_t>(k % n)) +
                   ": non-finite advantage " + fmt(adv_[k]) + " (reward " + fmt(rewards_[k]) +
                   ", value " + fmt(values_[k]) + ", next value " + fmt(next_values_[k]) + ")");
     }
@@ -563,7 +564,7 @@ void PpoTrainer::compute_advantages() {
 
 void PpoTrainer::train_epochs(UpdateStats& st) {
   const rl::PpoShape& s = kernels_->shape();
-  const int n_total = cfg_.n_envs * cfg_.n_steps;
+  const int n_total = rows_ * cfg_.n_steps;
   const int od = s.obs_dim, ad = s.action_dim;
   const int np = s.num_params();
   // sb3 evaluates its schedules at the start of train(), after the rollout was counted.
@@ -633,10 +634,10 @@ void PpoTrainer::train_epochs(UpdateStats& st) {
         if (!std::isfinite(tq.policy_loss) || !std::isfinite(tq.value_loss) ||
             !std::isfinite(tq.entropy) || !std::isfinite(tq.log_ratio)) {
           const int k = perm[start + q];
-          throw Error(where + "the PPO loss is not finite at the sample from env instance " +
-                      std::to_string(k % cfg_.n_envs) + ", rollout step " +
-                      std::to_string(k / cfg_.n_envs) + " (policy loss " + fmt(tq.policy_loss) +
-                      ", value loss " + fmt(tq.value_loss) + ", log ratio " + fmt(tq.log_ratio) +
+          throw Error(where + "the PPO loss is not finite at the sample from " +
+                      row_name(k % rows_) + ", rollout step " + std::to_string(k / rows_) +
+                      " (policy loss " + fmt(tq.policy_loss) + ", value loss " +
+                      fmt(tq.value_loss) + ", log ratio " + fmt(tq.log_ratio) +
                       "); lower learning_rate or check the environment");
         }
         sum_pl += tq.policy_loss;
@@ -684,7 +685,7 @@ UpdateStats PpoTrainer::step() {
 Checkpoint PpoTrainer::to_checkpoint() const {
   Checkpoint c;
   c.header = {{"format", "metasim-ppo"},
-              {"algorithm", "ppo"},
+              {"algorithm", cfg_.algorithm},
               {"env", cfg_.env},
               {"update", update_},
               {"env_steps", env_steps_},
@@ -702,7 +703,7 @@ Checkpoint PpoTrainer::to_checkpoint() const {
   c.arrays["episode_returns"] = ep_return_;
   // The envs mid-episode, so that a resumed run continues exactly where this one stopped: under
   // mpirun the ranks' shares joined into the whole batch (every rank must call this).
-  EnvSnapshot env = env_.snapshot();
+  EnvSnapshot env = env_->snapshot();
   if (comm_.size() > 1) {
     std::vector<int64_t> counts;
     for (int r = 0; r < comm_.size(); ++r)
@@ -732,6 +733,15 @@ void PpoTrainer::restore(const Checkpoint& c) {
     throw InvalidArgument("checkpoint", "not a PPO checkpoint (no \"format\": \"metasim-ppo\")");
   }
   const PpoConfig saved = resolve_config(c.header.at("config"), {});
+  if (saved.algorithm != cfg_.algorithm) {
+    throw InvalidArgument("algorithm", "the checkpoint was trained with " + saved.algorithm +
+                                           ", not " + cfg_.algorithm);
+  }
+  if (saved.agent_id != cfg_.agent_id) {
+    throw InvalidArgument("agent_id", std::string("the checkpoint's networks were trained ") +
+                                          (saved.agent_id ? "with" : "without") +
+                                          " agent ids in their inputs");
+  }
   if (saved.env != cfg_.env) {
     throw InvalidArgument(
         "env", "the checkpoint was trained on '" + saved.env + "', not '" + cfg_.env + "'");
@@ -747,7 +757,7 @@ void PpoTrainer::restore(const Checkpoint& c) {
     throw InvalidArgument("model.activation", "the checkpoint's networks use " + saved.activation +
                                                   ", not " + cfg_.activation);
   }
-  // Everything is checked before anything changes (the env snapshot's arrays by env_.restore).
+  // Everything is checked before anything changes (the env snapshot's arrays by env_->restore).
   const std::vector<double>& p = checkpoint_array(c, "params", params_.size());
   const std::vector<double>& m = checkpoint_array(c, "optimizer_m", params_.size());
   const std::vector<double>& v = checkpoint_array(c, "optimizer_v", params_.size());
@@ -779,9 +789,9 @@ void PpoTrainer::restore(const Checkpoint& c) {
     }
     ep = checkpoint_array(c, "episode_returns");
     if (ep.size() != ep_return_.size()) {
-      throw InvalidArgument("n_envs", "the checkpoint holds " + std::to_string(ep.size()) +
-                                          " env instances, the config " +
-                                          std::to_string(ep_return_.size()));
+      throw InvalidArgument("n_envs",
+                            "the checkpoint holds " + std::to_string(ep.size() / agents_) +
+                                " env instances, the config " + std::to_string(cfg_.n_envs));
     }
     // Under mpirun this rank's share of the whole batch, whatever the rank count that saved it.
     if (comm_.size() > 1) {
@@ -798,12 +808,12 @@ void PpoTrainer::restore(const Checkpoint& c) {
   env_steps_ = env_steps;
   act_step_ = act_step;
   if (has_env) {
-    env_.restore(env);
+    env_->restore(env);
     ep_return_ = ep;
   } else {
     // Checkpoints written before the envs were saved: continue with new episodes from a seed
     // tied to the update.
-    env_.reset(cfg_.seed + static_cast<uint64_t>(update_));
+    env_->reset(cfg_.seed + static_cast<uint64_t>(update_));
     std::fill(ep_return_.begin(), ep_return_.end(), 0.0);
   }
   upload_params();

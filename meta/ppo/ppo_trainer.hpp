@@ -18,6 +18,7 @@
 #include <metasim/meta/common/optimizer.hpp>
 #include <metasim/meta/common/run_loop.hpp>
 #include <metasim/meta/ppo/ppo_config.hpp>
+#include <metasim/meta/ppo/ppo_env.hpp>
 
 namespace metasim::ppo {
 
@@ -43,7 +44,7 @@ struct UpdateStats {
 };
 
 struct EvalResult {
-  std::vector<double> returns;  // one per episode, in instance order
+  std::vector<double> returns;  // one per episode, in instance order (a team's: its agents' sum)
   double mean = 0, std = 0;     // population standard deviation
   double seconds = 0;
 };
@@ -59,7 +60,8 @@ rl::PpoNetSpec net_spec(const PpoConfig& c);
 std::unique_ptr<rl::PpoKernels> make_kernels(const PpoConfig& c, Backend backend);
 
 // Runs `episodes` episodes of c.env (one per env instance, reset from `seed`) with the given
-// parameters of c's networks; observations normalised by `norm` when it is not null.
+// parameters of c's networks; observations normalised by `norm` when it is not null. A
+// multi-agent episode ends when all its agents have ended, and its return is the team's.
 EvalResult evaluate_policy(const PpoConfig& c, Backend backend, const std::vector<double>& params,
                            const ObsNormalizer* norm, int episodes, uint64_t seed, bool stochastic);
 
@@ -80,10 +82,15 @@ class PpoTrainer {
   Backend backend() const { return backend_; }
   const std::vector<double>& params() const { return params_; }
   const ObsNormalizer* normalizer() const { return cfg_.normalize_obs ? &norm_ : nullptr; }
-  // Returns of the last (up to) 100 finished training episodes, oldest first.
+  // Returns of the last (up to) 100 finished training episodes, oldest first (a team's return:
+  // the sum of its agents').
   const std::vector<double>& recent_returns() const { return recent_returns_; }
-  // The training envs (tests use it to inject faults).
-  VectorEnv<float>& env() { return env_; }
+  // Samples per env step: 1, or the agents of a multi-agent env.
+  int agents() const { return agents_; }
+  // The training envs (tests use it to inject faults); env() is the single-agent one (throws
+  // for ippo/mappo).
+  PpoEnv& sample_env() { return *env_; }
+  VectorEnv<float>& env();
 
   Checkpoint to_checkpoint() const;
   // Restores parameters, optimiser, normaliser, counters and the envs mid-episode: stepping on
@@ -96,8 +103,10 @@ class PpoTrainer {
   void train_epochs(UpdateStats& st);
   void upload_params();
 
-  // The observations of every rank's envs in instance order (this rank's alone on one rank).
+  // The input rows of every rank's envs in instance order (this rank's alone on one rank).
   std::vector<float> all_obs(const std::vector<float>& mine);
+  // "env instance i" (and ", agent a" for a multi-agent env) of a row of the whole batch.
+  std::string row_name(int64_t row) const;
   // Replaces the rollout buffers' [n_steps][local envs] start by the whole batch's
   // [n_steps][n_envs], gathered from the ranks.
   void gather_rollout();
@@ -113,7 +122,9 @@ class PpoTrainer {
   Communicator& comm_;
   Shard envs_;
   std::unique_ptr<rl::PpoKernels> kernels_;
-  VectorEnv<float> env_;
+  std::unique_ptr<PpoEnv> env_;
+  int agents_ = 1;  // rows per instance
+  int rows_ = 0;    // rows of the whole batch: n_envs * agents
   std::vector<double> params_;
   std::vector<float> params_f_;
   meta::OuterOptimizer opt_;
@@ -122,12 +133,12 @@ class PpoTrainer {
   int64_t env_steps_ = 0;
   uint32_t act_step_ = 0;  // rollout steps taken: the action stream's step counter
 
-  // Rollout storage, time-major [n_steps][n_envs] (times obs_dim / action_dim); during a rollout
-  // under mpirun the first n_steps x (this rank's envs) rows hold this rank's share.
+  // Rollout storage, time-major [n_steps][rows] (times obs_dim / action_dim); during a rollout
+  // under mpirun the first n_steps x (this rank's rows) hold this rank's share.
   std::vector<float> obs_, actions_, log_probs_, values_, rewards_, next_values_;
   std::vector<uint8_t> ends_, terms_;
   std::vector<double> adv_, returns_;
-  // Per-instance episode bookkeeping.
+  // Per-row episode bookkeeping.
   std::vector<double> ep_return_;
   std::vector<float> chunk_rows_;  // this rank's chunks' partial gradients
   std::vector<double> recent_returns_;
@@ -142,7 +153,7 @@ class PpoJob final : public TrainingJob {
   explicit PpoJob(const PpoConfig& config) : trainer_(config) {}
   PpoTrainer& trainer() { return trainer_; }
 
-  std::string algorithm() const override { return "ppo"; }
+  std::string algorithm() const override { return trainer_.config().algorithm; }
   std::string target() const override { return trainer_.config().env; }
   std::string backend_name() const override { return to_string(trainer_.backend()); }
   const char* sample_unit() const override { return "env_steps"; }
