@@ -72,6 +72,10 @@ TEST(MultiAgentPpoConfig_Errors, NameTheField) {
   EXPECT_EQ(error_field(spread("ippo"), {"model.hidden=[32,32]"}), "<no error>");
   EXPECT_EQ(error_field(mappo, {"agent_id=2"}), "agent_id");
   EXPECT_EQ(error_field(mappo, {"env=simple_spread_v3-N5"}), "<no error>");
+  // Without an env, a team algorithm trains simple_spread_v3.
+  EXPECT_EQ(metasim::ppo::resolve_config(json{{"algorithm", "mappo"}}, {}).env, "simple_spread_v3");
+  EXPECT_EQ(metasim::ppo::resolve_config(nullptr, {"algorithm=ippo"}).env, "simple_spread_v3");
+  EXPECT_EQ(metasim::ppo::resolve_config(nullptr, {}).env, "CartPole-v1");
 }
 
 // The rows the networks read, built independently from the env's observations: agent a's

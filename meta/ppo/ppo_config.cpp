@@ -34,7 +34,9 @@ Field env_field() {
   f.is_string = true;
   f.range = config::join(rl::ppo_env_names(), " | ") + " (ppo); " +
             config::join(rl::multi_agent_ppo_env_names(), " | ") + " (ippo, mappo)";
-  f.doc = "environment (Gymnasium id, or PettingZoo's for ippo/mappo)";
+  f.doc =
+      "environment (Gymnasium id, or PettingZoo's for ippo/mappo, whose default is "
+      "simple_spread_v3)";
   f.set = [](PpoConfig& c, const json& v) {
     if (!v.is_string()) throw InvalidArgument("env", "must be an env name, got " + json_excerpt(v));
     const std::string name = v.get<std::string>();
@@ -84,12 +86,16 @@ const config::Schema<PpoConfig>& schema() {
                            "Gaussian policies: initial log standard deviation"));
     f.push_back(int_field("n_envs", &C::n_envs, 1, 1 << 20, "parallel env instances"));
     f.push_back(int_field("n_steps", &C::n_steps, 1, 1 << 20, "steps per instance per rollout"));
-    f.push_back(int_field("batch_size", &C::batch_size, 1, 1 << 30,
-                          "minibatch size (at most n_envs * n_steps)"));
+    f.push_back(
+        int_field("batch_size", &C::batch_size, 1, 1 << 30,
+                  "minibatch size in samples (at most n_envs * n_steps; ippo/mappo: one sample per "
+                  "agent, at most n_envs * n_steps * agents)"));
     f.push_back(int_field("n_epochs", &C::n_epochs, 1, 10000, "passes over each rollout"));
-    f.push_back(int_field("total_timesteps", &C::total_timesteps, 1, 1000000000000LL,
-                          "env-step budget; training runs floor(total / (n_envs * n_steps)) "
-                          "rollouts, so it never exceeds the budget"));
+    f.push_back(
+        int_field("total_timesteps", &C::total_timesteps, 1, 1000000000000LL,
+                  "env-step budget (an instance's step counts once, whatever its agents); training "
+                  "runs floor(total / (n_envs * n_steps)) rollouts, so it never exceeds the "
+                  "budget"));
     f.push_back(real_field("gamma", &C::gamma, 0.0, 1.0, false, false, "discount factor"));
     f.push_back(real_field("gae_lambda", &C::gae_lambda, 0.0, 1.0, false, false, "GAE lambda"));
     f.push_back(real_field("learning_rate", &C::learning_rate, 0.0, 1.0, true, false,
@@ -220,6 +226,11 @@ void check_cross_field(const PpoConfig& c) {
 
 PpoConfig resolve_config(const json& file, const std::vector<std::string>& overrides) {
   PpoConfig c = schema().resolve(file, overrides);
+  // The default env follows the algorithm: CartPole-v1 for ppo, simple_spread_v3 for a team.
+  const bool env_given = (file.is_object() && file.contains("env")) ||
+                         std::any_of(overrides.begin(), overrides.end(),
+                                     [](const std::string& o) { return o.rfind("env=", 0) == 0; });
+  if (!env_given && is_multi_agent(c)) c.env = "simple_spread_v3";
   check_cross_field(c);
   return c;
 }
