@@ -51,25 +51,53 @@ fi
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
+# metasim --set overrides that mirror the JaxMARL baseline's own YAML for `algo`: envs, rollout
+# length, epochs, minibatch size (JaxMARL's NUM_MINIBATCHES split all agents' samples), learning
+# rate and its annealing, clipping, coefficients; no agent id (JaxMARL's MPE baselines feed the
+# raw observations). The networks stay metasim's 64-64 tanh (JaxMARL's IPPO is 64-64 tanh as
+# well; its MAPPO for MPE is a 128-unit GRU).
+matched_sets() {
+  "$py" - "$JAXMARL_SRC" "$1" <<'PY'
+import os, sys, yaml
+src, algo = sys.argv[1], sys.argv[2]
+path = {"ippo": "baselines/IPPO/config/ippo_ff_mpe.yaml",
+        "mappo": "baselines/MAPPO/config/mappo_homogenous_rnn_mpe.yaml"}[algo]
+c = yaml.safe_load(open(os.path.join(src, path)))
+agents = 3
+sets = [f"n_envs={c['NUM_ENVS']}", f"n_steps={c['NUM_STEPS']}", f"n_epochs={c['UPDATE_EPOCHS']}",
+        f"batch_size={c['NUM_ENVS'] * c['NUM_STEPS'] * agents // c['NUM_MINIBATCHES']}",
+        f"learning_rate={float(c['LR'])}",
+        f"lr_schedule={'linear' if c.get('ANNEAL_LR') else 'constant'}",
+        f"max_grad_norm={c['MAX_GRAD_NORM']}", f"ent_coef={c['ENT_COEF']}",
+        f"vf_coef={c['VF_COEF']}", f"clip_range={c['CLIP_EPS']}", f"gamma={c['GAMMA']}",
+        f"gae_lambda={c['GAE_LAMBDA']}", "agent_id=false"]
+print(" ".join("--set " + s for s in sets))
+PY
+}
 for algo in $algos; do
   config="$root/configs/$algo-simple-spread.json"
   steps="${STEPS:-$(python3 -c "import json; print(json.load(open('$config'))['total_timesteps'])")}"
+  matched="$(matched_sets "$algo")"
   for seed in $seeds; do
-    run="$work/$algo-$seed"
+   for variant in shipped matched; do
+    run="$work/$variant-$algo-$seed"
+    extra=""
+    [[ "$variant" == matched ]] && extra="$matched"
     start=$(date +%s.%N)
+    # shellcheck disable=SC2086
     OMP_NUM_THREADS="$threads" "$bin" train --config "$config" --out "$run" --quiet \
-      --set total_timesteps="$steps" --set seed="$seed" >&2
+      --set total_timesteps="$steps" --set seed="$seed" $extra >&2
     end=$(date +%s.%N)
-    python3 - "$run" "$algo" "$seed" "$steps" "$start" "$end" "$threads" \
-      > "$work/metasim-$algo-$seed.json" <<'PY'
+    python3 - "$run" "$algo" "$seed" "$steps" "$start" "$end" "$threads" "$extra" \
+      > "$work/metasim-$variant-$algo-$seed.json" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1] + "/summary.json"))
 config = json.load(open(sys.argv[1] + "/config.json"))
-algo, seed, steps, start, end, threads = sys.argv[2:8]
+algo, seed, steps, start, end, threads, extra = sys.argv[2:9]
 print(json.dumps({
     "seed": int(seed),
     "command": f"OMP_NUM_THREADS={threads} metasim train --config configs/{algo}-simple-spread.json "
-               f"--out RUN --quiet --set total_timesteps={steps} --set seed={seed}",
+               f"--out RUN --quiet --set total_timesteps={steps} --set seed={seed} {extra}".strip(),
     "instance_steps_run": s["samples"], "iterations": s["iterations"],
     "wall_s": s["wall_s"], "train_command_s": float(end) - float(start),
     "agent_return_mean": s["metrics"]["agent_return_mean"],
@@ -77,6 +105,7 @@ print(json.dumps({
     "episodes_in_window": s["metrics"].get("episodes_in_window"),
     "evaluation": s.get("evaluation"), "config": config, "summary": s}))
 PY
+   done
     "$py" "$here/peers/jaxmarl_spread.py" --jaxmarl-src "$JAXMARL_SRC" --algo "$algo" \
       --total-timesteps "$steps" --seed "$seed" > "$work/peer-$algo-$seed.json"
   done
@@ -88,46 +117,51 @@ work, algos, seeds, binary = sys.argv[1], sys.argv[2].split(), sys.argv[3].split
 threads = int(sys.argv[5])
 med = statistics.median
 results, reward = {}, None
+def side(runs):
+    """Median returns and wall time of one metasim variant's runs."""
+    ev = [r["evaluation"] for r in runs if r.get("evaluation")]
+    return {
+        "command": runs[0]["command"], "instance_steps_run": runs[0]["instance_steps_run"],
+        "updates": runs[0]["iterations"], "median_wall_s": med(r["wall_s"] for r in runs),
+        "train_team": med(r["ep_return_mean"] for r in runs),
+        "train_agent": med(r["agent_return_mean"] for r in runs),
+        "eval_team": med(e["mean_return"] for e in ev) if ev else None,
+        "eval_agent": med(e["mean_agent_return"] for e in ev) if ev else None,
+        "episodes_in_window": runs[0]["episodes_in_window"],
+    }
 for algo in algos:
-    ours = [json.load(open(f"{work}/metasim-{algo}-{s}.json")) for s in seeds]
+    variants = {v: [json.load(open(f"{work}/metasim-{v}-{algo}-{s}.json")) for s in seeds]
+                for v in ("shipped", "matched")}
     peer = [json.load(open(f"{work}/peer-{algo}-{s}.json")) for s in seeds]
     reward = peer[0]["reward"]
     for p in peer:
         p.pop("reward")
-    m_wall = med(r["wall_s"] for r in ours)
     p_all = med(p["wall_s"]["total_including_compile"] for p in peer)
     p_run = med(p["wall_s"]["run_excluding_compile"] for p in peer)
-    ev = [r["evaluation"] for r in ours if r.get("evaluation")]
+    ours = {v: side(runs) for v, runs in variants.items()}
+    for v in ours.values():
+        v["wall_ratio_jaxmarl_over_metasim"] = {"including_compile": p_all / v["median_wall_s"],
+                                                "excluding_compile": p_run / v["median_wall_s"]}
     results[algo] = {
         "budget_instance_steps": peer[0]["timesteps"]["total_timesteps_requested"],
-        "instance_steps_run": {"metasim": ours[0]["instance_steps_run"],
-                               "jaxmarl": peer[0]["timesteps"]["instance_steps_run"]},
-        "agent_steps_run": {"metasim": ours[0]["instance_steps_run"] * 3,
-                            "jaxmarl": peer[0]["timesteps"]["agent_steps_run"]},
+        "jaxmarl_instance_steps_run": peer[0]["timesteps"]["instance_steps_run"],
         "jaxmarl_script": peer[0]["script"], "jaxmarl_script_note": peer[0]["script_note"],
-        "hyperparameters": {"metasim": ours[0]["config"],
+        "returns_note": "training returns: metasim's over its last (up to 100) training "
+                        "episodes of 25 steps, JaxMARL's over its last update's finished "
+                        "episodes of 26 steps; eval: metasim's final policy, 100 deterministic "
+                        "episodes; team = sum over the 3 agents, agent = team / 3",
+        "metasim_shipped_config": ours["shipped"],
+        "metasim_jaxmarl_settings": ours["matched"],
+        "jaxmarl": {"train_team": med(p["final"]["team_return"] for p in peer),
+                    "train_agent": med(p["final"]["agent_return"] for p in peer),
+                    "train_team_last_10_updates": med(p["final"]["last_10_updates_team_return"]
+                                                      for p in peer),
+                    "median_wall_s_including_compile": p_all,
+                    "median_wall_s_excluding_compile": p_run},
+        "hyperparameters": {"metasim_shipped": variants["shipped"][0]["config"],
+                            "metasim_matched": variants["matched"][0]["config"],
                             "jaxmarl": peer[0]["hyperparameters"]},
-        "returns": {
-            "note": "training returns; metasim: mean over the last "
-                    f"{ours[0]['episodes_in_window']} training episodes (25 steps each); "
-                    "JaxMARL: mean over the last update's "
-                    f"{peer[0]['final']['episodes']} finished episodes (26 steps each); "
-                    "team = sum over the 3 agents, agent = team / 3",
-            "metasim_team": med(r["ep_return_mean"] for r in ours),
-            "metasim_agent": med(r["agent_return_mean"] for r in ours),
-            "metasim_eval_team": med(e["mean_return"] for e in ev) if ev else None,
-            "metasim_eval_agent": med(e["mean_agent_return"] for e in ev) if ev else None,
-            "jaxmarl_team": med(p["final"]["team_return"] for p in peer),
-            "jaxmarl_agent": med(p["final"]["agent_return"] for p in peer),
-            "jaxmarl_team_last_10_updates": med(p["final"]["last_10_updates_team_return"]
-                                                for p in peer),
-        },
-        "metasim_median_wall_s": m_wall,
-        "jaxmarl_median_wall_s_including_compile": p_all,
-        "jaxmarl_median_wall_s_excluding_compile": p_run,
-        "wall_ratio_jaxmarl_over_metasim": {"including_compile": p_all / m_wall,
-                                            "excluding_compile": p_run / m_wall},
-        "metasim_runs": ours, "jaxmarl_runs": peer,
+        "metasim_runs": variants, "jaxmarl_runs": peer,
     }
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
             if l.startswith("model name")), "")
