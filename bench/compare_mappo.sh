@@ -3,13 +3,15 @@
 # backend (configs/ippo-simple-spread.json, configs/mappo-simple-spread.json) against JaxMARL's own
 # baselines on MPE_simple_spread_v3 (bench/peers/jaxmarl_spread.py: baselines/IPPO/ippo_ff_mpe.py
 # and JaxMARL's MAPPO for MPE, JAX on the CPU), at the same budget of instance steps, measured in
-# the same run on the same cores. Prints one JSON object with both sides' final training returns
-# (team and per agent), metasim's evaluation, the wall times and their ratio.
+# the same run on the same cores. metasim runs twice per seed: with its shipped config, and with
+# JaxMARL's hyperparameters mirrored from the baseline's YAML (matched_sets below). Prints one JSON
+# object with every side's final training returns (team and per agent), metasim's evaluation, the
+# wall times and their ratios.
 # Usage: JAXMARL_SRC=/path/to/JaxMARL bench/compare_mappo.sh [metasim binary] > result.json
 #   STEPS   budget in instance steps (one step of all 3 agents of one env instance), the unit of
 #           both metasim's total_timesteps and JaxMARL's TOTAL_TIMESTEPS, so both sides get the
 #           same number; default: the metasim config's total_timesteps. Each side runs whole
-#           updates: metasim floor(STEPS / (n_envs * n_steps)) of 64 x 128, JaxMARL
+#           updates: metasim floor(STEPS / (n_envs * n_steps)) of n_envs x n_steps, JaxMARL
 #           floor(STEPS / (NUM_ENVS * NUM_STEPS)) of 16 x 128 (both reported).
 #   SEEDS   "0"; ALGOS "ippo mappo"; THREADS 2 (metasim's OpenMP threads; XLA uses every core)
 #   PEER_PYTHON  a Python that has the peer's packages; else a venv is made (once, and again when
