@@ -7,6 +7,7 @@
 #include <mutex>
 #include <utility>
 
+#include <metasim/host/json_input.hpp>
 #include <metasim/kernels/core/error.hpp>
 #include <metasim/meta/ppo/ppo.hpp>
 #include <metasim/meta/rl/meta_rl.hpp>
@@ -113,8 +114,36 @@ json check_config(const json& config, const std::vector<std::string>& sets) {
   return e.check_config ? e.check_config(config, sets) : config;
 }
 
-json train(const json& config, const std::vector<std::string>& sets, const std::string& run_dir,
-           const RunOptions& options) {
+json train(const json& config_in, const std::vector<std::string>& sets_in,
+           const std::string& run_dir, const RunOptions& options_in) {
+  // "tensorboard" is a field of the run, not of the model: it is taken out of the config (and of
+  // the --set overrides, which come last) before the algorithm reads it; RunOptions' own
+  // tensorboard_dir (the command line's --tensorboard) wins over both.
+  json config = config_in;
+  std::vector<std::string> sets;
+  std::string tensorboard;
+  if (config.is_object() && config.contains("tensorboard")) {
+    if (!config["tensorboard"].is_string() || config["tensorboard"].get<std::string>().empty()) {
+      throw InvalidArgument("tensorboard", "must be a directory path (a non-empty string), got " +
+                                               json_excerpt(config["tensorboard"]));
+    }
+    tensorboard = config["tensorboard"].get<std::string>();
+    config.erase("tensorboard");
+  }
+  for (const std::string& s : sets_in) {
+    const std::string key = "tensorboard=";
+    if (s.compare(0, key.size(), key) != 0) {
+      sets.push_back(s);
+      continue;
+    }
+    tensorboard = s.substr(key.size());
+    if (tensorboard.size() >= 2 && tensorboard.front() == '"' && tensorboard.back() == '"') {
+      tensorboard = tensorboard.substr(1, tensorboard.size() - 2);
+    }
+    if (tensorboard.empty()) throw InvalidArgument("tensorboard", "must be a directory path");
+  }
+  RunOptions options = options_in;
+  if (options.tensorboard_dir.empty()) options.tensorboard_dir = tensorboard;
   json base = config;
   if (options.resume) {
     if (!config.is_null()) {

@@ -84,7 +84,9 @@ nlohmann::json check_config(const nlohmann::json& config, const std::vector<std:
 
 // Trains a new run (config plus overrides) into run_dir under the run loop, or with
 // options.resume continues run_dir from its checkpoint, with the checkpoint's config plus the
-// overrides (config must then be null). Returns summary.json's object.
+// overrides (config must then be null). The run field "tensorboard" (a directory, in the config
+// or as an override) sets options.tensorboard_dir unless that is set already. Returns
+// summary.json's object.
 nlohmann::json train(const nlohmann::json& config, const std::vector<std::string>& sets,
                      const std::string& run_dir, const RunOptions& options);
 

@@ -58,6 +58,11 @@ const config::Schema<TrainConfig>& schema() {
     using C = TrainConfig;
     std::vector<Field> f;
     f.push_back(text_field("description", &C::description, "free text kept with the run"));
+    f.push_back(text_field("reference.name", &C::reference_name,
+                           "source of a known figure for the run's headline value (e.g. a paper's "
+                           "table), shown beside it; empty: none"));
+    f.push_back(real_field("reference.value", &C::reference_value, -1e30, 1e30, false, false,
+                           "that figure"));
     f.push_back(
         choice_field("algorithm", &C::algorithm, algorithm_names(), "meta-learning algorithm"));
     f.push_back(family_field());

@@ -14,6 +14,10 @@ namespace metasim::meta {
 // Defaults are the MAML paper's sinusoid settings (Finn et al., 2017, section 5.1).
 struct TrainConfig {
   std::string description;
+  // A published or otherwise known figure for the run's headline value (summary.json's
+  // "headline"): its source and value; an empty name means none.
+  std::string reference_name;
+  double reference_value = 0;
   std::string algorithm = "maml";
   std::string task_family = "sinusoid";
   std::vector<int> hidden{40, 40};

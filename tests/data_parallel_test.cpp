@@ -15,6 +15,7 @@
 
 #include <metasim/host/checkpoint.hpp>
 
+#include "tensorboard_support.hpp"
 #include "test_support.hpp"
 
 namespace {
@@ -166,7 +167,12 @@ TEST_F(DataParallel, Mappo_RanksGiveOneProcessBits) {
                             "--set total_timesteps=150 --set n_epochs=2 --set batch_size=60 "
                             "--set normalize_obs=true --set log_every=1 --set eval.episodes=2";
   const std::string one = train("ma1", 0, mappo);
-  expect_same_run(one, train("ma2", 2, mappo));
+  // Rank 0 alone writes the TensorBoard events, which hold the run's metrics.
+  const std::string tb = (dir_ / "ma2_tb").string();
+  expect_same_run(one, train("ma2", 2, mappo + " --tensorboard " + tb));
+  EXPECT_GT(metasim::test_support::expect_tensorboard_matches_metrics(tb, (dir_ / "ma2").string(),
+                                                                      "env_steps"),
+            10u);
   expect_same_run(one, train("ma3", 3, mappo));
 }
 

@@ -69,6 +69,7 @@ int run_command(int argc, char** argv) {
   add_train_command(app);
   add_eval_command(app);
   add_bench_command(app);
+  add_plot_command(app);
   check_integer_texts(app);
   try {
     app.parse(argc, argv);

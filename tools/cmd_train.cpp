@@ -24,23 +24,16 @@ namespace metasim::cli {
 
 namespace {
 
-// One line: the run's size and speed, then its headline figures.
+// One line: the run's size and speed, what it learned against its baseline (summary.json's
+// "headline"), the models it selected, and where it is.
 void print_summary(const nlohmann::json& s, const std::string& out) {
-  const nlohmann::json& m = s.value("metrics", nlohmann::json::object());
   std::string unit = s.value("sample_unit", "");
   for (char& ch : unit) ch = ch == '_' ? ' ' : ch;
   std::printf("%s on %s: %.0f %s in %.1f s (%.4g %s/s), %lld iterations",
               s.value("algorithm", "").c_str(), s.value("target", "").c_str(),
               s.value("samples", 0.0), unit.c_str(), s.value("wall_s", 0.0),
               s.value("samples_per_s", 0.0), unit.c_str(), s.value("iterations", 0LL));
-  if (m.contains("meta_loss")) {
-    std::printf(", meta_loss %.5f (before adaptation %.4f)", m.value("meta_loss", 0.0),
-                m.value("loss_before", 0.0));
-  }
-  if (m.contains("return_after")) {
-    std::printf(", return before/after adaptation %.3f / %.3f", m.value("return_before", 0.0),
-                m.value("return_after", 0.0));
-  }
+  if (s.contains("headline")) std::printf("; %s", s["headline"].value("text", "").c_str());
   // The summary's key for each selected model, and the model's file name.
   const std::pair<const char*, const char*> selected[] = {
       {"best_train", rl::kBestTrainCheckpoint}, {"best_validation", rl::kBestValidationCheckpoint}};
@@ -49,14 +42,6 @@ void print_summary(const nlohmann::json& s, const std::string& out) {
     std::printf("; %s: iteration %lld (score %.3f)", name, s[key].value("iteration", -1LL),
                 s[key].value("score", 0.0));
   }
-  if (s.contains("evaluation")) {
-    const nlohmann::json& e = s["evaluation"];
-    std::printf(", evaluation: mean return %.2f over %lld %s episodes", e.value("mean_return", 0.0),
-                e.value("episodes", 0LL),
-                e.value("stochastic", false) ? "sampled" : "deterministic");
-  } else if (m.contains("ep_return_mean")) {
-    std::printf(", mean return of the last training episodes %.2f", m.value("ep_return_mean", 0.0));
-  }
   std::printf("; run in %s\n", out.c_str());
 }
 
@@ -64,7 +49,7 @@ void print_summary(const nlohmann::json& s, const std::string& out) {
 
 void add_train_command(CLI::App& app) {
   struct Options {
-    std::string config, out;
+    std::string config, out, tensorboard;
     std::vector<std::string> sets;
     bool resume = false, quiet = false, list_fields = false;
   };
@@ -80,6 +65,9 @@ void add_train_command(CLI::App& app) {
                   "run directory to create (config.json, metrics.jsonl, checkpoint, summary.json)");
   cmd->add_option("--set", opt->sets, "override a field: --set inner.lr=0.02 (repeatable)");
   cmd->add_flag("--resume", opt->resume, "continue the run in --out from its checkpoint");
+  cmd->add_option("--tensorboard", opt->tensorboard,
+                  "also write the metrics as TensorBoard event files into DIR (tensorboard "
+                  "--logdir DIR); a resumed run needs it again");
   cmd->add_flag("--quiet", opt->quiet, "no progress line");
   cmd->add_flag("--list-fields", opt->list_fields, "print every config field and exit");
   cmd->callback([opt] {
@@ -117,6 +105,7 @@ void add_train_command(CLI::App& app) {
     RunOptions run;
     run.resume = opt->resume;
     run.progress = !opt->quiet && isatty(fileno(stderr));
+    run.tensorboard_dir = opt->tensorboard;
     const nlohmann::json summary = train(file, opt->sets, opt->out, run);
     // Under mpirun rank 0 speaks for the run.
     if (process_communicator().rank() == 0) print_summary(summary, opt->out);

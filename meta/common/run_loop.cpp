@@ -13,6 +13,7 @@
 #include <metasim/host/communicator.hpp>
 #include <metasim/host/json_input.hpp>
 #include <metasim/host/run_support.hpp>
+#include <metasim/host/tensorboard.hpp>
 #include <metasim/kernels/core/error.hpp>
 
 namespace metasim {
@@ -83,7 +84,81 @@ void draw_progress(const TrainingJob& job, const StepReport& r, int64_t total, i
   std::fflush(stderr);
 }
 
+// The first metrics line of run_dir (the run's start, over resumes); empty when there is none.
+json first_metrics_line(const std::string& run_dir) {
+  std::ifstream in(std::filesystem::path(run_dir) / "metrics.jsonl");
+  std::string line;
+  if (!in || !std::getline(in, line)) return json::object();
+  try {
+    return json::parse(line);
+  } catch (const json::exception&) {
+    return json::object();
+  }
+}
+
+std::string number(double v) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.4g", v);
+  return b;
+}
+
 }  // namespace
+
+json run_headline(const json& summary, const json& first_line, const json& config) {
+  const json& m = summary.value("metrics", json::object());
+  json h = json::object();
+  const auto num = [](const json& j, const char* k) { return j.contains(k) && j[k].is_number(); };
+  if (summary.contains("evaluation") && num(summary["evaluation"], "mean_return")) {
+    const json& e = summary["evaluation"];
+    h = {{"name", "mean return over " + std::to_string(e.value("episodes", 0LL)) + " " +
+                      (e.value("stochastic", false) ? "sampled" : "deterministic") +
+                      " evaluation episodes"},
+         {"value", e["mean_return"]}};
+    if (num(first_line, "ep_return_mean")) {
+      h["baseline"] = {
+          {"name", "at iteration " + std::to_string(first_line.value("iteration", 0LL))},
+          {"value", first_line["ep_return_mean"]}};
+    }
+  } else if (num(m, "meta_loss")) {
+    const int steps = config.contains("inner") && config["inner"].is_object()
+                          ? config["inner"].value("steps", 1)
+                          : 1;
+    h = {{"name", "query loss after " + std::to_string(steps) + " adaptation step" +
+                      (steps == 1 ? "" : "s")},
+         {"value", m["meta_loss"]}};
+    if (num(m, "loss_before")) {
+      h["baseline"] = {{"name", "before adaptation"}, {"value", m["loss_before"]}};
+    }
+  } else if (num(m, "return_after")) {
+    h = {{"name", "training return after adaptation"}, {"value", m["return_after"]}};
+    if (num(m, "return_before")) {
+      h["baseline"] = {{"name", "before adaptation"}, {"value", m["return_before"]}};
+    }
+  } else if (num(m, "ep_return_mean")) {
+    h = {{"name", "mean return of the last training episodes"}, {"value", m["ep_return_mean"]}};
+    if (num(first_line, "ep_return_mean")) {
+      h["baseline"] = {
+          {"name", "at iteration " + std::to_string(first_line.value("iteration", 0LL))},
+          {"value", first_line["ep_return_mean"]}};
+    }
+  } else {
+    return h;
+  }
+  if (config.contains("reference") && config["reference"].is_object() &&
+      num(config["reference"], "value") && !config["reference"].value("name", "").empty()) {
+    h["reference"] = config["reference"];
+  }
+  std::string text = h["name"].get<std::string>() + " " + number(h["value"].get<double>());
+  std::string in_brackets;
+  for (const char* k : {"baseline", "reference"}) {
+    if (!h.contains(k)) continue;
+    in_brackets += (in_brackets.empty() ? "" : ", ") + h[k].value("name", std::string(k)) + " " +
+                   number(h[k]["value"].get<double>());
+  }
+  if (!in_brackets.empty()) text += " (" + in_brackets + ")";
+  h["text"] = text;
+  return h;
+}
 
 json checkpoint_config_json(const std::string& run_dir) {
   const Checkpoint c = load_checkpoint((std::filesystem::path(run_dir) / "checkpoint").string());
@@ -116,6 +191,14 @@ json run_training(TrainingJob& job, const std::string& run_dir, const RunOptions
     window.restore(c, job.samples_done());
   }
   job.on_start(run_dir, o.resume);
+  // The event file comes before run_dir changes, so that a directory TensorBoard cannot use
+  // refuses the run with nothing written.
+  std::optional<TensorBoardWriter> tensorboard;
+  if (writer && !o.tensorboard_dir.empty()) {
+    std::optional<TensorBoardWriter::Resume> from;
+    if (o.resume) from = TensorBoardWriter::Resume{job.iteration(), job.samples_done()};
+    tensorboard.emplace(o.tensorboard_dir, job.sample_unit(), from);
+  }
   // No rank writes before every rank has read what it resumes from.
   comm.barrier();
   // Every rank builds the checkpoint (a job may gather its state from the ranks); rank 0 saves it.
@@ -166,6 +249,7 @@ json run_training(TrainingJob& job, const std::string& run_dir, const RunOptions
       line["iteration"] = r.iteration;
       line["wall_s"] = seconds_since(t0);
       metrics->append(line);
+      if (tensorboard) tensorboard->write_metrics(line);
       last_line = line;
     }
     if (r.iteration % cad.checkpoint_every == 0 || last) checkpoint();
@@ -188,6 +272,8 @@ json run_training(TrainingJob& job, const std::string& run_dir, const RunOptions
   if (comm.size() > 1) summary["ranks"] = comm.size();
   if (!writer) return summary;
   summary.update(job.finish(run_dir));
+  const json headline = run_headline(summary, first_metrics_line(run_dir), job.config_json());
+  if (!headline.empty()) summary["headline"] = headline;
   write_file_atomically((fs::path(run_dir) / "summary.json").string(), summary.dump(2) + "\n");
   return summary;
 }

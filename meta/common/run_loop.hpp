@@ -75,6 +75,10 @@ class TrainingJob {
 struct RunOptions {
   bool resume = false;    // continue from run_dir/checkpoint
   bool progress = false;  // a progress line on stderr, redrawn at most five times a second
+  // Where TensorBoard event files go (empty: none). Every metrics line is written there too (see
+  // host/tensorboard.hpp); a resumed run rewrites the events up to its checkpoint into a new file
+  // and continues it, so that no step appears twice.
+  std::string tensorboard_dir;
   // Called before every step (tests inject faults through it).
   std::function<void(TrainingJob&)> before_step;
 
@@ -91,11 +95,13 @@ struct RunOptions {
 //   metrics.jsonl one line every cadence().log_every iterations and after the last:
 //                 {"iteration", "samples" (since the run began), "samples_per_s" (since the
 //                 previous line), "wall_s", the window means, the latest values, ...};
+//   (tensorboard) the metrics lines as TensorBoard scalars, in options.tensorboard_dir;
 //   checkpoint    atomic and checksummed, every checkpoint_every iterations, after the last, and
 //                 before the first (so that a failure in the first steps leaves a loadable run);
 //   summary.json  what the function returns: {"algorithm", "target", "backend", "iterations",
 //                 "samples", "sample_unit", "samples_per_s" (this invocation), "wall_s",
-//                 "metrics" (the last metrics line), ...job.finish()}.
+//                 "metrics" (the last metrics line), ...job.finish(), "headline" (see
+//                 run_headline)}.
 // A new run refuses a directory that is not empty; with resume the job continues from its
 // checkpoint (the job must be built from the checkpoint's config, see checkpoint_config_json),
 // metrics.jsonl is cut back to the checkpoint's iteration and stale temporary files are removed.
@@ -104,6 +110,17 @@ struct RunOptions {
 // stays valid.
 nlohmann::json run_training(TrainingJob& job, const std::string& run_dir,
                             const RunOptions& options);
+
+// What a run learned against what it started from, for summary.json's "headline" and the last
+// line `metasim train` prints: {"name", "value", "baseline": {"name", "value"}, "reference"
+// (the config's "reference" object {"name", "value"}, e.g. a published figure, when it has one),
+// "text"}, e.g. "query loss after 1 adaptation step 0.55 (before adaptation 2.99)". The value is
+// the evaluation's mean return where the job evaluated, else the last metrics line's
+// post-adaptation loss or return, else its mean training return; the baseline is the loss or
+// return before adaptation, or the first metrics line's return (near the untrained policy's). Empty
+// for jobs that log none of these.
+nlohmann::json run_headline(const nlohmann::json& summary, const nlohmann::json& first_line,
+                            const nlohmann::json& config);
 
 // The config stored in run_dir's checkpoint (verified), which a resumed run continues with.
 nlohmann::json checkpoint_config_json(const std::string& run_dir);

@@ -63,6 +63,11 @@ const config::Schema<PpoConfig>& schema() {
     using C = PpoConfig;
     std::vector<Field> f;
     f.push_back(text_field("description", &C::description, "free text kept with the run"));
+    f.push_back(text_field("reference.name", &C::reference_name,
+                           "source of a known figure for the run's headline value (e.g. a paper's "
+                           "table), shown beside it; empty: none"));
+    f.push_back(real_field("reference.value", &C::reference_value, -1e30, 1e30, false, false,
+                           "that figure"));
     f.push_back(choice_field("algorithm", &C::algorithm, {"ppo", "ippo", "mappo"},
                              "ppo; ippo / mappo: a multi-agent env's agents share one policy, "
                              "with a per-agent (ippo) or centralised (mappo) value net"));

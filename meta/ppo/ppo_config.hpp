@@ -18,6 +18,10 @@ namespace metasim::ppo {
 // sb3's MlpPolicy); configs/ppo-cartpole.json holds the rl-baselines3-zoo CartPole-v1 settings.
 struct PpoConfig {
   std::string description;
+  // A published or otherwise known figure for the run's headline value (summary.json's
+  // "headline"): its source and value; an empty name means none.
+  std::string reference_name;
+  double reference_value = 0;
   std::string algorithm = "ppo";  // ppo | ippo | mappo (the last two: multi-agent envs)
   std::string env = "CartPole-v1";
   bool agent_id = true;  // ippo/mappo: a one-hot agent id in the shared networks' inputs

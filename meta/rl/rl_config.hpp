@@ -13,6 +13,10 @@ namespace metasim::rl {
 // appendix A.2), with TRPO's settings as in rllab / pytorch-maml-rl.
 struct RlConfig {
   std::string description;
+  // A published or otherwise known figure for the run's headline value (summary.json's
+  // "headline"): its source and value; an empty name means none.
+  std::string reference_name;
+  double reference_value = 0;
   std::string algorithm = "maml-trpo";  // maml-trpo | fomaml-rl | reptile-rl
   std::string env = "nav2d";
   std::string distribution = "auto";  // gaussian | categorical | auto (from the env)
