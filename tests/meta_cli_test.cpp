@@ -37,10 +37,24 @@ TEST(MetaCli_TrainEval, WritesRunDirectoryAndEvalPrintsJson) {
                  " --set iterations=200 --set log_every=50 --set backend=cpu");
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("maml on sinusoid: 5000 tasks"), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find("200 iterations, meta_loss"), std::string::npos) << r.output;
-  for (const char* f : {"config.json", "metrics.jsonl", "checkpoint"}) {
+  for (const char* f : {"config.json", "metrics.jsonl", "checkpoint", "summary.json"}) {
     EXPECT_TRUE(fs::exists(dir / f)) << f;
   }
+  // The headline: the last metrics line's loss after adaptation against the loss before, printed
+  // as the run's last line.
+  const auto summary = nlohmann::json::parse(std::ifstream(dir / "summary.json"));
+  const nlohmann::json& h = summary["headline"];
+  EXPECT_EQ(h["name"], "query loss after 1 adaptation step");
+  EXPECT_EQ(h["value"], summary["metrics"]["meta_loss"]);
+  EXPECT_EQ(h["baseline"]["name"], "before adaptation");
+  EXPECT_EQ(h["baseline"]["value"], summary["metrics"]["loss_before"]);
+  EXPECT_FALSE(h.contains("reference"));
+  char text[128];
+  std::snprintf(text, sizeof text,
+                "200 iterations; query loss after 1 adaptation step %.4g "
+                "(before adaptation %.4g); run in",
+                h["value"].get<double>(), h["baseline"]["value"].get<double>());
+  EXPECT_NE(r.output.find(text), std::string::npos) << text << "\n" << r.output;
   const auto cfg = nlohmann::json::parse(std::ifstream(dir / "config.json"));
   EXPECT_EQ(cfg["iterations"], 200);
   EXPECT_EQ(cfg["inner"]["lr"], 0.01);

@@ -3,6 +3,8 @@
 // labels, the PNG is a PNG of the SVG's size, and bad input is refused by name with no file left.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -26,7 +28,8 @@ using nlohmann::json;
 class Plot : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = fs::temp_directory_path() / "metasim_plot";
+    // Per process: ctest runs the tests of this suite side by side.
+    dir_ = fs::temp_directory_path() / ("metasim_plot_" + std::to_string(::getpid()));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
     // Three seeds of one config, one run with another inner rate, one of another algorithm.

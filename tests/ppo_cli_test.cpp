@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -28,6 +29,24 @@ TEST(PpoCli_TrainEval, ShortRunThenJsonEvaluation) {
   for (const char* f : {"config.json", "metrics.jsonl", "checkpoint", "summary.json"}) {
     EXPECT_TRUE(fs::exists(dir / f)) << f;
   }
+  // The headline: the final evaluation against the first metrics line's return, beside the
+  // config's reference (rl-baselines3-zoo's published 500).
+  const nlohmann::json summary = nlohmann::json::parse(std::ifstream(dir / "summary.json"));
+  const nlohmann::json& h = summary["headline"];
+  EXPECT_EQ(h["value"], summary["evaluation"]["mean_return"]);
+  EXPECT_EQ(h["name"], "mean return over 5 deterministic evaluation episodes");
+  std::ifstream metrics(dir / "metrics.jsonl");
+  std::string first;
+  std::getline(metrics, first);
+  const nlohmann::json first_line = nlohmann::json::parse(first);
+  EXPECT_EQ(h["baseline"]["value"], first_line["ep_return_mean"]);
+  EXPECT_EQ(h["baseline"]["name"],
+            "at iteration " + std::to_string(first_line["iteration"].get<int>()));
+  EXPECT_EQ(h["reference"]["value"], 500);
+  EXPECT_NE(train.output.find(h["text"].get<std::string>()), std::string::npos) << train.output;
+  EXPECT_NE(h["text"].get<std::string>().find(", rl-baselines3-zoo PPO, benchmark.md 500)"),
+            std::string::npos)
+      << h["text"];
   const auto ev = run_cli("eval --run " + dir.string() + " --json");
   ASSERT_EQ(ev.status, 0) << ev.output;
   const nlohmann::json j = nlohmann::json::parse(ev.output.substr(ev.output.find('{')));
