@@ -23,10 +23,19 @@ train() {  # train CONFIG NAME SEED [--set ...]
     --out "$out/$name-$seed" --tensorboard "$out/tb/$name-$seed" --set seed="$seed" "$@"
 }
 for seed in ${SEEDS:-0 1 2}; do
+  for algo in maml fomaml reptile; do train "$algo-sinusoid" "$algo-sinusoid" "$seed"; done
   train ppo-cartpole ppo-cartpole "$seed"
   train mappo-simple-spread mappo "$seed"
   train ippo-simple-spread ippo "$seed"
 done
+sinusoid_runs=() labels=()
+for algo in maml fomaml reptile; do
+  for run in "$out/$algo-sinusoid"-*; do
+    sinusoid_runs+=("$run") labels+=(--label "$algo (configs/$algo-sinusoid.json)")
+  done
+done
+"$bin" plot "${sinusoid_runs[@]}" "${labels[@]}" --metric meta_loss --out "$img/sinusoid.svg"
+"$bin" plot "${sinusoid_runs[@]}" "${labels[@]}" --metric meta_loss --table
 "$bin" plot "$out"/ppo-cartpole-* --metric ep_return_mean --x env_steps \
   --out "$img/ppo-cartpole.svg"
 "$bin" plot "$out"/ppo-cartpole-* --metric ep_return_mean --x env_steps --table

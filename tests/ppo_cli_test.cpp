@@ -44,7 +44,7 @@ TEST(PpoCli_TrainEval, ShortRunThenJsonEvaluation) {
             "at iteration " + std::to_string(first_line["iteration"].get<int>()));
   EXPECT_EQ(h["reference"]["value"], 500);
   EXPECT_NE(train.output.find(h["text"].get<std::string>()), std::string::npos) << train.output;
-  EXPECT_NE(h["text"].get<std::string>().find(", rl-baselines3-zoo PPO, benchmark.md 500)"),
+  EXPECT_NE(h["text"].get<std::string>().find(", rl-baselines3-zoo's PPO 500)"),
             std::string::npos)
       << h["text"];
   const auto ev = run_cli("eval --run " + dir.string() + " --json");
