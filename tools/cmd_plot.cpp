@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -135,13 +136,15 @@ Run load_run(const std::string& dir, const std::string& metric, const std::strin
   return r;
 }
 
-// The config without its seed (and its description), as text: runs that share it are one group.
-std::string group_key(const json& config) {
+// The config without what does not change the training (the seed, the description, the
+// reference figure): runs that share the rest are one group.
+json without_seed(const json& config) {
   json c = config;
-  c.erase("seed");
-  c.erase("description");
-  return c.dump();
+  for (const char* k : {"seed", "description", "reference"}) c.erase(k);
+  return c;
 }
+
+std::string group_key(const json& config) { return without_seed(config).dump(); }
 
 void flat(const json& j, const std::string& prefix, std::map<std::string, std::string>& out) {
   for (const auto& [k, v] : j.items()) {
@@ -159,10 +162,7 @@ void label_groups(std::vector<Group>& groups) {
   std::vector<std::map<std::string, std::string>> fields(groups.size());
   std::set<std::string> keys;
   for (std::size_t g = 0; g < groups.size(); ++g) {
-    json c = groups[g].runs.front()->config;
-    c.erase("seed");
-    c.erase("description");
-    flat(c, "", fields[g]);
+    flat(without_seed(groups[g].runs.front()->config), "", fields[g]);
     for (const auto& kv : fields[g]) keys.insert(kv.first);
   }
   for (std::size_t g = 0; g < groups.size(); ++g) {
@@ -244,6 +244,13 @@ std::string fmt(double v) {
   return b;
 }
 
+// A tick label: thousands and millions as k and M (1.5M rather than 1.5e+06 beside 500000).
+std::string tick_text(double v, double largest) {
+  if (largest >= 1e6) return fmt(v / 1e6) + (v == 0 ? "" : "M");
+  if (largest >= 1e4) return fmt(v / 1e3) + (v == 0 ? "" : "k");
+  return fmt(v);
+}
+
 std::string escape(const std::string& s) {
   std::string o;
   for (char c : s) {
@@ -299,15 +306,19 @@ std::string svg(const std::vector<Group>& groups, const std::string& metric,
     << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
   // Axes, grid and tick labels.
   o << "<g class=\"axes\" stroke=\"#888\" stroke-width=\"1\">\n";
+  const double x_abs = std::max(std::abs(x0), std::abs(x1));
+  const double y_abs = std::max(std::abs(y0), std::abs(y1));
   for (double t : ticks(x0, x1, 6)) {
     o << "<line x1=\"" << px(t) << "\" y1=\"" << T << "\" x2=\"" << px(t) << "\" y2=\"" << H - B
       << "\" stroke=\"#eee\"/>\n<text class=\"tick\" x=\"" << px(t) << "\" y=\"" << H - B + 16
-      << "\" text-anchor=\"middle\" stroke=\"none\" fill=\"#333\">" << fmt(t) << "</text>\n";
+      << "\" text-anchor=\"middle\" stroke=\"none\" fill=\"#333\">" << tick_text(t, x_abs)
+      << "</text>\n";
   }
   for (double t : ticks(y0, y1, 6)) {
     o << "<line x1=\"" << L << "\" y1=\"" << py(t) << "\" x2=\"" << W - R << "\" y2=\"" << py(t)
       << "\" stroke=\"#eee\"/>\n<text class=\"tick\" x=\"" << L - 6 << "\" y=\"" << py(t) + 4
-      << "\" text-anchor=\"end\" stroke=\"none\" fill=\"#333\">" << fmt(t) << "</text>\n";
+      << "\" text-anchor=\"end\" stroke=\"none\" fill=\"#333\">" << tick_text(t, y_abs)
+      << "</text>\n";
   }
   o << "<rect x=\"" << L << "\" y=\"" << T << "\" width=\"" << W - L - R << "\" height=\""
     << H - T - B << "\" fill=\"none\"/>\n</g>\n";
@@ -334,17 +345,36 @@ std::string svg(const std::vector<Group>& groups, const std::string& metric,
     }
     o << "\"><title>" << escape(gr.label) << "</title></path>\n";
   }
+  // The legend goes in the corner of the plot its box covers the fewest points in.
   std::size_t longest = 0;
   for (const Group& g : groups) longest = std::max(longest, g.label.size() + 8);
-  o << "<g class=\"legend\">\n<rect x=\"" << L + 4 << "\" y=\"" << T + 2 << "\" width=\""
-    << 44 + 7 * static_cast<double>(longest) << "\" height=\""
-    << 18 * static_cast<double>(groups.size()) + 6
-    << "\" fill=\"white\" fill-opacity=\"0.85\" stroke=\"#ccc\"/>\n";
+  const double lw = 44 + 7 * static_cast<double>(longest);
+  const double lh = 18 * static_cast<double>(groups.size()) + 6;
+  double lx = L + 4, ly = T + 2;
+  std::size_t fewest = SIZE_MAX;
+  for (const auto& [cx, cy] :
+       {std::pair{L + 4, T + 2}, std::pair{W - R - 4 - lw, T + 2}, std::pair{L + 4, H - B - 2 - lh},
+        std::pair{W - R - 4 - lw, H - B - 2 - lh}}) {
+    std::size_t covered = 0;
+    for (const Group& g : groups) {
+      for (std::size_t i = 0; i < g.x.size(); ++i) {
+        const double x = px(g.x[i]), y = py(g.mean[i]);
+        covered += x >= cx && x <= cx + lw && y >= cy && y <= cy + lh;
+      }
+    }
+    if (covered < fewest) {
+      fewest = covered;
+      lx = cx;
+      ly = cy;
+    }
+  }
+  o << "<g class=\"legend\">\n<rect x=\"" << lx << "\" y=\"" << ly << "\" width=\"" << lw
+    << "\" height=\"" << lh << "\" fill=\"white\" fill-opacity=\"0.85\" stroke=\"#ccc\"/>\n";
   for (std::size_t g = 0; g < groups.size(); ++g) {
-    const double y = T + 14 + 18 * static_cast<double>(g);
-    o << "<line x1=\"" << L + 10 << "\" y1=\"" << y - 4 << "\" x2=\"" << L + 34 << "\" y2=\""
+    const double y = ly + 12 + 18 * static_cast<double>(g);
+    o << "<line x1=\"" << lx + 6 << "\" y1=\"" << y - 4 << "\" x2=\"" << lx + 30 << "\" y2=\""
       << y - 4 << "\" stroke=\"" << kColours[g % 8] << "\" stroke-width=\"2\"/>\n"
-      << "<text class=\"legend-entry\" x=\"" << L + 40 << "\" y=\"" << y << "\">"
+      << "<text class=\"legend-entry\" x=\"" << lx + 36 << "\" y=\"" << y << "\">"
       << escape(groups[g].label) << " (n=" << groups[g].runs.size() << ")</text>\n";
   }
   o << "</g>\n</svg>\n";
