@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # The README's learning curves: trains each shipped config below with seeds 0-2 on the CPU backend
+# (2D navigation: the first 100 of its 500 iterations)
 # and draws mean and standard-error bands with `metasim plot` into docs/img/, plus the final values
 # per group as Markdown (`metasim plot --table`). The runs stay in OUT (default: a temporary
 # folder, removed at the end) and each keeps TensorBoard event files in OUT/tb/<run>.
@@ -27,6 +28,8 @@ for seed in ${SEEDS:-0 1 2}; do
   train ppo-cartpole ppo-cartpole "$seed"
   train mappo-simple-spread mappo "$seed"
   train ippo-simple-spread ippo "$seed"
+  # The first 100 of the 500 iterations (a longer run repeats them bit for bit).
+  train maml-rl-nav2d-rate03 nav2d-rate03-100 "$seed" --set iterations=100
 done
 sinusoid_runs=() labels=()
 for algo in maml fomaml reptile; do
@@ -47,3 +50,8 @@ for _ in "${ippo_runs[@]}"; do labels+=(--label "IPPO (configs/ippo-simple-sprea
   --x env_steps --out "$img/simple-spread-mappo-ippo.svg"
 "$bin" plot "${mappo_runs[@]}" "${ippo_runs[@]}" "${labels[@]}" --metric ep_return_mean \
   --x env_steps --table
+nav_runs=("$out"/nav2d-rate03-100-*) labels=()
+for _ in "${nav_runs[@]}"; do labels+=(--label "MAML-TRPO (configs/maml-rl-nav2d-rate03.json)"); done
+"$bin" plot "${nav_runs[@]}" "${labels[@]}" --metric return_after --x env_steps \
+  --out "$img/nav2d-return-after.svg"
+"$bin" plot "${nav_runs[@]}" "${labels[@]}" --metric return_after --x env_steps --table
