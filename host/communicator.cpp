@@ -18,9 +18,6 @@
 
 #if METASIM_HAS_MPI
 #include <mpi.h>
-#if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/lsan_interface.h>
-#endif
 #endif
 
 namespace metasim {
@@ -110,14 +107,6 @@ class MpiWorld final : public Communicator {
     }
     wake_.notify_all();
     if (watchdog_.joinable()) watchdog_.join();
-#if defined(__SANITIZE_ADDRESS__)
-    // Under AddressSanitizer the leak check runs here, while the MPI library's threads are alive
-    // and idle, rather than at process exit: LeakSanitizer's stop-the-world tracer can crash
-    // (SIGSEGV in the tracer, not a leak) when it inspects threads that MPI_Finalize and the exit
-    // path are tearing down. Everything the run allocated has been released by now; the check
-    // runs once and replaces the one at exit.
-    __lsan_do_leak_check();
-#endif
     int finalized = 0;
     MPI_Finalized(&finalized);
     if (!finalized) MPI_Finalize();
