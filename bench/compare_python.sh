@@ -22,7 +22,7 @@ peer_venv() {  # peer_venv NAME PACKAGE...: a venv under build-peers/ with the p
   echo "$v/bin/python"
 }
 envpool_py="$(peer_venv envpool envpool)"
-gymnax_py="$(peer_venv gymnax gymnax "jax[cpu]")"
+gymnax_py="$(peer_venv gymnax gymnax "jax[cpu]" six)"
 commit="$(git -C "$root" rev-parse --short HEAD)"
 echo "{\"command\": \"THREADS=$threads NUM_ENVS=$n STEPS=$steps bench/compare_python.sh $build\", \"commit\": \"$commit\", \"cpu\": \"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)\", \"date\": \"$(date -u +%FT%TZ)\"}"
 for _ in 1 2 3; do

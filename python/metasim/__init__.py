@@ -63,9 +63,11 @@ class VectorEnv(_VectorEnvBase):
 
     Autoreset: metasim resets an instance in the same step its episode ends (Gymnasium's
     ``AutoresetMode.SAME_STEP``): the returned observation is the new episode's first, and
-    ``info["final_obs"]`` (an object array, ``None`` where no episode ended, with the mask
-    ``info["_final_obs"]``) holds the ended episodes' last observations, as Gymnasium's own vector
-    envs give them in that mode.
+    ``info["final_obs"][i]`` is instance i's last observation where the mask
+    ``info["_final_obs"][i]`` is set (both present only on steps where an episode ended), as with
+    Gymnasium's own vector envs in that mode. ``info["final_obs"]`` is a view of metasim's
+    ``(num_envs, obs_dim)`` buffer rather than Gymnasium's object array; rows without the mask
+    hold no meaning.
 
     Task parameters: ``get_params()`` / ``set_params(array)`` with shape
     ``(num_envs, len(param_names))`` in the order of ``param_names``; ``sample_params(low, high,
@@ -111,6 +113,11 @@ class VectorEnv(_VectorEnvBase):
         self.render_mode = None
         self.spec = None
         self.closed = False
+        # The buffers keep their address for the env's lifetime: one view of each serves every
+        # step.
+        self._obs, self._final_obs = self._env.obs, self._env.final_obs
+        self._rewards = self._env.rewards
+        self._terminated, self._truncated = self._env.terminated, self._env.truncated
 
     @property
     def backend(self) -> str:
@@ -126,7 +133,7 @@ class VectorEnv(_VectorEnvBase):
         if not isinstance(seed, (int, np.integer)) or seed < 0:
             raise ValueError(f"seed must be a non-negative int, got {seed!r}")
         self._env.reset(int(seed))
-        return self._env.obs, {}
+        return self._obs, {}
 
     def step(self, actions):
         """One step of every instance. Discrete envs: int32 actions of shape (num_envs,) (other
@@ -138,16 +145,11 @@ class VectorEnv(_VectorEnvBase):
         else:
             self._env.step(self._host_actions(actions))
         info: dict[str, Any] = {}
-        terminations, truncations = self._env.terminated, self._env.truncated
-        done = np.logical_or(terminations, truncations)
+        done = np.logical_or(self._terminated, self._truncated)
         if done.any():
-            final = np.full(self.num_envs, None, dtype=object)
-            final_obs = self._env.final_obs
-            for i in np.flatnonzero(done):
-                final[i] = final_obs[i].copy()
-            info["final_obs"] = final
+            info["final_obs"] = self._final_obs
             info["_final_obs"] = done
-        return self._env.obs, self._env.rewards, terminations, truncations, info
+        return self._obs, self._rewards, self._terminated, self._truncated, info
 
     def _host_actions(self, actions):
         a = np.asarray(actions)
@@ -297,7 +299,7 @@ if _gym is not None:
                 a = np.asarray(action, dtype=self._vec._dtype).reshape(1, -1)
             obs, rew, term, trunc, info = self._vec.step(a)
             done = bool(term[0] or trunc[0])
-            out = info["final_obs"][0] if done else obs[0].copy()
+            out = (info["final_obs"][0] if done else obs[0]).copy()
             self._needs_reset = done
             return out, float(rew[0]), bool(term[0]), bool(trunc[0]), {}
 

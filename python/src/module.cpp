@@ -129,14 +129,16 @@ class PyVecEnv {
     return d;
   }
 
-  int64_t num_envs() const { return env_ ? env_->num_envs() : 0; }
-  std::string backend() const { return env_ ? metasim::to_string(env_->backend()) : "closed"; }
-  bool closed() const { return !env_; }
-  void close() { env_.reset(); }
+  int64_t num_envs() const { return env_->num_envs(); }
+  std::string backend() const { return metasim::to_string(env_->backend()); }
+  bool closed() const { return closed_; }
+  // Refuses every later call. The buffers stay until the env object and every array viewing
+  // them are gone, so that an array kept past close() never reads freed memory.
+  void close() { closed_ = true; }
 
  private:
   void live() const {
-    if (!env_) throw metasim::InvalidArgument("env", "is closed (close() was called)");
+    if (closed_) throw metasim::InvalidArgument("env", "is closed (close() was called)");
   }
   template <typename A>
   static std::string shape_text(const A& a) {
@@ -178,6 +180,7 @@ class PyVecEnv {
   }
 
   std::unique_ptr<metasim::VectorEnv<Real>> env_;
+  bool closed_ = false;
 };
 
 template <typename Real>

@@ -132,9 +132,11 @@ def test_bad_input_is_refused_by_name():
         metasim.make_vec("CartPole-v1", num_envs=0)
     with pytest.raises(ValueError, match="backend"):
         metasim.make_vec("CartPole-v1", num_envs=2, backend="tpu")
+    obs = env.step(np.zeros(4, np.int32))[0]
     env.close()
     with pytest.raises(ValueError, match="closed"):
         env.step(np.zeros(4, np.int32))
+    assert np.isfinite(obs).all()  # a view kept past close() still reads live memory
 
 
 def test_cuda_backend_without_a_device_is_a_clear_error():
