@@ -48,28 +48,35 @@ std::string record(const std::string& data) {
   return r;
 }
 
-// The serialised events of a file, checked record by record.
-std::vector<std::string> read_records(const std::string& path) {
+// The serialised events of a file, checked record by record. With `upto_damage`, the records
+// before the first truncated or corrupt one (what a run killed mid-write leaves) instead of an
+// error.
+std::vector<std::string> read_records(const std::string& path, bool upto_damage = false) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error("TensorBoard event file '" + path + "': cannot be opened");
   const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   std::vector<std::string> out;
   const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
   std::size_t at = 0;
+  const auto damaged = [&](const std::string& what) {
+    if (upto_damage) return true;
+    throw Error("TensorBoard event file '" + path + "': record at byte " + std::to_string(at) +
+                what);
+  };
   while (at < bytes.size()) {
-    const std::string where =
-        "TensorBoard event file '" + path + "': record at byte " + std::to_string(at);
-    if (bytes.size() - at < 12) throw Error(where + " is truncated");
+    if (bytes.size() - at < 12 && damaged(" is truncated")) break;
     const uint64_t n = get_le(p + at, 8);
-    if (get_le(p + at + 8, 4) != tensorboard_masked_crc(p + at, 8)) {
-      throw Error(where + " fails its length CRC");
+    if (get_le(p + at + 8, 4) != tensorboard_masked_crc(p + at, 8) &&
+        damaged(" fails its length CRC")) {
+      break;
     }
-    if (n > bytes.size() - at - 12 || bytes.size() - at - 12 - n < 4) {
-      throw Error(where + " is truncated");
+    if ((n > bytes.size() - at - 12 || bytes.size() - at - 12 - n < 4) &&
+        damaged(" is truncated")) {
+      break;
     }
     const unsigned char* data = p + at + 12;
-    if (get_le(data + n, 4) != tensorboard_masked_crc(data, n)) {
-      throw Error(where + " fails its data CRC");
+    if (get_le(data + n, 4) != tensorboard_masked_crc(data, n) && damaged(" fails its data CRC")) {
+      break;
     }
     out.emplace_back(reinterpret_cast<const char*>(data), n);
     at += 12 + n + 4;
@@ -171,7 +178,8 @@ TensorBoardWriter::TensorBoardWriter(const std::string& dir, const std::string& 
     // The events before the checkpoint, copied as they were (their wall times included).
     older = tensorboard_event_files(dir);
     for (const std::string& f : older) {
-      for (const std::string& r : read_records(f)) {
+      // A run killed while writing leaves a cut last record: the events before it are kept.
+      for (const std::string& r : read_records(f, true)) {
         pb::Event e;
         if (!e.ParseFromString(r) || !e.has_summary() || e.summary().value_size() == 0) continue;
         const bool by_samples = e.summary().value(0).tag().rfind(unit_ + "/", 0) == 0;

@@ -134,9 +134,9 @@ TEST(TensorBoardRuns, EveryAlgorithmIsReadByTensorBoard) {
   }
 }
 
-// A run stopped after its checkpoint at iteration 4 had logged iteration 5; resumed to 8, it has
-// one event file holding every step once, as metrics.jsonl does. The config's "tensorboard" field
-// works as the flag does.
+// A run stopped after its checkpoint at iteration 4 had logged iteration 5 (and cut its last
+// record); resumed to 8, it has one event file holding every step once, as metrics.jsonl does. The
+// config's "tensorboard" field works as the flag does.
 TEST(TensorBoardRuns, ResumeRewritesWithoutDuplicatedSteps) {
   const fs::path run = fresh("resume_run");
   const fs::path tb = fresh("resume_tb");
@@ -166,6 +166,10 @@ TEST(TensorBoardRuns, ResumeRewritesWithoutDuplicatedSteps) {
   EXPECT_EQ(
       metasim::read_tensorboard_scalars(metasim::tensorboard_event_files(tb.string())[0]).size(),
       scalars_of(before));
+  // A run killed while writing an event leaves a cut record at the end: the resume keeps what
+  // comes before it.
+  std::ofstream(metasim::tensorboard_event_files(tb.string())[0], std::ios::binary | std::ios::app)
+      << std::string("\x30\0\0\0\0\0\0\0\x11\x22", 10);
   metasim::RunOptions resumed = metasim::RunOptions::resumed();
   resumed.tensorboard_dir = tb.string();
   metasim::train(nullptr, {}, run.string(), resumed);
