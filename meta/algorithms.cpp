@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <utility>
 
 #include <metasim/host/json_input.hpp>
@@ -93,18 +94,25 @@ const AlgorithmEntry& algorithm_entry(std::string_view name, std::string_view fi
                         "unknown algorithm '" + std::string(name) + "'; one of: " + names_text());
 }
 
+namespace {
+
+// The text of a "key=value" override when `s` sets `key` (a quoted value without its quotes).
+std::optional<std::string> text_set(const std::string& s, const std::string& key) {
+  if (s.compare(0, key.size() + 1, key + "=") != 0) return std::nullopt;
+  std::string v = s.substr(key.size() + 1);
+  if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+  return v;
+}
+
+}  // namespace
+
 std::string config_algorithm(const json& config, const std::vector<std::string>& sets) {
   std::string algorithm = "maml";
   if (config.is_object() && config.contains("algorithm") && config["algorithm"].is_string()) {
     algorithm = config["algorithm"].get<std::string>();
   }
   for (const std::string& s : sets) {
-    const std::string key = "algorithm=";
-    if (s.compare(0, key.size(), key) != 0) continue;
-    algorithm = s.substr(key.size());
-    if (algorithm.size() >= 2 && algorithm.front() == '"' && algorithm.back() == '"') {
-      algorithm = algorithm.substr(1, algorithm.size() - 2);
-    }
+    if (std::optional<std::string> v = text_set(s, "algorithm")) algorithm = *v;
   }
   return algorithm;
 }
@@ -131,16 +139,13 @@ json train(const json& config_in, const std::vector<std::string>& sets_in,
     config.erase("tensorboard");
   }
   for (const std::string& s : sets_in) {
-    const std::string key = "tensorboard=";
-    if (s.compare(0, key.size(), key) != 0) {
+    const std::optional<std::string> v = text_set(s, "tensorboard");
+    if (!v) {
       sets.push_back(s);
       continue;
     }
-    tensorboard = s.substr(key.size());
-    if (tensorboard.size() >= 2 && tensorboard.front() == '"' && tensorboard.back() == '"') {
-      tensorboard = tensorboard.substr(1, tensorboard.size() - 2);
-    }
-    if (tensorboard.empty()) throw InvalidArgument("tensorboard", "must be a directory path");
+    if (v->empty()) throw InvalidArgument("tensorboard", "must be a directory path");
+    tensorboard = *v;
   }
   RunOptions options = options_in;
   if (options.tensorboard_dir.empty()) options.tensorboard_dir = tensorboard;

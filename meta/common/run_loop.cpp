@@ -108,17 +108,19 @@ json run_headline(const json& summary, const json& first_line, const json& confi
   const json& m = summary.value("metrics", json::object());
   json h = json::object();
   const auto num = [](const json& j, const char* k) { return j.contains(k) && j[k].is_number(); };
+  // PPO's baseline: the first metrics line's return, near the untrained policy's.
+  const auto first_return = [&] {
+    if (!num(first_line, "ep_return_mean")) return;
+    h["baseline"] = {{"name", "at iteration " + std::to_string(first_line.value("iteration", 0LL))},
+                     {"value", first_line["ep_return_mean"]}};
+  };
   if (summary.contains("evaluation") && num(summary["evaluation"], "mean_return")) {
     const json& e = summary["evaluation"];
     h = {{"name", "mean return over " + std::to_string(e.value("episodes", 0LL)) + " " +
                       (e.value("stochastic", false) ? "sampled" : "deterministic") +
                       " evaluation episodes"},
          {"value", e["mean_return"]}};
-    if (num(first_line, "ep_return_mean")) {
-      h["baseline"] = {
-          {"name", "at iteration " + std::to_string(first_line.value("iteration", 0LL))},
-          {"value", first_line["ep_return_mean"]}};
-    }
+    first_return();
   } else if (num(m, "meta_loss")) {
     const int steps = config.contains("inner") && config["inner"].is_object()
                           ? config["inner"].value("steps", 1)
@@ -136,11 +138,7 @@ json run_headline(const json& summary, const json& first_line, const json& confi
     }
   } else if (num(m, "ep_return_mean")) {
     h = {{"name", "mean return of the last training episodes"}, {"value", m["ep_return_mean"]}};
-    if (num(first_line, "ep_return_mean")) {
-      h["baseline"] = {
-          {"name", "at iteration " + std::to_string(first_line.value("iteration", 0LL))},
-          {"value", first_line["ep_return_mean"]}};
-    }
+    first_return();
   } else {
     return h;
   }
