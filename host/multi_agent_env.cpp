@@ -15,6 +15,7 @@
 #include <metasim/host/memory.hpp>
 #include <metasim/kernels/core/device_buffer.hpp>
 #include <metasim/kernels/core/error.hpp>
+#include <metasim/kernels/env_launch.hpp>
 
 namespace metasim {
 
@@ -163,6 +164,7 @@ struct MultiAgentVectorEnv<Real>::Impl : detail::BatchArrays<Real> {
       Arrays::terminated, Arrays::truncated;
   // The team's return per episode (the sum of its agents'), per instance.
   BackendArray<double> team_return_sum, team_last_return;
+  BackendArray<unsigned long long> check_flag;  // CUDA: the input checks' result word
 
   Impl(const MultiAgentEnvEntry& entry, int64_t num, Backend b, int64_t first_instance)
       : spec(&entry.spec),
@@ -177,6 +179,7 @@ struct MultiAgentVectorEnv<Real>::Impl : detail::BatchArrays<Real> {
                    s.default_params);
     team_return_sum = BackendArray<double>(b, static_cast<size_t>(n));
     team_last_return = BackendArray<double>(b, static_cast<size_t>(n));
+    if (b == Backend::kCuda) check_flag = BackendArray<unsigned long long>(b, 1);
   }
 
   MultiAgentBatch<Real> batch() {
@@ -336,7 +339,7 @@ void MultiAgentVectorEnv<Real>::reset(uint64_t seed) {
 }
 
 template <typename Real>
-void MultiAgentVectorEnv<Real>::step(std::span<const int32_t> actions) {
+void MultiAgentVectorEnv<Real>::step(std::span<const int32_t> actions, MemorySpace where) {
   Impl& m = *impl_;
   const MultiAgentEnvSpec& s = *m.spec;
   if (!s.discrete) {
@@ -351,28 +354,49 @@ void MultiAgentVectorEnv<Real>::step(std::span<const int32_t> actions) {
                                          std::to_string(m.agents) + " agents), got " +
                                          std::to_string(actions.size()));
   }
-  for (int64_t j = 0; j < count; ++j) {
-    const int32_t v = actions[static_cast<size_t>(j)];
-    if (v < 0 || v >= s.num_actions) {
-      throw InvalidArgument("actions",
-                            "actions[" + std::to_string(j / m.agents) + "][" +
-                                std::to_string(j % m.agents) + "] (" +
-                                m.agent_label(j / m.agents, static_cast<int>(j % m.agents)) +
-                                ") = " + std::to_string(v) + " is outside [0, " +
-                                std::to_string(s.num_actions - 1) + "] for " + s.name);
+  const int32_t* ptr = actions.data();
+  int64_t bad = -1;
+  if (where == MemorySpace::kHost) {
+    for (int64_t j = 0; j < count; ++j) {
+      if (ptr[j] < 0 || ptr[j] >= s.num_actions) {
+        bad = j;
+        break;
+      }
     }
+    if (bad < 0 && m.backend == Backend::kCuda) {
+      m.staged_discrete.upload(ptr, actions.size());
+      ptr = m.staged_discrete.data();
+    }
+  } else {
+    if (m.backend != Backend::kCuda) {
+      throw InvalidArgument("actions",
+                            "device memory was given to a MultiAgentVectorEnv on the cpu backend");
+    }
+#if METASIM_HAS_CUDA
+    bad = cuda::first_invalid_discrete(ptr, count, s.num_actions, m.check_flag.data());
+#endif
+  }
+  if (bad >= 0) {
+    int32_t v = 0;
+    if (where == MemorySpace::kHost) {
+      v = actions[static_cast<size_t>(bad)];
+    } else {
+      detail::copy_device_to_host(&v, actions.data() + bad, sizeof(v));
+    }
+    throw InvalidArgument("actions",
+                          "actions[" + std::to_string(bad / m.agents) + "][" +
+                              std::to_string(bad % m.agents) + "] (" +
+                              m.agent_label(bad / m.agents, static_cast<int>(bad % m.agents)) +
+                              ") = " + std::to_string(v) + " is outside [0, " +
+                              std::to_string(s.num_actions - 1) + "] for " + s.name);
   }
   MultiAgentActions<Real> src;
-  src.discrete = actions.data();
-  if (m.backend == Backend::kCuda) {
-    m.staged_discrete.upload(actions.data(), actions.size());
-    src.discrete = m.staged_discrete.data();
-  }
+  src.discrete = ptr;
   m.launch_step(src, 1);
 }
 
 template <typename Real>
-void MultiAgentVectorEnv<Real>::step(std::span<const Real> actions) {
+void MultiAgentVectorEnv<Real>::step(std::span<const Real> actions, MemorySpace where) {
   Impl& m = *impl_;
   const MultiAgentEnvSpec& s = *m.spec;
   if (s.discrete) {
@@ -387,22 +411,38 @@ void MultiAgentVectorEnv<Real>::step(std::span<const Real> actions) {
                        " instances x " + std::to_string(m.agents) + " agents x " +
                        std::to_string(s.action_dim) + "), got " + std::to_string(actions.size()));
   }
-  for (int64_t j = 0; j < count; ++j) {
-    if (std::isnan(actions[static_cast<size_t>(j)])) {
-      const int64_t row = j / s.action_dim;
-      throw InvalidArgument(
-          "actions", "actions[" + std::to_string(row / m.agents) + "][" +
-                         std::to_string(row % m.agents) + "][" + std::to_string(j % s.action_dim) +
-                         "] (" + m.agent_label(row / m.agents, static_cast<int>(row % m.agents)) +
-                         ") is NaN");
+  const Real* ptr = actions.data();
+  int64_t bad = -1;
+  if (where == MemorySpace::kHost) {
+    for (int64_t j = 0; j < count; ++j) {
+      if (std::isnan(ptr[j])) {
+        bad = j;
+        break;
+      }
     }
+    if (bad < 0 && m.backend == Backend::kCuda) {
+      m.staged_continuous.upload(ptr, actions.size());
+      ptr = m.staged_continuous.data();
+    }
+  } else {
+    if (m.backend != Backend::kCuda) {
+      throw InvalidArgument("actions",
+                            "device memory was given to a MultiAgentVectorEnv on the cpu backend");
+    }
+#if METASIM_HAS_CUDA
+    bad = cuda::first_nan(ptr, count, m.check_flag.data());
+#endif
+  }
+  if (bad >= 0) {
+    const int64_t row = bad / s.action_dim;
+    throw InvalidArgument(
+        "actions", "actions[" + std::to_string(row / m.agents) + "][" +
+                       std::to_string(row % m.agents) + "][" + std::to_string(bad % s.action_dim) +
+                       "] (" + m.agent_label(row / m.agents, static_cast<int>(row % m.agents)) +
+                       ") is NaN");
   }
   MultiAgentActions<Real> src;
-  src.continuous = actions.data();
-  if (m.backend == Backend::kCuda) {
-    m.staged_continuous.upload(actions.data(), actions.size());
-    src.continuous = m.staged_continuous.data();
-  }
+  src.continuous = ptr;
   m.launch_step(src, 1);
 }
 
@@ -414,6 +454,27 @@ void MultiAgentVectorEnv<Real>::step_random(uint32_t steps) {
   src.random = true;
   src.key = make_key(m.seed, RngPurpose::kAction);
   m.launch_step(src, steps);
+}
+
+template <typename Real>
+const Real* MultiAgentVectorEnv<Real>::obs_data() const {
+  return impl_->obs.data();
+}
+template <typename Real>
+const Real* MultiAgentVectorEnv<Real>::final_obs_data() const {
+  return impl_->final_obs.data();
+}
+template <typename Real>
+const Real* MultiAgentVectorEnv<Real>::reward_data() const {
+  return impl_->reward.data();
+}
+template <typename Real>
+const uint8_t* MultiAgentVectorEnv<Real>::terminated_data() const {
+  return impl_->terminated.data();
+}
+template <typename Real>
+const uint8_t* MultiAgentVectorEnv<Real>::truncated_data() const {
+  return impl_->truncated.data();
 }
 
 template <typename Real>

@@ -156,14 +156,23 @@ class MultiAgentVectorEnv {
 
   // Starts a new episode in every instance; instance i's start depends only on (seed, i).
   void reset(uint64_t seed);
-  // Discrete envs: [num_envs][agents] actions in [0, num_actions), host memory.
-  void step(std::span<const int32_t> actions);
-  // Continuous envs: [num_envs][agents][action_dim] values, host memory; NaN is refused, the env
-  // clips to its Box where it should.
-  void step(std::span<const Real> actions);
+  // Discrete envs: [num_envs][agents] actions in [0, num_actions). `where` says which memory the
+  // span is in: device memory (CUDA backend only) is checked and used in place.
+  void step(std::span<const int32_t> actions, MemorySpace where = MemorySpace::kHost);
+  // Continuous envs: [num_envs][agents][action_dim] values; NaN is refused, the env clips to its
+  // Box where it should.
+  void step(std::span<const Real> actions, MemorySpace where = MemorySpace::kHost);
   // `steps` (>= 1) steps of random actions drawn on the backend (kernels/multi_agent_step.hpp),
   // bit-identical to `steps` calls with 1.
   void step_random(uint32_t steps = 1);
+
+  // Views in backend memory (device pointers on CUDA), laid out as the host copies below; the
+  // addresses stay the same for the env's lifetime, the values change with every reset and step.
+  const Real* obs_data() const;
+  const Real* final_obs_data() const;
+  const Real* reward_data() const;
+  const uint8_t* terminated_data() const;
+  const uint8_t* truncated_data() const;
 
   // Host copies.
   std::vector<Real> obs() const;        // [num_envs][agents][obs_dim]

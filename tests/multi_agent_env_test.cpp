@@ -14,6 +14,7 @@
 #include <functional>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -21,6 +22,7 @@
 #include <metasim/host/backend.hpp>
 #include <metasim/host/multi_agent_env.hpp>
 #include <metasim/host/replay.hpp>
+#include <metasim/kernels/core/device_buffer.hpp>
 #include <metasim/kernels/core/error.hpp>
 #include <metasim/kernels/cpu/multi_agent_launch_cpu.hpp>
 #include <metasim/kernels/multi_agent_launch.hpp>
@@ -532,6 +534,30 @@ TEST(MultiAgentEnv, BadInputNamesTheFieldInstanceAndAgent) {
   }
 }
 
+// The views are the buffers the host copies read, at one address for the env's lifetime; device
+// memory given to a CPU env is refused by name.
+TEST(MultiAgentEnv, ViewsAreTheBuffers) {
+  MultiAgentVectorEnv<double> env("simple_tag_v3", 3);
+  env.reset(1);
+  const double* obs = env.obs_data();
+  const std::vector<int32_t> actions(12, 2);
+  env.step(std::span<const int32_t>(actions));
+  EXPECT_EQ(env.obs_data(), obs);
+  const std::vector<double> copy = env.obs(), rewards = env.rewards();
+  EXPECT_TRUE(std::equal(copy.begin(), copy.end(), obs));
+  EXPECT_TRUE(std::equal(rewards.begin(), rewards.end(), env.reward_data()));
+  const std::vector<uint8_t> term = env.terminated(), trunc = env.truncated();
+  EXPECT_TRUE(std::equal(term.begin(), term.end(), env.terminated_data()));
+  EXPECT_TRUE(std::equal(trunc.begin(), trunc.end(), env.truncated_data()));
+  const std::vector<double> final_obs = env.final_obs();
+  EXPECT_TRUE(std::equal(final_obs.begin(), final_obs.end(), env.final_obs_data()));
+  const std::string m = message_of(
+      [&] { env.step(std::span<const int32_t>(actions), MemorySpace::kDevice); }, "actions");
+  EXPECT_NE(m.find("device memory was given to a MultiAgentVectorEnv on the cpu backend"),
+            std::string::npos)
+      << m;
+}
+
 TEST(MultiAgentEnv, StepBeforeResetIsRefused) {
   MultiAgentVectorEnv<double> env("simple_spread_v3", 2);
   EXPECT_THROW(env.step_random(), Error);
@@ -572,6 +598,36 @@ TEST(MultiAgentEnv, CudaMatchesCpu) {
     EXPECT_EQ(a.arrays.at("episodes"), b.arrays.at("episodes")) << name;
     EXPECT_EQ(a.arrays.at("truncated"), b.arrays.at("truncated")) << name;
   }
+}
+
+// Actions already in device memory are checked and used in place: the same step as the host
+// actions, and an out-of-range one named by instance and agent.
+TEST(MultiAgentEnv, CudaTakesDeviceActions) {
+  if (!cuda_device_available()) {
+    GTEST_SKIP() << "no CUDA device: " << cuda_device_description();
+  }
+  constexpr int64_t kN = 40;
+  MultiAgentVectorEnv<double> gpu("simple_tag_v3", kN, Backend::kCuda);
+  MultiAgentVectorEnv<double> cpu("simple_tag_v3", kN, Backend::kCpu);
+  gpu.reset(5);
+  cpu.reset(5);
+  std::vector<int32_t> actions(kN * 4);
+  for (size_t j = 0; j < actions.size(); ++j) actions[j] = static_cast<int32_t>((j * 7) % 5);
+  actions[4 * 13 + 2] = 5;
+  DeviceBuffer<int32_t> device_actions(actions.size());
+  device_actions.copy_from_host(actions.data(), actions.size());
+  const std::span<const int32_t> on_device(device_actions.data(), actions.size());
+  const std::string m = message_of([&] { gpu.step(on_device, MemorySpace::kDevice); }, "actions");
+  EXPECT_NE(m.find("actions[13][2] (instance 13, agent adversary_2) = 5"), std::string::npos) << m;
+  actions[4 * 13 + 2] = 1;
+  device_actions.copy_from_host(actions.data(), actions.size());
+  for (int t = 0; t < 30; ++t) {
+    gpu.step(on_device, MemorySpace::kDevice);
+    cpu.step(std::span<const int32_t>(actions));
+  }
+  const std::vector<double> a = cpu.obs(), b = gpu.obs();
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t j = 0; j < a.size(); ++j) EXPECT_NEAR(a[j], b[j], 1e-9) << j;
 }
 
 // ---- Replay and the CLI

@@ -24,6 +24,14 @@ from typing import Any
 import numpy as np
 
 from . import _core
+from .parallel import (
+    ParallelEnv,
+    ParallelVectorEnv,
+    make_parallel,
+    multi_agent_env_names,
+    multi_agent_env_spec,
+    parallel_env,
+)
 
 __all__ = [
     "make_vec",
@@ -35,6 +43,12 @@ __all__ = [
     "train",
     "evaluate",
     "load_checkpoint",
+    "make_parallel",
+    "parallel_env",
+    "ParallelVectorEnv",
+    "ParallelEnv",
+    "multi_agent_env_names",
+    "multi_agent_env_spec",
 ]
 
 
@@ -51,11 +65,14 @@ def env_spec(name: str) -> dict:
 try:  # Gymnasium's base class and spaces when Gymnasium is installed
     import gymnasium as _gym
     from gymnasium import spaces as _spaces
-    from gymnasium.vector import AutoresetMode as _AutoresetMode
     from gymnasium.vector import VectorEnv as _VectorEnvBase
 except ImportError:  # the core still works; make_vec needs Gymnasium
     _gym = None
     _VectorEnvBase = object
+try:  # Gymnasium >= 1.1 names the autoreset modes; make_vec needs one that does
+    from gymnasium.vector import AutoresetMode as _AutoresetMode
+except ImportError:
+    _AutoresetMode = None
 
 
 class VectorEnv(_VectorEnvBase):
@@ -75,8 +92,11 @@ class VectorEnv(_VectorEnvBase):
     """
 
     def __init__(self, env: str, num_envs: int, backend: str = "cpu", dtype=np.float32):
-        if _gym is None:
-            raise ImportError("metasim.make_vec needs gymnasium (pip install gymnasium)")
+        if _gym is None or _AutoresetMode is None:
+            raise ImportError(
+                "metasim.make_vec needs gymnasium >= 1.1 (its vector API with autoreset modes): "
+                "pip install 'gymnasium>=1.1'"
+            )
         if not isinstance(num_envs, (int, np.integer)) or isinstance(num_envs, bool):
             raise TypeError(f"num_envs must be an int, got {type(num_envs).__name__}")
         if backend not in ("cpu", "cuda", "auto"):
@@ -189,19 +209,8 @@ class VectorEnv(_VectorEnvBase):
     def sample_params(self, low: dict, high: dict, seed: int = 0) -> np.ndarray:
         """Draws each named parameter uniformly in [low[name], high[name]] per instance (the
         others keep their defaults), sets them and returns them."""
-        unknown = sorted(set(low) ^ set(high)) + sorted(set(low) - set(self.param_names))
-        if unknown:
-            raise ValueError(
-                f"low/high: parameter(s) {unknown} must be named in both and be among "
-                f"{self.param_names}"
-            )
-        rng = np.random.default_rng(seed)
-        p = np.tile(np.asarray(self._spec["default_params"], dtype=np.float64), (self.num_envs, 1))
-        for name in low:
-            lo, hi = float(low[name]), float(high[name])
-            if not lo <= hi:
-                raise ValueError(f"low[{name!r}] = {lo} must be <= high[{name!r}] = {hi}")
-            p[:, self.param_names.index(name)] = rng.uniform(lo, hi, self.num_envs)
+        p = _sample_params(self.param_names, self._spec["default_params"], self.num_envs, low,
+                           high, seed)
         self.set_params(p)
         return self.get_params()
 
@@ -215,6 +224,24 @@ class VectorEnv(_VectorEnvBase):
 
     def __repr__(self) -> str:
         return f"metasim.VectorEnv({self._spec['name']!r}, num_envs={self.num_envs}, backend={self.backend!r})"
+
+
+def _sample_params(names, defaults, n, low: dict, high: dict, seed: int) -> np.ndarray:
+    """n rows of task parameters: each parameter named in low/high uniform in [low, high] per
+    row (NumPy's generator seeded with ``seed``), the others at their defaults."""
+    unknown = sorted(set(low) ^ set(high)) + sorted(set(low) - set(names))
+    if unknown:
+        raise ValueError(
+            f"low/high: parameter(s) {unknown} must be named in both and be among {names}"
+        )
+    rng = np.random.default_rng(seed)
+    p = np.tile(np.asarray(defaults, dtype=np.float64), (n, 1))
+    for name in low:
+        lo, hi = float(low[name]), float(high[name])
+        if not lo <= hi:
+            raise ValueError(f"low[{name!r}] = {lo} must be <= high[{name!r}] = {hi}")
+        p[:, names.index(name)] = rng.uniform(lo, hi, n)
+    return p
 
 
 def make_vec(env: str, num_envs: int = 1, backend: str = "cpu", dtype=np.float32) -> VectorEnv:
