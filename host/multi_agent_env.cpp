@@ -164,7 +164,6 @@ struct MultiAgentVectorEnv<Real>::Impl : detail::BatchArrays<Real> {
       Arrays::terminated, Arrays::truncated;
   // The team's return per episode (the sum of its agents'), per instance.
   BackendArray<double> team_return_sum, team_last_return;
-  BackendArray<unsigned long long> check_flag;  // CUDA: the input checks' result word
 
   Impl(const MultiAgentEnvEntry& entry, int64_t num, Backend b, int64_t first_instance)
       : spec(&entry.spec),
@@ -179,7 +178,6 @@ struct MultiAgentVectorEnv<Real>::Impl : detail::BatchArrays<Real> {
                    s.default_params);
     team_return_sum = BackendArray<double>(b, static_cast<size_t>(n));
     team_last_return = BackendArray<double>(b, static_cast<size_t>(n));
-    if (b == Backend::kCuda) check_flag = BackendArray<unsigned long long>(b, 1);
   }
 
   MultiAgentBatch<Real> batch() {
@@ -354,35 +352,11 @@ void MultiAgentVectorEnv<Real>::step(std::span<const int32_t> actions, MemorySpa
                                          std::to_string(m.agents) + " agents), got " +
                                          std::to_string(actions.size()));
   }
-  const int32_t* ptr = actions.data();
   int64_t bad = -1;
-  if (where == MemorySpace::kHost) {
-    for (int64_t j = 0; j < count; ++j) {
-      if (ptr[j] < 0 || ptr[j] >= s.num_actions) {
-        bad = j;
-        break;
-      }
-    }
-    if (bad < 0 && m.backend == Backend::kCuda) {
-      m.staged_discrete.upload(ptr, actions.size());
-      ptr = m.staged_discrete.data();
-    }
-  } else {
-    if (m.backend != Backend::kCuda) {
-      throw InvalidArgument("actions",
-                            "device memory was given to a MultiAgentVectorEnv on the cpu backend");
-    }
-#if METASIM_HAS_CUDA
-    bad = cuda::first_invalid_discrete(ptr, count, s.num_actions, m.check_flag.data());
-#endif
-  }
+  int32_t v = 0;
+  const int32_t* ptr =
+      m.checked_actions(actions, where, m.backend, s.num_actions, "MultiAgentVectorEnv", bad, v);
   if (bad >= 0) {
-    int32_t v = 0;
-    if (where == MemorySpace::kHost) {
-      v = actions[static_cast<size_t>(bad)];
-    } else {
-      detail::copy_device_to_host(&v, actions.data() + bad, sizeof(v));
-    }
     throw InvalidArgument("actions",
                           "actions[" + std::to_string(bad / m.agents) + "][" +
                               std::to_string(bad % m.agents) + "] (" +
@@ -411,28 +385,8 @@ void MultiAgentVectorEnv<Real>::step(std::span<const Real> actions, MemorySpace 
                        " instances x " + std::to_string(m.agents) + " agents x " +
                        std::to_string(s.action_dim) + "), got " + std::to_string(actions.size()));
   }
-  const Real* ptr = actions.data();
   int64_t bad = -1;
-  if (where == MemorySpace::kHost) {
-    for (int64_t j = 0; j < count; ++j) {
-      if (std::isnan(ptr[j])) {
-        bad = j;
-        break;
-      }
-    }
-    if (bad < 0 && m.backend == Backend::kCuda) {
-      m.staged_continuous.upload(ptr, actions.size());
-      ptr = m.staged_continuous.data();
-    }
-  } else {
-    if (m.backend != Backend::kCuda) {
-      throw InvalidArgument("actions",
-                            "device memory was given to a MultiAgentVectorEnv on the cpu backend");
-    }
-#if METASIM_HAS_CUDA
-    bad = cuda::first_nan(ptr, count, m.check_flag.data());
-#endif
-  }
+  const Real* ptr = m.checked_actions(actions, where, m.backend, "MultiAgentVectorEnv", bad);
   if (bad >= 0) {
     const int64_t row = bad / s.action_dim;
     throw InvalidArgument(

@@ -86,11 +86,11 @@ struct VectorEnv<Real>::Impl : detail::BatchArrays<Real> {
   bool started = false;
 
   using Arrays = detail::BatchArrays<Real>;
+  using Arrays::check_flag;
   using Arrays::elapsed, Arrays::episode_return, Arrays::episodes, Arrays::final_obs,
       Arrays::last_return, Arrays::length_sum, Arrays::obs, Arrays::params, Arrays::return_sum,
       Arrays::reward, Arrays::staged_continuous, Arrays::staged_discrete, Arrays::state,
       Arrays::terminated, Arrays::truncated;
-  BackendArray<unsigned long long> check_flag;  // CUDA: the input checks' result word
 
   Impl(const EnvSpec& s, int64_t num, Backend b, int64_t first_instance)
       : spec(&s),
@@ -101,7 +101,6 @@ struct VectorEnv<Real>::Impl : detail::BatchArrays<Real> {
     // Every instance starts with the env's default (Gymnasium) parameters.
     this->allocate(b, n, 1, s.state_dim, s.param_dim, s.obs_dim, s.discrete, s.action_dim,
                    s.default_params);
-    if (b == Backend::kCuda) check_flag = BackendArray<unsigned long long>(b, 1);
   }
 
   EnvBatch<Real> batch() {
@@ -254,34 +253,11 @@ void VectorEnv<Real>::step(std::span<const int32_t> actions, MemorySpace where) 
                                          " actions (one per instance), got " +
                                          std::to_string(actions.size()));
   }
-  const int32_t* ptr = actions.data();
   int64_t bad = -1;
-  if (where == MemorySpace::kHost) {
-    for (int64_t i = 0; i < m.n; ++i) {
-      if (ptr[i] < 0 || ptr[i] >= s.num_actions) {
-        bad = i;
-        break;
-      }
-    }
-    if (bad < 0 && m.backend == Backend::kCuda) {
-      m.staged_discrete.upload(ptr, actions.size());
-      ptr = m.staged_discrete.data();
-    }
-  } else {
-    if (m.backend != Backend::kCuda) {
-      throw InvalidArgument("actions", "device memory was given to a VectorEnv on the cpu backend");
-    }
-#if METASIM_HAS_CUDA
-    bad = cuda::first_invalid_discrete(ptr, m.n, s.num_actions, m.check_flag.data());
-#endif
-  }
+  int32_t v = 0;
+  const int32_t* ptr =
+      m.checked_actions(actions, where, m.backend, s.num_actions, "VectorEnv", bad, v);
   if (bad >= 0) {
-    int32_t v = 0;
-    if (where == MemorySpace::kHost) {
-      v = actions[static_cast<size_t>(bad)];
-    } else {
-      detail::copy_device_to_host(&v, actions.data() + bad, sizeof(v));
-    }
     throw InvalidArgument("actions", "actions[" + std::to_string(bad) + "] = " + std::to_string(v) +
                                          " is outside [0, " + std::to_string(s.num_actions - 1) +
                                          "] for " + s.name);
@@ -308,27 +284,8 @@ void VectorEnv<Real>::step(std::span<const Real> actions, MemorySpace where) {
                                          std::to_string(s.action_dim) + "), got " +
                                          std::to_string(actions.size()));
   }
-  const Real* ptr = actions.data();
   int64_t bad = -1;
-  if (where == MemorySpace::kHost) {
-    for (int64_t i = 0; i < count; ++i) {
-      if (std::isnan(ptr[i])) {
-        bad = i;
-        break;
-      }
-    }
-    if (bad < 0 && m.backend == Backend::kCuda) {
-      m.staged_continuous.upload(ptr, actions.size());
-      ptr = m.staged_continuous.data();
-    }
-  } else {
-    if (m.backend != Backend::kCuda) {
-      throw InvalidArgument("actions", "device memory was given to a VectorEnv on the cpu backend");
-    }
-#if METASIM_HAS_CUDA
-    bad = cuda::first_nan(ptr, count, m.check_flag.data());
-#endif
-  }
+  const Real* ptr = m.checked_actions(actions, where, m.backend, "VectorEnv", bad);
   if (bad >= 0) {
     throw InvalidArgument("actions", "actions[" + std::to_string(bad / s.action_dim) + "][" +
                                          std::to_string(bad % s.action_dim) + "] is NaN");

@@ -24,14 +24,6 @@ from typing import Any
 import numpy as np
 
 from . import _core
-from .parallel import (
-    ParallelEnv,
-    ParallelVectorEnv,
-    make_parallel,
-    multi_agent_env_names,
-    multi_agent_env_spec,
-    parallel_env,
-)
 
 __all__ = [
     "make_vec",
@@ -50,6 +42,18 @@ __all__ = [
     "multi_agent_env_names",
     "multi_agent_env_spec",
 ]
+
+
+def _check_batch_args(num_envs, backend: str, dtype) -> np.dtype:
+    """Checks a batch's constructor arguments by name; returns the dtype."""
+    if not isinstance(num_envs, (int, np.integer)) or isinstance(num_envs, bool):
+        raise TypeError(f"num_envs must be an int, got {type(num_envs).__name__}")
+    if backend not in ("cpu", "cuda", "auto"):
+        raise ValueError(f"backend must be 'cpu', 'cuda' or 'auto', got {backend!r}")
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise ValueError(f"dtype must be float32 or float64, got {dtype}")
+    return dtype
 
 
 def env_names() -> list[str]:
@@ -75,7 +79,30 @@ except ImportError:
     _AutoresetMode = None
 
 
-class VectorEnv(_VectorEnvBase):
+class _TaskParams:
+    """Per-instance task parameters of a batch (``self._env``, ``_spec``, ``_dtype``,
+    ``num_envs`` and ``param_names`` come from the class that mixes this in)."""
+
+    def get_params(self) -> np.ndarray:
+        """Every instance's task parameters, shape (num_envs, len(param_names)) (a copy)."""
+        p = np.asarray(self._env.params(), dtype=self._dtype)
+        return p.reshape(self.num_envs, len(self.param_names))
+
+    def set_params(self, params) -> None:
+        """Sets every instance's task parameters (shape (num_envs, len(param_names)), in the
+        order of param_names); each instance starts a new episode under them at its next reset."""
+        self._env.set_params(np.ascontiguousarray(params, dtype=self._dtype))
+
+    def sample_params(self, low: dict, high: dict, seed: int = 0) -> np.ndarray:
+        """Draws each named parameter uniformly in [low[name], high[name]] per instance (the
+        others keep their defaults), sets them and returns them."""
+        p = _sample_params(self.param_names, self._spec["default_params"], self.num_envs, low,
+                           high, seed)
+        self.set_params(p)
+        return self.get_params()
+
+
+class VectorEnv(_TaskParams, _VectorEnvBase):
     """A batch of ``num_envs`` instances of one env, following ``gymnasium.vector.VectorEnv``.
 
     Autoreset: metasim resets an instance in the same step its episode ends (Gymnasium's
@@ -97,13 +124,7 @@ class VectorEnv(_VectorEnvBase):
                 "metasim.make_vec needs gymnasium >= 1.1 (its vector API with autoreset modes): "
                 "pip install 'gymnasium>=1.1'"
             )
-        if not isinstance(num_envs, (int, np.integer)) or isinstance(num_envs, bool):
-            raise TypeError(f"num_envs must be an int, got {type(num_envs).__name__}")
-        if backend not in ("cpu", "cuda", "auto"):
-            raise ValueError(f"backend must be 'cpu', 'cuda' or 'auto', got {backend!r}")
-        dtype = np.dtype(dtype)
-        if dtype not in (np.float32, np.float64):
-            raise ValueError(f"dtype must be float32 or float64, got {dtype}")
+        dtype = _check_batch_args(num_envs, backend, dtype)
         cls = _core.VecEnvFloat32 if dtype == np.float32 else _core.VecEnvFloat64
         self._env = cls(env, int(num_envs), backend)
         self._spec = env_spec(env)
@@ -194,25 +215,6 @@ class VectorEnv(_VectorEnvBase):
             raise ValueError(f"actions must have shape {want}, got {a.shape}")
         # Non-finite values are refused by the core, naming the instance and the component.
         return np.ascontiguousarray(a, dtype=self._dtype)
-
-    def get_params(self) -> np.ndarray:
-        """Every instance's task parameters, shape (num_envs, len(param_names)) (a copy)."""
-        p = np.asarray(self._env.params(), dtype=self._dtype)
-        return p.reshape(self.num_envs, len(self.param_names))
-
-    def set_params(self, params) -> None:
-        """Sets every instance's task parameters (shape (num_envs, len(param_names)), in the
-        order of param_names); each instance starts a new episode under them at its next reset."""
-        p = np.ascontiguousarray(params, dtype=self._dtype)
-        self._env.set_params(p)
-
-    def sample_params(self, low: dict, high: dict, seed: int = 0) -> np.ndarray:
-        """Draws each named parameter uniformly in [low[name], high[name]] per instance (the
-        others keep their defaults), sets them and returns them."""
-        p = _sample_params(self.param_names, self._spec["default_params"], self.num_envs, low,
-                           high, seed)
-        self.set_params(p)
-        return self.get_params()
 
     def episode_stats(self) -> dict:
         """Finished episodes since the last reset, their mean return and length."""
@@ -336,3 +338,13 @@ if _gym is not None:
     def make(env: str, backend: str = "cpu", dtype=np.float32) -> Env:
         """One instance of a registered env as a ``gymnasium.Env``."""
         return Env(env, backend, dtype)
+
+# The multi-agent classes use the helpers above.
+from .parallel import (  # noqa: E402
+    ParallelEnv,
+    ParallelVectorEnv,
+    make_parallel,
+    multi_agent_env_names,
+    multi_agent_env_spec,
+    parallel_env,
+)

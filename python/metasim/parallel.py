@@ -9,12 +9,12 @@ PettingZoo env.
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import numpy as np
 
-from . import _core
+# Imported at the end of the package's __init__, after the shared helpers it uses.
+from . import _check_batch_args, _core, _TaskParams
 
 try:
     from gymnasium import spaces as _spaces
@@ -55,7 +55,7 @@ def _agent_spaces(spec: dict, dtype):
     return obs, act
 
 
-class ParallelVectorEnv:
+class ParallelVectorEnv(_TaskParams):
     """``num_envs`` instances of a multi-agent env stepped together, PettingZoo's parallel API
     with every value batched over instances.
 
@@ -73,13 +73,7 @@ class ParallelVectorEnv:
     """
 
     def __init__(self, env: str, num_envs: int, backend: str = "cpu", dtype=np.float32):
-        if not isinstance(num_envs, (int, np.integer)) or isinstance(num_envs, bool):
-            raise TypeError(f"num_envs must be an int, got {type(num_envs).__name__}")
-        if backend not in ("cpu", "cuda", "auto"):
-            raise ValueError(f"backend must be 'cpu', 'cuda' or 'auto', got {backend!r}")
-        dtype = np.dtype(dtype)
-        if dtype not in (np.float32, np.float64):
-            raise ValueError(f"dtype must be float32 or float64, got {dtype}")
+        dtype = _check_batch_args(num_envs, backend, dtype)
         cls = _core.MultiAgentEnvFloat32 if dtype == np.float32 else _core.MultiAgentEnvFloat64
         self._env = cls(env, int(num_envs), backend)
         self._spec = multi_agent_env_spec(env)
@@ -205,25 +199,6 @@ class ParallelVectorEnv:
         """Starts a new episode in instance ``instance`` from ``state`` (a recorded start state;
         after ``reset``). The returned observations are updated in place."""
         self._env.set_state(int(instance), np.ascontiguousarray(state, dtype=self._dtype))
-
-    def get_params(self) -> np.ndarray:
-        """Every instance's task parameters, shape (num_envs, len(param_names)) (a copy)."""
-        return np.asarray(self._env.params(), self._dtype).reshape(self.num_envs, -1)
-
-    def set_params(self, params) -> None:
-        """Sets every instance's task parameters, in the order of param_names; each instance
-        uses them from its next episode."""
-        self._env.set_params(np.ascontiguousarray(params, dtype=self._dtype))
-
-    def sample_params(self, low: dict, high: dict, seed: int = 0) -> np.ndarray:
-        """Draws each named parameter uniformly in [low[name], high[name]] per instance (the
-        others keep their defaults), sets them and returns them."""
-        from . import _sample_params
-
-        p = _sample_params(self.param_names, self._spec["default_params"], self.num_envs, low,
-                           high, seed)
-        self.set_params(p)
-        return self.get_params()
 
     def episode_stats(self) -> dict:
         """Finished episodes since the last reset, their mean length, each agent's mean return

@@ -78,19 +78,68 @@ metasim::MemorySpace action_memory(const nb::ndarray<nb::c_contig>& actions,
   return on_cuda ? metasim::MemorySpace::kDevice : metasim::MemorySpace::kHost;
 }
 
-// A batch of envs in one precision. Every array property is a view of the env's buffer (which
-// keeps its address for the env's lifetime): the next reset() or step() overwrites it in place.
-template <typename Real>
-class PyVecEnv {
+// Steps `env` with `actions` whose shape the caller checked: int32 for a discrete env, the env's
+// precision otherwise; any other dtype is refused by name, never converted.
+template <typename Real, class Env>
+void step_typed(Env& env, const nb::ndarray<nb::c_contig>& actions, bool discrete,
+                metasim::MemorySpace where) {
+  if (discrete) {
+    if (actions.dtype() != nb::dtype<int32_t>()) {
+      throw metasim::InvalidArgument(
+          "actions", "of a discrete env must be int32, got " + dtype_text(actions.dtype()));
+    }
+    env.step(std::span<const int32_t>(static_cast<const int32_t*>(actions.data()), actions.size()),
+             where);
+  } else {
+    if (actions.dtype() != nb::dtype<Real>()) {
+      throw metasim::InvalidArgument("actions", std::string("of this env must be ") +
+                                                    (sizeof(Real) == 4 ? "float32" : "float64") +
+                                                    " (its precision), got " +
+                                                    dtype_text(actions.dtype()));
+    }
+    env.step(std::span<const Real>(static_cast<const Real*>(actions.data()), actions.size()),
+             where);
+  }
+}
+
+// What both env classes share: the C++ batch, the closed flag, and the calls that only forward.
+template <class Batch>
+class PyBatch {
  public:
-  PyVecEnv(const std::string& name, int64_t num_envs, const std::string& backend)
-      : env_(std::make_unique<metasim::VectorEnv<Real>>(name, num_envs,
-                                                        metasim::parse_backend(backend))) {}
+  PyBatch(const std::string& name, int64_t num_envs, const std::string& backend)
+      : env_(std::make_unique<Batch>(name, num_envs, metasim::parse_backend(backend))) {}
 
   void reset(uint64_t seed) {
     live();
     env_->reset(seed);
   }
+  void step_random(uint32_t steps) {
+    live();
+    env_->step_random(steps);
+  }
+  int64_t num_envs() const { return env_->num_envs(); }
+  std::string backend() const { return metasim::to_string(env_->backend()); }
+  bool closed() const { return closed_; }
+  // Refuses every later call. The buffers stay until the env object and every array viewing
+  // them are gone, so that an array kept past close() never reads freed memory.
+  void close() { closed_ = true; }
+
+ protected:
+  void live() const {
+    if (closed_) throw metasim::InvalidArgument("env", "is closed (close() was called)");
+  }
+  bool on_cuda() const { return env_->backend() == metasim::Backend::kCuda; }
+
+  std::unique_ptr<Batch> env_;
+  bool closed_ = false;
+};
+
+// A batch of envs in one precision. Every array property is a view of the env's buffer (which
+// keeps its address for the env's lifetime): the next reset() or step() overwrites it in place.
+template <typename Real>
+class PyVecEnv : public PyBatch<metasim::VectorEnv<Real>> {
+ public:
+  using PyBatch<metasim::VectorEnv<Real>>::PyBatch;
 
   // Discrete envs take int32 (or any integer) actions, one per env; continuous envs
   // num_envs x action_dim values of the env's precision. Arrays on the env's device are used in
@@ -101,8 +150,6 @@ class PyVecEnv {
     const int64_t n = env_->num_envs();
     const metasim::MemorySpace where = action_memory(actions, env_->backend());
     const int64_t per_env = s.discrete ? 1 : s.action_dim;
-    std::size_t count = 1;
-    for (std::size_t d = 0; d < actions.ndim(); ++d) count *= actions.shape(d);
     const bool shape_ok =
         (actions.ndim() == 1 && per_env == 1 && static_cast<int64_t>(actions.shape(0)) == n) ||
         (actions.ndim() == 2 && static_cast<int64_t>(actions.shape(0)) == n &&
@@ -113,27 +160,7 @@ class PyVecEnv {
                          (per_env == 1 ? ",)" : ", " + std::to_string(per_env) + ")") + " for " +
                          std::to_string(n) + " " + s.name + " envs, got " + shape_text(actions));
     }
-    if (s.discrete) {
-      if (actions.dtype() != nb::dtype<int32_t>()) {
-        throw metasim::InvalidArgument(
-            "actions", "of a discrete env must be int32, got " + dtype_text(actions.dtype()));
-      }
-      env_->step(std::span<const int32_t>(static_cast<const int32_t*>(actions.data()), count),
-                 where);
-    } else {
-      if (actions.dtype() != nb::dtype<Real>()) {
-        throw metasim::InvalidArgument("actions", std::string("of this env must be ") +
-                                                      (sizeof(Real) == 4 ? "float32" : "float64") +
-                                                      " (its precision), got " +
-                                                      dtype_text(actions.dtype()));
-      }
-      env_->step(std::span<const Real>(static_cast<const Real*>(actions.data()), count), where);
-    }
-  }
-
-  void step_random(uint32_t steps) {
-    live();
-    env_->step_random(steps);
+    step_typed<Real>(*env_, actions, s.discrete, where);
   }
 
   nb::object obs(nb::handle self) { return view(self, env_->obs_data(), true); }
@@ -167,18 +194,11 @@ class PyVecEnv {
     return d;
   }
 
-  int64_t num_envs() const { return env_->num_envs(); }
-  std::string backend() const { return metasim::to_string(env_->backend()); }
-  bool closed() const { return closed_; }
-  // Refuses every later call. The buffers stay until the env object and every array viewing
-  // them are gone, so that an array kept past close() never reads freed memory.
-  void close() { closed_ = true; }
-
  private:
-  void live() const {
-    if (closed_) throw metasim::InvalidArgument("env", "is closed (close() was called)");
-  }
-  bool on_cuda() const { return env_->backend() == metasim::Backend::kCuda; }
+  using PyBatch<metasim::VectorEnv<Real>>::env_;
+  using PyBatch<metasim::VectorEnv<Real>>::live;
+  using PyBatch<metasim::VectorEnv<Real>>::on_cuda;
+
   nb::object view(nb::handle self, const Real* data, bool per_obs) {
     live();
     const std::size_t shape[2] = {static_cast<std::size_t>(env_->num_envs()),
@@ -191,17 +211,14 @@ class PyVecEnv {
     // One byte per flag, 0 or 1: the bytes of a bool array.
     return array_view<bool>(self, reinterpret_cast<const bool*>(data), 1, shape, on_cuda());
   }
-
-  std::unique_ptr<metasim::VectorEnv<Real>> env_;
-  bool closed_ = false;
 };
 
-template <typename Real>
-void bind_env(nb::module_& m, const char* name) {
-  using E = PyVecEnv<Real>;
-  nb::class_<E>(m, name)
-      .def(nb::init<const std::string&, int64_t, const std::string&>(), nb::arg("env"),
-           nb::arg("num_envs"), nb::arg("backend") = "cpu")
+// The methods both env classes have (the arrays are views owned by the Python object `self`).
+template <class E>
+nb::class_<E> bind_batch(nb::module_& m, const char* name) {
+  nb::class_<E> c(m, name);
+  c.def(nb::init<const std::string&, int64_t, const std::string&>(), nb::arg("env"),
+        nb::arg("num_envs"), nb::arg("backend") = "cpu")
       .def("reset", &E::reset, nb::arg("seed"))
       .def("step", &E::step, nb::arg("actions"))
       .def("step_random", &E::step_random, nb::arg("steps") = 1)
@@ -218,22 +235,21 @@ void bind_env(nb::module_& m, const char* name) {
       .def_prop_ro("backend", &E::backend)
       .def_prop_ro("closed", &E::closed)
       .def("close", &E::close);
+  return c;
+}
+
+template <typename Real>
+void bind_env(nb::module_& m, const char* name) {
+  bind_batch<PyVecEnv<Real>>(m, name);
 }
 
 // A batch of multi-agent envs (A agents per instance) in one precision; arrays are views as for
 // PyVecEnv, with the agents of an instance together: obs (num_envs, agents, obs_dim), rewards and
 // flags (num_envs, agents).
 template <typename Real>
-class PyMultiAgentEnv {
+class PyMultiAgentEnv : public PyBatch<metasim::MultiAgentVectorEnv<Real>> {
  public:
-  PyMultiAgentEnv(const std::string& name, int64_t num_envs, const std::string& backend)
-      : env_(std::make_unique<metasim::MultiAgentVectorEnv<Real>>(
-            name, num_envs, metasim::parse_backend(backend))) {}
-
-  void reset(uint64_t seed) {
-    live();
-    env_->reset(seed);
-  }
+  using PyBatch<metasim::MultiAgentVectorEnv<Real>>::PyBatch;
 
   // Discrete envs: integer actions of shape (num_envs, agents) as int32; continuous envs
   // (num_envs, agents, action_dim) in the env's precision.
@@ -254,29 +270,7 @@ class PyMultiAgentEnv {
                          " (envs, agents" + (s.discrete ? "" : ", action_dim") + ") for " + s.name +
                          ", got " + shape_text(actions));
     }
-    if (s.discrete) {
-      if (actions.dtype() != nb::dtype<int32_t>()) {
-        throw metasim::InvalidArgument(
-            "actions", "of a discrete env must be int32, got " + dtype_text(actions.dtype()));
-      }
-      env_->step(
-          std::span<const int32_t>(static_cast<const int32_t*>(actions.data()), actions.size()),
-          where);
-    } else {
-      if (actions.dtype() != nb::dtype<Real>()) {
-        throw metasim::InvalidArgument("actions", std::string("of this env must be ") +
-                                                      (sizeof(Real) == 4 ? "float32" : "float64") +
-                                                      " (its precision), got " +
-                                                      dtype_text(actions.dtype()));
-      }
-      env_->step(std::span<const Real>(static_cast<const Real*>(actions.data()), actions.size()),
-                 where);
-    }
-  }
-
-  void step_random(uint32_t steps) {
-    live();
-    env_->step_random(steps);
+    step_typed<Real>(*env_, actions, s.discrete, where);
   }
 
   nb::object obs(nb::handle self) { return per_agent(self, env_->obs_data(), true); }
@@ -322,16 +316,13 @@ class PyMultiAgentEnv {
     return d;
   }
 
-  int64_t num_envs() const { return env_->num_envs(); }
   int num_agents() const { return env_->num_agents(); }
-  std::string backend() const { return metasim::to_string(env_->backend()); }
-  bool closed() const { return closed_; }
-  void close() { closed_ = true; }
 
  private:
-  void live() const {
-    if (closed_) throw metasim::InvalidArgument("env", "is closed (close() was called)");
-  }
+  using PyBatch<metasim::MultiAgentVectorEnv<Real>>::env_;
+  using PyBatch<metasim::MultiAgentVectorEnv<Real>>::live;
+  using PyBatch<metasim::MultiAgentVectorEnv<Real>>::on_cuda;
+
   template <typename A>
   static void require_rows(const char* field, const A& a, int64_t rows, int cols) {
     if (static_cast<int64_t>(a.shape(0)) != rows || static_cast<int64_t>(a.shape(1)) != cols) {
@@ -339,7 +330,6 @@ class PyMultiAgentEnv {
                                                 std::to_string(cols) + "), got " + shape_text(a));
     }
   }
-  bool on_cuda() const { return env_->backend() == metasim::Backend::kCuda; }
   nb::object per_agent(nb::handle self, const Real* data, bool per_obs) {
     live();
     const std::size_t shape[3] = {static_cast<std::size_t>(env_->num_envs()),
@@ -353,47 +343,24 @@ class PyMultiAgentEnv {
                                   static_cast<std::size_t>(env_->num_agents())};
     return array_view<bool>(self, reinterpret_cast<const bool*>(data), 2, shape, on_cuda());
   }
-
-  std::unique_ptr<metasim::MultiAgentVectorEnv<Real>> env_;
-  bool closed_ = false;
 };
 
 template <typename Real>
 void bind_multi_agent_env(nb::module_& m, const char* name) {
   using E = PyMultiAgentEnv<Real>;
-  nb::class_<E>(m, name)
-      .def(nb::init<const std::string&, int64_t, const std::string&>(), nb::arg("env"),
-           nb::arg("num_envs"), nb::arg("backend") = "cpu")
-      .def("reset", &E::reset, nb::arg("seed"))
-      .def("step", &E::step, nb::arg("actions"))
-      .def("step_random", &E::step_random, nb::arg("steps") = 1)
-      .def_prop_ro("obs", [](nb::handle self) { return nb::cast<E&>(self).obs(self); })
-      .def_prop_ro("final_obs", [](nb::handle self) { return nb::cast<E&>(self).final_obs(self); })
-      .def_prop_ro("rewards", [](nb::handle self) { return nb::cast<E&>(self).rewards(self); })
-      .def_prop_ro("terminated",
-                   [](nb::handle self) { return nb::cast<E&>(self).terminated(self); })
-      .def_prop_ro("truncated", [](nb::handle self) { return nb::cast<E&>(self).truncated(self); })
+  bind_batch<E>(m, name)
       .def("states", &E::states)
       .def("set_states", &E::set_states, nb::arg("states"))
       .def("set_state", &E::set_state, nb::arg("instance"), nb::arg("state"))
-      .def("params", &E::params)
-      .def("set_params", &E::set_params, nb::arg("params"))
-      .def("episode_stats", &E::episode_stats)
-      .def_prop_ro("num_envs", &E::num_envs)
-      .def_prop_ro("num_agents", &E::num_agents)
-      .def_prop_ro("backend", &E::backend)
-      .def_prop_ro("closed", &E::closed)
-      .def("close", &E::close);
+      .def_prop_ro("num_agents", &E::num_agents);
 }
 
-nb::dict multi_agent_spec_dict(const std::string& name) {
-  const metasim::MultiAgentEnvSpec& s = metasim::multi_agent_env_spec(name);
+// The fields both spec types have (EnvSpec, MultiAgentEnvSpec), by their C++ names.
+template <class Spec>
+nb::dict common_spec_dict(const Spec& s) {
   nb::dict d;
   d["name"] = s.name;
-  d["agents"] = s.agents;
-  d["agent_names"] = s.agent_names;
   d["obs_dim"] = s.obs_dim;
-  d["agent_obs_dims"] = s.agent_obs_dims;
   d["discrete"] = s.discrete;
   d["num_actions"] = s.num_actions;
   d["action_dim"] = s.action_dim;
@@ -406,20 +373,14 @@ nb::dict multi_agent_spec_dict(const std::string& name) {
   return d;
 }
 
-nb::dict spec_dict(const std::string& name) {
-  const metasim::EnvSpec& s = metasim::env_spec(name);
-  nb::dict d;
-  d["name"] = s.name;
-  d["obs_dim"] = s.obs_dim;
-  d["discrete"] = s.discrete;
-  d["num_actions"] = s.num_actions;
-  d["action_dim"] = s.action_dim;
-  d["action_low"] = s.action_low;
-  d["action_high"] = s.action_high;
-  d["max_episode_steps"] = s.max_episode_steps;
-  d["param_names"] = s.param_names;
-  d["default_params"] = s.default_params;
-  d["state_names"] = s.state_names;
+nb::dict spec_dict(const std::string& name) { return common_spec_dict(metasim::env_spec(name)); }
+
+nb::dict multi_agent_spec_dict(const std::string& name) {
+  const metasim::MultiAgentEnvSpec& s = metasim::multi_agent_env_spec(name);
+  nb::dict d = common_spec_dict(s);
+  d["agents"] = s.agents;
+  d["agent_names"] = s.agent_names;
+  d["agent_obs_dims"] = s.agent_obs_dims;
   return d;
 }
 
