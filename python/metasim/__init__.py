@@ -56,6 +56,53 @@ def _check_batch_args(num_envs, backend: str, dtype) -> np.dtype:
     return dtype
 
 
+def _reset_seed(seed) -> int:
+    """The seed a reset uses: ``seed`` checked, or one drawn from NumPy's entropy when None."""
+    if seed is None:
+        return int(np.random.SeedSequence().generate_state(1, np.uint64)[0])
+    if not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    return int(seed)
+
+
+def _action_array(actions, spec: dict, lead: tuple, dtype, name: str = "actions") -> np.ndarray:
+    """Host actions checked against an env's action space, as the core takes them: discrete envs
+    integers of shape ``lead`` as int32 (a value the conversion would wrap is refused here, naming
+    its index), continuous envs floats of shape ``lead + (action_dim,)`` in ``dtype``. Values
+    outside the space, and NaN, are refused by the core, which names the instance. A framework's
+    tensor (anything with ``__dlpack_device__`` but NumPy's arrays) is returned as it is: the core
+    takes it in place where it lives, or refuses it by name."""
+    if hasattr(actions, "__dlpack_device__") and not isinstance(actions, np.ndarray):
+        return actions
+    a = np.asarray(actions)
+    if spec["discrete"]:
+        if a.dtype.kind not in "iu":
+            raise TypeError(f"{name} of {spec['name']} must be integers, got {a.dtype}")
+        if a.shape != lead:
+            raise ValueError(f"{name} must have shape {lead}, got {a.shape}")
+        top = np.iinfo(np.int32).max
+        if a.dtype != np.int32 and a.size and (a.min() < 0 or a.max() > top):
+            bad = tuple(int(k) for k in np.argwhere((a < 0) | (a > top))[0])
+            at = "".join(f"[{k}]" for k in bad)
+            raise ValueError(f"{name}{at} = {a[bad]} is outside [0, {spec['num_actions']})")
+        return np.ascontiguousarray(a, dtype=np.int32)
+    if a.dtype.kind != "f":
+        raise TypeError(f"{name} of {spec['name']} must be floats, got {a.dtype}")
+    want = (*lead, spec["action_dim"])
+    if a.shape != want:
+        raise ValueError(f"{name} must have shape {want}, got {a.shape}")
+    return np.ascontiguousarray(a, dtype=dtype)
+
+
+def _single_action_space(spec: dict, dtype):
+    """One instance's (or one agent's) action space: Discrete(n) or the env's Box."""
+    from gymnasium import spaces
+
+    if spec["discrete"]:
+        return spaces.Discrete(spec["num_actions"])
+    return spaces.Box(spec["action_low"], spec["action_high"], (spec["action_dim"],), dtype)
+
+
 def env_names() -> list[str]:
     """Every registered env: the built-ins, then any registered by the program."""
     return list(_core.env_names())
@@ -133,16 +180,13 @@ class VectorEnv(_TaskParams, _VectorEnvBase):
         self.param_names = list(self._spec["param_names"])
         obs_dim = self._spec["obs_dim"]
         self.single_observation_space = _spaces.Box(-np.inf, np.inf, (obs_dim,), dtype)
+        self.single_action_space = _single_action_space(self._spec, dtype)
         if self._spec["discrete"]:
-            self.single_action_space = _spaces.Discrete(self._spec["num_actions"])
             self.action_space = _spaces.MultiDiscrete(
                 np.full(self.num_envs, self._spec["num_actions"]), dtype=np.int32
             )
         else:
             shape = (self._spec["action_dim"],)
-            self.single_action_space = _spaces.Box(
-                self._spec["action_low"], self._spec["action_high"], shape, dtype
-            )
             self.action_space = _spaces.Box(
                 self._spec["action_low"],
                 self._spec["action_high"],
@@ -169,11 +213,7 @@ class VectorEnv(_TaskParams, _VectorEnvBase):
         without a seed, one is drawn from NumPy's entropy."""
         if options:
             raise ValueError(f"options: metasim's reset takes none, got {sorted(options)}")
-        if seed is None:
-            seed = int(np.random.SeedSequence().generate_state(1, np.uint64)[0])
-        if not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ValueError(f"seed must be a non-negative int, got {seed!r}")
-        self._env.reset(int(seed))
+        self._env.reset(_reset_seed(seed))
         return self._obs, {}
 
     def step(self, actions):
@@ -181,40 +221,13 @@ class VectorEnv(_TaskParams, _VectorEnvBase):
         integer arrays are converted; values outside the action space are refused, naming the
         instance); continuous envs: shape
         (num_envs, action_dim) in the env's dtype. A CUDA env takes a CUDA array in place."""
-        if hasattr(actions, "__dlpack_device__") and not isinstance(actions, np.ndarray):
-            self._env.step(actions)  # a framework's tensor: used where it lives, or refused
-        else:
-            self._env.step(self._host_actions(actions))
+        self._env.step(_action_array(actions, self._spec, (self.num_envs,), self._dtype))
         info: dict[str, Any] = {}
         done = np.logical_or(self._terminated, self._truncated)
         if done.any():
             info["final_obs"] = self._final_obs
             info["_final_obs"] = done
         return self._obs, self._rewards, self._terminated, self._truncated, info
-
-    def _host_actions(self, actions):
-        a = np.asarray(actions)
-        if self._spec["discrete"]:
-            if a.dtype.kind not in "iu":
-                raise TypeError(f"actions of {self._spec['name']} must be integers, got {a.dtype}")
-            if a.shape != (self.num_envs,):
-                raise ValueError(
-                    f"actions must have shape ({self.num_envs},) for {self.num_envs} envs, "
-                    f"got {a.shape}"
-                )
-            # Values outside [0, num_actions) are refused by the core, naming the instance; the
-            # conversion to int32 must not wrap one into range.
-            if a.dtype != np.int32 and a.size and (a.min() < 0 or a.max() > np.iinfo(np.int32).max):
-                bad = int(np.flatnonzero((a < 0) | (a > np.iinfo(np.int32).max))[0])
-                raise ValueError(f"actions[{bad}] = {a[bad]} is outside [0, {self._spec['num_actions']})")
-            return np.ascontiguousarray(a, dtype=np.int32)
-        if a.dtype.kind != "f":
-            raise TypeError(f"actions of {self._spec['name']} must be floats, got {a.dtype}")
-        want = (self.num_envs, self._spec["action_dim"])
-        if a.shape != want:
-            raise ValueError(f"actions must have shape {want}, got {a.shape}")
-        # Non-finite values are refused by the core, naming the instance and the component.
-        return np.ascontiguousarray(a, dtype=self._dtype)
 
     def episode_stats(self) -> dict:
         """Finished episodes since the last reset, their mean return and length."""

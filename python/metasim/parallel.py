@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 # Imported at the end of the package's __init__, after the shared helpers it uses.
-from . import _check_batch_args, _core, _TaskParams
+from . import _action_array, _check_batch_args, _core, _reset_seed, _single_action_space, _TaskParams
 
 try:
     from gymnasium import spaces as _spaces
@@ -45,13 +45,7 @@ def _agent_spaces(spec: dict, dtype):
         a: _spaces.Box(-np.inf, np.inf, (d,), dtype)
         for a, d in zip(spec["agent_names"], spec["agent_obs_dims"])
     }
-    if spec["discrete"]:
-        act = {a: _spaces.Discrete(spec["num_actions"]) for a in spec["agent_names"]}
-    else:
-        act = {
-            a: _spaces.Box(spec["action_low"], spec["action_high"], (spec["action_dim"],), dtype)
-            for a in spec["agent_names"]
-        }
+    act = {a: _single_action_space(spec, dtype) for a in spec["agent_names"]}
     return obs, act
 
 
@@ -126,21 +120,17 @@ class ParallelVectorEnv(_TaskParams):
     def reset(self, seed: int | None = None, options: dict | None = None):
         """Starts a new episode in every instance; instance i's start depends only on (seed, i).
         ``options`` is accepted for the API; metasim's multi-agent envs define none."""
-        if seed is None:
-            seed = int(np.random.SeedSequence().generate_state(1, np.uint64)[0])
-        if not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ValueError(f"seed must be a non-negative int, got {seed!r}")
-        self._env.reset(int(seed))
+        self._env.reset(_reset_seed(seed))
         return self._obs, {a: {} for a in self.possible_agents}
 
     def step(self, actions):
         """One step of every agent of every instance (see the class for the action layouts)."""
         if isinstance(actions, dict):
             self._env.step(self._stack(actions))
-        elif hasattr(actions, "__dlpack_device__") and not isinstance(actions, np.ndarray):
-            self._env.step(actions)  # a framework's tensor: used where it lives, or refused
         else:
-            self._env.step(self._host_array(actions))
+            self._env.step(
+                _action_array(actions, self._spec, (self.num_envs, self.num_agents), self._dtype)
+            )
         infos: dict[str, dict[str, Any]] = {a: {} for a in self.possible_agents}
         # MPE's agents end together; an instance's episode ends when all of its agents are done.
         done = np.logical_or(self.terminated_array, self.truncated_array).all(axis=1)
@@ -158,34 +148,10 @@ class ParallelVectorEnv(_TaskParams):
                 f"unknown {extra}"
             )
         for i, a in enumerate(self.possible_agents):
-            self._actions[:, i] = self._check(np.asarray(actions[a]), f"actions[{a!r}]", per_agent=True)
+            self._actions[:, i] = _action_array(
+                np.asarray(actions[a]), self._spec, (self.num_envs,), self._dtype, f"actions[{a!r}]"
+            )
         return self._actions
-
-    def _host_array(self, actions) -> np.ndarray:
-        a = np.asarray(actions)
-        return np.ascontiguousarray(self._check(a, "actions", per_agent=False), dtype=self._actions.dtype)
-
-    def _check(self, a: np.ndarray, name: str, per_agent: bool) -> np.ndarray:
-        lead = (self.num_envs,) if per_agent else (self.num_envs, self.num_agents)
-        if self._spec["discrete"]:
-            if a.dtype.kind not in "iu":
-                raise TypeError(f"{name} of {self._spec['name']} must be integers, got {a.dtype}")
-            if a.shape != lead:
-                raise ValueError(f"{name} must have shape {lead}, got {a.shape}")
-            # The core refuses values outside [0, num_actions), naming the instance and agent; a
-            # conversion to int32 must not wrap one into range.
-            if a.dtype != np.int32 and a.size and (a.min() < 0 or a.max() > np.iinfo(np.int32).max):
-                raise ValueError(
-                    f"{name}: values must be in [0, {self._spec['num_actions']}), got "
-                    f"{a.min()}..{a.max()}"
-                )
-            return a
-        if a.dtype.kind != "f":
-            raise TypeError(f"{name} of {self._spec['name']} must be floats, got {a.dtype}")
-        want = (*lead, self._spec["action_dim"])
-        if a.shape != want:
-            raise ValueError(f"{name} must have shape {want}, got {a.shape}")
-        return a  # NaN is refused by the core, naming the instance, agent and component
 
     def get_states(self) -> np.ndarray:
         """Every instance's state, shape (num_envs, len(state_names)) (a copy)."""

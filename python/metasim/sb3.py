@@ -22,7 +22,7 @@ import numpy as np
 from gymnasium import spaces
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv as _SB3VecEnv
 
-from . import _core, env_spec
+from . import _action_array, _check_batch_args, _core, _reset_seed, _single_action_space, env_spec
 
 
 class VecEnv(_SB3VecEnv):
@@ -31,25 +31,19 @@ class VecEnv(_SB3VecEnv):
     instances' own streams."""
 
     def __init__(self, env: str, num_envs: int, seed: int = 0, dtype=np.float32):
-        dtype = np.dtype(dtype)
-        if dtype not in (np.float32, np.float64):
-            raise ValueError(f"dtype must be float32 or float64, got {dtype}")
-        if not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ValueError(f"seed must be a non-negative int, got {seed!r}")
-        spec = env_spec(env)
+        dtype = _check_batch_args(num_envs, "cpu", dtype)
+        if seed is None:  # SB3's first reset needs a seed of its own; seed() sets later ones
+            raise ValueError("seed must be a non-negative int, got None")
+        self._next_seed = _reset_seed(seed)
+        self._spec = env_spec(env)
         self._env = (_core.VecEnvFloat32 if dtype == np.float32 else _core.VecEnvFloat64)(
             env, int(num_envs), "cpu")
-        obs_space = spaces.Box(-np.inf, np.inf, (spec["obs_dim"],), dtype)
-        self._discrete = spec["discrete"]
-        if self._discrete:
-            act_space = spaces.Discrete(spec["num_actions"])
-        else:
-            act_space = spaces.Box(spec["action_low"], spec["action_high"], (spec["action_dim"],), dtype)
+        obs_space = spaces.Box(-np.inf, np.inf, (self._spec["obs_dim"],), dtype)
+        act_space = _single_action_space(self._spec, dtype)
         self.render_mode = None  # read by SB3's constructor through get_attr
         super().__init__(int(num_envs), obs_space, act_space)
         self._dtype = dtype
         self._actions: np.ndarray | None = None
-        self._next_seed = int(seed)
         self.env_name = env
         # Views of metasim's buffers (their address is fixed for the env's lifetime).
         self._obs, self._final_obs = self._env.obs, self._env.final_obs
@@ -67,18 +61,9 @@ class VecEnv(_SB3VecEnv):
 
     def step_async(self, actions: np.ndarray) -> None:
         a = np.asarray(actions)
-        if self._discrete:
-            if a.dtype.kind not in "iu":
-                raise TypeError(f"actions of {self.env_name} must be integers, got {a.dtype}")
-            if a.size != self.num_envs:
-                raise ValueError(f"actions must hold {self.num_envs} values, got shape {a.shape}")
-            # The core refuses values outside the action space, naming the instance.
-            self._actions = np.ascontiguousarray(a.reshape(self.num_envs).clip(-1, 2**31 - 1), np.int32)
-        else:
-            want = (self.num_envs, self.action_space.shape[0])
-            if a.shape != want:
-                raise ValueError(f"actions must have shape {want}, got {a.shape}")
-            self._actions = np.ascontiguousarray(a, self._dtype)
+        if self._spec["discrete"] and a.size == self.num_envs:
+            a = a.reshape(self.num_envs)  # SB3 may pass (num_envs, 1)
+        self._actions = _action_array(a, self._spec, (self.num_envs,), self._dtype)
 
     def step_wait(self):
         if self._actions is None:
