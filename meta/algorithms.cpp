@@ -10,6 +10,7 @@
 
 #include <metasim/host/json_input.hpp>
 #include <metasim/kernels/core/error.hpp>
+#include <metasim/meta/continual/oml.hpp>
 #include <metasim/meta/ppo/ppo.hpp>
 #include <metasim/meta/rl/meta_rl.hpp>
 #include <metasim/meta/trainer.hpp>
@@ -25,8 +26,8 @@ struct Registry {
   std::vector<std::unique_ptr<AlgorithmEntry>> entries;
 
   Registry() {
-    for (auto* make :
-         {&meta::supervised_algorithms, &rl::meta_rl_algorithms, &ppo::ppo_algorithms}) {
+    for (auto* make : {&meta::supervised_algorithms, &rl::meta_rl_algorithms, &ppo::ppo_algorithms,
+                       &continual::continual_algorithms}) {
       for (AlgorithmEntry& e : make())
         entries.push_back(std::make_unique<AlgorithmEntry>(std::move(e)));
     }
@@ -58,6 +59,9 @@ std::vector<std::string> fields_set(const EvalArgs& a) {
   if (a.episodes) f.push_back("episodes");
   if (a.stochastic) f.push_back("stochastic");
   if (a.allow_diverged) f.push_back("allow-diverged");
+  if (a.runs) f.push_back("runs");
+  if (a.learner) f.push_back("learner");
+  if (a.epochs) f.push_back("epochs");
   return f;
 }
 

@@ -1,8 +1,8 @@
 // The registry of training algorithms that `metasim train` and `metasim eval` dispatch through:
 // the supervised meta-learners (maml, fomaml, reptile, metasgd, anil), the meta-RL ones
-// (maml-trpo, fomaml-rl, reptile-rl), PPO, and any a program registers for its own trainer. Every
-// algorithm trains under the one run loop (meta/common/run_loop.hpp) and evaluates into the same
-// JSON shape.
+// (maml-trpo, fomaml-rl, reptile-rl), PPO, the continual learners (oml, pretrain), and any a
+// program registers for its own trainer. Every algorithm trains under the one run loop
+// (meta/common/run_loop.hpp) and evaluates into the same JSON shape.
 #pragma once
 
 #include <cstdint>
@@ -30,6 +30,9 @@ struct EvalArgs {
   std::optional<std::string> sampler;     // meta-RL: paths or transitions
   std::optional<std::string> checkpoint;  // which of the run's models (meta-RL)
   std::optional<int> episodes;            // RL: evaluation episodes
+  std::optional<int> runs;                // continual: independent evaluation runs
+  std::optional<std::string> learner;     // continual: online, iid or scratch
+  std::optional<int> epochs;              // continual: the iid learner's passes
   bool stochastic = false;                // RL: sample actions instead of the mode
   bool allow_diverged = false;            // supervised: count diverged tasks instead of failing
   std::optional<uint64_t> seed;           // held-out tasks / episodes; default from the run's seed
@@ -45,7 +48,7 @@ inline constexpr const char* kEvalCommonKeys[] = {"algorithm",  "kind",      "ta
 
 struct AlgorithmEntry {
   std::string name;     // as configs spell "algorithm"
-  std::string kind;     // "supervised", "meta-rl" or "rl"
+  std::string kind;     // "supervised", "meta-rl", "rl" or "continual"
   std::string summary;  // one line for help texts
   // A job for a config (a JSON object, then "key=value" overrides); throws InvalidArgument
   // naming the field when the config cannot run here.

@@ -56,6 +56,24 @@ void print_result(const nlohmann::json& j) {
                 j.value("mean_return", 0.0), j.value("std_return", 0.0));
     return;
   }
+  if (kind == "continual") {
+    std::printf(
+        "%s (iteration %lld), %s learner, %d runs of %d functions (%d steps of %d points each, "
+        "lr %g): MSE over the functions seen so far, after each:\n",
+        j.value("algorithm", "").c_str(), j.value("iteration", 0LL), j.value("learner", "").c_str(),
+        j.value("runs", 0), j.value("functions", 0), j.value("minibatches", 0), j.value("batch", 0),
+        j.value("lr", 0.0));
+    const nlohmann::json& mse = j["mse_after_functions"];
+    const nlohmann::json& se = j["mse_after_functions_stderr"];
+    for (size_t i = 0; i < mse.size(); ++i) {
+      std::printf("  after %2zu: %.4f +- %.4f\n", i + 1, mse[i].get<double>(), se[i].get<double>());
+    }
+    std::printf(
+        "  backward transfer %.4f +- %.4f (> 0: forgetting), forward transfer %.4f +- %.4f\n",
+        j.value("backward_transfer", 0.0), j.value("backward_transfer_stderr", 0.0),
+        j.value("forward_transfer", 0.0), j.value("forward_transfer_stderr", 0.0));
+    return;
+  }
   const nlohmann::json& score = j["score"];
   std::printf("%s on %s (iteration %lld): %s %.6g\n", j.value("algorithm", "").c_str(),
               j.value("target", "").c_str(), j.value("iteration", 0LL),
@@ -68,8 +86,8 @@ void add_eval_command(CLI::App& app) {
   struct Options {
     std::string run;
     EvalArgs args;
-    int tasks = 0, steps = 0, shots = 0, query = 0, paths = 0, episodes = 0;
-    std::string sampler, checkpoint;
+    int tasks = 0, steps = 0, shots = 0, query = 0, paths = 0, episodes = 0, runs = 0, epochs = 0;
+    std::string sampler, checkpoint, learner;
     uint64_t seed = 0;
     bool json = false;
   };
@@ -81,21 +99,27 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--run", opt->run, "run directory written by `metasim train`")->required();
   auto* tasks = cmd->add_option("--tasks", opt->tasks,
                                 "held-out tasks (>= 1; default 1000 supervised, " +
-                                    std::to_string(rl::EvalRequest{}.tasks) + " meta-RL)");
+                                    std::to_string(rl::EvalRequest{}.tasks) +
+                                    " meta-RL, 10 functions per run continual)");
   auto* shots = cmd->add_option("--shots", opt->shots,
-                                "supervised: K support points per task (>= 1; default 10)");
-  auto* steps = cmd->add_option("--steps", opt->steps,
-                                "inner steps at test time (>= 0; default 10 supervised, " +
-                                    std::to_string(rl::EvalRequest{}.steps) + " meta-RL)");
-  auto* query =
-      cmd->add_option("--query", opt->query,
-                      "supervised: points per task the MSE is measured on (>= 1; default 100)");
+                                "supervised: K support points per task (>= 1; default 10); "
+                                "continual: points per SGD step (default 32)");
+  auto* steps = cmd->add_option(
+      "--steps", opt->steps,
+      "inner steps at test time (>= 0; default 10 supervised, 40 per function continual, " +
+          std::to_string(rl::EvalRequest{}.steps) + " meta-RL)");
+  auto* query = cmd->add_option(
+      "--query", opt->query,
+      "supervised: points per task the MSE is measured on (>= 1; default 100); continual: "
+      "held-out points per function (default 320)");
   auto* paths = cmd->add_option("--paths", opt->paths,
                                 "meta-RL: paths per task for each adaptation step and the returns "
                                 "(default: the run's trajectories)");
   cmd->add_option("--lr", opt->args.lr,
                   "meta-RL: test-time rates, one per adaptation step, the last one repeating "
-                  "(--lr 0.5,0.25; each in [0, 10]; default: the run's eval.lr)")
+                  "(--lr 0.5,0.25; each in [0, 10]; default: the run's eval.lr); continual: the "
+                  "SGD rate (default "
+                  "0.003)")
       ->delimiter(',');
   auto* sampler = cmd->add_option(
       "--sampler", opt->sampler,
@@ -109,6 +133,15 @@ void add_eval_command(CLI::App& app) {
           rl::kBestValidationCheckpoint + " (best validation score)");
   auto* episodes =
       cmd->add_option("--episodes", opt->episodes, "PPO: evaluation episodes (>= 1; default 100)");
+  auto* runs = cmd->add_option("--runs", opt->runs,
+                               "continual: independent runs, each on fresh functions (default 50)");
+  auto* learner = cmd->add_option(
+      "--learner", opt->learner,
+      "continual: online (the head learns the functions in order, one SGD pass; default), iid "
+      "(the oracle: after each function, --epochs shuffled passes over all data so far) or "
+      "scratch (a fresh network of the same shape, every layer online)");
+  auto* epochs =
+      cmd->add_option("--epochs", opt->epochs, "continual: the iid learner's passes (default 10)");
   cmd->add_flag("--allow-diverged", opt->args.allow_diverged,
                 "supervised: count tasks whose adapted loss is not finite instead of stopping; "
                 "the means then cover the other tasks");
@@ -130,6 +163,9 @@ void add_eval_command(CLI::App& app) {
     if (checkpoint->count() > 0) a.checkpoint = opt->checkpoint;
     if (episodes->count() > 0) a.episodes = opt->episodes;
     if (seed->count() > 0) a.seed = opt->seed;
+    if (runs->count() > 0) a.runs = opt->runs;
+    if (learner->count() > 0) a.learner = opt->learner;
+    if (epochs->count() > 0) a.epochs = opt->epochs;
     const nlohmann::json j = evaluate(opt->run, a);
     if (opt->json) {
       std::printf("%s\n", j.dump().c_str());

@@ -122,7 +122,9 @@ json run_headline(const json& summary, const json& first_line, const json& confi
          {"value", e["mean_return"]}};
     first_return();
   } else if (num(m, "meta_loss")) {
-    const int steps = config.contains("inner") && config["inner"].is_object()
+    // A job whose inner loop is not config["inner"]["steps"] long reports its length.
+    const int steps = num(m, "inner_steps") ? m["inner_steps"].get<int>()
+                      : config.contains("inner") && config["inner"].is_object()
                           ? config["inner"].value("steps", 1)
                           : 1;
     h = {{"name", "query loss after " + std::to_string(steps) + " adaptation step" +
