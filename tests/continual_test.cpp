@@ -181,6 +181,47 @@ TEST(Oml, MetaGradientMatchesFiniteDifferences) {
   }
 }
 
+// The reference implementation's inner loop run by PyTorch autograd (create_graph, its own
+// element-wise clip) on the same parameters and points: tests/data/oml/ records it.
+TEST(Oml, MetaGradientMatchesPyTorchAutograd) {
+  std::ifstream in(std::string(METASIM_TEST_DATA_DIR) + "/oml/torch_meta_gradient.json");
+  ASSERT_TRUE(in) << "tests/data/oml/torch_meta_gradient.json is missing";
+  const nlohmann::json t = nlohmann::json::parse(in);
+  OmlConfig c;
+  c.slots = t["slots"];
+  c.hidden = t["hidden"].get<std::vector<int>>();
+  c.meta_batch = t["meta_batch"];
+  c.inner_minibatches = t["minibatches"];
+  c.inner_batch = t["batch"];
+  c.meta_points = t["meta_points"];
+  c.inner_lr = t["lr"];
+  c.inner_clip = t["clip"];
+  c.precision = "double";
+  OmlBatch b;
+  b.inner.x = t["inner_x"].get<std::vector<double>>();
+  b.inner.y = t["inner_y"].get<std::vector<double>>();
+  b.inner.count = static_cast<int>(b.inner.y.size());
+  b.meta.x = t["meta_x"].get<std::vector<double>>();
+  b.meta.y = t["meta_y"].get<std::vector<double>>();
+  b.meta.count = static_cast<int>(b.meta.y.size());
+  b.functions = {0, 1, 2};
+  const std::vector<double> p = t["params"].get<std::vector<double>>();
+  const std::vector<double> want = t["gradient"].get<std::vector<double>>();
+  std::vector<double> grad;
+  const OmlLosses l = oml_meta_gradient<double>(c, p, b, &grad);
+  EXPECT_NEAR(l.before, t["loss_before"].get<double>(), 1e-12 * l.before);
+  EXPECT_NEAR(l.after, t["loss_after"].get<double>(), 1e-12 * l.after);
+  ASSERT_EQ(grad.size(), want.size());
+  double scale = 0;
+  for (double g : want) scale = std::max(scale, std::abs(g));
+  for (std::size_t i = 0; i < grad.size(); ++i) {
+    EXPECT_NEAR(grad[i], want[i], 1e-10 * scale) << "parameter " << i;
+  }
+  // The recorded case exercises the clip: without it the loss differs.
+  c.inner_clip = 0;
+  EXPECT_GT(std::abs(oml_meta_gradient<double>(c, p, b, nullptr).after - l.after), 1e-3);
+}
+
 TEST(Oml, JointGradientMatchesFiniteDifferences) {
   const OmlConfig c = small_config();
   const std::vector<double> p = test_params(c);
@@ -351,6 +392,10 @@ TEST(Oml, TrainingLowersTheMetaLossAndResumesBitIdentically) {
   EXPECT_LT(lines.back()["meta_loss"].get<double>(),
             0.8 * lines.front()["meta_loss"].get<double>());
   EXPECT_EQ(s["headline"]["name"], "query loss after 15 adaptation steps");
+  // The stream's metrics join the last line (eval.every is past the run's end).
+  EXPECT_TRUE(lines.back().contains("stream_average_error")) << lines.back().dump();
+  EXPECT_FALSE(lines.front().contains("stream_average_error"));
+  EXPECT_GT(lines.back()["stream_average_error"].get<double>(), 0.0);
   // 200 iterations, then resumed to 600, against the straight run.
   train(config, {"iterations=200"}, (dir / "b").string(), {});
   train(nullptr, {"iterations=600"}, (dir / "b").string(), RunOptions::resumed());

@@ -72,6 +72,13 @@ const config::Schema<OmlConfig>& schema() {
     f.push_back(int_field("log_every", &C::log_every, 1, 1000000000LL, "steps per metrics line"));
     f.push_back(int_field("checkpoint_every", &C::checkpoint_every, 1, 1000000000LL,
                           "steps per checkpoint"));
+    f.push_back(int_field("eval.every", &C::eval_every, 0, 1000000000LL,
+                          "steps between incremental evaluations written to the metrics (the "
+                          "stream's average error, backward and forward transfer), also after "
+                          "the last; 0: none"));
+    f.push_back(int_field("eval.runs", &C::eval_runs, 1, 100000,
+                          "runs of each of those evaluations (the online learner, default "
+                          "protocol)"));
     return f;
   }());
   return kSchema;
@@ -418,6 +425,19 @@ class ContinualJob final : public TrainingJob {
     opt_.restore(checkpoint_array(k, "adam_m", shape_.size()),
                  checkpoint_array(k, "adam_v", shape_.size()), steps);
     iteration_ = it;
+  }
+
+  void after_step(const StepReport& /*report*/, const std::string& /*run_dir*/, bool last,
+                  json& line) override {
+    if (c_.eval_every == 0 || (iteration_ % c_.eval_every != 0 && !last)) return;
+    IncrementalEval e;
+    e.runs = c_.eval_runs;
+    e.functions = std::min(e.functions, c_.slots);
+    e.seed = c_.seed;
+    const json r = evaluate_incremental(c_, params_, e);
+    line["stream_average_error"] = r["average_error"];
+    line["stream_backward_transfer"] = r["backward_transfer"];
+    line["stream_forward_transfer"] = r["forward_transfer"];
   }
 
   json finish(const std::string& /*run_dir*/) override {

@@ -43,6 +43,11 @@ struct OmlConfig {
   std::string precision = "float";
   int64_t log_every = 100;
   int64_t checkpoint_every = 1000;
+  // Every eval_every steps (and after the last; 0: never) the incremental evaluation runs with
+  // eval_runs runs of the online learner, and its average error, backward and forward transfer
+  // join that step's metrics line.
+  int64_t eval_every = 1000;
+  int eval_runs = 5;
 };
 
 // Defaults, then `file`, then "key=value" overrides; every error names the dotted key.
