@@ -80,13 +80,35 @@ double reference_predict(const NetShape& s, const std::vector<double>& p, const 
   return a[0];
 }
 
+// One SGD step on the head's parameters only from n points (x: n rows of inputs), the gradient
+// from the plain per-point prediction (each head parameter's slope by a unit step, exact for the
+// linear head), clipped to [-clip, clip] when clip > 0.
+void reference_head_step(const NetShape& s, std::vector<double>& p, const double* x,
+                         const double* y, int n, double lr, double clip) {
+  const std::size_t in = static_cast<std::size_t>(s.input());
+  const std::size_t head = s.head_offset();
+  std::vector<double> g(p.size() - head, 0.0);
+  for (int i = 0; i < n; ++i) {
+    const double* xi = x + i * in;
+    const double r = reference_predict(s, p, xi) - y[i];
+    for (std::size_t k = 0; k < g.size(); ++k) {
+      std::vector<double> q = p;
+      q[head + k] += 1.0;
+      g[k] += 2.0 / n * r * (reference_predict(s, q, xi) - reference_predict(s, p, xi));
+    }
+  }
+  for (std::size_t k = 0; k < g.size(); ++k) {
+    const double gk = clip > 0 ? std::max(-clip, std::min(clip, g[k])) : g[k];
+    p[head + k] -= lr * gk;
+  }
+}
+
 // The meta-loss by the definition: SGD on the head's parameters only, minibatch after minibatch,
 // each step's gradient from the plain per-point prediction (by finite differences of the head's
 // linear map, exact for a linear function), clipped, then the MSE on the meta points.
 OmlLosses reference_losses(const OmlConfig& c, std::vector<double> p, const OmlBatch& b) {
   const NetShape s = oml_shape(c);
   const std::size_t in = static_cast<std::size_t>(s.input());
-  const std::size_t head = s.head_offset();
   const auto meta_mse = [&] {
     double sum = 0;
     for (int j = 0; j < b.meta.count; ++j) {
@@ -98,23 +120,9 @@ OmlLosses reference_losses(const OmlConfig& c, std::vector<double> p, const OmlB
   OmlLosses l;
   l.before = meta_mse();
   for (int t = 0; t < b.inner.count / c.inner_batch; ++t) {
-    std::vector<double> g(p.size() - head, 0.0);
-    for (int i = t * c.inner_batch; i < (t + 1) * c.inner_batch; ++i) {
-      const double* x = b.inner.x.data() + i * in;
-      const double r = reference_predict(s, p, x) - b.inner.y[i];
-      // d(prediction)/d(head parameter k): the prediction is linear in the head.
-      for (std::size_t k = 0; k < g.size(); ++k) {
-        std::vector<double> q = p;
-        q[head + k] += 1.0;
-        const double slope = reference_predict(s, q, x) - reference_predict(s, p, x);
-        g[k] += 2.0 / c.inner_batch * r * slope;
-      }
-    }
-    for (std::size_t k = 0; k < g.size(); ++k) {
-      double gk = g[k];
-      if (c.inner_clip > 0) gk = std::max(-c.inner_clip, std::min(c.inner_clip, gk));
-      p[head + k] -= c.inner_lr * gk;
-    }
+    reference_head_step(s, p, b.inner.x.data() + t * c.inner_batch * in,
+                        b.inner.y.data() + t * c.inner_batch, c.inner_batch, c.inner_lr,
+                        c.inner_clip);
   }
   l.after = meta_mse();
   return l;
@@ -335,7 +343,6 @@ TEST(Oml, IncrementalEvaluationMatchesAHandRunLearner) {
     return sum / pts.count;
   };
   std::vector<double> q = p;
-  const std::size_t head = s.head_offset();
   for (int j = 0; j < e.functions; ++j) {
     EXPECT_NEAR(r["error_before"][j].get<double>(), mse(p, d.heldout[j]), 1e-9);
     // The slot of the j-th function is j.
@@ -343,18 +350,8 @@ TEST(Oml, IncrementalEvaluationMatchesAHandRunLearner) {
   }
   for (int i = 0; i < e.functions; ++i) {
     for (int m = 0; m < e.minibatches; ++m) {
-      std::vector<double> g(q.size() - head, 0.0);
-      for (int k = m * e.batch; k < (m + 1) * e.batch; ++k) {
-        const double* x = d.train[i].x.data() + k * in;
-        const double res = reference_predict(s, q, x) - d.train[i].y[k];
-        for (std::size_t a = 0; a < g.size(); ++a) {
-          std::vector<double> unit = q;
-          unit[head + a] += 1.0;  // the prediction is linear in the head
-          g[a] +=
-              2.0 / e.batch * res * (reference_predict(s, unit, x) - reference_predict(s, q, x));
-        }
-      }
-      for (std::size_t a = 0; a < g.size(); ++a) q[head + a] -= e.lr * g[a];
+      reference_head_step(s, q, d.train[i].x.data() + m * e.batch * in,
+                          d.train[i].y.data() + m * e.batch, e.batch, e.lr, 0.0);
     }
     for (int j = 0; j < e.functions; ++j) {
       EXPECT_NEAR(r["error_matrix"][i * e.functions + j].get<double>(), mse(q, d.heldout[j]), 1e-9)
