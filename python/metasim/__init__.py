@@ -294,8 +294,8 @@ def train(config=None, out: str | os.PathLike = None, *, sets: list[str] | None 
 def evaluate(run: str | os.PathLike, **kwargs) -> dict:
     """Evaluates a run as ``metasim eval --json`` does; keyword arguments are eval's options
     (tasks, steps, shots, query, paths, lr, sampler, checkpoint, episodes, stochastic,
-    allow_diverged, seed, backend)."""
-    ints = {"tasks", "steps", "shots", "query", "paths", "episodes", "seed"}
+    allow_diverged, runs, learner, epochs, seed, backend)."""
+    ints = {"tasks", "steps", "shots", "query", "paths", "episodes", "runs", "epochs", "seed"}
     for k, v in kwargs.items():
         if k in ints and v is not None and (not isinstance(v, (int, np.integer)) or isinstance(v, bool)):
             raise TypeError(f"{k} must be an int, got {type(v).__name__}")

@@ -410,6 +410,12 @@ metasim::EvalArgs eval_args(const json& a) {
       e.stochastic = v.get<bool>();
     else if (k == "allow_diverged")
       e.allow_diverged = v.get<bool>();
+    else if (k == "runs")
+      e.runs = v.get<int>();
+    else if (k == "learner")
+      e.learner = v.get<std::string>();
+    else if (k == "epochs")
+      e.epochs = v.get<int>();
     else if (k == "seed")
       e.seed = v.get<uint64_t>();
     else if (k == "backend")

@@ -75,6 +75,22 @@ def read_checkpoint(path):
     return meta["header"], arrays
 
 
+def test_continual_evaluation_from_python(tmp_path):
+    config = {"algorithm": "oml", "model": {"hidden": [16, 16]}, "iterations": 3, "eval": {"every": 0}}
+    metasim.train(config, tmp_path / "oml")
+    ev = metasim.evaluate(tmp_path / "oml", runs=2, learner="iid", epochs=2, tasks=4, seed=3)
+    ev_cli = json.loads(cli("eval", "--run", str(tmp_path / "oml"), "--runs", "2", "--learner", "iid",
+                            "--epochs", "2", "--tasks", "4", "--seed", "3", "--json"))
+    for d in (ev, ev_cli):
+        d.pop("seconds")
+    assert ev == ev_cli
+    assert ev["kind"] == "continual" and len(ev["mse_after_functions"]) == 4
+    with pytest.raises(TypeError, match="runs"):
+        metasim.evaluate(tmp_path / "oml", runs=1.5)
+    with pytest.raises(ValueError, match="learner"):
+        metasim.evaluate(tmp_path / "oml", learner="replay")
+
+
 def test_resume_and_tensorboard_from_python(tmp_path):
     metasim.train({"iterations": 2, "meta_batch": 2}, tmp_path / "run", tensorboard=tmp_path / "tb")
     s = metasim.train(None, tmp_path / "run", sets=["iterations=4"], resume=True,
