@@ -448,9 +448,11 @@ class ContinualJob final : public TrainingJob {
   std::string describe_shape() const {
     std::string s;
     for (std::size_t i = 0; i < shape_.sizes.size(); ++i) {
-      s += (i ? "-" : "") + std::to_string(shape_.sizes[i]);
+      if (i > 0) s += '-';
+      s += std::to_string(shape_.sizes[i]);
     }
-    return s + " relu, linear head";
+    s += " relu, linear head";
+    return s;
   }
 
   // A non-finite loss or gradient stops the run naming the step and the first function (its
