@@ -69,6 +69,8 @@ const config::Schema<OmlConfig>& schema() {
                           "seed of the pools, the data and the initialisation (Philox)"));
     f.push_back(choice_field("precision", &C::precision, {"float", "double"},
                              "the representation's arithmetic (the head's is double)"));
+    f.push_back(choice_field("backend", &C::backend, {"auto", "cpu"},
+                             "where it runs; continual learning runs on the CPU only"));
     f.push_back(int_field("log_every", &C::log_every, 1, 1000000000LL, "steps per metrics line"));
     f.push_back(int_field("checkpoint_every", &C::checkpoint_every, 1, 1000000000LL,
                           "steps per checkpoint"));

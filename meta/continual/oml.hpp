@@ -41,6 +41,7 @@ struct OmlConfig {
   double outer_lr = 1e-4;  // Adam
   uint64_t seed = 0;
   std::string precision = "float";
+  std::string backend = "auto";  // OML runs on the CPU: "auto" and "cpu" both mean it
   int64_t log_every = 100;
   int64_t checkpoint_every = 1000;
   // Every eval_every steps (and after the last; 0: never) the incremental evaluation runs with

@@ -481,6 +481,8 @@ SHRINK = {
                 ("horizon", "10"), ("validate.tasks", "2")],
     "rl": [("total_timesteps", "256"), ("n_envs", "4"), ("n_steps", "32"), ("batch_size", "64"),
            ("n_epochs", "2"), ("eval.episodes", "2")],
+    "continual": [("iterations", "3"), ("model.hidden", "[8]"), ("log_every", "1"),
+                  ("checkpoint_every", "2"), ("eval.runs", "1")],
 }
 
 SEED_RUNS = [
@@ -502,6 +504,8 @@ SEED_RUNS = [
     ("ppo", "configs/ppo-cartpole.json",
      ["total_timesteps=256", "n_envs=4", "n_steps=32", "batch_size=64", "n_epochs=2",
       "eval.episodes=2"]),
+    ("oml", "configs/oml-sinusoid.json",
+     ["iterations=4", "model.hidden=[8]", "eval.every=2", "eval.runs=1"]),
     ("ppo-pendulum", "configs/ppo-pendulum.json",
      ["total_timesteps=256", "n_envs=4", "n_steps=32", "batch_size=64", "n_epochs=2",
       "eval.episodes=2"]),
@@ -741,6 +745,8 @@ class Fuzzer:
             return ["--tasks", "5"]
         if kind == "meta-rl":
             return ["--tasks", "2", "--paths", "2", "--steps", "1"]
+        if kind == "continual":
+            return ["--runs", "1", "--tasks", "3", "--steps", "2", "--query", "10"]
         return ["--episodes", "2"]
 
     def gen_checkpoint(self, rng, case):
