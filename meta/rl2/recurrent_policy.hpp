@@ -1,0 +1,70 @@
+// The recurrent policy of RL² (Duan et al. 2016): a GRU whose hidden state carries across the
+// whole trial of one task, under a categorical action head and a value head. Its input at step t
+// is the previous action (one-hot), the previous reward, the termination flag of the previous
+// step and the current observation (one-hot state for tabular tasks; none for bandits).
+//
+// Parameters, one flat vector: [GRU (kernels/rl/gru.hpp) | W_pi [A x H] | b_pi [A] | w_v [H] |
+// b_v]. A trial's clipped-surrogate PPO loss and its exact gradient by backpropagation through
+// time over the trial are computed on the CPU, one task per OpenMP iteration and the tasks'
+// gradients summed in task order, so that results do not depend on the thread count.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include <metasim/kernels/rl/gru.hpp>
+
+namespace metasim::rl2 {
+
+struct PolicyShape {
+  int actions = 0;       // A
+  int observations = 0;  // one-hot observation size (0: none)
+  int hidden = 0;        // H
+
+  int input() const { return actions + 2 + observations; }
+  rl::GruShape gru() const { return {input(), hidden}; }
+  int pi_w() const { return gru().num_params(); }
+  int pi_b() const { return pi_w() + actions * hidden; }
+  int v_w() const { return pi_b() + actions; }
+  int v_b() const { return v_w() + hidden; }
+  int num_params() const { return v_b() + 1; }
+};
+
+// One task's trial: per step the policy's input, the action taken, its log-probability and the
+// value under the policy that acted, and the reward.
+struct Trial {
+  int steps = 0;
+  std::vector<double> inputs;  // steps x input()
+  std::vector<int> actions;
+  std::vector<double> rewards, log_probs, values;
+  // Filled by the advantage estimator.
+  std::vector<double> advantages, returns;
+};
+
+// The network's outputs along a trial: logits (steps x A) and values, from h0 = 0.
+void trial_outputs(const PolicyShape& s, const std::vector<double>& params, const Trial& trial,
+                   std::vector<double>& logits, std::vector<double>& values);
+
+// GAE(gamma, lambda) over a trial treated as one episode (the hidden state, and so the bootstrap,
+// carries across the task's episodes); the value after the last step is 0.
+void estimate_advantages(Trial& trial, double gamma, double lambda);
+
+struct PpoSettings {
+  double clip = 0.2;
+  double value_coef = 0.5;
+  double entropy_coef = 0.0;
+};
+
+struct PpoLoss {
+  double total = 0, policy = 0, value = 0, entropy = 0;
+};
+
+// The mean over every step of every trial of the clipped-surrogate loss, plus value_coef times
+// the squared value error and minus entropy_coef times the entropy, with the advantages
+// normalised over the batch (mean 0, standard deviation 1); its gradient (when grad is not null)
+// by backpropagation through time.
+PpoLoss ppo_loss(const PolicyShape& s, const std::vector<double>& params,
+                 const std::vector<Trial>& trials, const PpoSettings& settings,
+                 std::vector<double>* grad);
+
+}  // namespace metasim::rl2
