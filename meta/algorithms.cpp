@@ -12,6 +12,7 @@
 #include <metasim/kernels/core/error.hpp>
 #include <metasim/meta/continual/oml.hpp>
 #include <metasim/meta/ppo/ppo.hpp>
+#include <metasim/meta/rl2/rl2.hpp>
 #include <metasim/meta/rl/meta_rl.hpp>
 #include <metasim/meta/trainer.hpp>
 
@@ -27,7 +28,7 @@ struct Registry {
 
   Registry() {
     for (auto* make : {&meta::supervised_algorithms, &rl::meta_rl_algorithms, &ppo::ppo_algorithms,
-                       &continual::continual_algorithms}) {
+                       &continual::continual_algorithms, &rl2::rl2_algorithms}) {
       for (AlgorithmEntry& e : make())
         entries.push_back(std::make_unique<AlgorithmEntry>(std::move(e)));
     }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include <metasim/meta/rl2/recurrent_policy.hpp>
+#include <metasim/meta/rl2/rl2.hpp>
 
 namespace metasim::rl2 {
 namespace {
@@ -94,6 +95,45 @@ TEST(Rl2Policy, GradientIsBitIdenticalForAnyThreadCount) {
   ppo_loss(c.s, c.params, c.trials, {}, &g2);
   omp_set_num_threads(saved);
   EXPECT_EQ(g1, g2);
+}
+
+}  // namespace
+}  // namespace metasim::rl2
+
+namespace metasim::rl2 {
+namespace {
+
+// Thompson sampling, the evaluation's reference point, exploits a clearly better arm: with arms
+// 0.9 and 0.1 over 200 pulls its expected total is above 0.9 * 200 - (a few exploratory pulls).
+TEST(Rl2Bandit, ThompsonSamplingFindsTheBetterArm) {
+  Rl2Config c;
+  c.arms = 2;
+  c.pulls = 200;
+  double total = 0;
+  for (uint32_t task = 0; task < 20; ++task) total += thompson_trial(c, {0.1, 0.9}, 3, task, 0);
+  EXPECT_GT(total / 20, 170.0);
+  EXPECT_LT(total / 20, 181.0);
+}
+
+TEST(Rl2Bandit, TrialsFollowThePolicyAndTheArms) {
+  Rl2Config c;
+  c.hidden = 8;
+  c.pulls = 50;
+  const std::vector<double> p(policy_shape(c).num_params(), 0.0);  // uniform policy
+  const std::vector<double> arms = {0.0, 1.0, 0.0, 1.0, 0.0};
+  const Trial t = run_trial(c, p, arms, 1, 0, 0);
+  ASSERT_EQ(t.steps, 50);
+  for (int i = 0; i < t.steps; ++i) {
+    EXPECT_EQ(t.rewards[i], arms[t.actions[i]]);
+    EXPECT_NEAR(t.log_probs[i], std::log(0.2), 1e-12);
+    // The input holds the previous action and reward, and the first-step flag.
+    const double* x = t.inputs.data() + i * policy_shape(c).input();
+    if (i > 0) {
+      EXPECT_EQ(x[t.actions[i - 1]], 1.0);
+      EXPECT_EQ(x[5], t.rewards[i - 1]);
+    }
+    EXPECT_EQ(x[6], i == 0 ? 1.0 : 0.0);
+  }
 }
 
 }  // namespace
