@@ -55,6 +55,8 @@ const config::Schema<Rl2Config>& schema() {
         real_field("ppo.entropy_coef", &C::entropy_coef, 0, 1e6, false, false, "entropy bonus"));
     f.push_back(int_field("iterations", &C::iterations, 1, 1000000000LL, "updates"));
     f.push_back(int_field("seed", &C::seed, 0, 9007199254740992LL, "seed (Philox)"));
+    f.push_back(choice_field("backend", &C::backend, {"auto", "cpu"},
+                             "where it runs; RL² runs on the CPU only"));
     f.push_back(int_field("log_every", &C::log_every, 1, 1000000000LL, "updates per metrics line"));
     f.push_back(int_field("checkpoint_every", &C::checkpoint_every, 1, 1000000000LL,
                           "updates per checkpoint"));

@@ -483,6 +483,8 @@ SHRINK = {
            ("n_epochs", "2"), ("eval.episodes", "2")],
     "continual": [("iterations", "3"), ("model.hidden", "[8]"), ("log_every", "1"),
                   ("checkpoint_every", "2"), ("eval.runs", "1")],
+    "rl2": [("iterations", "2"), ("model.hidden", "8"), ("meta_batch", "8"),
+            ("ppo.minibatches", "2"), ("log_every", "1"), ("checkpoint_every", "2")],
 }
 
 SEED_RUNS = [
@@ -506,6 +508,8 @@ SEED_RUNS = [
       "eval.episodes=2"]),
     ("oml", "configs/oml-sinusoid.json",
      ["iterations=4", "model.hidden=[8]", "eval.every=2", "eval.runs=1"]),
+    ("rl2", "configs/rl2-bandit.json",
+     ["iterations=4", "model.hidden=8", "meta_batch=8", "ppo.minibatches=2"]),
     ("ppo-pendulum", "configs/ppo-pendulum.json",
      ["total_timesteps=256", "n_envs=4", "n_steps=32", "batch_size=64", "n_epochs=2",
       "eval.episodes=2"]),
@@ -745,6 +749,8 @@ class Fuzzer:
             return ["--tasks", "5"]
         if kind == "meta-rl":
             return ["--tasks", "2", "--paths", "2", "--steps", "1"]
+        if kind == "rl2":
+            return ["--tasks", "5"]
         if kind == "continual":
             return ["--runs", "1", "--tasks", "3", "--steps", "2", "--query", "10"]
         return ["--episodes", "2"]
