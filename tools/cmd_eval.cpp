@@ -1,7 +1,8 @@
 // `metasim eval`: evaluates a trained run on fresh, held-out tasks or episodes through the
 // algorithm registry (meta/algorithms.hpp). Supervised meta-learning: query MSE before and after
 // adaptation. Meta-RL: average return after 0..steps adaptation steps. PPO: mean return over
-// evaluation episodes. Every result has the same common keys; one JSON object with --json.
+// evaluation episodes. Continual: MSE over the functions seen so far. RL²: total reward per trial
+// next to reference learners. Every result has the same common keys; one JSON object with --json.
 #include <cstdio>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -74,6 +75,18 @@ void print_result(const nlohmann::json& j) {
         j.value("forward_transfer", 0.0), j.value("forward_transfer_stderr", 0.0));
     return;
   }
+  if (kind == "rl2") {
+    std::printf("%s (iteration %lld) on %d fresh tasks of %s: total reward per trial\n",
+                j.value("algorithm", "").c_str(), j.value("iteration", 0LL), j.value("tasks", 0),
+                j.value("target", "").c_str());
+    std::printf("  %-20s %.3f +- %.3f\n", "policy", j.value("mean_trial_return", 0.0),
+                j.value("mean_trial_return_stderr", 0.0));
+    for (const auto& [name, b] : j["baselines"].items()) {
+      std::printf("  %-20s %.3f +- %.3f\n", name.c_str(), b.value("mean", 0.0),
+                  b.value("stderr", 0.0));
+    }
+    return;
+  }
   const nlohmann::json& score = j["score"];
   std::printf("%s on %s (iteration %lld): %s %.6g\n", j.value("algorithm", "").c_str(),
               j.value("target", "").c_str(), j.value("iteration", 0LL),
@@ -100,7 +113,7 @@ void add_eval_command(CLI::App& app) {
   auto* tasks = cmd->add_option("--tasks", opt->tasks,
                                 "held-out tasks (>= 1; default 1000 supervised, " +
                                     std::to_string(rl::EvalRequest{}.tasks) +
-                                    " meta-RL, 10 functions per run continual)");
+                                    " meta-RL, 10 functions per run continual, 1000 trials RL²)");
   auto* shots = cmd->add_option("--shots", opt->shots,
                                 "supervised: K support points per task (>= 1; default 10); "
                                 "continual: points per SGD step (default 32)");

@@ -1,10 +1,11 @@
-// RL² on Bernoulli bandits (see rl2.hpp): config, tasks and trials, the PPO trainer under the run
-// loop, and the evaluation.
+// RL² on bandits and tabular MDPs (see rl2.hpp): config, tasks, trials and reference learners, the
+// PPO trainer under the run loop, and the evaluation.
 #include <metasim/meta/rl2/rl2.hpp>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <exception>
 #include <filesystem>
 #include <numeric>
 #include <utility>
@@ -23,6 +24,8 @@ using nlohmann::json;
 using Field = config::Field<Rl2Config>;
 constexpr const char* kFormat = "metasim-rl2 1";
 constexpr uint32_t kEvalStream = 0xFFFFFFF0u;  // evaluation tasks: streams no iteration reaches
+constexpr int kMaxTrialSteps = 100000;         // steps of one trial (its BPTT buffers grow with it)
+constexpr int64_t kMaxTableSize = 1 << 24;     // entries of an MDP's transition table
 
 const config::Schema<Rl2Config>& schema() {
   static const config::Schema<Rl2Config> kSchema([] {
@@ -34,10 +37,16 @@ const config::Schema<Rl2Config>& schema() {
     std::vector<Field> f;
     f.push_back(text_field("description", &C::description, "free text kept with the run"));
     f.push_back(choice_field("algorithm", &C::algorithm, {"rl2"}, "RL²: a recurrent policy"));
-    f.push_back(choice_field("task_family", &C::task_family, {"bernoulli-bandit"},
-                             "Bernoulli bandits, arm probabilities U[0, 1]"));
-    f.push_back(int_field("arms", &C::arms, 2, 1024, "k, the bandit's arms"));
-    f.push_back(int_field("pulls", &C::pulls, 1, 100000, "n, pulls per trial"));
+    f.push_back(choice_field("task_family", &C::task_family, {kBandit, kTabularMdp},
+                             "Bernoulli bandits (arm probabilities U[0, 1]) or tabular MDPs "
+                             "(mean rewards N(1, 1), Dirichlet(1) transitions)"));
+    f.push_back(int_field("arms", &C::arms, 2, 1024, "bandit: k, the arms"));
+    f.push_back(int_field("pulls", &C::pulls, 1, kMaxTrialSteps, "bandit: n, pulls per trial"));
+    f.push_back(int_field("mdp.states", &C::states, 1, 1024, "MDP: states"));
+    f.push_back(int_field("mdp.actions", &C::actions, 2, 1024, "MDP: actions"));
+    f.push_back(int_field("mdp.horizon", &C::horizon, 1, kMaxTrialSteps, "MDP: steps per episode"));
+    f.push_back(
+        int_field("mdp.episodes", &C::episodes, 1, kMaxTrialSteps, "MDP: n, episodes per trial"));
     f.push_back(int_field("model.hidden", &C::hidden, 1, 4096, "GRU units"));
     f.push_back(int_field("meta_batch", &C::meta_batch, 1, 1 << 20, "tasks per update"));
     f.push_back(int_field("ppo.epochs", &C::epochs, 1, 1000, "passes over a batch"));
@@ -65,7 +74,22 @@ const config::Schema<Rl2Config>& schema() {
   return kSchema;
 }
 
-double uniform01(RandomStream& rng) { return rng.uniform<double>(); }
+// Gamma(k, 1) for an integer shape k >= 1: the sum of k unit exponentials.
+double gamma_integer(RandomStream& rng, int k) {
+  double x = 0;
+  for (int i = 0; i < k; ++i) x -= std::log(rng.uniform<double>());
+  return x;
+}
+
+// Index drawn from a probability row by its inverse CDF (the last index takes rounding's rest).
+int draw_index(const double* p, int n, double u) {
+  double cdf = 0;
+  for (int i = 0; i < n - 1; ++i) {
+    cdf += p[i];
+    if (u <= cdf) return i;
+  }
+  return n - 1;
+}
 
 }  // namespace
 
@@ -75,53 +99,96 @@ Rl2Config resolve_rl2_config(const json& file, const std::vector<std::string>& s
     throw InvalidArgument("ppo.minibatches",
                           "must be at most meta_batch (" + std::to_string(c.meta_batch) + ")");
   }
+  if (c.is_mdp() && static_cast<int64_t>(c.episodes) * c.horizon > kMaxTrialSteps) {
+    throw InvalidArgument("mdp.episodes", "times mdp.horizon must be at most " +
+                                              std::to_string(kMaxTrialSteps) + " steps, got " +
+                                              std::to_string(c.episodes) + " x " +
+                                              std::to_string(c.horizon));
+  }
+  if (c.is_mdp() && static_cast<int64_t>(c.states) * c.states * c.actions > kMaxTableSize) {
+    throw InvalidArgument("mdp.states",
+                          "the transition table (states^2 x actions) must hold at "
+                          "most " +
+                              std::to_string(kMaxTableSize) + " entries");
+  }
   return c;
 }
 
 json to_json(const Rl2Config& c) { return schema().to_json(c); }
 
-PolicyShape policy_shape(const Rl2Config& c) { return PolicyShape{c.arms, 0, c.hidden}; }
-
-std::vector<double> bandit_task(const Rl2Config& c, uint64_t seed, uint32_t task, uint32_t stream) {
-  RandomStream rng(make_key(seed, RngPurpose::kTaskSample), task, 0u, stream);
-  std::vector<double> p(c.arms);
-  for (double& x : p) x = uniform01(rng);
-  return p;
+PolicyShape policy_shape(const Rl2Config& c) {
+  return PolicyShape{c.num_actions(), c.is_mdp() ? c.states : 0, c.hidden};
 }
 
-namespace {
-
-// The reward of pulling `arm` at pull t: one uniform per pull, shared by every arm (common random
-// numbers, so that two learners on the same task see the same luck).
-struct RewardStream {
-  RandomStream rng;
-  RewardStream(uint64_t seed, uint32_t task, uint32_t stream)
-      : rng(make_key(seed, RngPurpose::kEnvStep), task, 0u, stream) {}
-  double pull(const std::vector<double>& arms, int arm) {
-    return rng.uniform<double>() <= arms[arm] ? 1.0 : 0.0;
+Task sample_task(const Rl2Config& c, uint64_t seed, uint32_t task, uint32_t stream) {
+  RandomStream rng(make_key(seed, RngPurpose::kTaskSample), task, 0u, stream);
+  Task t;
+  if (!c.is_mdp()) {
+    t.means.resize(c.arms);
+    for (double& x : t.means) x = rng.uniform<double>();
+    return t;
   }
-};
+  const int S = c.states, A = c.actions;
+  t.means.resize(static_cast<std::size_t>(S) * A);
+  for (double& x : t.means) x = 1.0 + rng.normal<double>();
+  // Flat Dirichlet rows: normalised unit exponentials.
+  t.transitions.resize(static_cast<std::size_t>(S) * A * S);
+  for (std::size_t row = 0; row < t.means.size(); ++row) {
+    double* p = t.transitions.data() + row * S;
+    double sum = 0;
+    for (int j = 0; j < S; ++j) sum += (p[j] = -std::log(rng.uniform<double>()));
+    for (int j = 0; j < S; ++j) p[j] /= sum;
+  }
+  return t;
+}
 
-}  // namespace
+TrialEnv::TrialEnv(const Rl2Config& c, const Task& task, uint64_t seed, uint32_t index,
+                   uint32_t stream)
+    : c_(c), task_(task), rng_(make_key(seed, RngPurpose::kEnvStep), index, 0u, stream) {}
 
-Trial run_trial(const Rl2Config& c, const std::vector<double>& params,
-                const std::vector<double>& arms, uint64_t seed, uint32_t task, uint32_t stream) {
+double TrialEnv::step(int action) {
+  if (!c_.is_mdp()) {
+    // One uniform per pull, shared by every arm.
+    ++t_;
+    return rng_.uniform<double>() <= task_.means[action] ? 1.0 : 0.0;
+  }
+  const int S = c_.states, A = c_.actions;
+  const std::size_t row = static_cast<std::size_t>(state_) * A + action;
+  const double reward = task_.means[row] + rng_.normal<double>();
+  state_ = draw_index(task_.transitions.data() + row * S, S, rng_.uniform<double>());
+  if (++t_ == c_.horizon) {
+    t_ = 0;
+    state_ = 0;
+    ++episode_;
+  }
+  return reward;
+}
+
+Trial run_trial(const Rl2Config& c, const std::vector<double>& params, const Task& task,
+                uint64_t seed, uint32_t index, uint32_t stream) {
   const PolicyShape s = policy_shape(c);
   const rl::GruShape g = s.gru();
   const int H = s.hidden, A = s.actions, in = s.input();
+  const int T = c.trial_steps();
   Trial t;
-  t.steps = c.pulls;
-  t.inputs.assign(static_cast<std::size_t>(c.pulls) * in, 0.0);
-  RandomStream act(make_key(seed, RngPurpose::kAction), task, 0u, stream);
-  RewardStream reward(seed, task, stream);
+  t.steps = T;
+  t.inputs.assign(static_cast<std::size_t>(T) * in, 0.0);
+  t.actions.reserve(T);
+  t.log_probs.reserve(T);
+  t.values.reserve(T);
+  t.rewards.reserve(T);
+  RandomStream act(make_key(seed, RngPurpose::kAction), index, 0u, stream);
+  TrialEnv env(c, task, seed, index, stream);
   std::vector<double> h(H, 0.0), hn(H), cache(g.cache_size()), z(A);
   int prev_action = -1;
   double prev_reward = 0;
-  for (int step = 0; step < c.pulls; ++step) {
+  for (int step = 0; step < T; ++step) {
+    // Input: previous action (one-hot), previous reward, episode-start flag, state (one-hot).
     double* x = t.inputs.data() + static_cast<std::size_t>(step) * in;
     if (prev_action >= 0) x[prev_action] = 1.0;
     x[A] = prev_reward;
-    x[A + 1] = step == 0 ? 1.0 : 0.0;
+    x[A + 1] = env.episode_start() ? 1.0 : 0.0;
+    if (s.observations > 0) x[A + 2 + env.state()] = 1.0;
     rl::gru_forward(g, params.data(), x, h.data(), hn.data(), cache.data());
     h.swap(hn);
     double m = -1e300;
@@ -130,6 +197,15 @@ Trial run_trial(const Rl2Config& c, const std::vector<double>& params,
       for (int k = 0; k < H; ++k) v += params[s.pi_w() + a * H + k] * h[k];
       z[a] = v;
       m = std::max(m, v);
+    }
+    // The value reads every hidden unit, so a non-finite state shows in it or in the logits.
+    double value = params[s.v_b()];
+    for (int k = 0; k < H; ++k) value += params[s.v_w() + k] * h[k];
+    double check = value;
+    for (int a = 0; a < A; ++a) check += z[a];
+    if (!std::isfinite(check)) {
+      throw Error("task " + std::to_string(index) + " at step " + std::to_string(step) +
+                  ": the policy's hidden state or outputs are not finite");
     }
     double sum = 0;
     for (int a = 0; a < A; ++a) sum += std::exp(z[a] - m);
@@ -145,9 +221,7 @@ Trial run_trial(const Rl2Config& c, const std::vector<double>& params,
         break;
       }
     }
-    double value = params[s.v_b()];
-    for (int k = 0; k < H; ++k) value += params[s.v_w() + k] * h[k];
-    const double r = reward.pull(arms, action);
+    const double r = env.step(action);
     t.actions.push_back(action);
     t.log_probs.push_back(z[action] - lse);
     t.values.push_back(value);
@@ -158,10 +232,10 @@ Trial run_trial(const Rl2Config& c, const std::vector<double>& params,
   return t;
 }
 
-double thompson_trial(const Rl2Config& c, const std::vector<double>& arms, uint64_t seed,
-                      uint32_t task, uint32_t stream) {
-  RewardStream reward(seed, task, stream);
-  RandomStream rng(make_key(seed ^ 0x5bd1e995ULL, RngPurpose::kAction), task, 1u, stream);
+double thompson_trial(const Rl2Config& c, const Task& task, uint64_t seed, uint32_t index,
+                      uint32_t stream) {
+  TrialEnv env(c, task, seed, index, stream);
+  RandomStream rng(make_key(seed ^ 0x5bd1e995ULL, RngPurpose::kAction), index, 1u, stream);
   std::vector<int> wins(c.arms, 0), losses(c.arms, 0);
   double total = 0;
   std::vector<double> u;
@@ -177,14 +251,125 @@ double thompson_trial(const Rl2Config& c, const std::vector<double>& arms, uint6
       const double draw = u[wins[a]];
       if (draw > best_draw) best_draw = draw, best = a;
     }
-    const double r = reward.pull(arms, best);
+    const double r = env.step(best);
     (r > 0 ? wins : losses)[best] += 1;
     total += r;
   }
   return total;
 }
 
+std::vector<int> optimal_policy(const Rl2Config& c, const std::vector<double>& means,
+                                const std::vector<double>& transitions,
+                                std::vector<double>* value) {
+  const int S = c.states, A = c.actions, T = c.horizon;
+  std::vector<int> policy(static_cast<std::size_t>(T) * S);
+  std::vector<double> v(S, 0.0), next(S);
+  for (int t = T - 1; t >= 0; --t) {
+    for (int s = 0; s < S; ++s) {
+      double best = -1e300;
+      int arg = 0;
+      for (int a = 0; a < A; ++a) {
+        const std::size_t row = static_cast<std::size_t>(s) * A + a;
+        double q = means[row];
+        const double* p = transitions.data() + row * S;
+        for (int j = 0; j < S; ++j) q += p[j] * v[j];
+        if (q > best) best = q, arg = a;
+      }
+      next[s] = best;
+      policy[static_cast<std::size_t>(t) * S + s] = arg;
+    }
+    v.swap(next);
+  }
+  if (value != nullptr) *value = v;
+  return policy;
+}
+
+double known_mdp_value(const Rl2Config& c, const Task& task) {
+  std::vector<double> v;
+  optimal_policy(c, task.means, task.transitions, &v);
+  return c.episodes * v[0];
+}
+
+double psrl_trial(const Rl2Config& c, const Task& task, uint64_t seed, uint32_t index,
+                  uint32_t stream) {
+  const int S = c.states, A = c.actions;
+  const std::size_t rows = static_cast<std::size_t>(S) * A;
+  TrialEnv env(c, task, seed, index, stream);
+  RandomStream rng(make_key(seed ^ 0x5bd1e995ULL, RngPurpose::kAction), index, 2u, stream);
+  // Posterior statistics: visits and reward sums per (s, a), transition counts per (s, a, s').
+  std::vector<int> visits(rows, 0), counts(rows * S, 0);
+  std::vector<double> reward_sum(rows, 0.0), means(rows), transitions(rows * S);
+  double total = 0;
+  for (int e = 0; e < c.episodes; ++e) {
+    // The prior N(1, 1) on a mean with unit-variance rewards: posterior N((1 + sum) / (1 + n),
+    // 1 / (1 + n)); the transitions' Dirichlet(1 + counts) drawn as normalised Gamma variables.
+    for (std::size_t row = 0; row < rows; ++row) {
+      const double n = visits[row];
+      means[row] = (1.0 + reward_sum[row]) / (1.0 + n) + rng.normal<double>() / std::sqrt(1.0 + n);
+      double sum = 0;
+      for (int j = 0; j < S; ++j) {
+        sum += (transitions[row * S + j] = gamma_integer(rng, 1 + counts[row * S + j]));
+      }
+      for (int j = 0; j < S; ++j) transitions[row * S + j] /= sum;
+    }
+    const std::vector<int> policy = optimal_policy(c, means, transitions, nullptr);
+    for (int t = 0; t < c.horizon; ++t) {
+      const int s = env.state();
+      const int a = policy[static_cast<std::size_t>(t) * S + s];
+      const double r = env.step(a);
+      const std::size_t row = static_cast<std::size_t>(s) * A + a;
+      visits[row] += 1;
+      reward_sum[row] += r;
+      if (t + 1 < c.horizon) counts[row * S + env.state()] += 1;
+      total += r;
+    }
+  }
+  return total;
+}
+
+double random_trial(const Rl2Config& c, const Task& task, uint64_t seed, uint32_t index,
+                    uint32_t stream) {
+  TrialEnv env(c, task, seed, index, stream);
+  RandomStream rng(make_key(seed ^ 0x5bd1e995ULL, RngPurpose::kAction), index, 3u, stream);
+  double total = 0;
+  for (int t = 0; t < c.trial_steps(); ++t) {
+    total += env.step(static_cast<int>(rng.below(static_cast<uint32_t>(c.num_actions()))));
+  }
+  return total;
+}
+
 namespace {
+
+// Runs body(i) for i in [0, n) on the OpenMP threads; an exception thrown by a task is rethrown
+// on the calling thread (the lowest task index's, whatever the thread count).
+template <typename Body>
+void for_each_task(int n, const Body& body) {
+  std::vector<std::exception_ptr> errors(n);
+#pragma omp parallel for schedule(dynamic)
+  for (int i = 0; i < n; ++i) {
+    try {
+      body(i);
+    } catch (...) {
+      errors[i] = std::current_exception();
+    }
+  }
+  for (const std::exception_ptr& e : errors) {
+    if (e) std::rethrow_exception(e);
+  }
+}
+
+struct MeanError {
+  double mean = 0, stderr_ = 0;
+};
+
+MeanError mean_error(const std::vector<double>& v) {
+  const double n = static_cast<double>(v.size());
+  double m = 0, sq = 0;
+  for (double x : v) m += x;
+  m /= n;
+  for (double x : v) sq += (x - m) * (x - m);
+  return {m, v.size() > 1 ? std::sqrt(sq / (n - 1) / n) : 0.0};
+}
 
 std::vector<double> initial_policy(const PolicyShape& s, uint64_t seed) {
   // PyTorch's defaults: U(+-1/sqrt(H)) for the GRU, U(+-1/sqrt(fan_in)) for the heads; the
@@ -198,6 +383,16 @@ std::vector<double> initial_policy(const PolicyShape& s, uint64_t seed) {
   return p;
 }
 
+std::string describe_target(const Rl2Config& c) {
+  if (c.is_mdp()) {
+    return c.task_family + " (" + std::to_string(c.states) + " states, " +
+           std::to_string(c.actions) + " actions, " + std::to_string(c.episodes) + " episodes of " +
+           std::to_string(c.horizon) + " steps)";
+  }
+  return c.task_family + " (" + std::to_string(c.arms) + " arms, " + std::to_string(c.pulls) +
+         " pulls)";
+}
+
 class Rl2Job final : public TrainingJob {
  public:
   explicit Rl2Job(Rl2Config c)
@@ -207,28 +402,24 @@ class Rl2Job final : public TrainingJob {
         opt_(meta::OptimizerSettings{"adam", c_.lr}, params_.size()) {}
 
   std::string algorithm() const override { return c_.algorithm; }
-  std::string target() const override {
-    return c_.task_family + " (" + std::to_string(c_.arms) + " arms, " + std::to_string(c_.pulls) +
-           " pulls)";
-  }
+  std::string target() const override { return describe_target(c_); }
   std::string backend_name() const override { return "cpu"; }
   const char* sample_unit() const override { return "env_steps"; }
   json config_json() const override { return to_json(c_); }
   RunCadence cadence() const override { return {c_.iterations, c_.log_every, c_.checkpoint_every}; }
   int64_t iteration() const override { return iteration_; }
   int64_t samples_done() const override {
-    return iteration_ * static_cast<int64_t>(c_.meta_batch) * c_.pulls;
+    return iteration_ * static_cast<int64_t>(c_.meta_batch) * c_.trial_steps();
   }
 
   StepReport step() override {
     const uint32_t stream = static_cast<uint32_t>(iteration_);
     std::vector<Trial> trials(c_.meta_batch);
-#pragma omp parallel for schedule(dynamic)
-    for (int i = 0; i < c_.meta_batch; ++i) {
-      const std::vector<double> arms = bandit_task(c_, c_.seed, static_cast<uint32_t>(i), stream);
-      trials[i] = run_trial(c_, params_, arms, c_.seed, static_cast<uint32_t>(i), stream);
+    for_each_task(c_.meta_batch, [&](int i) {
+      const Task task = sample_task(c_, c_.seed, static_cast<uint32_t>(i), stream);
+      trials[i] = run_trial(c_, params_, task, c_.seed, static_cast<uint32_t>(i), stream);
       estimate_advantages(trials[i], c_.gamma, c_.gae_lambda);
-    }
+    });
     double trial_return = 0;
     for (const Trial& t : trials) {
       for (double r : t.rewards) trial_return += r;
@@ -267,7 +458,7 @@ class Rl2Job final : public TrainingJob {
     ++iteration_;
     StepReport r;
     r.iteration = iteration_;
-    r.samples = static_cast<int64_t>(c_.meta_batch) * c_.pulls;
+    r.samples = static_cast<int64_t>(c_.meta_batch) * c_.trial_steps();
     r.window = {{"trial_return", trial_return},
                 {"policy_loss", last.policy},
                 {"value_loss", last.value},
@@ -337,43 +528,58 @@ std::vector<AlgorithmEntry> rl2_algorithms() {
       throw InvalidArgument("tasks", "must be in [1, 10000000], got " + std::to_string(tasks));
     }
     const uint64_t seed = a.seed.value_or(c.seed);
-    std::vector<double> rl2(tasks), ts(tasks);
-#pragma omp parallel for schedule(dynamic)
-    for (int i = 0; i < tasks; ++i) {
-      const std::vector<double> arms = bandit_task(c, seed, static_cast<uint32_t>(i), kEvalStream);
-      const Trial t = run_trial(c, params, arms, seed, static_cast<uint32_t>(i), kEvalStream);
+    // The policy and the reference learners on the same tasks and reward draws.
+    const std::vector<std::string> names =
+        c.is_mdp() ? std::vector<std::string>{"psrl", "random", "known_mdp_optimal"}
+                   : std::vector<std::string>{"thompson_sampling", "random"};
+    std::vector<double> rl2(tasks);
+    std::vector<std::vector<double>> refs(names.size(), std::vector<double>(tasks));
+    for_each_task(tasks, [&](int i) {
+      const uint32_t index = static_cast<uint32_t>(i);
+      const Task task = sample_task(c, seed, index, kEvalStream);
+      const Trial t = run_trial(c, params, task, seed, index, kEvalStream);
       rl2[i] = std::accumulate(t.rewards.begin(), t.rewards.end(), 0.0);
-      ts[i] = thompson_trial(c, arms, seed, static_cast<uint32_t>(i), kEvalStream);
+      refs[1][i] = random_trial(c, task, seed, index, kEvalStream);
+      if (c.is_mdp()) {
+        refs[0][i] = psrl_trial(c, task, seed, index, kEvalStream);
+        refs[2][i] = known_mdp_value(c, task);
+      } else {
+        refs[0][i] = thompson_trial(c, task, seed, index, kEvalStream);
+      }
+    });
+    const MeanError m = mean_error(rl2);
+    json baselines = json::object();
+    for (std::size_t r = 0; r < names.size(); ++r) {
+      const MeanError b = mean_error(refs[r]);
+      baselines[names[r]] = {{"mean", b.mean}, {"stderr", b.stderr_}};
     }
-    const auto mean_se = [](const std::vector<double>& v) {
-      double m = 0, sq = 0;
-      for (double x : v) m += x;
-      m /= v.size();
-      for (double x : v) sq += (x - m) * (x - m);
-      return std::pair<double, double>{m,
-                                       std::sqrt(sq / (v.size() - 1 + (v.size() == 1)) / v.size())};
-    };
-    const auto [m, se] = mean_se(rl2);
-    const auto [tm, tse] = mean_se(ts);
-    return json{
-        {"kind", "rl2"},
-        {"algorithm", "rl2"},
-        {"target", c.task_family},
-        {"checkpoint", "latest"},
-        {"iteration", checkpoint_int(k, "iteration", 0, kMaxCheckpointCount)},
-        {"backend", "cpu"},
-        {"seed", seed},
-        {"tasks", tasks},
-        {"arms", c.arms},
-        {"pulls", c.pulls},
-        {"mean_trial_return", m},
-        {"mean_trial_return_stderr", se},
-        {"thompson_sampling", tm},
-        {"thompson_sampling_stderr", tse},
-        {"seconds",
-         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()},
-        {"score",
-         {{"name", "mean total reward per trial"}, {"value", m}, {"higher_is_better", true}}}};
+    json result{{"kind", "rl2"},
+                {"algorithm", "rl2"},
+                {"target", describe_target(c)},
+                {"task_family", c.task_family},
+                {"checkpoint", "latest"},
+                {"iteration", checkpoint_int(k, "iteration", 0, kMaxCheckpointCount)},
+                {"backend", "cpu"},
+                {"seed", seed},
+                {"tasks", tasks},
+                {"trial_steps", c.trial_steps()},
+                {"mean_trial_return", m.mean},
+                {"mean_trial_return_stderr", m.stderr_},
+                {"baselines", baselines}};
+    if (c.is_mdp()) {
+      result["states"] = c.states;
+      result["actions"] = c.actions;
+      result["horizon"] = c.horizon;
+      result["episodes"] = c.episodes;
+    } else {
+      result["arms"] = c.arms;
+      result["pulls"] = c.pulls;
+    }
+    result["seconds"] =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    result["score"] = {
+        {"name", "mean total reward per trial"}, {"value", m.mean}, {"higher_is_better", true}};
+    return result;
   };
   return out;
 }

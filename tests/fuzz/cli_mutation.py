@@ -484,7 +484,8 @@ SHRINK = {
     "continual": [("iterations", "3"), ("model.hidden", "[8]"), ("log_every", "1"),
                   ("checkpoint_every", "2"), ("eval.runs", "1")],
     "rl2": [("iterations", "2"), ("model.hidden", "8"), ("meta_batch", "8"),
-            ("ppo.minibatches", "2"), ("log_every", "1"), ("checkpoint_every", "2")],
+            ("ppo.minibatches", "2"), ("mdp.episodes", "2"), ("log_every", "1"),
+            ("checkpoint_every", "2")],
 }
 
 SEED_RUNS = [
@@ -510,6 +511,8 @@ SEED_RUNS = [
      ["iterations=4", "model.hidden=[8]", "eval.every=2", "eval.runs=1"]),
     ("rl2", "configs/rl2-bandit.json",
      ["iterations=4", "model.hidden=8", "meta_batch=8", "ppo.minibatches=2"]),
+    ("rl2-mdp", "configs/rl2-mdp-10.json",
+     ["iterations=4", "model.hidden=8", "meta_batch=8", "ppo.minibatches=2", "mdp.episodes=2"]),
     ("ppo-pendulum", "configs/ppo-pendulum.json",
      ["total_timesteps=256", "n_envs=4", "n_steps=32", "batch_size=64", "n_epochs=2",
       "eval.episodes=2"]),

@@ -31,6 +31,11 @@ def cli(*args):
              "batch_size": 64, "n_epochs": 2, "total_timesteps": 256, "eval": {"episodes": 3}},
             ["seed=5"],
         ),
+        (
+            {"algorithm": "rl2", "task_family": "tabular-mdp", "model": {"hidden": 8},
+             "meta_batch": 8, "ppo": {"minibatches": 2}, "mdp": {"episodes": 2}, "iterations": 3},
+            ["seed=4"],
+        ),
     ],
 )
 def test_train_and_evaluate_match_the_tool(tmp_path, config, sets):
