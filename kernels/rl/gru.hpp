@@ -37,6 +37,18 @@ METASIM_HD METASIM_INLINE T gru_sigmoid(T a) {
   return T(1) / (T(1) + exp(-a));
 }
 
+// sum_k a[k] b[k]. On the CPU a vectorised reduction: its order is fixed by the build, not by the
+// thread count, so results are reproducible run to run.
+template <typename T>
+METASIM_HD METASIM_INLINE T gru_dot(const T* a, const T* b, int n) {
+  T s = T(0);
+#if defined(_OPENMP) && !defined(__CUDA_ARCH__)
+#pragma omp simd reduction(+ : s)
+#endif
+  for (int k = 0; k < n; ++k) s += a[k] * b[k];
+  return s;
+}
+
 // h_out = GRU(x, h); cache receives r, z, n, W_hn h + b_hn. h_out must not alias h.
 template <typename T>
 METASIM_HD void gru_forward(const GruShape& s, const T* p, const T* x, const T* h, T* h_out,
@@ -52,20 +64,11 @@ METASIM_HD void gru_forward(const GruShape& s, const T* p, const T* x, const T* 
   T* n = cache + 2 * H;
   T* hn = cache + 3 * H;
   for (int j = 0; j < H; ++j) {
-    T ar = bih[j] + bhh[j];
-    T az = bih[H + j] + bhh[H + j];
-    T ain = bih[2 * H + j];
-    T ahn = bhh[2 * H + j];
-    for (int k = 0; k < I; ++k) {
-      ar += wih[j * I + k] * x[k];
-      az += wih[(H + j) * I + k] * x[k];
-      ain += wih[(2 * H + j) * I + k] * x[k];
-    }
-    for (int k = 0; k < H; ++k) {
-      ar += whh[j * H + k] * h[k];
-      az += whh[(H + j) * H + k] * h[k];
-      ahn += whh[(2 * H + j) * H + k] * h[k];
-    }
+    const T ar = bih[j] + bhh[j] + gru_dot(wih + j * I, x, I) + gru_dot(whh + j * H, h, H);
+    const T az = bih[H + j] + bhh[H + j] + gru_dot(wih + (H + j) * I, x, I) +
+                 gru_dot(whh + (H + j) * H, h, H);
+    const T ain = bih[2 * H + j] + gru_dot(wih + (2 * H + j) * I, x, I);
+    const T ahn = bhh[2 * H + j] + gru_dot(whh + (2 * H + j) * H, h, H);
     r[j] = gru_sigmoid(ar);
     z[j] = gru_sigmoid(az);
     hn[j] = ahn;
