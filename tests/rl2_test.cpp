@@ -348,22 +348,8 @@ TEST(Rl2Mdp, BadSizesNameTheirField) {
 namespace metasim::rl2 {
 namespace {
 
-std::filesystem::path temp_dir(const std::string& name) {
-  const std::filesystem::path d = std::filesystem::temp_directory_path() /
-                                  ("metasim_rl2_" + name + "_" + std::to_string(::getpid()));
-  std::filesystem::remove_all(d);
-  std::filesystem::create_directories(d);
-  return d;
-}
-
-std::vector<nlohmann::json> read_jsonl(const std::string& path) {
-  std::ifstream in(path);
-  std::vector<nlohmann::json> out;
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
-  }
-  return out;
-}
+using test_support::read_jsonl;
+using test_support::temp_dir;
 
 // Two arms over 20 pulls: a policy that learns to stay on the better arm earns well above the 10
 // of uniform pulls, near Thompson sampling (12.0 on these tasks). The run then resumes from its

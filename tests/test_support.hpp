@@ -1,19 +1,44 @@
-// Helpers shared by several test files: running the metasim CLI as a user would, drawing seeded
-// random MLP parameters with the usual 1/sqrt(fan_in) scale, and comparing results bit for bit.
+// Helpers shared by several test files: temporary run directories and metrics files, running the
+// metasim CLI as a user would, drawing seeded random MLP parameters with the usual 1/sqrt(fan_in)
+// scale, and comparing results bit for bit.
 #pragma once
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <string>
 #include <vector>
 
 namespace metasim::test_support {
+
+// A fresh, empty directory under the system's temporary directory, named after the test and the
+// process (so parallel test processes do not collide).
+inline std::filesystem::path temp_dir(const std::string& name) {
+  const std::filesystem::path d = std::filesystem::temp_directory_path() /
+                                  ("metasim_" + name + "_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(d);
+  std::filesystem::create_directories(d);
+  return d;
+}
+
+// The JSON objects of a JSON-lines file (metrics.jsonl).
+inline std::vector<nlohmann::json> read_jsonl(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<nlohmann::json> out;
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
+  }
+  return out;
+}
 
 struct CliRun {
   int status;          // exit status, -1 if the process did not exit normally

@@ -15,6 +15,7 @@
 #include <metasim/kernels/core/error.hpp>
 #include <metasim/kernels/core/philox.hpp>
 #include <metasim/meta/common/optimizer.hpp>
+#include <metasim/meta/common/params_checkpoint.hpp>
 
 namespace metasim::rl2 {
 
@@ -468,27 +469,11 @@ class Rl2Job final : public TrainingJob {
   }
 
   Checkpoint to_checkpoint() const override {
-    Checkpoint k;
-    k.header = {{"format", kFormat},
-                {"config", to_json(c_)},
-                {"iteration", iteration_},
-                {"optimizer_steps", opt_.steps()}};
-    k.arrays["params"] = params_;
-    k.arrays["adam_m"] = opt_.first_moment();
-    k.arrays["adam_v"] = opt_.second_moment();
-    return k;
+    return meta::params_checkpoint(kFormat, to_json(c_), iteration_, params_, opt_);
   }
 
   void restore(const Checkpoint& k) override {
-    if (!checkpoint_has_format(k, kFormat)) {
-      throw InvalidArgument("checkpoint", "is not an RL² checkpoint");
-    }
-    const std::size_t n = params_.size();
-    const int64_t it = checkpoint_int(k, "iteration", 0, kMaxCheckpointCount);
-    const int64_t steps = checkpoint_int(k, "optimizer_steps", 0, kMaxCheckpointCount);
-    params_ = checkpoint_array(k, "params", n);
-    opt_.restore(checkpoint_array(k, "adam_m", n), checkpoint_array(k, "adam_v", n), steps);
-    iteration_ = it;
+    iteration_ = meta::restore_params_checkpoint(k, kFormat, "an RL²", params_, opt_);
   }
 
  private:
