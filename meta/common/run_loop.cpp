@@ -141,6 +141,14 @@ json run_headline(const json& summary, const json& first_line, const json& confi
   } else if (num(m, "ep_return_mean")) {
     h = {{"name", "mean return of the last training episodes"}, {"value", m["ep_return_mean"]}};
     first_return();
+  } else if (num(m, "trial_return")) {
+    // RL²: the batch's mean total reward per trial, against the first metrics line's.
+    h = {{"name", "mean total reward per trial of the last batch"}, {"value", m["trial_return"]}};
+    if (num(first_line, "trial_return")) {
+      h["baseline"] = {
+          {"name", "at iteration " + std::to_string(first_line.value("iteration", 0LL))},
+          {"value", first_line["trial_return"]}};
+    }
   } else {
     return h;
   }
