@@ -8,6 +8,7 @@
 #include <vector>
 
 #include <metasim/host/run_support.hpp>
+#include <metasim/meta/common/task_stream.hpp>
 
 namespace metasim::meta {
 
@@ -45,6 +46,10 @@ struct TrainConfig {
   std::string precision = "float";
   int64_t log_every = 100;
   int64_t checkpoint_every = 1000;
+  // A task stream (meta/common/task_stream.hpp): empty for the family's fixed distribution.
+  std::vector<StreamStage> stream_stages;
+  int stream_eval_tasks = 200;  // held-out tasks per stage for the stream's error matrix
+  int stream_eval_steps = 1;    // adaptation steps (K = shots, rate inner.lr) at those evaluations
 };
 
 // Defaults, then `file` (an object, may be empty), then "key=value" overrides in order. Every

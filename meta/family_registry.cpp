@@ -49,6 +49,7 @@ TaskFamilyEntry builtin_family() {
   e.name = Family::kName;
   e.input_dim = Family::kInputDim;
   e.output_dim = Family::kOutputDim;
+  e.param_ranges = declared_param_ranges<Family>();
   e.cpu.relu = builtin_cpu_net<Family, DynamicMlp<Relu>>();
   e.cpu.tanh = builtin_cpu_net<Family, DynamicMlp<Tanh>>();
   e.cuda.relu = builtin_cuda_net<Family, DynamicMlp<Relu>>();

@@ -49,9 +49,30 @@ struct TaskFamilyEntry {
   std::string name;
   int input_dim = 0;
   int output_dim = 0;
+  // The family's kParamRanges (task_family.hpp), empty when it declares none: what a task stream
+  // (stream.stages) may move.
+  std::vector<TaskParamRange> param_ranges;
   GenericOps cpu, cuda;  // cuda: empty unless compiled for CUDA (register_task_family_cuda)
   std::vector<CompiledModel> compiled;
 };
+
+// Family::kParamRanges as a list (empty when the family declares none), checked against Params<T>
+// at compile time.
+template <class Family>
+std::vector<TaskParamRange> declared_param_ranges() {
+  if constexpr (requires { Family::kParamRanges[0]; }) {
+    constexpr std::size_t n = sizeof(Family::kParamRanges) / sizeof(TaskParamRange);
+    static_assert(n <= static_cast<std::size_t>(ParamRemap::kMaxParams),
+                  "metasim task family contract: at most 8 kParamRanges");
+    static_assert(sizeof(typename Family::template Params<float>) == n * sizeof(float) &&
+                      sizeof(typename Family::template Params<double>) == n * sizeof(double),
+                  "metasim task family contract: with kParamRanges, Params<T> holds exactly one T "
+                  "per range, in the same order");
+    return std::vector<TaskParamRange>(Family::kParamRanges, Family::kParamRanges + n);
+  } else {
+    return {};
+  }
+}
 
 // Adds a family. Throws InvalidArgument("task_family", ...) if the name is empty, malformed or
 // taken, or the generic CPU launchers are missing.

@@ -89,6 +89,7 @@ bool register_task_family() {
   e.name = Family::kName;
   e.input_dim = Family::kInputDim;
   e.output_dim = Family::kOutputDim;
+  e.param_ranges = declared_param_ranges<Family>();
   e.cpu.relu = cpu_generic_ops<Family, Relu>();
   e.cpu.tanh = cpu_generic_ops<Family, Tanh>();
   register_task_family_entry(std::move(e));

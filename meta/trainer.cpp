@@ -18,6 +18,7 @@
 #include <metasim/kernels/core/error.hpp>
 #include <metasim/kernels/core/philox.hpp>
 #include <metasim/meta/data_parallel.hpp>
+#include <metasim/meta/family_registry.hpp>
 
 namespace metasim::meta {
 
@@ -127,10 +128,37 @@ Trainer::Trainer(const TrainConfig& config)
   request_.keys.task_key = make_key(cfg_.seed, RngPurpose::kTaskSample);
   request_.keys.data_key = make_key(cfg_.seed, RngPurpose::kData);
   request_.meta_params = &params_;
+  const std::vector<TaskParamRange>& ranges = task_family_entry(cfg_.task_family).param_ranges;
+  for (const StreamStage& st : cfg_.stream_stages) stage_remaps_.push_back(stage_remap(st, ranges));
+}
+
+std::vector<double> Trainer::stream_row() const {
+  std::vector<double> row;
+  for (std::size_t j = 0; j < stage_remaps_.size(); ++j) {
+    EvalOptions o;
+    o.tasks = cfg_.stream_eval_tasks;
+    o.shots = cfg_.shots;
+    o.steps = cfg_.stream_eval_steps;
+    o.backend = cfg_.backend;
+    o.allow_diverged = true;
+    o.remap = stage_remaps_[j];
+    const EvalResult r = evaluate(cfg_, params_, o);
+    if (r.diverged == r.tasks) {
+      throw Error("iteration " + std::to_string(iteration_) + ": every held-out task of stream " +
+                  "stage " + std::to_string(j) + " diverged after " + std::to_string(o.steps) +
+                  " adaptation steps (first: task " + std::to_string(r.first_diverged) +
+                  "); lower inner.lr or stream.eval_steps");
+    }
+    row.push_back(r.mse_after);
+  }
+  return row;
 }
 
 IterationStats Trainer::step() {
+  const bool stream = !stage_remaps_.empty();
+  if (stream && stream_.before.empty()) stream_.before = stream_row();
   request_.keys.step = static_cast<uint32_t>(iteration_);
+  if (stream) request_.keys.remap = stage_remaps_[stage_of(cfg_.stream_stages, iteration_)];
   engine_->run(request_, result_);
   if (result_.first_bad_task >= 0) {
     const int t = result_.first_bad_task;
@@ -153,6 +181,9 @@ IterationStats Trainer::step() {
                         : cfg_.outer_lr;
   opt_.step(params_, result_.mean_grad, lr);
   ++iteration_;
+  if (ends_stage(cfg_.stream_stages, cfg_.iterations, iteration_)) {
+    stream_.rows.push_back(stream_row());
+  }
   return IterationStats{iteration_, mean_of(result_.loss_after), mean_of(result_.loss_before)};
 }
 
@@ -174,6 +205,7 @@ Checkpoint Trainer::to_checkpoint() const {
   c.arrays["meta_params"] = params_;
   c.arrays["optimizer_m"] = opt_.first_moment();
   c.arrays["optimizer_v"] = opt_.second_moment();
+  stream_.save(c);
   return c;
 }
 
@@ -204,6 +236,9 @@ void Trainer::restore(const Checkpoint& c) {
   const std::vector<double>& v = checkpoint_array(c, "optimizer_v", params_.size());
   const int64_t steps = checkpoint_int(c, "optimizer_steps", 0, kMaxCheckpointCount, 0);
   const int64_t iteration = checkpoint_int(c, "iteration", 0, kMaxCheckpointCount, 0);
+  StreamErrors stream = stream_;
+  if (!stage_remaps_.empty()) stream.restore(c, cfg_.stream_stages, cfg_.iterations, iteration);
+  stream_ = std::move(stream);
   params_ = p;
   opt_.restore(m, v, steps);
   iteration_ = iteration;
@@ -230,8 +265,29 @@ StepReport SupervisedJob::step() {
   return r;
 }
 
+void SupervisedJob::restore(const Checkpoint& c) {
+  trainer_.restore(c);
+  stream_rows_reported_ = trainer_.stream_errors().rows.size();
+}
+
+void SupervisedJob::after_step(const StepReport& /*report*/, const std::string& /*run_dir*/,
+                               bool /*last*/, nlohmann::json& line) {
+  const StreamErrors& e = trainer_.stream_errors();
+  if (e.rows.size() == stream_rows_reported_) return;
+  stream_rows_reported_ = e.rows.size();
+  const nlohmann::json latest = e.latest();
+  for (const auto& [k, v] : latest.items()) line["stream_" + k] = v;
+}
+
 nlohmann::json SupervisedJob::finish(const std::string& /*run_dir*/) {
-  return {{"model", trainer_.model_description()}};
+  nlohmann::json out = {{"model", trainer_.model_description()}};
+  if (!trainer_.stream_errors().rows.empty()) {
+    out["stream"] = trainer_.stream_errors().summary();
+    out["stream"]["eval"] = {{"tasks", trainer_.config().stream_eval_tasks},
+                             {"shots", trainer_.config().shots},
+                             {"steps", trainer_.config().stream_eval_steps}};
+  }
+  return out;
 }
 
 nlohmann::json train_run(const TrainConfig& config, const std::string& run_dir,
@@ -272,6 +328,7 @@ EvalResult evaluate(const TrainConfig& config, const std::vector<double>& meta_p
   const uint64_t seed = (o.seed_given ? o.seed : config.seed) + kHeldOutSeedOffset;
   req.keys =
       TaskDataKeys{make_key(seed, RngPurpose::kTaskSample), make_key(seed, RngPurpose::kData), 0u};
+  req.keys.remap = o.remap;
   req.inner_lr = config.inner_lr;
   req.meta_params = &meta_params;
   EvalResult r;

@@ -46,6 +46,9 @@ class Trainer {
   std::string model_description() const;
   // theta, then Meta-SGD's inner rates.
   const std::vector<double>& meta_params() const { return params_; }
+  // A task stream's error matrix so far (empty without stream.stages): the row of a stage is
+  // measured by the step that ends it, the errors before training by the first step.
+  const StreamErrors& stream_errors() const { return stream_; }
 
   Checkpoint to_checkpoint() const;
   // Restores parameters, optimiser state and iteration; the checkpoint's model and algorithm must
@@ -61,6 +64,11 @@ class Trainer {
   BatchRequest request_;
   BatchResult result_;
   int64_t iteration_ = 0;
+  std::vector<ParamRemap> stage_remaps_;  // per stream stage
+  StreamErrors stream_;
+
+  // Every stage's held-out error at the current parameters.
+  std::vector<double> stream_row() const;
 };
 
 // Initial meta-parameters: PyTorch's nn.Linear default (weights and biases U(+-1/sqrt(fan_in)))
@@ -87,11 +95,15 @@ class SupervisedJob final : public TrainingJob {
   }
   StepReport step() override;
   Checkpoint to_checkpoint() const override { return trainer_.to_checkpoint(); }
-  void restore(const Checkpoint& c) override { trainer_.restore(c); }
+  void restore(const Checkpoint& c) override;
+  // A task stream's figures ("stream_*") on the line of the step that ends a stage.
+  void after_step(const StepReport& report, const std::string& run_dir, bool last,
+                  nlohmann::json& line) override;
   nlohmann::json finish(const std::string& run_dir) override;
 
  private:
   Trainer trainer_;
+  std::size_t stream_rows_reported_ = 0;
 };
 
 // Trains into run_dir under the run loop (see run_training): config.json, metrics.jsonl,
@@ -113,6 +125,8 @@ struct EvalOptions {
   // Plain SGD on K points can diverge on a few tasks. By default that is an error naming the
   // first such task; with allow_diverged they are counted and the means cover the other tasks.
   bool allow_diverged = false;
+  // Tasks of a task stream's stage instead of the family's own distribution (count 0: those).
+  ParamRemap remap{};
 };
 
 struct EvalResult {

@@ -111,6 +111,16 @@ TEST(MetaUserFamily_Registry, ListedByNameWithItsShapeAndRegisteredOnce) {
     EXPECT_EQ(err.field(), "task_family");
     EXPECT_NE(std::string(err.what()).find("test/wave2d"), std::string::npos) << err.what();
   }
+  // A family that declares no parameter ranges cannot be streamed, and the error says why.
+  try {
+    resolve_config(
+        nlohmann::json::object(),
+        {"task_family=test/wave2d", "stream.stages=[{\"at\": 0, \"ranges\": {\"a\": [0.5, 1]}}]"});
+    ADD_FAILURE() << "a stream over a family without kParamRanges must throw";
+  } catch (const InvalidArgument& err) {
+    EXPECT_EQ(err.field(), "stream.stages");
+    EXPECT_NE(std::string(err.what()).find("kParamRanges"), std::string::npos) << err.what();
+  }
 }
 
 // Each algorithm's per-task losses and mean meta-gradient on the user's family, through the

@@ -87,8 +87,16 @@ void add_train_command(CLI::App& app) {
         std::printf("%s (%s):\n%s\n", kind.c_str(), names.c_str(),
                     first.config_reference ? first.config_reference().c_str() : "");
         if (kind == "supervised") {
+          // With the parameters a task stream (stream.stages) may move, and their ranges.
           std::printf("Task families:");
-          for (const std::string& f : meta::task_family_names()) std::printf(" %s", f.c_str());
+          for (const std::string& f : meta::task_family_names()) {
+            std::printf(" %s", f.c_str());
+            const auto& params = meta::task_family_entry(f).param_ranges;
+            for (std::size_t i = 0; i < params.size(); ++i) {
+              std::printf("%s%s [%g, %g]%s", i == 0 ? " (" : ", ", params[i].name, params[i].min,
+                          params[i].max, i + 1 == params.size() ? ")" : "");
+            }
+          }
           std::printf("\nCompiled fast paths (other hidden sizes run the generic path):");
           for (const meta::ModelSpec& m : meta::compiled_models()) {
             std::printf("  [%s]", meta::describe(m).c_str());

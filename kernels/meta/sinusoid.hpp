@@ -5,6 +5,7 @@
 #include <metasim/kernels/core/hd.hpp>
 #include <metasim/kernels/core/math.hpp>
 #include <metasim/kernels/core/philox.hpp>
+#include <metasim/kernels/meta/task_family.hpp>
 
 namespace metasim::meta {
 
@@ -22,6 +23,9 @@ struct SinusoidFamily {
     T amplitude;
     T phase;
   };
+  // Both drawn uniformly; task streams move these ranges.
+  static constexpr TaskParamRange kParamRanges[] = {{"amplitude", kAmplitudeMin, kAmplitudeMax},
+                                                    {"phase", kPhaseMin, kPhaseMax}};
 
   template <typename T>
   static METASIM_HD METASIM_INLINE Params<T> sample_params(RandomStream& rng) {

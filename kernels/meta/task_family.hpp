@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
+#include <type_traits>
 
 #include <metasim/kernels/core/hd.hpp>
 #include <metasim/kernels/core/philox.hpp>
@@ -18,9 +20,44 @@ namespace metasim::meta {
 //   template <typename T> static METASIM_HD Params<T> sample_params(RandomStream& rng);
 //   template <typename T> static METASIM_HD void sample(const Params<T>&, RandomStream& rng,
 //                                                       T* x, T* y);   one (x, y) point
+// Optionally, for task streams whose parameter ranges move over a run (stream.stages):
+//   static constexpr TaskParamRange kParamRanges[];  each field of Params<T>, in declaration
+//                                                    order, with the range it is drawn from
+// Params<T> must then hold exactly these fields, all of type T, each drawn uniformly from its
+// range: a stream stage maps a range onto another by the affine map that takes one onto the other.
 // Both functions draw only from the stream they are given: the generator below hands each task
 // and each point its own Philox address, so a point never depends on batch size, thread count or
 // backend, and any worker can produce any point without coordination.
+
+struct TaskParamRange {
+  const char* name;
+  double min, max;
+};
+
+// An affine map per task parameter, p -> scale * p + shift, applied after sample_params: a task
+// stream's stage moves a parameter's range with it. count == 0 (the default) leaves the family's
+// own distribution.
+struct ParamRemap {
+  static constexpr int kMaxParams = 8;
+  int count = 0;
+  double scale[kMaxParams] = {};
+  double shift[kMaxParams] = {};
+};
+
+template <class Family, typename T>
+METASIM_HD METASIM_INLINE void apply_param_remap(const ParamRemap& m,
+                                                 typename Family::template Params<T>& p) {
+  using P = typename Family::template Params<T>;
+  if constexpr (std::is_trivially_copyable_v<P> && sizeof(P) % sizeof(T) == 0) {
+    constexpr int kFields = static_cast<int>(sizeof(P) / sizeof(T));
+    T v[kFields];
+    std::memcpy(v, &p, sizeof(P));
+    for (int i = 0; i < m.count && i < kFields; ++i) {
+      v[i] = static_cast<T>(m.scale[i]) * v[i] + static_cast<T>(m.shift[i]);
+    }
+    std::memcpy(&p, v, sizeof(P));
+  }
+}
 
 // Random-stream addresses of a task's data. Task parameters come from (task, instance 0, step);
 // support point p from (task, p, step) and query point q from (task, support + q, step), on
@@ -29,6 +66,7 @@ struct TaskDataKeys {
   PhiloxKey task_key;  // RngPurpose::kTaskSample
   PhiloxKey data_key;  // RngPurpose::kData
   uint32_t step;       // the meta-iteration (training) or a fixed evaluation step
+  ParamRemap remap{};  // a task stream's stage (count 0: none)
 };
 
 // Writes a task's K support and Q query points feature-major: xs[f * K + p], ys[j * K + p],
@@ -38,7 +76,8 @@ template <class Family, typename T, class Group>
 METASIM_HD void generate_task_data(const Group& g, const TaskDataKeys& keys, uint32_t task, int k,
                                    int q, T* xs, T* ys, T* xq, T* yq) {
   RandomStream param_rng(keys.task_key, task, 0u, keys.step);
-  const typename Family::template Params<T> params = Family::template sample_params<T>(param_rng);
+  typename Family::template Params<T> params = Family::template sample_params<T>(param_rng);
+  if (keys.remap.count > 0) apply_param_remap<Family, T>(keys.remap, params);
   g.for_each(k + q, [&](int p) {
     RandomStream rng(keys.data_key, task, static_cast<uint32_t>(p), keys.step);
     T x[Family::kInputDim];

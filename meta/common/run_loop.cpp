@@ -114,7 +114,19 @@ json run_headline(const json& summary, const json& first_line, const json& confi
     h["baseline"] = {{"name", "at iteration " + std::to_string(first_line.value("iteration", 0LL))},
                      {"value", first_line["ep_return_mean"]}};
   };
-  if (summary.contains("evaluation") && num(summary["evaluation"], "mean_return")) {
+  if (summary.contains("stream") && num(summary["stream"], "average_error")) {
+    // A task stream: the error over every stage's tasks after the last stage, against the same
+    // tasks before training.
+    const json& s = summary["stream"];
+    h = {{"name", "task stream: mean held-out error over all stages after the last"},
+         {"value", s["average_error"]}};
+    if (s.contains("error_before") && s["error_before"].is_array() && !s["error_before"].empty()) {
+      double b = 0;
+      for (const json& x : s["error_before"]) b += x.get<double>();
+      h["baseline"] = {{"name", "before training"},
+                       {"value", b / static_cast<double>(s["error_before"].size())}};
+    }
+  } else if (summary.contains("evaluation") && num(summary["evaluation"], "mean_return")) {
     const json& e = summary["evaluation"];
     h = {{"name", "mean return over " + std::to_string(e.value("episodes", 0LL)) + " " +
                       (e.value("stochastic", false) ? "sampled" : "deterministic") +
