@@ -1,26 +1,37 @@
 #!/usr/bin/env bash
-# The drifting-stream table (docs/streams.md): every supervised meta-learner and plain fine-tuning
-# trained on the same task stream (configs/stream-sinusoid-maml.json with the algorithm changed),
-# over SEEDS seeds. Prints JSON lines: the command, one line per run (summary.json's "stream"), then
-# one line per learner with the mean and standard error over seeds. With PLOT=FILE.svg it also
-# draws the average error over the stages seen so far, MAML against fine-tuning.
+# The drifting-stream tables (docs/streams.md). STREAM=sinusoid (default): every supervised
+# meta-learner and plain fine-tuning on configs/stream-sinusoid-maml.json with the algorithm
+# changed; STREAM=nav2d: first-order MAML-RL, Reptile-RL and plain fine-tuning on
+# configs/stream-nav2d-fomaml.json. SEEDS seeds each. Prints JSON lines: the command, one line per
+# run (summary.json's "stream"), then one line per learner with the mean and standard error over
+# seeds. With PLOT=FILE.svg it also draws the stream's average over the stages seen so far, the
+# first learner against fine-tuning.
 #   bench/stream_table.sh [BIN] > bench/results/cpu-COMMIT-stream-table.jsonl
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${1:-build-cpu/bin/metasim}
 SEEDS=${SEEDS:-5}
-CONFIG=configs/stream-sinusoid-maml.json
+STREAM=${STREAM:-sinusoid}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-echo "{\"command\": \"SEEDS=$SEEDS bench/stream_table.sh (metasim train --config $CONFIG --set algorithm=A [--set inner.steps=0 for fine-tuning] --set seed=S)\", \"commit\": \"$(git rev-parse --short HEAD)\", \"machine\": \"$(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores\"}"
-# learner name, then its --set overrides
-learners=(
-  "maml|algorithm=maml"
-  "fomaml|algorithm=fomaml"
-  "reptile|algorithm=reptile"
-  "metasgd|algorithm=metasgd"
-  "finetune|algorithm=maml inner.steps=0"
-)
+# learner name, then its --set overrides; fine-tuning trains theta on the stream's tasks without
+# adaptation (no inner step, or an inner rate of 0) and is evaluated with the same adaptation step.
+case $STREAM in
+  sinusoid)
+    CONFIG=configs/stream-sinusoid-maml.json
+    metric=stream_average_error
+    learners=("maml|algorithm=maml" "fomaml|algorithm=fomaml" "reptile|algorithm=reptile"
+              "metasgd|algorithm=metasgd" "finetune|algorithm=maml inner.steps=0")
+    ;;
+  nav2d)
+    CONFIG=configs/stream-nav2d-fomaml.json
+    metric=stream_average_return
+    learners=("fomaml-rl|algorithm=fomaml-rl" "reptile-rl|algorithm=reptile-rl inner.steps=3"
+              "finetune|algorithm=fomaml-rl inner.lr=0")
+    ;;
+  *) echo "STREAM must be sinusoid or nav2d" >&2; exit 2 ;;
+esac
+echo "{\"command\": \"STREAM=$STREAM SEEDS=$SEEDS bench/stream_table.sh (metasim train --config $CONFIG --set seed=S and each learner's --set: ${learners[*]})\", \"commit\": \"$(git rev-parse --short HEAD)\", \"machine\": \"$(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores\"}"
 for entry in "${learners[@]}"; do
   name=${entry%%|*}
   sets=()
@@ -37,7 +48,8 @@ rows = [json.loads(l) for l in open(sys.argv[1])]
 for name in dict.fromkeys(r["learner"] for r in rows):
     mine = [r["stream"] for r in rows if r["learner"] == name]
     out = {"learner": name, "seeds": len(mine)}
-    for key in ("average_error", "backward_transfer", "forward_transfer"):
+    avg = "average_error" if "average_error" in mine[0] else "average_return"
+    for key in (avg, "backward_transfer", "forward_transfer"):
         v = [m[key] for m in mine]
         mean = sum(v) / len(v)
         se = math.sqrt(sum((x - mean) ** 2 for x in v) / (len(v) - 1) / len(v)) if len(v) > 1 else 0.0
@@ -45,7 +57,8 @@ for name in dict.fromkeys(r["learner"] for r in rows):
     print(json.dumps(out))
 EOF
 if [ -n "${PLOT:-}" ]; then
-  "$BIN" plot --metric stream_average_error --out "$PLOT" "$work"/maml-* "$work"/finetune-* \
-    --label $(for ((s = 0; s < SEEDS; s++)); do echo MAML; done) \
+  first=${learners[0]%%|*}
+  "$BIN" plot --metric $metric --out "$PLOT" "$work"/$first-? "$work"/finetune-? \
+    --label $(for ((s = 0; s < SEEDS; s++)); do echo $first; done) \
     $(for ((s = 0; s < SEEDS; s++)); do echo fine-tuning; done) >&2
 fi

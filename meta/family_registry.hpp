@@ -60,14 +60,10 @@ struct TaskFamilyEntry {
 // at compile time.
 template <class Family>
 std::vector<TaskParamRange> declared_param_ranges() {
-  if constexpr (requires { Family::kParamRanges[0]; }) {
-    constexpr std::size_t n = sizeof(Family::kParamRanges) / sizeof(TaskParamRange);
-    static_assert(n <= static_cast<std::size_t>(ParamRemap::kMaxParams),
-                  "metasim task family contract: at most 8 kParamRanges");
-    static_assert(sizeof(typename Family::template Params<float>) == n * sizeof(float) &&
-                      sizeof(typename Family::template Params<double>) == n * sizeof(double),
-                  "metasim task family contract: with kParamRanges, Params<T> holds exactly one T "
-                  "per range, in the same order");
+  constexpr int n = declared_param_count<Family, typename Family::template Params<float>, float>();
+  static_assert(declared_param_count<Family, typename Family::template Params<double>, double>() ==
+                n);
+  if constexpr (n > 0) {
     return std::vector<TaskParamRange>(Family::kParamRanges, Family::kParamRanges + n);
   } else {
     return {};

@@ -5,10 +5,9 @@
 #pragma once
 
 #include <cstdint>
-#include <cstring>
-#include <type_traits>
 
 #include <metasim/kernels/core/hd.hpp>
+#include <metasim/kernels/core/param_remap.hpp>
 #include <metasim/kernels/core/philox.hpp>
 
 namespace metasim::meta {
@@ -29,36 +28,6 @@ namespace metasim::meta {
 // and each point its own Philox address, so a point never depends on batch size, thread count or
 // backend, and any worker can produce any point without coordination.
 
-struct TaskParamRange {
-  const char* name;
-  double min, max;
-};
-
-// An affine map per task parameter, p -> scale * p + shift, applied after sample_params: a task
-// stream's stage moves a parameter's range with it. count == 0 (the default) leaves the family's
-// own distribution.
-struct ParamRemap {
-  static constexpr int kMaxParams = 8;
-  int count = 0;
-  double scale[kMaxParams] = {};
-  double shift[kMaxParams] = {};
-};
-
-template <class Family, typename T>
-METASIM_HD METASIM_INLINE void apply_param_remap(const ParamRemap& m,
-                                                 typename Family::template Params<T>& p) {
-  using P = typename Family::template Params<T>;
-  if constexpr (std::is_trivially_copyable_v<P> && sizeof(P) % sizeof(T) == 0) {
-    constexpr int kFields = static_cast<int>(sizeof(P) / sizeof(T));
-    T v[kFields];
-    std::memcpy(v, &p, sizeof(P));
-    for (int i = 0; i < m.count && i < kFields; ++i) {
-      v[i] = static_cast<T>(m.scale[i]) * v[i] + static_cast<T>(m.shift[i]);
-    }
-    std::memcpy(&p, v, sizeof(P));
-  }
-}
-
 // Random-stream addresses of a task's data. Task parameters come from (task, instance 0, step);
 // support point p from (task, p, step) and query point q from (task, support + q, step), on
 // separate keys, so support and query points are independent draws.
@@ -77,7 +46,7 @@ METASIM_HD void generate_task_data(const Group& g, const TaskDataKeys& keys, uin
                                    int q, T* xs, T* ys, T* xq, T* yq) {
   RandomStream param_rng(keys.task_key, task, 0u, keys.step);
   typename Family::template Params<T> params = Family::template sample_params<T>(param_rng);
-  if (keys.remap.count > 0) apply_param_remap<Family, T>(keys.remap, params);
+  if (keys.remap.count > 0) apply_param_remap<T>(keys.remap, params);
   g.for_each(k + q, [&](int p) {
     RandomStream rng(keys.data_key, task, static_cast<uint32_t>(p), keys.step);
     T x[Family::kInputDim];

@@ -8,6 +8,7 @@
 #include <metasim/kernels/core/dual.hpp>
 #include <metasim/kernels/core/group.hpp>
 #include <metasim/kernels/core/hd.hpp>
+#include <metasim/kernels/core/param_remap.hpp>
 #include <metasim/kernels/rl/linear_baseline.hpp>
 #include <metasim/kernels/rl/policy_passes.hpp>
 #include <metasim/kernels/rl/returns.hpp>
@@ -71,6 +72,7 @@ struct MetaRlArgs {
   int paths_rolled = 0;  // kProcess: path slots sampled in this data slot (the rest are unused)
   uint32_t first_task = 0;
   PhiloxKey task_key{}, reset_key{}, action_key{}, step_key{};
+  ParamRemap remap{};  // a task stream's stage (count 0: none)
   T gamma = T(0.99);
   T gae_lambda = T(1);
   double baseline_reg = 1e-5;
@@ -151,6 +153,7 @@ struct MetaRlTask {
     r.reset_key = a.reset_key;
     r.action_key = a.action_key;
     r.step_key = a.step_key;
+    r.remap = a.remap;
     r.first_task = a.first_task;
     r.phase = static_cast<uint32_t>(a.slot);
     const int64_t slot_tasks = static_cast<int64_t>(a.slot) * a.num_tasks;

@@ -7,6 +7,7 @@
 #include <metasim/envs/env_api.hpp>
 #include <metasim/kernels/core/hd.hpp>
 #include <metasim/kernels/core/mlp.hpp>
+#include <metasim/kernels/core/param_remap.hpp>
 #include <metasim/kernels/core/philox.hpp>
 #include <metasim/kernels/rl/policy.hpp>
 
@@ -33,6 +34,7 @@ struct RolloutArgs {
   // Random streams: the task's Params from task_key at (first_task + t, 0, 0); resets, actions and
   // env noise from their keys at (first_task + t, phase * trajectories + j, step).
   PhiloxKey task_key{}, reset_key{}, action_key{}, step_key{};
+  ParamRemap remap{};  // a task stream's stage (count 0: the family's own distribution)
   uint32_t first_task = 0;
   uint32_t phase = 0;
   T* obs = nullptr;
@@ -110,7 +112,8 @@ METASIM_HD void rollout_path(const RolloutArgs<T>& a, int task, int traj,
   }
   const uint32_t task_id = a.first_task + static_cast<uint32_t>(task);
   const uint32_t instance = a.phase * static_cast<uint32_t>(a.trajectories) + traj;
-  const typename Env::Params params = task_params<Family, T>(a.task_key, task_id);
+  typename Env::Params params = task_params<Family, T>(a.task_key, task_id);
+  if (a.remap.count > 0) apply_param_remap<T>(a.remap, params);
   const T* theta = a.policy_params + task * a.param_stride;
   const int64_t cap = a.cap();
   T* obs = a.obs + static_cast<int64_t>(task) * kObs * cap;

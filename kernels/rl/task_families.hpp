@@ -8,6 +8,7 @@
 #include <metasim/envs/pendulum.hpp>
 #include <metasim/envs/point_nav.hpp>
 #include <metasim/kernels/core/hd.hpp>
+#include <metasim/kernels/core/param_remap.hpp>
 #include <metasim/kernels/core/philox.hpp>
 
 namespace metasim::rl {
@@ -29,6 +30,8 @@ struct PointNavGoals {
   template <typename Real>
   using Env = envs::PointNav<Real>;
   static constexpr int kDefaultHorizon = 100;
+  // Both drawn uniformly; task streams move these ranges.
+  static constexpr TaskParamRange kParamRanges[] = {{"goal_x", -0.5, 0.5}, {"goal_y", -0.5, 0.5}};
   template <typename Real>
   static METASIM_HD METASIM_INLINE typename Env<Real>::Params sample(RandomStream& rng) {
     return Env<Real>::sample_params(rng);

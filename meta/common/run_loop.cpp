@@ -114,17 +114,24 @@ json run_headline(const json& summary, const json& first_line, const json& confi
     h["baseline"] = {{"name", "at iteration " + std::to_string(first_line.value("iteration", 0LL))},
                      {"value", first_line["ep_return_mean"]}};
   };
-  if (summary.contains("stream") && num(summary["stream"], "average_error")) {
-    // A task stream: the error over every stage's tasks after the last stage, against the same
-    // tasks before training.
+  const char* stream_measure = nullptr;
+  if (summary.contains("stream")) {
+    if (num(summary["stream"], "average_error")) stream_measure = "error";
+    if (num(summary["stream"], "average_return")) stream_measure = "return";
+  }
+  if (stream_measure != nullptr) {
+    // A task stream: the error (return) over every stage's tasks after the last stage, against
+    // the same tasks before training.
     const json& s = summary["stream"];
-    h = {{"name", "task stream: mean held-out error over all stages after the last"},
-         {"value", s["average_error"]}};
-    if (s.contains("error_before") && s["error_before"].is_array() && !s["error_before"].empty()) {
+    const std::string measure = stream_measure;
+    h = {{"name", "task stream: mean held-out " + measure + " over all stages after the last"},
+         {"value", s["average_" + measure]}};
+    const json before = s.value(measure + "_before", json::array());
+    if (before.is_array() && !before.empty()) {
       double b = 0;
-      for (const json& x : s["error_before"]) b += x.get<double>();
+      for (const json& x : before) b += x.get<double>();
       h["baseline"] = {{"name", "before training"},
-                       {"value", b / static_cast<double>(s["error_before"].size())}};
+                       {"value", b / static_cast<double>(before.size())}};
     }
   } else if (summary.contains("evaluation") && num(summary["evaluation"], "mean_return")) {
     const json& e = summary["evaluation"];

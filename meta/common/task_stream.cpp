@@ -171,7 +171,7 @@ json StreamErrors::latest() const {
   const std::size_t i = rows.size() - 1;
   const std::vector<double>& r = rows[i];
   std::vector<double> seen(r.begin(), r.begin() + static_cast<std::ptrdiff_t>(i + 1));
-  json out = {{"stage", i}, {"average_error", mean(seen)}, {"errors", r}};
+  json out = {{"stage", i}, {"average_" + measure, mean(seen)}, {measure + "s", r}};
   if (i > 0) {
     std::vector<double> back, fwd;
     for (std::size_t j = 0; j < i; ++j) back.push_back(r[j] - rows[j][j]);
@@ -184,9 +184,9 @@ json StreamErrors::latest() const {
 
 json StreamErrors::summary() const {
   json out = latest();
-  out.erase("errors");
-  out["error_matrix"] = rows;
-  out["error_before"] = before;
+  out.erase(measure + "s");
+  out[measure + "_matrix"] = rows;
+  out[measure + "_before"] = before;
   return out;
 }
 
@@ -205,6 +205,7 @@ void StreamErrors::restore(const Checkpoint& c, const std::vector<StreamStage>& 
   for (int64_t s = 1; s < static_cast<int64_t>(n); ++s) ended += stages[s].at <= iteration;
   ended += iteration >= iterations;
   StreamErrors e;
+  e.measure = measure;
   if (c.arrays.count("stream_before") != 0) e.before = checkpoint_array(c, "stream_before", n);
   if (iteration > 0 && e.before.empty()) {
     throw InvalidArgument("checkpoint", "a task stream's checkpoint after iteration " +

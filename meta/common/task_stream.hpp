@@ -22,12 +22,9 @@
 
 #include <metasim/host/checkpoint.hpp>
 #include <metasim/host/config_schema.hpp>
-#include <metasim/kernels/meta/task_family.hpp>
+#include <metasim/kernels/core/param_remap.hpp>
 
 namespace metasim {
-
-using meta::ParamRemap;
-using meta::TaskParamRange;
 
 struct StreamStage {
   int64_t at = 0;  // first iteration of the stage
@@ -59,15 +56,19 @@ int stage_of(const std::vector<StreamStage>& stages, int64_t it);
 // Whether completing iteration `done` (1-based count) ends a stage; `iterations` ends the last.
 bool ends_stage(const std::vector<StreamStage>& stages, int64_t iterations, int64_t done);
 
-// The error matrix so far: `before` (b, one per stage) and the rows of R completed.
+// The matrix so far: `before` (b, one per stage) and the rows of R completed. `measure` names what
+// R holds: "error" (supervised; lower is better) or "return" (RL; higher is better, so there a
+// negative backward transfer is forgetting and a positive forward transfer helps).
 struct StreamErrors {
+  std::string measure = "error";
   std::vector<double> before;
   std::vector<std::vector<double>> rows;
 
-  // After the last completed row: {"stage", "average_error", "backward_transfer",
-  // "forward_transfer"} (the transfers from the second stage on), the row itself as "errors".
+  // After the last completed row: {"stage", "average_<measure>", "backward_transfer",
+  // "forward_transfer"} (the transfers from the second stage on), the row itself as
+  // "<measure>s".
   nlohmann::json latest() const;
-  // latest() plus "error_matrix" and "error_before": summary.json's "stream".
+  // latest() plus "<measure>_matrix" and "<measure>_before": summary.json's "stream".
   nlohmann::json summary() const;
 
   void save(Checkpoint& c) const;

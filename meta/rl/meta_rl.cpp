@@ -132,6 +132,24 @@ MetaRlTrainer::MetaRlTrainer(const RlConfig& config) : cfg_(config) {
   opt_ = meta::OuterOptimizer(
       meta::OptimizerSettings{"adam", cfg_.outer_lr, cfg_.beta1, cfg_.beta2, cfg_.adam_eps},
       theta_.size());
+  stream_.measure = "return";
+  for (const RlEnvInfo& e : rl_envs()) {
+    if (e.name != cfg_.env) continue;
+    for (const StreamStage& st : cfg_.stream_stages) {
+      stage_remaps_.push_back(stage_remap(st, e.param_ranges));
+    }
+  }
+}
+
+std::vector<double> MetaRlTrainer::stream_row() const {
+  std::vector<double> row;
+  for (const ParamRemap& m : stage_remaps_) {
+    row.push_back(evaluate_adaptation(cfg_, theta_, cfg_.stream_eval_tasks, cfg_.stream_eval_steps,
+                                      held_out_seed(cfg_.seed), cfg_.backend, cfg_.validate_paths,
+                                      nullptr, m)
+                      .back());
+  }
+  return row;
 }
 
 void MetaRlTrainer::check_tasks(const char* stage) {
@@ -144,7 +162,10 @@ void MetaRlTrainer::check_tasks(const char* stage) {
 }
 
 RlIterationStats MetaRlTrainer::step() {
+  const bool stream = !stage_remaps_.empty();
+  if (stream && stream_.before.empty()) stream_.before = stream_row();
   RlSampling s;
+  if (stream) s.remap = stage_remaps_[stage_of(cfg_.stream_stages, iteration_)];
   s.seed = cfg_.seed;
   s.first_task = static_cast<uint32_t>(iteration_ * cfg_.meta_batch);
   s.gamma = cfg_.gamma;
@@ -187,6 +208,9 @@ RlIterationStats MetaRlTrainer::step() {
   theta_ = std::move(theta);
   ++iteration_;
   env_steps_ += st.env_steps;
+  if (ends_stage(cfg_.stream_stages, cfg_.iterations, iteration_)) {
+    stream_.rows.push_back(stream_row());
+  }
   st.iteration = iteration_;
   return st;
 }
@@ -200,6 +224,7 @@ Checkpoint MetaRlTrainer::to_checkpoint() const {
   c.arrays["policy_params"] = theta_;
   c.arrays["optimizer_m"] = opt_.first_moment();
   c.arrays["optimizer_v"] = opt_.second_moment();
+  stream_.save(c);
   return c;
 }
 
@@ -231,6 +256,9 @@ void MetaRlTrainer::restore(const Checkpoint& c) {
   const int64_t steps = checkpoint_int(c, "optimizer_steps", 0, kMaxCheckpointCount, 0);
   const int64_t iteration = checkpoint_int(c, "iteration", 0, kMaxCheckpointCount, 0);
   const int64_t env_steps = checkpoint_int(c, "env_steps", 0, INT64_MAX, 0);
+  StreamErrors stream = stream_;
+  if (!stage_remaps_.empty()) stream.restore(c, cfg_.stream_stages, cfg_.iterations, iteration);
+  stream_ = std::move(stream);
   theta_ = p;
   opt_.restore(m, v, steps);
   iteration_ = iteration;
@@ -313,9 +341,20 @@ StepReport MetaRlJob::step() {
   return r;
 }
 
+void MetaRlJob::restore(const Checkpoint& c) {
+  trainer_.restore(c);
+  stream_rows_reported_ = trainer_.stream_returns().rows.size();
+}
+
 void MetaRlJob::after_step(const StepReport& report, const std::string& run_dir, bool last,
                            json& line) {
   const RlConfig& c = trainer_.config();
+  const StreamErrors& stream = trainer_.stream_returns();
+  if (stream.rows.size() != stream_rows_reported_) {
+    stream_rows_reported_ = stream.rows.size();
+    const json latest = stream.latest();
+    for (const auto& [k, v] : latest.items()) line["stream_" + k] = v;
+  }
   if (c.validate_every <= 0 || (report.iteration % c.validate_every != 0 && !last)) return;
   try {
     const std::vector<double> r =
@@ -334,8 +373,15 @@ void MetaRlJob::after_step(const StepReport& report, const std::string& run_dir,
 }
 
 json MetaRlJob::finish(const std::string& /*run_dir*/) {
+  const RlConfig& c = trainer_.config();
   json out{{"best_train", best_train_.summary()}};
-  if (trainer_.config().validate_every > 0) out["best_validation"] = best_validation_.summary();
+  if (c.validate_every > 0) out["best_validation"] = best_validation_.summary();
+  if (!trainer_.stream_returns().rows.empty()) {
+    out["stream"] = trainer_.stream_returns().summary();
+    out["stream"]["eval"] = {{"tasks", c.stream_eval_tasks},
+                             {"steps", c.stream_eval_steps},
+                             {"paths", c.validate_paths > 0 ? c.validate_paths : c.trajectories}};
+  }
   return out;
 }
 
@@ -385,7 +431,7 @@ RlShape rl_shape(const RlConfig& c, int tasks, int paths, int steps) {
 std::vector<double> evaluate_adaptation(const RlConfig& c, const std::vector<double>& theta,
                                         int tasks, int steps, uint64_t seed,
                                         const std::string& backend, int trajectories,
-                                        AdaptationSamples* samples) {
+                                        AdaptationSamples* samples, const ParamRemap& remap) {
   require_in_range("tasks", tasks, 1, 100000);
   if (trajectories < 0 || trajectories > 100000) {
     throw InvalidArgument("paths", "must be in [0, 100000] (0: the run's trajectories), got " +
@@ -410,6 +456,7 @@ std::vector<double> evaluate_adaptation(const RlConfig& c, const std::vector<dou
   s.gae_lambda = c.gae_lambda;
   s.baseline_reg = c.baseline_reg;
   s.lr = c.eval_lr;
+  s.remap = remap;
   const std::size_t slots = static_cast<std::size_t>(steps) + 1;
   std::vector<double> sums(slots, 0.0), path_count(slots, 0.0), step_count(slots, 0.0);
   for (int done = 0; done < tasks; done += kEvalTasksPerLaunch) {

@@ -70,6 +70,9 @@ class MetaRlTrainer {
   int64_t env_steps() const { return env_steps_; }
   const RlConfig& config() const { return cfg_; }
   const std::vector<double>& params() const { return theta_; }
+  // A task stream's return matrix so far (empty without stream.stages): the row of a stage is
+  // measured by the step that ends it, the returns before training by the first step.
+  const StreamErrors& stream_returns() const { return stream_; }
   void set_params(const std::vector<double>& p) { theta_ = p; }
   RlEngine& engine() { return *engine_; }
   const RlEngine& engine() const { return *engine_; }
@@ -79,6 +82,8 @@ class MetaRlTrainer {
 
  private:
   void check_tasks(const char* stage);
+  // Every stage's held-out return after stream.eval_steps adaptation steps, at theta.
+  std::vector<double> stream_row() const;
 
   RlConfig cfg_;
   std::unique_ptr<RlEngine> engine_;
@@ -86,6 +91,8 @@ class MetaRlTrainer {
   meta::OuterOptimizer opt_;
   int64_t iteration_ = 0;
   int64_t env_steps_ = 0;
+  std::vector<ParamRemap> stage_remaps_;  // per stream stage
+  StreamErrors stream_;
 };
 
 // A selected model (best-train, best-validation): the policy parameters after `iteration`
@@ -126,7 +133,7 @@ class MetaRlJob final : public TrainingJob {
   int64_t samples_done() const override { return trainer_.env_steps(); }
   StepReport step() override;
   Checkpoint to_checkpoint() const override { return trainer_.to_checkpoint(); }
-  void restore(const Checkpoint& c) override { trainer_.restore(c); }
+  void restore(const Checkpoint& c) override;
   void on_start(const std::string& run_dir, bool resume) override;
   void after_step(const StepReport& report, const std::string& run_dir, bool last,
                   nlohmann::json& line) override;
@@ -137,6 +144,7 @@ class MetaRlJob final : public TrainingJob {
   std::string run_dir_;
   SelectedModel best_train_;
   SelectedModel best_validation_;
+  std::size_t stream_rows_reported_ = 0;
 };
 
 // Trains into run_dir under the run loop (see run_training) and returns summary.json's object.
@@ -168,7 +176,8 @@ struct AdaptationSamples {
 std::vector<double> evaluate_adaptation(const RlConfig& c, const std::vector<double>& theta,
                                         int tasks, int steps, uint64_t seed,
                                         const std::string& backend, int trajectories = 0,
-                                        AdaptationSamples* samples = nullptr);
+                                        AdaptationSamples* samples = nullptr,
+                                        const ParamRemap& remap = {});
 
 // The seed of the held-out task stream for a run seeded with `seed` (`metasim eval`'s tasks).
 uint64_t held_out_seed(uint64_t seed);

@@ -107,8 +107,13 @@ bool register_meta_rl_family() {
   using E = typename Family::template Env<float>;
   using P = typename DefaultRlPolicy<Family>::type;
   RlFamilyEntry e;
-  e.info = RlEnvInfo{Family::kName, E::kDiscrete,   E::kObsDim,
-                     E::kActionDim, E::kNumActions, Family::kDefaultHorizon};
+  e.info = RlEnvInfo{Family::kName,
+                     E::kDiscrete,
+                     E::kObsDim,
+                     E::kActionDim,
+                     E::kNumActions,
+                     Family::kDefaultHorizon,
+                     rl_param_ranges<Family>()};
   e.model =
       RlModelSpec{Family::kName, E::kDiscrete ? "categorical" : "gaussian", {100, 100}, "relu"};
   e.make = &make_registered_rl_engine<Family, P>;

@@ -168,6 +168,15 @@ const config::Schema<RlConfig>& schema() {
                           "return after 1..steps steps"));
     f.push_back(int_field("validate.paths", &C::validate_paths, 0, 100000,
                           "paths per validation task and step (0: trajectories)"));
+    f.push_back(stream_stages_field<C>(
+        "stream.stages", &C::stream_stages,
+        "a task stream: stages of the run, each drawing the named task parameters from its own "
+        "ranges (e.g. {\"at\": 100, \"ranges\": {\"goal_x\": [0, 0.5]}}); null: the family's "
+        "fixed distribution"));
+    f.push_back(int_field("stream.eval_tasks", &C::stream_eval_tasks, 1, 1 << 20,
+                          "held-out tasks per stage, evaluated at the end of every stage"));
+    f.push_back(int_field("stream.eval_steps", &C::stream_eval_steps, 0, kMaxInnerSteps - 1,
+                          "adaptation steps at those evaluations (eval.lr; validate.paths paths)"));
     return f;
   }());
   return kSchema;
@@ -193,6 +202,7 @@ void check_cross_field(RlConfig& c) {
   if (static_cast<long long>(c.trajectories) * c.horizon > (1LL << 30)) {
     throw InvalidArgument("trajectories", "trajectories x horizon must stay below 2^30");
   }
+  check_stream(c.stream_stages, c.iterations, env->param_ranges, c.env, "stream.stages");
 }
 
 }  // namespace

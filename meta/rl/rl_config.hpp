@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include <metasim/meta/common/task_stream.hpp>
+
 namespace metasim::rl {
 
 // Defaults are the MAML paper's 2D navigation settings (Finn et al. 2017, section 5.3 and
@@ -59,6 +61,13 @@ struct RlConfig {
   int validate_tasks = 40;
   int validate_steps = 3;
   int validate_paths = 0;  // paths per task and step; 0: trajectories
+  // A task stream (meta/common/task_stream.hpp): empty for the family's fixed distribution. At the
+  // end of every stage the policy adapts on stream_eval_tasks tasks of every stage
+  // (stream_eval_steps steps at eval.lr, validate.paths paths) and the return after the last step
+  // fills the stream's matrix.
+  std::vector<StreamStage> stream_stages;
+  int stream_eval_tasks = 40;
+  int stream_eval_steps = 1;
 };
 
 // Defaults, then `file`, then "key=value" overrides in order. Every value is checked: an unknown

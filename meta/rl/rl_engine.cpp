@@ -89,8 +89,13 @@ MlpShape generic_shape(const RlEnvInfo& env, const std::vector<int>& hidden) {
 template <class Family>
 RlEnvInfo env_info() {
   using E = typename Family::template Env<float>;
-  return RlEnvInfo{Family::kName, E::kDiscrete,   E::kObsDim,
-                   E::kActionDim, E::kNumActions, Family::kDefaultHorizon};
+  return RlEnvInfo{Family::kName,
+                   E::kDiscrete,
+                   E::kObsDim,
+                   E::kActionDim,
+                   E::kNumActions,
+                   Family::kDefaultHorizon,
+                   rl_param_ranges<Family>()};
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include <metasim/host/backend.hpp>
+#include <metasim/kernels/core/param_remap.hpp>
 #include <metasim/kernels/core/philox.hpp>
 #include <metasim/kernels/rl/meta_rl_task.hpp>
 
@@ -30,7 +31,21 @@ struct RlEnvInfo {
   std::string name;
   bool discrete;
   int obs_dim, action_dim, num_actions, default_horizon;
+  // The family's kParamRanges (kernels/core/param_remap.hpp): what a task stream may move.
+  std::vector<TaskParamRange> param_ranges{};
 };
+
+// Family::kParamRanges as a list (empty when it declares none).
+template <class Family>
+std::vector<TaskParamRange> rl_param_ranges() {
+  using P = typename Family::template Env<float>::Params;
+  constexpr int n = declared_param_count<Family, P, float>();
+  if constexpr (n > 0) {
+    return std::vector<TaskParamRange>(Family::kParamRanges, Family::kParamRanges + n);
+  } else {
+    return {};
+  }
+}
 std::vector<RlEnvInfo> rl_envs();
 
 // Largest path-slot multiple of a transition budget (RlShape::max_paths_ratio).
@@ -53,6 +68,7 @@ struct RlSampling {
   uint32_t first_task = 0;  // global index of the batch's first task (Philox address)
   double gamma = 0.99, gae_lambda = 1.0, baseline_reg = 1e-5;
   std::vector<double> lr;  // one inner rate per step (the last repeats)
+  ParamRemap remap{};      // a task stream's stage (count 0: the family's own distribution)
 };
 
 class RlEngine {

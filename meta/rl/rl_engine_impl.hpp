@@ -153,6 +153,7 @@ class RlEngineImpl final : public RlEngine {
     a_.reset_key = make_key(s.seed, RngPurpose::kReset);
     a_.action_key = make_key(s.seed, RngPurpose::kAction);
     a_.step_key = make_key(s.seed, RngPurpose::kEnvStep);
+    a_.remap = s.remap;
     a_.gamma = static_cast<T>(s.gamma);
     a_.gae_lambda = static_cast<T>(s.gae_lambda);
     a_.baseline_reg = s.baseline_reg;
