@@ -48,8 +48,13 @@ rows = [json.loads(l) for l in open(sys.argv[1])]
 for name in dict.fromkeys(r["learner"] for r in rows):
     mine = [r["stream"] for r in rows if r["learner"] == name]
     out = {"learner": name, "seeds": len(mine)}
-    avg = "average_error" if "average_error" in mine[0] else "average_return"
-    for key in (avg, "backward_transfer", "forward_transfer"):
+    measure = "error" if "average_error" in mine[0] else "return"
+    for m in mine:
+        # each stage's tasks right after learning that stage: the diagonal of the matrix
+        R = m[measure + "_matrix"]
+        m["just_learned_" + measure] = sum(R[i][i] for i in range(len(R))) / len(R)
+    for key in ("average_" + measure, "backward_transfer", "forward_transfer",
+                "just_learned_" + measure):
         v = [m[key] for m in mine]
         mean = sum(v) / len(v)
         se = math.sqrt(sum((x - mean) ** 2 for x in v) / (len(v) - 1) / len(v)) if len(v) > 1 else 0.0

@@ -16,6 +16,7 @@
 #include <metasim/meta/config.hpp>
 #include <metasim/meta/family_registry.hpp>
 #include <metasim/meta/reference/fused_cpu.hpp>
+#include <metasim/meta/rl/meta_rl.hpp>
 #include <metasim/meta/trainer.hpp>
 
 #include "test_support.hpp"
@@ -218,3 +219,102 @@ TEST(TaskStream_Training, RowsAreHeldOutEvaluationsAndAResumedRunEndsTheSame) {
 
 }  // namespace
 }  // namespace metasim::meta
+
+namespace metasim::rl {
+namespace {
+
+using nlohmann::json;
+using test_support::temp_dir;
+
+std::vector<TaskParamRange> nav2d_ranges() {
+  for (const RlEnvInfo& e : rl_envs()) {
+    if (e.name == "nav2d") return e.param_ranges;
+  }
+  throw std::logic_error("nav2d is not registered");
+}
+
+TEST(TaskStream_RlConfig, StagesAreCheckedAgainstTheEnvsParameters) {
+  ASSERT_EQ(nav2d_ranges().size(), 2u);
+  try {
+    (void)resolve_rl_config(json::object(),
+                            {"stream.stages=[{\"at\": 0, \"ranges\": {\"goal_z\": [0, 1]}}]"});
+    ADD_FAILURE() << "an unknown parameter must be refused";
+  } catch (const InvalidArgument& e) {
+    EXPECT_EQ(e.field(), "stream.stages[0].ranges.goal_z");
+    EXPECT_NE(std::string(e.what()).find("goal_x, goal_y"), std::string::npos) << e.what();
+  }
+  try {
+    (void)resolve_rl_config(json::object(), {"env=cartpole",
+                                             "stream.stages=[{\"at\": 0, \"ranges\": "
+                                             "{\"length\": [0.3, 0.5]}}]"});
+    ADD_FAILURE() << "a family without kParamRanges must be refused";
+  } catch (const InvalidArgument& e) {
+    EXPECT_EQ(e.field(), "stream.stages");
+  }
+}
+
+RlConfig small_stream() {
+  RlConfig c = resolve_rl_config(
+      json::object(),
+      {"algorithm=fomaml-rl", "backend=cpu", "precision=double", "policy.hidden=[16]",
+       "meta_batch=4", "trajectories=4", "horizon=20", "iterations=6", "checkpoint_every=1",
+       "stream.eval_tasks=6",
+       "stream.stages=[{\"at\": 0, \"ranges\": {\"goal_x\": [0.3, 0.5]}}, {\"at\": 3, "
+       "\"ranges\": {\"goal_x\": [-0.5, -0.3], \"goal_y\": [-0.5, -0.3]}}]"});
+  return c;
+}
+
+// The stage's map reaches the rollouts: the identity map gives the family's own evaluation bit
+// for bit, and a moved goal region another one.
+TEST(TaskStream_Rl, AStagesMapReachesTheRollouts) {
+  const RlConfig c = small_stream();
+  const MetaRlTrainer t(c);
+  StreamStage same;
+  same.ranges = {{"goal_x", {-0.5, 0.5}}, {"goal_y", {-0.5, 0.5}}};
+  const auto plain = evaluate_adaptation(c, t.params(), 6, 1, 5, "cpu");
+  EXPECT_EQ(evaluate_adaptation(c, t.params(), 6, 1, 5, "cpu", 0, nullptr,
+                                stage_remap(same, nav2d_ranges())),
+            plain);
+  EXPECT_NE(evaluate_adaptation(c, t.params(), 6, 1, 5, "cpu", 0, nullptr,
+                                stage_remap(c.stream_stages[1], nav2d_ranges())),
+            plain);
+}
+
+// The return matrix's rows are held-out evaluations of each stage's tasks at the stage's end, and
+// a run stopped at a stage's end resumes to the same matrix and parameters.
+TEST(TaskStream_Rl, RowsAreHeldOutEvaluationsAndAResumedRunEndsTheSame) {
+  const RlConfig c = small_stream();
+  const std::filesystem::path dir = temp_dir("rl_stream");
+  const json s = train_run(c, (dir / "a").string());
+  ASSERT_TRUE(s.contains("stream")) << s.dump();
+  const json& st = s["stream"];
+  const auto R = st["return_matrix"].get<std::vector<std::vector<double>>>();
+  ASSERT_EQ(R.size(), 2u);
+  ASSERT_EQ(st["return_before"].size(), 2u);
+  const std::vector<double> theta =
+      checkpoint_array(load_checkpoint((dir / "a" / "checkpoint").string()), "policy_params");
+  for (int j = 0; j < 2; ++j) {
+    const auto r = evaluate_adaptation(c, theta, c.stream_eval_tasks, c.stream_eval_steps,
+                                       held_out_seed(c.seed), "cpu", 0, nullptr,
+                                       stage_remap(c.stream_stages[j], nav2d_ranges()));
+    EXPECT_EQ(r.back(), R[1][j]) << "stage " << j;
+  }
+  EXPECT_DOUBLE_EQ(st["average_return"].get<double>(), (R[1][0] + R[1][1]) / 2);
+  EXPECT_DOUBLE_EQ(st["backward_transfer"].get<double>(), R[1][0] - R[0][0]);
+  EXPECT_EQ(s["headline"]["value"], st["average_return"]);
+
+  RunOptions killed;
+  killed.before_step = [](TrainingJob& job) {
+    if (job.iteration() == 3) throw std::runtime_error("killed at a stage's end");
+  };
+  EXPECT_THROW(train_run(c, (dir / "b").string(), killed), std::runtime_error);
+  const RlConfig resumed = resolve_rl_config(checkpoint_config_json((dir / "b").string()), {});
+  const json s2 = train_run(resumed, (dir / "b").string(), RunOptions::resumed());
+  EXPECT_EQ(s2["stream"], st);
+  EXPECT_EQ(checkpoint_array(load_checkpoint((dir / "b" / "checkpoint").string()), "policy_params"),
+            theta);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace metasim::rl

@@ -494,6 +494,15 @@ SEED_RUNS = [
     ("reptile", "configs/reptile-sinusoid.json", ["iterations=4"]),
     ("metasgd", "configs/metasgd-sinusoid.json", ["iterations=4", "meta_batch=5"]),
     ("anil", "configs/anil-sinusoid.json", ["iterations=4", "meta_batch=5"]),
+    ("stream-sinusoid", "configs/stream-sinusoid-maml.json",
+     ["iterations=4", "meta_batch=5", "stream.eval_tasks=4",
+      'stream.stages=[{"at": 0, "ranges": {"amplitude": [0.1, 1]}}, '
+      '{"at": 2, "ranges": {"amplitude": [1, 2], "phase": [0, 1]}}]']),
+    ("stream-nav2d", "configs/stream-nav2d-fomaml.json",
+     ["iterations=4", "meta_batch=2", "trajectories=2", "horizon=10", "stream.eval_tasks=2",
+      "policy.hidden=[16]",
+      'stream.stages=[{"at": 0, "ranges": {"goal_x": [0, 0.5]}}, '
+      '{"at": 2, "ranges": {"goal_y": [-0.5, 0]}}]']),
     ("maml-trpo", "configs/maml-rl-nav2d.json",
      ["iterations=4", "meta_batch=2", "trajectories=2", "horizon=10", "validate.every=2",
       "validate.tasks=2"]),
