@@ -107,15 +107,9 @@ const config::Schema<TrainConfig>& schema() {
                           "iterations per metrics.jsonl line"));
     f.push_back(int_field("checkpoint_every", &C::checkpoint_every, 1, 1000000000000LL,
                           "iterations between checkpoints (one is always written at the end)"));
-    f.push_back(stream_stages_field<C>(
-        "stream.stages", &C::stream_stages,
-        "a task stream: stages of the run, each drawing the named task parameters from its own "
-        "ranges (e.g. {\"at\": 2000, \"ranges\": {\"amplitude\": [1, 2]}}); null: the family's "
-        "fixed distribution"));
-    f.push_back(int_field("stream.eval_tasks", &C::stream_eval_tasks, 1, 1 << 20,
-                          "held-out tasks per stage, evaluated at the end of every stage"));
-    f.push_back(int_field("stream.eval_steps", &C::stream_eval_steps, 0, 1000,
-                          "adaptation steps at those evaluations (K = shots, rate inner.lr)"));
+    add_stream_fields<C>(f, &C::stream_stages, &C::stream_eval_tasks, &C::stream_eval_steps, 1000,
+                         "{\"at\": 2000, \"ranges\": {\"amplitude\": [1, 2]}}",
+                         "K = shots, rate inner.lr");
     return f;
   }());
   return kSchema;

@@ -78,18 +78,32 @@ struct StreamErrors {
                int64_t iteration);
 };
 
-// The stream.stages field of a config struct C.
+// The fields stream.stages, stream.eval_tasks and stream.eval_steps (at most max_eval_steps) of a
+// config struct C, appended to `fields`. `example` is a stage for the documentation;
+// `eval_steps_doc` says how those steps adapt.
 template <class C>
-config::Field<C> stream_stages_field(std::string key, std::vector<StreamStage> C::*m,
-                                     std::string doc) {
+void add_stream_fields(std::vector<config::Field<C>>& fields, std::vector<StreamStage> C::*stages,
+                       int C::*eval_tasks, int C::*eval_steps, int max_eval_steps,
+                       const std::string& example, const std::string& eval_steps_doc) {
   config::Field<C> f;
-  f.key = key;
+  f.key = "stream.stages";
   f.range = "null, or a list of 1 to " + std::to_string(kMaxStreamStages) +
             " {\"at\": first iteration (0, then increasing), \"ranges\": {\"param\": [lo, hi]}}";
-  f.doc = std::move(doc);
-  f.set = [key, m](C& c, const nlohmann::json& v) { c.*m = parse_stream_stages(v, key); };
-  f.get = [m](const C& c) { return stream_stages_json(c.*m); };
-  return f;
+  f.doc =
+      "a task stream: stages of the run, each drawing the named task parameters from its own "
+      "ranges (e.g. " +
+      example + "); null: the family's fixed distribution";
+  f.set = [stages](C& c, const nlohmann::json& v) {
+    c.*stages = parse_stream_stages(v, "stream.stages");
+  };
+  f.get = [stages](const C& c) { return stream_stages_json(c.*stages); };
+  fields.push_back(std::move(f));
+  fields.push_back(
+      config::int_field("stream.eval_tasks", eval_tasks, 1, 1 << 20,
+                        "held-out tasks per stage, evaluated at the end of every stage"));
+  fields.push_back(
+      config::int_field("stream.eval_steps", eval_steps, 0, max_eval_steps,
+                        "adaptation steps at those evaluations (" + eval_steps_doc + ")"));
 }
 
 }  // namespace metasim

@@ -107,13 +107,7 @@ bool register_meta_rl_family() {
   using E = typename Family::template Env<float>;
   using P = typename DefaultRlPolicy<Family>::type;
   RlFamilyEntry e;
-  e.info = RlEnvInfo{Family::kName,
-                     E::kDiscrete,
-                     E::kObsDim,
-                     E::kActionDim,
-                     E::kNumActions,
-                     Family::kDefaultHorizon,
-                     rl_param_ranges<Family>()};
+  e.info = rl_env_info<Family>();
   e.model =
       RlModelSpec{Family::kName, E::kDiscrete ? "categorical" : "gaussian", {100, 100}, "relu"};
   e.make = &make_registered_rl_engine<Family, P>;

@@ -168,15 +168,9 @@ const config::Schema<RlConfig>& schema() {
                           "return after 1..steps steps"));
     f.push_back(int_field("validate.paths", &C::validate_paths, 0, 100000,
                           "paths per validation task and step (0: trajectories)"));
-    f.push_back(stream_stages_field<C>(
-        "stream.stages", &C::stream_stages,
-        "a task stream: stages of the run, each drawing the named task parameters from its own "
-        "ranges (e.g. {\"at\": 100, \"ranges\": {\"goal_x\": [0, 0.5]}}); null: the family's "
-        "fixed distribution"));
-    f.push_back(int_field("stream.eval_tasks", &C::stream_eval_tasks, 1, 1 << 20,
-                          "held-out tasks per stage, evaluated at the end of every stage"));
-    f.push_back(int_field("stream.eval_steps", &C::stream_eval_steps, 0, kMaxInnerSteps - 1,
-                          "adaptation steps at those evaluations (eval.lr; validate.paths paths)"));
+    add_stream_fields<C>(f, &C::stream_stages, &C::stream_eval_tasks, &C::stream_eval_steps,
+                         kMaxInnerSteps - 1, "{\"at\": 100, \"ranges\": {\"goal_x\": [0, 0.5]}}",
+                         "eval.lr; validate.paths paths");
     return f;
   }());
   return kSchema;

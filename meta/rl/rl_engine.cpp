@@ -86,18 +86,6 @@ MlpShape generic_shape(const RlEnvInfo& env, const std::vector<int>& hidden) {
   return s;
 }
 
-template <class Family>
-RlEnvInfo env_info() {
-  using E = typename Family::template Env<float>;
-  return RlEnvInfo{Family::kName,
-                   E::kDiscrete,
-                   E::kObsDim,
-                   E::kActionDim,
-                   E::kNumActions,
-                   Family::kDefaultHorizon,
-                   rl_param_ranges<Family>()};
-}
-
 }  // namespace
 
 std::string describe(const RlModelSpec& m) {
@@ -119,8 +107,8 @@ std::vector<RlModelSpec> compiled_rl_models() {
 }
 
 std::vector<RlEnvInfo> rl_envs() {
-  std::vector<RlEnvInfo> v = {env_info<PointNavGoals>(), env_info<CartPolePoles>(),
-                              env_info<PendulumPhysics>(), env_info<MountainCarPower>()};
+  std::vector<RlEnvInfo> v = {rl_env_info<PointNavGoals>(), rl_env_info<CartPolePoles>(),
+                              rl_env_info<PendulumPhysics>(), rl_env_info<MountainCarPower>()};
   for (const RlFamilyEntry& e : registered_rl_families()) v.push_back(e.info);
   return v;
 }

@@ -35,6 +35,22 @@ struct RlEnvInfo {
   std::vector<TaskParamRange> param_ranges{};
 };
 
+template <class Family>
+std::vector<TaskParamRange> rl_param_ranges();
+
+// The facts of a meta-RL family (kernels/rl/task_families.hpp).
+template <class Family>
+RlEnvInfo rl_env_info() {
+  using E = typename Family::template Env<float>;
+  return RlEnvInfo{Family::kName,
+                   E::kDiscrete,
+                   E::kObsDim,
+                   E::kActionDim,
+                   E::kNumActions,
+                   Family::kDefaultHorizon,
+                   rl_param_ranges<Family>()};
+}
+
 // Family::kParamRanges as a list (empty when it declares none).
 template <class Family>
 std::vector<TaskParamRange> rl_param_ranges() {
