@@ -6,8 +6,8 @@
 #include <cstdint>
 
 #include <metasim/kernels/core/batched_mlp.hpp>
-#include <metasim/kernels/core/dynamic_batched_mlp.hpp>
 #include <metasim/kernels/core/dual.hpp>
+#include <metasim/kernels/core/dynamic_batched_mlp.hpp>
 #include <metasim/kernels/core/group.hpp>
 #include <metasim/kernels/core/hd.hpp>
 

@@ -18,6 +18,8 @@
   X(PendulumRelu100x100, ::metasim::rl::PendulumPhysics, ::metasim::rl::GaussianMlpPolicy,     \
     ::metasim::Relu, 100, 100)                                                                 \
   X(MountainCarRelu100x100, ::metasim::rl::MountainCarPower, ::metasim::rl::GaussianMlpPolicy, \
+    ::metasim::Relu, 100, 100)                                                                 \
+  X(SpreadRelu100x100, ::metasim::rl::SpreadTeams, ::metasim::rl::GaussianMlpPolicy,           \
     ::metasim::Relu, 100, 100)
 
 namespace metasim::rl::models {
@@ -47,7 +49,9 @@ METASIM_FOR_EACH_RL_MODEL(METASIM_RL_MODEL_ALIAS)
   X(PendulumGenericRelu, ::metasim::rl::PendulumPhysics, ::metasim::Relu)     \
   X(PendulumGenericTanh, ::metasim::rl::PendulumPhysics, ::metasim::Tanh)     \
   X(MountainCarGenericRelu, ::metasim::rl::MountainCarPower, ::metasim::Relu) \
-  X(MountainCarGenericTanh, ::metasim::rl::MountainCarPower, ::metasim::Tanh)
+  X(MountainCarGenericTanh, ::metasim::rl::MountainCarPower, ::metasim::Tanh) \
+  X(SpreadGenericRelu, ::metasim::rl::SpreadTeams, ::metasim::Relu)           \
+  X(SpreadGenericTanh, ::metasim::rl::SpreadTeams, ::metasim::Tanh)
 
 namespace metasim::rl::models {
 // A family's generic policy: categorical for discrete actions, Gaussian for continuous ones, over

@@ -10,6 +10,7 @@
 #include <metasim/kernels/core/param_remap.hpp>
 #include <metasim/kernels/core/philox.hpp>
 #include <metasim/kernels/rl/policy.hpp>
+#include <metasim/kernels/rl/task_families.hpp>
 
 namespace metasim::rl {
 
@@ -89,26 +90,122 @@ struct GenericSampler {
   }
 };
 
-// One path: reset, then observe -> sample an action from the policy -> step, until the env
-// terminates or the horizon is reached (rllab's path semantics: no auto-reset inside a path).
-// sample(theta, obs, rng, action) draws the actions; a replacement must draw exactly what
-// DirectSampler draws (the CPU launcher's sampler runs the network on a transposed copy of theta).
-template <class Family, class Policy, typename T, class Sampler = DirectSampler<Policy>>
-METASIM_HD void rollout_path(const RolloutArgs<T>& a, int task, int traj,
-                             const Sampler& sample = Sampler{}) {
+// The policy's action in [-1, 1] units as the env's action (see rollout_path).
+template <class Env, typename T, int kAct>
+METASIM_HD METASIM_INLINE typename Env::Action env_action(const T (&u)[kAct]) {
+  typename Env::Action action;
+  if constexpr (Env::kDiscrete) {
+    action = static_cast<int32_t>(u[0]);
+  } else {
+    // The policy acts in [-1, 1] units, mapped linearly onto the env's Box as rllab's
+    // normalize() wrapper does in the MAML-RL experiments (the env then clips): for PointNav2D
+    // a unit-variance policy moves about 0.1 a step instead of being clipped almost always.
+    for (int d = 0; d < kAct; ++d) {
+      action.v[d] = Env::kActionLow + (u[d] + T(1)) * T(0.5) * (Env::kActionHigh - Env::kActionLow);
+    }
+  }
+  return action;
+}
+
+// Whether a task already holds at least a.budget steps in its path slots before a.path_begin (a
+// path launched now is then not sampled).
+template <typename T>
+METASIM_HD METASIM_INLINE bool budget_met(const RolloutArgs<T>& a, int task) {
+  if (a.budget <= 0) return false;
+  int64_t held = 0;
+  for (int j = 0; j < a.path_begin; ++j) held += a.lengths[task * a.trajectories + j];
+  return held >= a.budget;
+}
+
+// One team episode of a team family (task_families.hpp): agent g's path is slot traj + g, so the
+// episode's slots are [traj, traj + kAgents) and traj is a multiple of kAgents (the engine keeps
+// path counts and launch ranges whole episodes). The launch index of the episode's first slot runs
+// it; the others return at once. Every agent samples its action from the shared task policy on its
+// own observation, with agent g's draws from the action stream of instance (instance + g); the
+// team's step uses the episode's stream. An agent's path ends when it terminates or at the horizon;
+// an agent that is done gets the no-op action (action 0, or zeros) until the episode ends, which
+// the multi-agent contract says its env ignores.
+template <class Family, class Policy, typename T, class Sampler>
+METASIM_HD void rollout_team_path(const RolloutArgs<T>& a, int task, int traj,
+                                  const Sampler& sample) {
+  using View = typename Family::template Env<T>;
+  using Team = typename View::TeamEnv;
+  constexpr int kAgents = Team::kAgents;
+  constexpr int kObs = Team::kObsDim;
+  constexpr int kAct = Policy::kActionDim;
+  if (traj % kAgents != 0) return;
+  int32_t* length = a.lengths + static_cast<int64_t>(task) * a.trajectories + traj;
+  if (budget_met(a, task)) {
+    for (int g = 0; g < kAgents; ++g) length[g] = 0;
+    return;
+  }
+  const uint32_t task_id = a.first_task + static_cast<uint32_t>(task);
+  const uint32_t instance = a.phase * static_cast<uint32_t>(a.trajectories) + traj;
+  typename Team::Params params = task_params<Family, T>(a.task_key, task_id);
+  if (a.remap.count > 0) apply_param_remap<T>(a.remap, params);
+  const T* theta = a.policy_params + task * a.param_stride;
+  const int64_t cap = a.cap();
+  T* obs = a.obs + static_cast<int64_t>(task) * kObs * cap;
+  T* act = a.actions + static_cast<int64_t>(task) * kAct * cap;
+  T* rew = a.rewards + static_cast<int64_t>(task) * cap;
+
+  RandomStream reset_rng(a.reset_key, task_id, instance, 0u);
+  typename Team::State state = Team::reset(params, reset_rng);
+  int len[kAgents];
+  bool done[kAgents];
+  for (int g = 0; g < kAgents; ++g) {
+    len[g] = 0;
+    done[g] = false;
+  }
+  for (int t = 0; t < a.horizon; ++t) {
+    typename Team::Action actions[kAgents];
+    T u[kAgents][kAct];
+    for (int g = 0; g < kAgents; ++g) {
+      if (done[g]) {
+        for (int d = 0; d < kAct; ++d) u[g][d] = T(0);
+        actions[g] = typename Team::Action{};
+        continue;
+      }
+      T o[kObs];
+      Team::observe(params, state, g, o);
+      RandomStream action_rng(a.action_key, task_id, instance + static_cast<uint32_t>(g),
+                              static_cast<uint32_t>(t));
+      sample(theta, static_cast<const T*>(o), action_rng, u[g]);
+      actions[g] = env_action<Team, T, kAct>(u[g]);
+      const int64_t s = static_cast<int64_t>(traj + g) * a.horizon + t;
+      for (int f = 0; f < kObs; ++f) obs[f * cap + s] = o[f];
+      for (int d = 0; d < kAct; ++d) act[d * cap + s] = u[g][d];
+    }
+    T rewards[kAgents];
+    int32_t terminated[kAgents];
+    RandomStream step_rng(a.step_key, task_id, instance, static_cast<uint32_t>(t));
+    Team::step(params, state, actions, rewards, terminated, step_rng);
+    bool all_done = true;
+    for (int g = 0; g < kAgents; ++g) {
+      if (done[g]) continue;
+      rew[static_cast<int64_t>(traj + g) * a.horizon + t] = rewards[g];
+      len[g] = t + 1;
+      done[g] = terminated[g] != 0;
+      all_done = all_done && done[g];
+    }
+    if (all_done) break;
+  }
+  for (int g = 0; g < kAgents; ++g) length[g] = len[g];
+}
+
+// One path of a single-agent family: reset, then observe -> sample an action from the policy ->
+// step, until the env terminates or the horizon is reached (rllab's path semantics: no auto-reset
+// inside a path).
+template <class Family, class Policy, typename T, class Sampler>
+METASIM_HD void rollout_single_path(const RolloutArgs<T>& a, int task, int traj,
+                                    const Sampler& sample) {
   using Env = typename Family::template Env<T>;
-  static_assert(Env::kObsDim == Policy::kObsDim, "policy input must match the observation");
-  static_assert(Env::kDiscrete == Policy::kDiscrete, "policy and env action spaces differ");
   constexpr int kObs = Env::kObsDim;
   constexpr int kAct = Policy::kActionDim;
   int32_t* length = a.lengths + static_cast<int64_t>(task) * a.trajectories + traj;
-  if (a.budget > 0) {
-    int64_t held = 0;
-    for (int j = 0; j < a.path_begin; ++j) held += a.lengths[task * a.trajectories + j];
-    if (held >= a.budget) {
-      *length = 0;
-      return;
-    }
+  if (budget_met(a, task)) {
+    *length = 0;
+    return;
   }
   const uint32_t task_id = a.first_task + static_cast<uint32_t>(task);
   const uint32_t instance = a.phase * static_cast<uint32_t>(a.trajectories) + traj;
@@ -130,18 +227,7 @@ METASIM_HD void rollout_path(const RolloutArgs<T>& a, int task, int traj,
     T u[kAct];
     RandomStream action_rng(a.action_key, task_id, instance, static_cast<uint32_t>(t));
     sample(theta, static_cast<const T*>(o), action_rng, u);
-    typename Env::Action action;
-    if constexpr (Env::kDiscrete) {
-      action = static_cast<int32_t>(u[0]);
-    } else {
-      // The policy acts in [-1, 1] units, mapped linearly onto the env's Box as rllab's
-      // normalize() wrapper does in the MAML-RL experiments (the env then clips): for PointNav2D
-      // a unit-variance policy moves about 0.1 a step instead of being clipped almost always.
-      for (int d = 0; d < kAct; ++d) {
-        action.v[d] =
-            Env::kActionLow + (u[d] + T(1)) * T(0.5) * (Env::kActionHigh - Env::kActionLow);
-      }
-    }
+    const typename Env::Action action = env_action<Env, T, kAct>(u);
     RandomStream step_rng(a.step_key, task_id, instance, static_cast<uint32_t>(t));
     const StepResult<T> r = Env::step(params, state, action, step_rng);
     for (int f = 0; f < kObs; ++f) obs[f * cap + s] = o[f];
@@ -151,6 +237,23 @@ METASIM_HD void rollout_path(const RolloutArgs<T>& a, int task, int traj,
     if (r.terminated != 0) break;
   }
   *length = len;
+}
+
+// The path slot (task, traj): one path of a single-agent family, or, for a team family, the team
+// episode whose first slot it is. sample(theta, obs, rng, action) draws the actions; a replacement
+// must draw exactly what DirectSampler draws (the CPU launcher's sampler runs the network on a
+// transposed copy of theta).
+template <class Family, class Policy, typename T, class Sampler = DirectSampler<Policy>>
+METASIM_HD void rollout_path(const RolloutArgs<T>& a, int task, int traj,
+                             const Sampler& sample = Sampler{}) {
+  using Env = typename Family::template Env<T>;
+  static_assert(Env::kObsDim == Policy::kObsDim, "policy input must match the observation");
+  static_assert(Env::kDiscrete == Policy::kDiscrete, "policy and env action spaces differ");
+  if constexpr (is_team_family_v<Family>) {
+    rollout_team_path<Family, Policy, T>(a, task, traj, sample);
+  } else {
+    rollout_single_path<Family, Policy, T>(a, task, traj, sample);
+  }
 }
 
 }  // namespace metasim::rl

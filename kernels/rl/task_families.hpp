@@ -2,9 +2,12 @@
 // The rollout kernels sample a task's Params with sample_params from the task's kTaskSample stream.
 #pragma once
 
+#include <type_traits>
+
 #include <metasim/envs/cartpole.hpp>
 #include <metasim/envs/env_api.hpp>
 #include <metasim/envs/mountain_car_continuous.hpp>
+#include <metasim/envs/mpe/simple_spread.hpp>
 #include <metasim/envs/pendulum.hpp>
 #include <metasim/envs/point_nav.hpp>
 #include <metasim/kernels/core/hd.hpp>
@@ -92,6 +95,79 @@ struct MountainCarPower {
   static METASIM_HD METASIM_INLINE typename Env<Real>::Params sample(RandomStream& rng) {
     typename Env<Real>::Params p;
     p.power = rng.uniform<Real>(Real(kPowerLow), Real(kPowerHigh));
+    return p;
+  }
+};
+
+// Team families. A family whose env is a multi-agent env (envs/multi_agent_api.hpp) declares
+//   template <typename Real> using TeamEnv = YourTeamEnv<Real>;
+//   template <typename Real> using Env = TeamAgentView<TeamEnv<Real>>;
+// Every agent of a team acts with the same task policy (parameter sharing) on its own
+// observation, and each agent's trajectory is one path: a team episode fills kAgents consecutive
+// path slots (rollout.hpp), so the per-path stages (returns, baseline, advantages, the inner and
+// meta-gradients) see a team task as kAgents paths per episode and need nothing else.
+//
+// The view gives the policy machinery what it reads from a single-agent env: the per-agent
+// observation length and the action space, shared by every agent.
+template <class Team>
+struct TeamAgentView {
+  using TeamEnv = Team;
+  using Params = typename Team::Params;
+  using State = typename Team::State;
+  using Action = typename Team::Action;
+  static constexpr int kAgents = Team::kAgents;
+  static constexpr int kObsDim = Team::kObsDim;
+  static constexpr bool kDiscrete = Team::kDiscrete;
+  static constexpr int kNumActions = Team::kNumActions;
+  static constexpr int kActionDim = Team::kActionDim;
+  static constexpr auto kActionLow = Team::kActionLow;
+  static constexpr auto kActionHigh = Team::kActionHigh;
+};
+
+template <class Family, class = void>
+struct is_team_family : std::false_type {};
+template <class Family>
+struct is_team_family<Family, std::void_t<typename Family::template TeamEnv<float>>>
+    : std::true_type {};
+template <class Family>
+inline constexpr bool is_team_family_v = is_team_family<Family>::value;
+
+// Agents per episode of a family: 1, or its team's size.
+template <class Family>
+constexpr int family_agents() {
+  if constexpr (is_team_family_v<Family>) {
+    return Family::template TeamEnv<float>::kAgents;
+  } else {
+    return 1;
+  }
+}
+
+// MPE2's cooperative navigation (simple_spread_v3, 3 agents, continuous actions: Box(0, 1, (5,))
+// per agent) with each team's agents drawn per task: control sensitivity (agent_accel) of
+// magnitude uniform in [3, 7] (MPE2's default is 5) and, with probability 1/2, reversed sign (the
+// team's actuators are wired backwards: a push to the right moves the agent left), mass uniform in
+// [0.5, 1.5] (default 1) and radius uniform in [0.1, 0.2] (default 0.15). The other parameters keep
+// MPE2's values. A policy without memory cannot tell from one observation which way its team is
+// wired, so the two halves of the distribution need opposite actions: that is what adaptation has
+// to find out from the team's own paths (as the goal direction is in the MAML paper's 2D
+// navigation). Horizon 25, MPE2's max_cycles.
+struct SpreadTeams {
+  static constexpr const char* kName = "spread";
+  template <typename Real>
+  using TeamEnv = envs::SimpleSpread<Real, 3, true>;
+  template <typename Real>
+  using Env = TeamAgentView<TeamEnv<Real>>;
+  static constexpr int kDefaultHorizon = 25;
+  static constexpr double kAccelLow = 3.0, kAccelHigh = 7.0;
+  static constexpr double kMassLow = 0.5, kMassHigh = 1.5;
+  static constexpr double kSizeLow = 0.1, kSizeHigh = 0.2;
+  template <typename Real>
+  static METASIM_HD METASIM_INLINE typename Env<Real>::Params sample(RandomStream& rng) {
+    typename Env<Real>::Params p;
+    const Real magnitude = rng.uniform<Real>(Real(kAccelLow), Real(kAccelHigh));
+    p.agent_accel = rng.uniform<Real>() < Real(0.5) ? -magnitude : magnitude;
+    p.agent_mass = rng.uniform<Real>(Real(kMassLow), Real(kMassHigh));
+    p.agent_size = rng.uniform<Real>(Real(kSizeLow), Real(kSizeHigh));
     return p;
   }
 };

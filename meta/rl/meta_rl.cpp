@@ -70,10 +70,7 @@ void check_rl_memory(const RlEngine& engine, const RlShape& s, std::string_view 
 RlModelSpec model_of(const RlConfig& c) {
   RlModelSpec m;
   m.env = c.env;
-  bool discrete = false;
-  for (const RlEnvInfo& e : rl_envs()) {
-    if (e.name == c.env) discrete = e.discrete;
-  }
+  const bool discrete = find_rl_env(c.env).discrete;
   m.distribution =
       c.distribution != "auto" ? c.distribution : (discrete ? "categorical" : "gaussian");
   m.hidden = c.hidden;
@@ -133,11 +130,9 @@ MetaRlTrainer::MetaRlTrainer(const RlConfig& config) : cfg_(config) {
       meta::OptimizerSettings{"adam", cfg_.outer_lr, cfg_.beta1, cfg_.beta2, cfg_.adam_eps},
       theta_.size());
   stream_.measure = "return";
-  for (const RlEnvInfo& e : rl_envs()) {
-    if (e.name != cfg_.env) continue;
-    for (const StreamStage& st : cfg_.stream_stages) {
-      stage_remaps_.push_back(stage_remap(st, e.param_ranges));
-    }
+  const RlEnvInfo env = find_rl_env(cfg_.env);
+  for (const StreamStage& st : cfg_.stream_stages) {
+    stage_remaps_.push_back(stage_remap(st, env.param_ranges));
   }
 }
 
@@ -438,6 +433,12 @@ std::vector<double> evaluate_adaptation(const RlConfig& c, const std::vector<dou
                                        std::to_string(trajectories));
   }
   const int paths = trajectories > 0 ? trajectories : c.trajectories;
+  const int agents = find_rl_env(c.env).agents;
+  if (paths % agents != 0) {
+    throw InvalidArgument(
+        "paths", "must be a multiple of the " + std::to_string(agents) + " agents of a '" + c.env +
+                     "' team (one path per agent and episode), got " + std::to_string(paths));
+  }
   if (steps < 0 || steps >= kMaxInnerSteps) {
     throw InvalidArgument("steps", "must be in [0, " + std::to_string(kMaxInnerSteps - 1) +
                                        "], got " + std::to_string(steps));

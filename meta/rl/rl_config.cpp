@@ -69,7 +69,7 @@ Field env_field() {
   f.key = "env";
   f.is_string = true;
   f.range =
-      "a meta-RL task family (built in: nav2d | cartpole | pendulum | mountaincar; or one "
+      "a meta-RL task family (built in: nav2d | cartpole | pendulum | mountaincar | spread; or one "
       "registered with register_meta_rl_family)";
   f.doc = "task family";
   f.set = [](RlConfig& c, const json& v) {
@@ -177,12 +177,8 @@ const config::Schema<RlConfig>& schema() {
 }
 
 void check_cross_field(RlConfig& c) {
-  const RlEnvInfo* env = nullptr;
-  const std::vector<RlEnvInfo> envs = rl_envs();
-  for (const RlEnvInfo& e : envs) {
-    if (e.name == c.env) env = &e;
-  }
-  if (env == nullptr) throw InvalidArgument("env", "unknown env '" + c.env + "'");
+  const RlEnvInfo info = find_rl_env(c.env);
+  const RlEnvInfo* const env = &info;
   const std::string natural = env->discrete ? "categorical" : "gaussian";
   if (c.distribution != "auto" && c.distribution != natural) {
     throw InvalidArgument(
@@ -192,6 +188,19 @@ void check_cross_field(RlConfig& c) {
                                  " choices): use categorical"
                            : "actions are continuous (" + std::to_string(env->action_dim) +
                                  " components): use gaussian"));
+  }
+  if (env->agents > 1) {
+    const std::string team = " agents of a '" + c.env + "' team (one path per agent and episode)";
+    if (c.trajectories % env->agents != 0) {
+      throw InvalidArgument("trajectories", "must be a multiple of the " +
+                                                std::to_string(env->agents) + team + ", got " +
+                                                std::to_string(c.trajectories));
+    }
+    if (c.validate_paths % env->agents != 0) {
+      throw InvalidArgument("validate.paths", "must be a multiple of the " +
+                                                  std::to_string(env->agents) + team + ", got " +
+                                                  std::to_string(c.validate_paths));
+    }
   }
   if (static_cast<long long>(c.trajectories) * c.horizon > (1LL << 30)) {
     throw InvalidArgument("trajectories", "trajectories x horizon must stay below 2^30");

@@ -108,9 +108,19 @@ std::vector<RlModelSpec> compiled_rl_models() {
 
 std::vector<RlEnvInfo> rl_envs() {
   std::vector<RlEnvInfo> v = {rl_env_info<PointNavGoals>(), rl_env_info<CartPolePoles>(),
-                              rl_env_info<PendulumPhysics>(), rl_env_info<MountainCarPower>()};
+                              rl_env_info<PendulumPhysics>(), rl_env_info<MountainCarPower>(),
+                              rl_env_info<SpreadTeams>()};
   for (const RlFamilyEntry& e : registered_rl_families()) v.push_back(e.info);
   return v;
+}
+
+RlEnvInfo find_rl_env(const std::string& name) {
+  std::string known;
+  for (RlEnvInfo& e : rl_envs()) {
+    if (e.name == name) return std::move(e);
+    known += (known.empty() ? "" : ", ") + e.name;
+  }
+  throw InvalidArgument("env", "must be one of " + known + "; got '" + name + "'");
 }
 
 std::unique_ptr<RlEngine> make_rl_engine(const RlModelSpec& model, Backend backend,

@@ -11,6 +11,7 @@
 #include <metasim/kernels/core/param_remap.hpp>
 #include <metasim/kernels/core/philox.hpp>
 #include <metasim/kernels/rl/meta_rl_task.hpp>
+#include <metasim/kernels/rl/task_families.hpp>
 
 namespace metasim::rl {
 
@@ -33,6 +34,9 @@ struct RlEnvInfo {
   int obs_dim, action_dim, num_actions, default_horizon;
   // The family's kParamRanges (kernels/core/param_remap.hpp): what a task stream may move.
   std::vector<TaskParamRange> param_ranges{};
+  // Agents per episode: 1, or a team family's team size (one path per agent and episode, so path
+  // counts are multiples of it).
+  int agents = 1;
 };
 
 template <class Family>
@@ -48,7 +52,8 @@ RlEnvInfo rl_env_info() {
                    E::kActionDim,
                    E::kNumActions,
                    Family::kDefaultHorizon,
-                   rl_param_ranges<Family>()};
+                   rl_param_ranges<Family>(),
+                   family_agents<Family>()};
 }
 
 // Family::kParamRanges as a list (empty when it declares none).
@@ -63,6 +68,9 @@ std::vector<TaskParamRange> rl_param_ranges() {
   }
 }
 std::vector<RlEnvInfo> rl_envs();
+// The facts of the family named `name` (built in or registered); throws InvalidArgument("env")
+// listing the known names when there is none.
+RlEnvInfo find_rl_env(const std::string& name);
 
 // Largest path-slot multiple of a transition budget (RlShape::max_paths_ratio).
 constexpr int kMaxPathsRatio = 64;

@@ -270,6 +270,14 @@ class RlEngineImpl final : public RlEngine {
                             "must be in [1, " + std::to_string(kMaxPathsRatio) + "], got " +
                                 std::to_string(s.max_paths_ratio));
     }
+    // A team episode fills one path slot per agent, and launches cover whole episodes.
+    constexpr int kAgents = family_agents<Family>();
+    if (s.trajectories % kAgents != 0) {
+      throw InvalidArgument("trajectories", "must be a multiple of the " + std::to_string(kAgents) +
+                                                " agents of a '" + Family::kName +
+                                                "' team (one path per agent and episode), got " +
+                                                std::to_string(s.trajectories));
+    }
   }
 
   void require_configured() const {

@@ -1,0 +1,272 @@
+// Meta-RL over teams (kernels/rl/task_families.hpp, SpreadTeams): the team rollout against the
+// multi-agent env stepped by hand with the recorded actions, the family's draws, the exact
+// meta-gradient against central finite differences, results that do not depend on the thread
+// count, and the refusals of path counts that split a team episode.
+#include <gtest/gtest.h>
+#include <omp.h>
+
+#include <cmath>
+#include <cstdio>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include <metasim/kernels/core/error.hpp>
+#include <metasim/kernels/core/mlp.hpp>
+#include <metasim/kernels/rl/policy.hpp>
+#include <metasim/kernels/rl/rollout.hpp>
+#include <metasim/kernels/rl/task_families.hpp>
+#include <metasim/meta/rl/meta_rl.hpp>
+#include <metasim/meta/rl/rl_config.hpp>
+#include "rl_test_support.hpp"
+
+namespace metasim::rl {
+namespace {
+
+using Team = SpreadTeams::TeamEnv<double>;
+constexpr int kAgents = Team::kAgents;
+constexpr int kAct = Team::kActionDim;
+using SmallNet = Mlp<Tanh, Team::kObsDim, 8, kAct>;
+using SmallPolicy = GaussianMlpPolicy<SmallNet>;
+using Engine = test_support::CpuEngine<SpreadTeams, SmallPolicy>;
+
+std::vector<double> small_params(uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<double> p(SmallPolicy::kNumParams);
+  for (int l = 0; l < SmallNet::kNumLayers; ++l) {
+    const double bound = 1.0 / std::sqrt(static_cast<double>(SmallNet::in_dim(l)));
+    std::uniform_real_distribution<double> u(-bound, bound);
+    for (int i = SmallNet::weight_offset(l); i < SmallNet::weight_offset(l + 1); ++i) p[i] = u(rng);
+  }
+  for (int i = SmallNet::kNumParams; i < SmallPolicy::kNumParams; ++i) p[i] = -0.5;  // log std
+  return p;
+}
+
+// Every agent's path of every episode against the team env stepped by hand: the episode starts
+// from the reset stream of its first slot, each step takes the actions the rollout recorded in the
+// agents' slots, and the recorded observations and rewards must be the env's (same double code,
+// so equal), with each agent's action the draw of its own policy stream. A wrong slot, agent
+// order, action decoding or stream would break it.
+TEST(TeamMetaRl, RolloutIsTheTeamEpisodeSteppedByHand) {
+  const int tasks = 2, episodes = 3, horizon = Team::kMaxEpisodeSteps;
+  const int slots = episodes * kAgents;
+  const int64_t cap = static_cast<int64_t>(slots) * horizon;
+  const std::vector<double> theta = small_params(5);
+  std::vector<double> obs(tasks * Team::kObsDim * cap, -99), act(tasks * kAct * cap, -99),
+      rew(tasks * cap, -99);
+  std::vector<int32_t> lengths(tasks * slots, -1);
+  RolloutArgs<double> a;
+  a.num_tasks = tasks;
+  a.trajectories = slots;
+  a.horizon = horizon;
+  a.path_begin = 0;
+  a.path_count = slots;
+  a.policy_params = theta.data();
+  a.param_stride = 0;
+  a.task_key = make_key(9, RngPurpose::kTaskSample);
+  a.reset_key = make_key(9, RngPurpose::kReset);
+  a.action_key = make_key(9, RngPurpose::kAction);
+  a.step_key = make_key(9, RngPurpose::kEnvStep);
+  a.first_task = 4;
+  a.phase = 1;
+  a.obs = obs.data();
+  a.actions = act.data();
+  a.rewards = rew.data();
+  a.lengths = lengths.data();
+  for (int task = 0; task < tasks; ++task) {
+    for (int traj = 0; traj < slots; ++traj)
+      rollout_path<SpreadTeams, SmallPolicy, double>(a, task, traj);
+  }
+  int mismatches = 0;
+  for (int task = 0; task < tasks; ++task) {
+    const uint32_t task_id = a.first_task + task;
+    RandomStream prng(a.task_key, task_id, 0u, 0u);
+    const Team::Params params = SpreadTeams::sample<double>(prng);
+    for (int e = 0; e < episodes; ++e) {
+      const uint32_t instance = a.phase * slots + e * kAgents;
+      RandomStream reset_rng(a.reset_key, task_id, instance, 0u);
+      Team::State s = Team::reset(params, reset_rng);
+      for (int t = 0; t < horizon; ++t) {
+        Team::Action actions[kAgents];
+        for (int g = 0; g < kAgents; ++g) {
+          const int64_t sample = static_cast<int64_t>(e * kAgents + g) * horizon + t;
+          double o[Team::kObsDim];
+          Team::observe(params, s, g, o);
+          for (int f = 0; f < Team::kObsDim; ++f) {
+            mismatches += obs[(task * Team::kObsDim + f) * cap + sample] != o[f];
+          }
+          RandomStream arng(a.action_key, task_id, instance + g, static_cast<uint32_t>(t));
+          double u[kAct];
+          SmallPolicy::sample(theta.data(), o, arng, u);
+          for (int d = 0; d < kAct; ++d) {
+            const double recorded = act[(task * kAct + d) * cap + sample];
+            mismatches += recorded != u[d];
+            // [-1, 1] policy units onto MPE2's Box(0, 1).
+            actions[g].v[d] = (recorded + 1.0) * 0.5;
+          }
+        }
+        double r[kAgents];
+        int32_t term[kAgents];
+        RandomStream srng(a.step_key, task_id, instance, static_cast<uint32_t>(t));
+        Team::step(params, s, actions, r, term, srng);
+        for (int g = 0; g < kAgents; ++g) {
+          mismatches +=
+              rew[task * cap + static_cast<int64_t>(e * kAgents + g) * horizon + t] != r[g];
+        }
+      }
+      for (int g = 0; g < kAgents; ++g) {
+        EXPECT_EQ(lengths[task * slots + e * kAgents + g], horizon)
+            << "task " << task << " slot " << e * kAgents + g;
+      }
+    }
+  }
+  EXPECT_EQ(mismatches, 0);
+  // The agents of one episode act on different draws: their recorded actions are not all equal.
+  int differ = 0;
+  for (int t = 0; t < horizon; ++t) differ += act[t] != act[horizon + t];  // agents 0 and 1
+  EXPECT_GT(differ, 0);
+}
+
+// The family's draws: magnitude of the control sensitivity in [3, 7], reversed for about half of
+// the teams (binomial: 400 draws, 0.5 +- 0.1 is five standard deviations), mass and size in their
+// ranges, the other parameters at MPE2's defaults.
+TEST(TeamMetaRl, FamilyDrawsTeamsAsDocumented) {
+  const PhiloxKey key = make_key(3, RngPurpose::kTaskSample);
+  int reversed = 0;
+  const Team::Params defaults{};
+  for (uint32_t t = 0; t < 400; ++t) {
+    const Team::Params p = task_params<SpreadTeams, double>(key, t);
+    const double m = std::abs(p.agent_accel);
+    EXPECT_TRUE(m >= 3.0 && m <= 7.0) << m;
+    EXPECT_TRUE(p.agent_mass >= 0.5 && p.agent_mass <= 1.5) << p.agent_mass;
+    EXPECT_TRUE(p.agent_size >= 0.1 && p.agent_size <= 0.2) << p.agent_size;
+    EXPECT_EQ(p.local_ratio, defaults.local_ratio);
+    EXPECT_EQ(p.damping, defaults.damping);
+    reversed += p.agent_accel < 0;
+  }
+  EXPECT_GT(reversed, 160);
+  EXPECT_LT(reversed, 240);
+}
+
+// d L(phi(theta)) / d theta of the team paths against central differences of the post-update
+// surrogate with the sampled paths held fixed (tolerance as in rl_meta_gradient_test.cpp), for
+// the exact second-order gradient with one and two inner steps.
+void check_team_meta_grad(int inner_steps) {
+  Engine e(Backend::kCpu);
+  e.configure(RlShape{3, 2 * kAgents, 15, inner_steps});
+  const std::vector<double> theta = small_params(11);
+  RlSampling s;
+  s.seed = 3;
+  s.first_task = 7;
+  s.lr = {0.5, 0.3};
+  e.sample_and_adapt(theta, s);
+  ASSERT_EQ(e.first_bad_task(nullptr), -1);
+  const std::vector<double> g = e.meta_grad(MetaGradKind::kSecondOrder);
+  const std::vector<double> g1 = e.meta_grad(MetaGradKind::kFirstOrder);
+  double gmax = 0, err = 0, second = 0;
+  for (std::size_t i = 0; i < g.size(); ++i) {
+    gmax = std::max(gmax, std::abs(g[i]));
+    second = std::max(second, std::abs(g[i] - g1[i]));
+  }
+  const double h = 1e-5;
+  for (std::size_t i = 0; i < theta.size(); ++i) {
+    std::vector<double> tp = theta, tm = theta;
+    tp[i] += h;
+    tm[i] -= h;
+    double lp, lm, kl;
+    e.line_search_eval(tp, MetaGradKind::kSecondOrder, &lp, &kl);
+    e.line_search_eval(tm, MetaGradKind::kSecondOrder, &lm, &kl);
+    err = std::max(err, std::abs((lp - lm) / (2 * h) - g[i]));
+  }
+  std::printf("[team meta-grad k=%d] max |fd - exact| %.2e, max |g| %.2e, second-order part %.2e\n",
+              inner_steps, err, gmax, second);
+  EXPECT_GT(gmax, 0.0);
+  EXPECT_LT(err, 1e-6 * gmax);
+  EXPECT_GT(second, 1e-3 * gmax);
+}
+
+TEST(TeamMetaRl, MetaGradientMatchesFiniteDifferencesOneStep) { check_team_meta_grad(1); }
+TEST(TeamMetaRl, MetaGradientMatchesFiniteDifferencesTwoSteps) { check_team_meta_grad(2); }
+
+// The inner step moves the policy: phi_1 - theta is -lr times the inner gradient, so it scales
+// with the rate, and it is not zero.
+TEST(TeamMetaRl, InnerStepScalesWithTheRate) {
+  const std::vector<double> theta = small_params(12);
+  std::vector<double> step[2];
+  const double rates[2] = {0.1, 0.4};
+  for (int r = 0; r < 2; ++r) {
+    Engine e(Backend::kCpu);
+    e.configure(RlShape{2, 2 * kAgents, 25, 1});
+    RlSampling s;
+    s.seed = 4;
+    s.lr = {rates[r]};
+    e.sample_and_adapt(theta, s);
+    const std::vector<double> phi = e.adapted_params(1, 1);
+    for (std::size_t i = 0; i < theta.size(); ++i) step[r].push_back(phi[i] - theta[i]);
+  }
+  double norm = 0, err = 0;
+  for (std::size_t i = 0; i < theta.size(); ++i) {
+    norm = std::max(norm, std::abs(step[1][i]));
+    err = std::max(err, std::abs(step[1][i] - 4.0 * step[0][i]));
+  }
+  EXPECT_GT(norm, 1e-3);
+  EXPECT_LT(err, 1e-9 * norm);
+}
+
+// Sampling and adaptation of a team batch have the same bits on 1 and 2 threads.
+TEST(TeamMetaRl, SameBitsForAnyThreadCount) {
+  const std::vector<double> theta = small_params(13);
+  std::vector<double> grads[2];
+  std::vector<double> returns[2];
+  for (int threads = 1; threads <= 2; ++threads) {
+    omp_set_num_threads(threads);
+    Engine e(Backend::kCpu);
+    e.configure(RlShape{5, 3 * kAgents, 25, 1});
+    RlSampling s;
+    s.seed = 6;
+    s.lr = {0.3};
+    e.sample_and_adapt(theta, s);
+    grads[threads - 1] = e.meta_grad(MetaGradKind::kFirstOrder);
+    returns[threads - 1] = e.slot_returns(1);
+  }
+  omp_set_num_threads(omp_get_num_procs());
+  EXPECT_EQ(grads[0], grads[1]);
+  EXPECT_EQ(returns[0], returns[1]);
+}
+
+// Path counts that would split a team episode are refused, naming the field.
+TEST(TeamMetaRl, RefusesPathCountsThatSplitATeam) {
+  Engine e(Backend::kCpu);
+  try {
+    e.configure(RlShape{2, 4, 25, 1});
+    FAIL() << "4 paths for a 3-agent team were accepted";
+  } catch (const InvalidArgument& err) {
+    EXPECT_EQ(err.field(), "trajectories");
+    EXPECT_NE(std::string(err.what()).find("multiple of the 3 agents"), std::string::npos)
+        << err.what();
+  }
+  const nlohmann::json base = {{"algorithm", "fomaml-rl"}, {"env", "spread"}, {"trajectories", 6}};
+  EXPECT_NO_THROW(resolve_rl_config(base, {}));
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"trajectories=10", "trajectories"}, {"validate.paths=4", "validate.paths"}};
+  for (const auto& [set, field] : bad) {
+    try {
+      resolve_rl_config(base, {set});
+      FAIL() << set << " was accepted";
+    } catch (const InvalidArgument& err) {
+      EXPECT_EQ(err.field(), field) << err.what();
+    }
+  }
+  const RlConfig c = resolve_rl_config(base, {});
+  try {
+    evaluate_adaptation(c, std::vector<double>(1, 0.0), 2, 1, 1, "cpu", 5);
+    FAIL() << "5 evaluation paths were accepted";
+  } catch (const InvalidArgument& err) {
+    EXPECT_EQ(err.field(), "paths") << err.what();
+  }
+}
+
+}  // namespace
+}  // namespace metasim::rl
