@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <random>
@@ -13,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <metasim/envs/mpe/simple_spread.hpp>
 #include <metasim/kernels/core/error.hpp>
 #include <metasim/kernels/core/mlp.hpp>
 #include <metasim/kernels/rl/policy.hpp>
@@ -129,25 +131,83 @@ TEST(TeamMetaRl, RolloutIsTheTeamEpisodeSteppedByHand) {
   EXPECT_GT(differ, 0);
 }
 
-// The family's draws: magnitude of the control sensitivity in [3, 7], reversed for about half of
-// the teams (binomial: 400 draws, 0.5 +- 0.1 is five standard deviations), mass and size in their
-// ranges, the other parameters at MPE2's defaults.
+// The family's draws: landmarks, sensitivity, mass and size in their ranges (each filling most of
+// it over 400 draws), the other parameters at MPE2's defaults.
 TEST(TeamMetaRl, FamilyDrawsTeamsAsDocumented) {
   const PhiloxKey key = make_key(3, RngPurpose::kTaskSample);
-  int reversed = 0;
   const Team::Params defaults{};
+  constexpr int kN = 9;
+  double lo[kN], hi[kN];
+  std::fill(lo, lo + kN, 1e9);
+  std::fill(hi, hi + kN, -1e9);
   for (uint32_t t = 0; t < 400; ++t) {
     const Team::Params p = task_params<SpreadTeams, double>(key, t);
-    const double m = std::abs(p.agent_accel);
-    EXPECT_TRUE(m >= 3.0 && m <= 7.0) << m;
-    EXPECT_TRUE(p.agent_mass >= 0.5 && p.agent_mass <= 1.5) << p.agent_mass;
-    EXPECT_TRUE(p.agent_size >= 0.1 && p.agent_size <= 0.2) << p.agent_size;
-    EXPECT_EQ(p.local_ratio, defaults.local_ratio);
-    EXPECT_EQ(p.damping, defaults.damping);
-    reversed += p.agent_accel < 0;
+    const double v[kN] = {p.landmark_x[0],   p.landmark_y[0],  p.landmark_x[1],
+                          p.landmark_y[1],   p.landmark_x[2],  p.landmark_y[2],
+                          p.mpe.agent_accel, p.mpe.agent_mass, p.mpe.agent_size};
+    for (int k = 0; k < kN; ++k) {
+      lo[k] = std::min(lo[k], v[k]);
+      hi[k] = std::max(hi[k], v[k]);
+    }
+    EXPECT_EQ(p.mpe.local_ratio, defaults.mpe.local_ratio);
+    EXPECT_EQ(p.mpe.damping, defaults.mpe.damping);
+    EXPECT_EQ(p.mpe.dt, defaults.mpe.dt);
   }
-  EXPECT_GT(reversed, 160);
-  EXPECT_LT(reversed, 240);
+  const double want_lo[kN] = {-1, -1, -1, -1, -1, -1, 3.0, 0.5, 0.1};
+  const double want_hi[kN] = {1, 1, 1, 1, 1, 1, 7.0, 1.5, 0.2};
+  for (int k = 0; k < kN; ++k) {
+    const double width = want_hi[k] - want_lo[k];
+    EXPECT_GE(lo[k], want_lo[k]) << k;
+    EXPECT_LE(hi[k], want_hi[k]) << k;
+    EXPECT_LT(lo[k], want_lo[k] + 0.05 * width) << k;
+    EXPECT_GT(hi[k], want_hi[k] - 0.05 * width) << k;
+  }
+}
+
+// The team env is MPE2's simple_spread (continuous) with the task's landmarks: from the same reset
+// draws the agents start where MPE2's do, every step moves them and rewards them as MPE2 does
+// with those landmarks, and each observation is MPE2's with the landmark entries zeroed.
+TEST(TeamMetaRl, UnseenLandmarksAreMpe2WithTheTasksLandmarks) {
+  using Spread = envs::SimpleSpread<double, 3, true>;
+  Team::Params p;
+  p.mpe.agent_mass = 1.3;
+  const double lx[3] = {0.4, -0.7, 0.1}, ly[3] = {-0.2, 0.5, 0.9};
+  for (int l = 0; l < 3; ++l) {
+    p.landmark_x[l] = lx[l];
+    p.landmark_y[l] = ly[l];
+  }
+  RandomStream r1(make_key(1, RngPurpose::kReset), 0, 0, 0), r2 = r1;
+  Spread::State a = Spread::reset(p.mpe, r1);
+  const Team::State b0 = Team::reset(p, r2);
+  for (int g = 0; g < 3; ++g) {
+    EXPECT_EQ(a.agent_px[g], b0.agent_px[g]);
+    EXPECT_EQ(a.agent_py[g], b0.agent_py[g]);
+    EXPECT_EQ(b0.landmark_px[g], lx[g]);
+    EXPECT_EQ(b0.landmark_py[g], ly[g]);
+    a.landmark_px[g] = lx[g];
+    a.landmark_py[g] = ly[g];
+  }
+  Team::State b = b0;
+  Spread::Action act[3] = {
+      {{0.1, 0.9, 0.2, 0.3, 0.7}}, {{0.5, 0.0, 1.0, 0.4, 0.4}}, {{0.0, 0.3, 0.3, 0.8, 0.1}}};
+  double ra[3], rb[3];
+  int32_t ta[3], tb[3];
+  for (int t = 0; t < 5; ++t) {
+    Spread::step(p.mpe, a, act, ra, ta, r1);
+    Team::step(p, b, act, rb, tb, r2);
+    for (int g = 0; g < 3; ++g) {
+      EXPECT_EQ(a.agent_px[g], b.agent_px[g]);
+      EXPECT_EQ(a.agent_vy[g], b.agent_vy[g]);
+      EXPECT_EQ(ra[g], rb[g]);
+      double oa[Spread::kObsDim], ob[Spread::kObsDim];
+      Spread::observe(p.mpe, a, g, oa);
+      Team::observe(p, b, g, ob);
+      for (int k = 0; k < Spread::kObsDim; ++k) {
+        EXPECT_EQ(ob[k], k >= 4 && k < 10 ? 0.0 : oa[k]) << "agent " << g << " entry " << k;
+      }
+      EXPECT_NE(oa[4], 0.0);
+    }
+  }
 }
 
 // d L(phi(theta)) / d theta of the team paths against central differences of the post-update

@@ -142,19 +142,63 @@ constexpr int family_agents() {
   }
 }
 
-// MPE2's cooperative navigation (simple_spread_v3, 3 agents, continuous actions: Box(0, 1, (5,))
-// per agent) with each team's agents drawn per task: control sensitivity (agent_accel) of
-// magnitude uniform in [3, 7] (MPE2's default is 5) and, with probability 1/2, reversed sign (the
-// team's actuators are wired backwards: a push to the right moves the agent left), mass uniform in
-// [0.5, 1.5] (default 1) and radius uniform in [0.1, 0.2] (default 0.15). The other parameters keep
-// MPE2's values. A policy without memory cannot tell from one observation which way its team is
-// wired, so the two halves of the distribution need opposite actions: that is what adaptation has
-// to find out from the team's own paths (as the goal direction is in the MAML paper's 2D
-// navigation). Horizon 25, MPE2's max_cycles.
+// MPE2's cooperative navigation (simple_spread_v3: 3 agents, 3 landmarks, continuous actions
+// Box(0, 1, (5,)) per agent) with the landmarks where the task puts them and out of sight: reset
+// draws the agents as MPE2 does (and the landmarks, which are then replaced by the task's, so the
+// agents' draws are MPE2's), the step and the rewards are MPE2's, and each observation is MPE2's
+// with the landmarks' relative positions (entries 4 .. 9) set to 0. The agents still see their
+// own velocity and position and each other.
+template <typename Real>
+struct UnseenLandmarkSpread {
+  using Spread = envs::SimpleSpread<Real, 3, true>;
+  static constexpr int kAgents = Spread::kAgents;
+  static constexpr int kLandmarks = Spread::kLandmarks;
+  static constexpr int kObsDim = Spread::kObsDim;
+  static constexpr bool kDiscrete = Spread::kDiscrete;
+  static constexpr int kNumActions = Spread::kNumActions;
+  static constexpr int kActionDim = Spread::kActionDim;
+  static constexpr int kMaxEpisodeSteps = Spread::kMaxEpisodeSteps;
+  static constexpr Real kActionLow = Spread::kActionLow;
+  static constexpr Real kActionHigh = Spread::kActionHigh;
+  using Action = typename Spread::Action;
+  using State = typename Spread::State;
+  // Real members only (the layout a task stream's remap reads): MPE2's parameters, then the
+  // landmarks.
+  struct Params {
+    typename Spread::Params mpe{};
+    Real landmark_x[kLandmarks] = {};
+    Real landmark_y[kLandmarks] = {};
+  };
+  static METASIM_HD METASIM_INLINE State reset(const Params& p, RandomStream& rng) {
+    State s = Spread::reset(p.mpe, rng);
+    for (int l = 0; l < kLandmarks; ++l) {
+      s.landmark_px[l] = p.landmark_x[l];
+      s.landmark_py[l] = p.landmark_y[l];
+    }
+    return s;
+  }
+  static METASIM_HD METASIM_INLINE void step(const Params& p, State& s, const Action* actions,
+                                             Real* rewards, int32_t* terminated,
+                                             RandomStream& rng) {
+    Spread::step(p.mpe, s, actions, rewards, terminated, rng);
+  }
+  static METASIM_HD METASIM_INLINE void observe(const Params& p, const State& s, int agent,
+                                                Real* obs) {
+    Spread::observe(p.mpe, s, agent, obs);
+    for (int k = 4; k < 4 + 2 * kLandmarks; ++k) obs[k] = Real(0);
+  }
+};
+
+// Teams of three on UnseenLandmarkSpread, one team configuration per task: the three landmarks
+// uniform in [-1, 1]^2 (MPE2's reset distribution, drawn once per task instead of per episode),
+// the agents' control sensitivity (agent_accel) uniform in [3, 7] (MPE2's 5), their mass in
+// [0.5, 1.5] (1) and radius in [0.1, 0.2] (0.15); the other parameters keep MPE2's values. The
+// team has to find its landmarks from its own returns, as the MAML paper's 2D navigation finds its
+// goal, and to split them between its agents. Horizon 25, MPE2's max_cycles.
 struct SpreadTeams {
   static constexpr const char* kName = "spread";
   template <typename Real>
-  using TeamEnv = envs::SimpleSpread<Real, 3, true>;
+  using TeamEnv = UnseenLandmarkSpread<Real>;
   template <typename Real>
   using Env = TeamAgentView<TeamEnv<Real>>;
   static constexpr int kDefaultHorizon = 25;
@@ -164,10 +208,13 @@ struct SpreadTeams {
   template <typename Real>
   static METASIM_HD METASIM_INLINE typename Env<Real>::Params sample(RandomStream& rng) {
     typename Env<Real>::Params p;
-    const Real magnitude = rng.uniform<Real>(Real(kAccelLow), Real(kAccelHigh));
-    p.agent_accel = rng.uniform<Real>() < Real(0.5) ? -magnitude : magnitude;
-    p.agent_mass = rng.uniform<Real>(Real(kMassLow), Real(kMassHigh));
-    p.agent_size = rng.uniform<Real>(Real(kSizeLow), Real(kSizeHigh));
+    for (int l = 0; l < TeamEnv<Real>::kLandmarks; ++l) {
+      p.landmark_x[l] = rng.uniform<Real>(Real(-1), Real(1));
+      p.landmark_y[l] = rng.uniform<Real>(Real(-1), Real(1));
+    }
+    p.mpe.agent_accel = rng.uniform<Real>(Real(kAccelLow), Real(kAccelHigh));
+    p.mpe.agent_mass = rng.uniform<Real>(Real(kMassLow), Real(kMassHigh));
+    p.mpe.agent_size = rng.uniform<Real>(Real(kSizeLow), Real(kSizeHigh));
     return p;
   }
 };
