@@ -41,13 +41,13 @@ double max_rel(const std::vector<double>& a, const std::vector<double>& b) {
 }
 
 void compare(const std::string& env, Precision precision, double tol, int max_paths_ratio = 0,
-             std::vector<std::string> sets = {}) {
+             std::vector<std::string> sets = {}, int paths = 5) {
   sets.push_back("env=" + env);
   RlConfig c = resolve_rl_config(nlohmann::json::object(), sets);
   const RlModelSpec model = model_of(c);
   auto cpu = make_rl_engine(model, Backend::kCpu, precision);
   auto gpu = make_rl_engine(model, Backend::kCuda, precision);
-  const RlShape shape{6, 5, 40, 1, max_paths_ratio};
+  const RlShape shape{6, paths, 40, 1, max_paths_ratio};
   cpu->configure(shape);
   gpu->configure(shape);
   const std::vector<double> theta = initial_policy_params(c, cpu->layer_sizes(), cpu->discrete());
@@ -88,6 +88,13 @@ TEST(MetaRlCudaParity_SameSeed, TransitionBudgetMatchesInDouble) {
 TEST(MetaRlCudaParity_SameSeed, RolloutsAndStagesMatchInFloat) {
   REQUIRE_CUDA();
   compare("nav2d", Precision::kFloat, 1e-3);
+}
+
+// A team family: each launch index runs a whole team episode into its agents' path slots.
+TEST(MetaRlCudaParity_Team, SpreadTeamsMatchInDouble) {
+  REQUIRE_CUDA();
+  compare("spread", Precision::kDouble, 1e-9, 0, {}, 6);
+  compare("spread", Precision::kDouble, 1e-9, 0, {"policy.hidden=[32,16]"}, 6);
 }
 
 // The generic (run-time-width) policy, with its rollouts' workspace rows in device memory.

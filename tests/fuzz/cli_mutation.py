@@ -509,6 +509,8 @@ SEED_RUNS = [
     ("fomaml-rl", "configs/fomaml-rl-nav2d.json",
      ["iterations=4", "meta_batch=2", "trajectories=2", "horizon=10", "validate.every=2",
       "validate.tasks=2", "policy.hidden=[16]"]),
+    ("fomaml-rl-spread", "configs/fomaml-rl-spread.json",
+     ["iterations=4", "meta_batch=2", "trajectories=3", "policy.hidden=[16]"]),
     ("reptile-rl", "configs/reptile-rl-nav2d.json",
      ["iterations=4", "meta_batch=2", "trajectories=2", "horizon=10"]),
     ("maml-trpo-cartpole", "configs/maml-rl-cartpole.json",
