@@ -211,40 +211,12 @@ TEST(TeamMetaRl, UnseenLandmarksAreMpe2WithTheTasksLandmarks) {
 }
 
 // d L(phi(theta)) / d theta of the team paths against central differences of the post-update
-// surrogate with the sampled paths held fixed (tolerance as in rl_meta_gradient_test.cpp), for
-// the exact second-order gradient with one and two inner steps.
+// surrogate with the sampled paths held fixed (rl_test_support.hpp; two team episodes per task),
+// for the exact second-order gradient with one and two inner steps.
 void check_team_meta_grad(int inner_steps) {
   Engine e(Backend::kCpu);
-  e.configure(RlShape{3, 2 * kAgents, 15, inner_steps});
-  const std::vector<double> theta = small_params(11);
-  RlSampling s;
-  s.seed = 3;
-  s.first_task = 7;
-  s.lr = {0.5, 0.3};
-  e.sample_and_adapt(theta, s);
-  ASSERT_EQ(e.first_bad_task(nullptr), -1);
-  const std::vector<double> g = e.meta_grad(MetaGradKind::kSecondOrder);
-  const std::vector<double> g1 = e.meta_grad(MetaGradKind::kFirstOrder);
-  double gmax = 0, err = 0, second = 0;
-  for (std::size_t i = 0; i < g.size(); ++i) {
-    gmax = std::max(gmax, std::abs(g[i]));
-    second = std::max(second, std::abs(g[i] - g1[i]));
-  }
-  const double h = 1e-5;
-  for (std::size_t i = 0; i < theta.size(); ++i) {
-    std::vector<double> tp = theta, tm = theta;
-    tp[i] += h;
-    tm[i] -= h;
-    double lp, lm, kl;
-    e.line_search_eval(tp, MetaGradKind::kSecondOrder, &lp, &kl);
-    e.line_search_eval(tm, MetaGradKind::kSecondOrder, &lm, &kl);
-    err = std::max(err, std::abs((lp - lm) / (2 * h) - g[i]));
-  }
-  std::printf("[team meta-grad k=%d] max |fd - exact| %.2e, max |g| %.2e, second-order part %.2e\n",
-              inner_steps, err, gmax, second);
-  EXPECT_GT(gmax, 0.0);
-  EXPECT_LT(err, 1e-6 * gmax);
-  EXPECT_GT(second, 1e-3 * gmax);
+  test_support::check_meta_grad_on(e, small_params(11), inner_steps, MetaGradKind::kSecondOrder,
+                                   2 * kAgents);
 }
 
 TEST(TeamMetaRl, MetaGradientMatchesFiniteDifferencesOneStep) { check_team_meta_grad(1); }

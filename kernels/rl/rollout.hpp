@@ -117,6 +117,29 @@ METASIM_HD METASIM_INLINE bool budget_met(const RolloutArgs<T>& a, int task) {
   return held >= a.budget;
 }
 
+// What the rollout of path slot (task, traj) reads and writes: the task's Params (mapped by a
+// task stream's stage), its policy parameters and buffers, and the slot's Philox addresses.
+template <class Family, typename T, int kObs, int kAct>
+struct PathSlot {
+  uint32_t task_id;
+  uint32_t instance;
+  typename Family::template Env<T>::Params params;
+  const T* theta;
+  T* obs;
+  T* act;
+  T* rew;
+  METASIM_HD METASIM_INLINE PathSlot(const RolloutArgs<T>& a, int task, int traj)
+      : task_id(a.first_task + static_cast<uint32_t>(task)),
+        instance(a.phase * static_cast<uint32_t>(a.trajectories) + traj),
+        params(task_params<Family, T>(a.task_key, task_id)),
+        theta(a.policy_params + task * a.param_stride),
+        obs(a.obs + static_cast<int64_t>(task) * kObs * a.cap()),
+        act(a.actions + static_cast<int64_t>(task) * kAct * a.cap()),
+        rew(a.rewards + static_cast<int64_t>(task) * a.cap()) {
+    if (a.remap.count > 0) apply_param_remap<T>(a.remap, params);
+  }
+};
+
 // One team episode of a team family (task_families.hpp): agent g's path is slot traj + g, so the
 // episode's slots are [traj, traj + kAgents) and traj is a multiple of kAgents (the engine keeps
 // path counts and launch ranges whole episodes). The launch index of the episode's first slot runs
@@ -139,15 +162,12 @@ METASIM_HD void rollout_team_path(const RolloutArgs<T>& a, int task, int traj,
     for (int g = 0; g < kAgents; ++g) length[g] = 0;
     return;
   }
-  const uint32_t task_id = a.first_task + static_cast<uint32_t>(task);
-  const uint32_t instance = a.phase * static_cast<uint32_t>(a.trajectories) + traj;
-  typename Team::Params params = task_params<Family, T>(a.task_key, task_id);
-  if (a.remap.count > 0) apply_param_remap<T>(a.remap, params);
-  const T* theta = a.policy_params + task * a.param_stride;
+  const PathSlot<Family, T, kObs, kAct> p(a, task, traj);
+  const uint32_t task_id = p.task_id, instance = p.instance;
+  const typename Team::Params& params = p.params;
+  const T* theta = p.theta;
   const int64_t cap = a.cap();
-  T* obs = a.obs + static_cast<int64_t>(task) * kObs * cap;
-  T* act = a.actions + static_cast<int64_t>(task) * kAct * cap;
-  T* rew = a.rewards + static_cast<int64_t>(task) * cap;
+  T *obs = p.obs, *act = p.act, *rew = p.rew;
 
   RandomStream reset_rng(a.reset_key, task_id, instance, 0u);
   typename Team::State state = Team::reset(params, reset_rng);
@@ -207,15 +227,12 @@ METASIM_HD void rollout_single_path(const RolloutArgs<T>& a, int task, int traj,
     *length = 0;
     return;
   }
-  const uint32_t task_id = a.first_task + static_cast<uint32_t>(task);
-  const uint32_t instance = a.phase * static_cast<uint32_t>(a.trajectories) + traj;
-  typename Env::Params params = task_params<Family, T>(a.task_key, task_id);
-  if (a.remap.count > 0) apply_param_remap<T>(a.remap, params);
-  const T* theta = a.policy_params + task * a.param_stride;
+  const PathSlot<Family, T, kObs, kAct> p(a, task, traj);
+  const uint32_t task_id = p.task_id, instance = p.instance;
+  const typename Env::Params& params = p.params;
+  const T* theta = p.theta;
   const int64_t cap = a.cap();
-  T* obs = a.obs + static_cast<int64_t>(task) * kObs * cap;
-  T* act = a.actions + static_cast<int64_t>(task) * kAct * cap;
-  T* rew = a.rewards + static_cast<int64_t>(task) * cap;
+  T *obs = p.obs, *act = p.act, *rew = p.rew;
 
   RandomStream reset_rng(a.reset_key, task_id, instance, 0u);
   typename Env::State state = Env::reset(params, reset_rng);
