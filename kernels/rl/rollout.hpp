@@ -163,14 +163,10 @@ METASIM_HD void rollout_team_path(const RolloutArgs<T>& a, int task, int traj,
     return;
   }
   const PathSlot<Family, T, kObs, kAct> p(a, task, traj);
-  const uint32_t task_id = p.task_id, instance = p.instance;
-  const typename Team::Params& params = p.params;
-  const T* theta = p.theta;
   const int64_t cap = a.cap();
-  T *obs = p.obs, *act = p.act, *rew = p.rew;
 
-  RandomStream reset_rng(a.reset_key, task_id, instance, 0u);
-  typename Team::State state = Team::reset(params, reset_rng);
+  RandomStream reset_rng(a.reset_key, p.task_id, p.instance, 0u);
+  typename Team::State state = Team::reset(p.params, reset_rng);
   int len[kAgents];
   bool done[kAgents];
   for (int g = 0; g < kAgents; ++g) {
@@ -182,28 +178,27 @@ METASIM_HD void rollout_team_path(const RolloutArgs<T>& a, int task, int traj,
     T u[kAgents][kAct];
     for (int g = 0; g < kAgents; ++g) {
       if (done[g]) {
-        for (int d = 0; d < kAct; ++d) u[g][d] = T(0);
         actions[g] = typename Team::Action{};
         continue;
       }
       T o[kObs];
-      Team::observe(params, state, g, o);
-      RandomStream action_rng(a.action_key, task_id, instance + static_cast<uint32_t>(g),
+      Team::observe(p.params, state, g, o);
+      RandomStream action_rng(a.action_key, p.task_id, p.instance + static_cast<uint32_t>(g),
                               static_cast<uint32_t>(t));
-      sample(theta, static_cast<const T*>(o), action_rng, u[g]);
+      sample(p.theta, static_cast<const T*>(o), action_rng, u[g]);
       actions[g] = env_action<Team, T, kAct>(u[g]);
       const int64_t s = static_cast<int64_t>(traj + g) * a.horizon + t;
-      for (int f = 0; f < kObs; ++f) obs[f * cap + s] = o[f];
-      for (int d = 0; d < kAct; ++d) act[d * cap + s] = u[g][d];
+      for (int f = 0; f < kObs; ++f) p.obs[f * cap + s] = o[f];
+      for (int d = 0; d < kAct; ++d) p.act[d * cap + s] = u[g][d];
     }
     T rewards[kAgents];
     int32_t terminated[kAgents];
-    RandomStream step_rng(a.step_key, task_id, instance, static_cast<uint32_t>(t));
-    Team::step(params, state, actions, rewards, terminated, step_rng);
+    RandomStream step_rng(a.step_key, p.task_id, p.instance, static_cast<uint32_t>(t));
+    Team::step(p.params, state, actions, rewards, terminated, step_rng);
     bool all_done = true;
     for (int g = 0; g < kAgents; ++g) {
       if (done[g]) continue;
-      rew[static_cast<int64_t>(traj + g) * a.horizon + t] = rewards[g];
+      p.rew[static_cast<int64_t>(traj + g) * a.horizon + t] = rewards[g];
       len[g] = t + 1;
       done[g] = terminated[g] != 0;
       all_done = all_done && done[g];
@@ -228,28 +223,24 @@ METASIM_HD void rollout_single_path(const RolloutArgs<T>& a, int task, int traj,
     return;
   }
   const PathSlot<Family, T, kObs, kAct> p(a, task, traj);
-  const uint32_t task_id = p.task_id, instance = p.instance;
-  const typename Env::Params& params = p.params;
-  const T* theta = p.theta;
   const int64_t cap = a.cap();
-  T *obs = p.obs, *act = p.act, *rew = p.rew;
 
-  RandomStream reset_rng(a.reset_key, task_id, instance, 0u);
-  typename Env::State state = Env::reset(params, reset_rng);
+  RandomStream reset_rng(a.reset_key, p.task_id, p.instance, 0u);
+  typename Env::State state = Env::reset(p.params, reset_rng);
   int len = 0;
   for (int t = 0; t < a.horizon; ++t) {
     const int64_t s = static_cast<int64_t>(traj) * a.horizon + t;
     T o[kObs];
-    Env::observe(params, state, o);
+    Env::observe(p.params, state, o);
     T u[kAct];
-    RandomStream action_rng(a.action_key, task_id, instance, static_cast<uint32_t>(t));
-    sample(theta, static_cast<const T*>(o), action_rng, u);
+    RandomStream action_rng(a.action_key, p.task_id, p.instance, static_cast<uint32_t>(t));
+    sample(p.theta, static_cast<const T*>(o), action_rng, u);
     const typename Env::Action action = env_action<Env, T, kAct>(u);
-    RandomStream step_rng(a.step_key, task_id, instance, static_cast<uint32_t>(t));
-    const StepResult<T> r = Env::step(params, state, action, step_rng);
-    for (int f = 0; f < kObs; ++f) obs[f * cap + s] = o[f];
-    for (int d = 0; d < kAct; ++d) act[d * cap + s] = u[d];
-    rew[s] = r.reward;
+    RandomStream step_rng(a.step_key, p.task_id, p.instance, static_cast<uint32_t>(t));
+    const StepResult<T> r = Env::step(p.params, state, action, step_rng);
+    for (int f = 0; f < kObs; ++f) p.obs[f * cap + s] = o[f];
+    for (int d = 0; d < kAct; ++d) p.act[d * cap + s] = u[d];
+    p.rew[s] = r.reward;
     len = t + 1;
     if (r.terminated != 0) break;
   }

@@ -433,12 +433,7 @@ std::vector<double> evaluate_adaptation(const RlConfig& c, const std::vector<dou
                                        std::to_string(trajectories));
   }
   const int paths = trajectories > 0 ? trajectories : c.trajectories;
-  const int agents = find_rl_env(c.env).agents;
-  if (paths % agents != 0) {
-    throw InvalidArgument(
-        "paths", "must be a multiple of the " + std::to_string(agents) + " agents of a '" + c.env +
-                     "' team (one path per agent and episode), got " + std::to_string(paths));
-  }
+  check_whole_team_paths("paths", paths, find_rl_env(c.env).agents, c.env);
   if (steps < 0 || steps >= kMaxInnerSteps) {
     throw InvalidArgument("steps", "must be in [0, " + std::to_string(kMaxInnerSteps - 1) +
                                        "], got " + std::to_string(steps));

@@ -189,19 +189,8 @@ void check_cross_field(RlConfig& c) {
                            : "actions are continuous (" + std::to_string(env->action_dim) +
                                  " components): use gaussian"));
   }
-  if (env->agents > 1) {
-    const std::string team = " agents of a '" + c.env + "' team (one path per agent and episode)";
-    if (c.trajectories % env->agents != 0) {
-      throw InvalidArgument("trajectories", "must be a multiple of the " +
-                                                std::to_string(env->agents) + team + ", got " +
-                                                std::to_string(c.trajectories));
-    }
-    if (c.validate_paths % env->agents != 0) {
-      throw InvalidArgument("validate.paths", "must be a multiple of the " +
-                                                  std::to_string(env->agents) + team + ", got " +
-                                                  std::to_string(c.validate_paths));
-    }
-  }
+  check_whole_team_paths("trajectories", c.trajectories, env->agents, c.env);
+  check_whole_team_paths("validate.paths", c.validate_paths, env->agents, c.env);
   if (static_cast<long long>(c.trajectories) * c.horizon > (1LL << 30)) {
     throw InvalidArgument("trajectories", "trajectories x horizon must stay below 2^30");
   }

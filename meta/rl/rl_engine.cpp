@@ -123,6 +123,15 @@ RlEnvInfo find_rl_env(const std::string& name) {
   throw InvalidArgument("env", "must be one of " + known + "; got '" + name + "'");
 }
 
+void check_whole_team_paths(const char* field, int64_t paths, int agents, const std::string& env) {
+  if (agents > 1 && paths % agents != 0) {
+    throw InvalidArgument(field, "must be a multiple of the " + std::to_string(agents) +
+                                     " agents of a '" + env +
+                                     "' team (one path per agent and episode), got " +
+                                     std::to_string(paths));
+  }
+}
+
 std::unique_ptr<RlEngine> make_rl_engine(const RlModelSpec& model, Backend backend,
                                          Precision precision) {
   if (!model.force_generic) {

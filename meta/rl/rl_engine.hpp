@@ -71,6 +71,9 @@ std::vector<RlEnvInfo> rl_envs();
 // The facts of the family named `name` (built in or registered); throws InvalidArgument("env")
 // listing the known names when there is none.
 RlEnvInfo find_rl_env(const std::string& name);
+// A team episode fills one path slot per agent: throws InvalidArgument(field) unless `paths` is a
+// multiple of the `agents` of team family `env`.
+void check_whole_team_paths(const char* field, int64_t paths, int agents, const std::string& env);
 
 // Largest path-slot multiple of a transition budget (RlShape::max_paths_ratio).
 constexpr int kMaxPathsRatio = 64;

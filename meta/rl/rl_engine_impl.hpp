@@ -271,13 +271,7 @@ class RlEngineImpl final : public RlEngine {
                                 std::to_string(s.max_paths_ratio));
     }
     // A team episode fills one path slot per agent, and launches cover whole episodes.
-    constexpr int kAgents = family_agents<Family>();
-    if (s.trajectories % kAgents != 0) {
-      throw InvalidArgument("trajectories", "must be a multiple of the " + std::to_string(kAgents) +
-                                                " agents of a '" + Family::kName +
-                                                "' team (one path per agent and episode), got " +
-                                                std::to_string(s.trajectories));
-    }
+    check_whole_team_paths("trajectories", s.trajectories, family_agents<Family>(), Family::kName);
   }
 
   void require_configured() const {

@@ -3,7 +3,12 @@
 #include <metasim/meta/rl2/recurrent_policy.hpp>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <type_traits>
 
 namespace metasim::rl2 {
 
@@ -42,19 +47,6 @@ Forward run_forward(const PolicyShape& s, const std::vector<double>& p, const Tr
   return f;
 }
 
-// Softmax probabilities and log-probabilities of one row of logits.
-void softmax(const double* z, int n, double* prob, double* logp) {
-  double m = z[0];
-  for (int i = 1; i < n; ++i) m = std::max(m, z[i]);
-  double sum = 0;
-  for (int i = 0; i < n; ++i) sum += std::exp(z[i] - m);
-  const double lse = m + std::log(sum);
-  for (int i = 0; i < n; ++i) {
-    logp[i] = z[i] - lse;
-    prob[i] = std::exp(logp[i]);
-  }
-}
-
 }  // namespace
 
 void trial_outputs(const PolicyShape& s, const std::vector<double>& params, const Trial& trial,
@@ -78,11 +70,316 @@ void estimate_advantages(Trial& trial, double gamma, double lambda) {
   }
 }
 
-PpoLoss ppo_loss(const PolicyShape& s, const std::vector<double>& params,
-                 const std::vector<Trial>& trials, const PpoSettings& settings,
-                 std::vector<double>* grad) {
-  const int H = s.hidden, A = s.actions;
-  const rl::GruShape g = s.gru();
+namespace {
+
+// Trials per unit of work of the loss: a chunk's trials are summed in order into the chunk's
+// gradient and the chunks' gradients in chunk order, so the result does not depend on the thread
+// count.
+constexpr int kChunk = 8;
+
+// The policy's parameters in precision T. Every product is an axpy over a contiguous row (one
+// broadcast value times a row) or a dot product with a vectorised reduction, never a sequential
+// float sum: the forward pass's gates take the GRU's weights transposed, W_ih^T [I x 3H] and
+// W_hh^T [H x 3H]; backpropagation into h takes W_hh [3H x H] as stored.
+template <typename T>
+struct Weights {
+  int I = 0, H = 0, A = 0;
+  std::vector<T> wih_t, whh_t, whh, bih, bhh, wpi, bpi, wv;
+  T bv = T(0);
+
+  Weights(const PolicyShape& s, const std::vector<double>& p) : I(s.input()), H(s.hidden), A(s.actions) {
+    const rl::GruShape g = s.gru();
+    wih_t.resize(static_cast<std::size_t>(I) * 3 * H);
+    whh_t.resize(static_cast<std::size_t>(H) * 3 * H);
+    for (int j = 0; j < 3 * H; ++j) {
+      for (int k = 0; k < I; ++k) wih_t[k * 3 * H + j] = static_cast<T>(p[g.w_ih() + j * I + k]);
+      for (int k = 0; k < H; ++k) whh_t[k * 3 * H + j] = static_cast<T>(p[g.w_hh() + j * H + k]);
+    }
+    whh.assign(p.begin() + g.w_hh(), p.begin() + g.w_hh() + 3 * H * H);
+    bih.assign(p.begin() + g.b_ih(), p.begin() + g.b_ih() + 3 * H);
+    bhh.assign(p.begin() + g.b_hh(), p.begin() + g.b_hh() + 3 * H);
+    wpi.assign(p.begin() + s.pi_w(), p.begin() + s.pi_w() + A * H);
+    bpi.assign(p.begin() + s.pi_b(), p.begin() + s.pi_b() + A);
+    wv.assign(p.begin() + s.v_w(), p.begin() + s.v_w() + H);
+    bv = static_cast<T>(p[s.v_b()]);
+  }
+};
+
+// The gradient in the layout of Weights (the GRU's matrices transposed), summed over a chunk's
+// trials.
+template <typename T>
+struct Grads {
+  std::vector<T> wih_t, whh_t, bih, bhh, wpi, bpi, wv;
+  T bv = T(0);
+
+  explicit Grads(const Weights<T>& w)
+      : wih_t(w.wih_t.size()),
+        whh_t(w.whh_t.size()),
+        bih(3 * w.H),
+        bhh(3 * w.H),
+        wpi(w.wpi.size()),
+        bpi(w.A),
+        wv(w.H) {}
+
+  // Adds this gradient, in the flat parameter layout, to out.
+  void add_to(const PolicyShape& s, std::vector<double>& out) const {
+    const rl::GruShape g = s.gru();
+    const int I = s.input(), H = s.hidden, A = s.actions;
+    for (int j = 0; j < 3 * H; ++j) {
+      for (int k = 0; k < I; ++k) out[g.w_ih() + j * I + k] += wih_t[k * 3 * H + j];
+      for (int k = 0; k < H; ++k) out[g.w_hh() + j * H + k] += whh_t[k * 3 * H + j];
+      out[g.b_ih() + j] += bih[j];
+      out[g.b_hh() + j] += bhh[j];
+    }
+    for (int a = 0; a < A; ++a) {
+      for (int k = 0; k < H; ++k) out[s.pi_w() + a * H + k] += wpi[a * H + k];
+      out[s.pi_b() + a] += bpi[a];
+    }
+    for (int k = 0; k < H; ++k) out[s.v_w() + k] += wv[k];
+    out[s.v_b()] += bv;
+  }
+};
+
+// exp(x) in float without a library call, so that loops over gates vectorise: x = n ln2 + r with
+// |r| <= ln2 / 2, e^r by its Taylor polynomial of degree 6 (truncation below 1.2e-7 relative),
+// 2^n from the exponent bits. Arguments are clamped to [-87, 88], where 2^n stays a normal float.
+inline float exp_float(float x) {
+  x = std::min(std::max(x, -87.0f), 88.0f);
+  const float n = std::floor(x * 1.44269504f + 0.5f);
+  const float r = (x - n * 0.693359375f) + n * 2.12194440e-4f;
+  float p = 1.0f / 720.0f;
+  p = p * r + 1.0f / 120.0f;
+  p = p * r + 1.0f / 24.0f;
+  p = p * r + 1.0f / 6.0f;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  return p * std::bit_cast<float>((static_cast<int32_t>(n) + 127) << 23);
+}
+
+template <typename T>
+T sigmoid(T a) {
+  if constexpr (std::is_same_v<T, float>) {
+    return 1.0f / (1.0f + exp_float(-a));
+  } else {
+    return T(1) / (T(1) + std::exp(-a));
+  }
+}
+
+// tanh(a) = sign(a) (1 - e) / (1 + e) with e = exp(-2 |a|) (absolute error about 1e-7 in float).
+template <typename T>
+T tanh_of(T a) {
+  if constexpr (std::is_same_v<T, float>) {
+    const float e = exp_float(-2.0f * std::abs(a));
+    return std::copysign((1.0f - e) / (1.0f + e), a);
+  } else {
+    return std::tanh(a);
+  }
+}
+
+// out[c] += sum_r v[r] m[r * cols + c], r in increasing order for every c. Columns go in blocks
+// of four vector registers whose accumulators stay in registers across the rows, so each
+// multiply-add loads one matrix value and stores nothing.
+template <typename T>
+void add_vec_mat(const T* v, const T* m, int rows, int cols, T* out) {
+  constexpr int kBlock = 4 * 64 / static_cast<int>(sizeof(T));
+  int c0 = 0;
+  for (; c0 + kBlock <= cols; c0 += kBlock) {
+    T acc[kBlock];
+    for (int q = 0; q < kBlock; ++q) acc[q] = out[c0 + q];
+    for (int r = 0; r < rows; ++r) {
+      const T vr = v[r];
+      const T* row = m + static_cast<std::size_t>(r) * cols + c0;
+      for (int q = 0; q < kBlock; ++q) acc[q] += vr * row[q];
+    }
+    for (int q = 0; q < kBlock; ++q) out[c0 + q] = acc[q];
+  }
+  for (int r = 0; r < rows; ++r) {
+    const T vr = v[r];
+    const T* row = m + static_cast<std::size_t>(r) * cols;
+    for (int c = c0; c < cols; ++c) out[c] += vr * row[c];
+  }
+}
+
+// One step of the network: the GRU from h to hn on input row x (keeping r, z, n and W_hn h + b_hn
+// in gate, with gi and gh as 3H scratch), then the A logits; returns the value.
+template <typename T>
+T forward_step(const Weights<T>& w, const double* x, const T* h, T* hn, T* gate, T* gi, T* gh,
+               T* logits) {
+  const int I = w.I, H = w.H, A = w.A, G = 3 * H;
+  for (int j = 0; j < G; ++j) {
+    gi[j] = w.bih[j];
+    gh[j] = w.bhh[j];
+  }
+  // Inputs are mostly one-hot: only non-zero entries contribute.
+  for (int k = 0; k < I; ++k) {
+    if (x[k] == 0.0) continue;
+    const T xk = static_cast<T>(x[k]);
+    const T* row = w.wih_t.data() + static_cast<std::size_t>(k) * G;
+    for (int j = 0; j < G; ++j) gi[j] += xk * row[j];
+  }
+  add_vec_mat(h, w.whh_t.data(), H, G, gh);
+  T* r = gate;
+  T* z = gate + H;
+  T* nn = gate + 2 * H;
+  T* ahn = gate + 3 * H;
+  // Element-wise over distinct arrays.
+#pragma omp simd
+  for (int j = 0; j < H; ++j) {
+    r[j] = sigmoid(gi[j] + gh[j]);
+    z[j] = sigmoid(gi[H + j] + gh[H + j]);
+    ahn[j] = gh[2 * H + j];
+    nn[j] = tanh_of(gi[2 * H + j] + r[j] * ahn[j]);
+    hn[j] = (T(1) - z[j]) * nn[j] + z[j] * h[j];
+  }
+  for (int a = 0; a < A; ++a) {
+    logits[a] = w.bpi[a] + rl::gru_dot(w.wpi.data() + static_cast<std::size_t>(a) * H, hn, H);
+  }
+  return w.bv + rl::gru_dot(w.wv.data(), hn, H);
+}
+
+// One trial's forward pass, keeping per step the hidden state, r, z, n and W_hn h + b_hn, and
+// its loss terms' gradient: the returned PpoLoss holds the trial's share of the batch means;
+// backward() then adds the trial's gradient to a chunk's Grads.
+template <typename T>
+class TrialPass {
+ public:
+  explicit TrialPass(const Weights<T>& w)
+      : w_(w), gi_(3 * w.H), gh_(3 * w.H), prob_(w.A), logp_(w.A), dh_(w.H), dprev_(w.H),
+        dg_(3 * w.H), dgh_(3 * w.H) {}
+
+  PpoLoss forward(const Trial& tr, double mean, double stdev, double n, const PpoSettings& set) {
+    const int I = w_.I, H = w_.H, A = w_.A, steps = tr.steps;
+    hs_.assign(static_cast<std::size_t>(steps + 1) * H, T(0));
+    gates_.resize(static_cast<std::size_t>(steps) * 4 * H);
+    dlogits_.resize(static_cast<std::size_t>(steps) * A);
+    dvalue_.resize(steps);
+    PpoLoss l;
+    for (int t = 0; t < steps; ++t) {
+      const double* x = tr.inputs.data() + static_cast<std::size_t>(t) * I;
+      const T* h = hs_.data() + static_cast<std::size_t>(t) * H;
+      T* hn = hs_.data() + static_cast<std::size_t>(t + 1) * H;
+      T* gate = gates_.data() + static_cast<std::size_t>(t) * 4 * H;
+      T* logits = prob_.data();
+      const T value = forward_step(w_, x, h, hn, gate, gi_.data(), gh_.data(), logits);
+      T m = logits[0];
+      for (int a = 1; a < A; ++a) m = std::max(m, logits[a]);
+      T sum = T(0);
+      for (int a = 0; a < A; ++a) sum += std::exp(logits[a] - m);
+      const T lse = m + std::log(sum);
+      for (int a = 0; a < A; ++a) {
+        logp_[a] = logits[a] - lse;
+        prob_[a] = std::exp(logp_[a]);
+      }
+      const int act = tr.actions[t];
+      const double adv = (tr.advantages[t] - mean) / stdev;
+      const double ratio = std::exp(static_cast<double>(logp_[act]) - tr.log_probs[t]);
+      const double clipped = std::min(std::max(ratio, 1.0 - set.clip), 1.0 + set.clip);
+      const double surr = std::min(ratio * adv, clipped * adv);
+      double entropy = 0;
+      for (int a = 0; a < A; ++a) entropy -= static_cast<double>(prob_[a]) * logp_[a];
+      const double verr = static_cast<double>(value) - tr.returns[t];
+      l.policy -= surr / n;
+      l.value += verr * verr / n;
+      l.entropy += entropy / n;
+      // d(surrogate)/d(log-prob): the unclipped term's when it is the minimum, else 0.
+      const double dsurr = ratio * adv <= clipped * adv ? ratio * adv : 0.0;
+      T* dl = dlogits_.data() + static_cast<std::size_t>(t) * A;
+      for (int a = 0; a < A; ++a) {
+        const double dlogp = (a == act ? 1.0 : 0.0) - prob_[a];
+        const double dent = -prob_[a] * (logp_[a] + entropy);
+        dl[a] = static_cast<T>((-dsurr * dlogp - set.entropy_coef * dent) / n);
+      }
+      dvalue_[t] = static_cast<T>(set.value_coef * 2.0 * verr / n);
+    }
+    l.total = l.policy + set.value_coef * l.value - set.entropy_coef * l.entropy;
+    return l;
+  }
+
+  // Backpropagation through time over the trial of the last forward().
+  void backward(const Trial& tr, Grads<T>& gr) {
+    const int I = w_.I, H = w_.H, A = w_.A, G = 3 * H, steps = tr.steps;
+    std::fill(dh_.begin(), dh_.end(), T(0));
+    dghs_.resize(static_cast<std::size_t>(steps) * G);
+    for (int t = steps - 1; t >= 0; --t) {
+      const double* x = tr.inputs.data() + static_cast<std::size_t>(t) * I;
+      const T* h = hs_.data() + static_cast<std::size_t>(t) * H;
+      const T* hn = hs_.data() + static_cast<std::size_t>(t + 1) * H;
+      const T* gate = gates_.data() + static_cast<std::size_t>(t) * 4 * H;
+      const T* dl = dlogits_.data() + static_cast<std::size_t>(t) * A;
+      const T dv = dvalue_[t];
+      // Heads: dh += W_pi^T dl + w_v dv, with their parameter gradients.
+      for (int a = 0; a < A; ++a) gr.bpi[a] += dl[a];
+      gr.bv += dv;
+      for (int a = 0; a < A; ++a) {
+        const T da = dl[a];
+        const T* row = w_.wpi.data() + static_cast<std::size_t>(a) * H;
+        T* grow = gr.wpi.data() + static_cast<std::size_t>(a) * H;
+        for (int k = 0; k < H; ++k) {
+          grow[k] += da * hn[k];
+          dh_[k] += da * row[k];
+        }
+      }
+      for (int k = 0; k < H; ++k) {
+        gr.wv[k] += dv * hn[k];
+        dh_[k] += dv * w_.wv[k];
+      }
+      // The GRU step (kernels/rl/gru.hpp's backward, in the transposed layout).
+      const T* r = gate;
+      const T* z = gate + H;
+      const T* nn = gate + 2 * H;
+      const T* ahn = gate + 3 * H;
+#pragma omp simd
+      for (int j = 0; j < H; ++j) {
+        const T dn = dh_[j] * (T(1) - z[j]);
+        const T dz = dh_[j] * (h[j] - nn[j]);
+        const T dan = dn * (T(1) - nn[j] * nn[j]);
+        const T dr = dan * ahn[j];
+        dg_[j] = dr * r[j] * (T(1) - r[j]);
+        dg_[H + j] = dz * z[j] * (T(1) - z[j]);
+        dg_[2 * H + j] = dan;
+        dgh_[j] = dg_[j];
+        dgh_[H + j] = dg_[H + j];
+        dgh_[2 * H + j] = dan * r[j];
+        dprev_[j] = dh_[j] * z[j];
+      }
+      for (int j = 0; j < G; ++j) {
+        gr.bih[j] += dg_[j];
+        gr.bhh[j] += dgh_[j];
+      }
+      for (int k = 0; k < I; ++k) {
+        if (x[k] == 0.0) continue;
+        const T xk = static_cast<T>(x[k]);
+        T* grow = gr.wih_t.data() + static_cast<std::size_t>(k) * G;
+        for (int j = 0; j < G; ++j) grow[j] += xk * dg_[j];
+      }
+      add_vec_mat(dgh_.data(), w_.whh.data(), G, H, dprev_.data());
+      std::copy(dgh_.begin(), dgh_.end(), dghs_.begin() + static_cast<std::ptrdiff_t>(t) * G);
+      dh_.swap(dprev_);
+    }
+    // W_hh's gradient once per trial: row k of W_hh^T gains sum_t h_t[k] dgh_t, the steps'
+    // hidden states (hs_[t]) transposed into a k-major scratch first.
+    hts_.resize(static_cast<std::size_t>(H) * steps);
+    for (int t = 0; t < steps; ++t) {
+      for (int k = 0; k < H; ++k) hts_[static_cast<std::size_t>(k) * steps + t] = hs_[t * H + k];
+    }
+    for (int k = 0; k < H; ++k) {
+      add_vec_mat(hts_.data() + static_cast<std::size_t>(k) * steps, dghs_.data(), steps, G,
+                  gr.whh_t.data() + static_cast<std::size_t>(k) * G);
+    }
+  }
+
+ private:
+  const Weights<T>& w_;
+  std::vector<T> gi_, gh_, prob_, logp_, dh_, dprev_, dg_, dgh_;
+  std::vector<T> hs_, gates_, dlogits_, dvalue_;
+  std::vector<T> dghs_, hts_;  // backward: dgh per step (steps x 3H), hidden states k-major
+};
+
+template <typename T>
+PpoLoss ppo_loss_in(const PolicyShape& s, const std::vector<double>& params,
+                    const std::vector<Trial>& trials, const PpoSettings& settings,
+                    std::vector<double>* grad) {
   // Advantages normalised over the whole batch.
   double n = 0, mean = 0, sq = 0;
   for (const Trial& tr : trials) {
@@ -94,66 +391,22 @@ PpoLoss ppo_loss(const PolicyShape& s, const std::vector<double>& params,
   }
   mean /= n;
   const double stdev = std::sqrt(std::max(0.0, sq / n - mean * mean)) + 1e-8;
+  const Weights<T> w(s, params);
   const int count = static_cast<int>(trials.size());
+  const int chunks = (count + kChunk - 1) / kChunk;
   std::vector<PpoLoss> losses(count);
-  std::vector<std::vector<double>> grads(grad != nullptr ? count : 0);
+  std::vector<std::vector<double>> grads(grad != nullptr ? chunks : 0);
 #pragma omp parallel for schedule(dynamic)
-  for (int i = 0; i < count; ++i) {
-    const Trial& tr = trials[i];
-    const int T = tr.steps;
-    const Forward f = run_forward(s, params, tr);
-    std::vector<double> prob(A), logp(A);
-    std::vector<double> dlogits(static_cast<std::size_t>(T) * A), dvalue(T);
-    PpoLoss l;
-    for (int t = 0; t < T; ++t) {
-      softmax(f.logits.data() + static_cast<std::size_t>(t) * A, A, prob.data(), logp.data());
-      const int a = tr.actions[t];
-      const double adv = (tr.advantages[t] - mean) / stdev;
-      const double ratio = std::exp(logp[a] - tr.log_probs[t]);
-      const double clipped = std::min(std::max(ratio, 1.0 - settings.clip), 1.0 + settings.clip);
-      const double surr = std::min(ratio * adv, clipped * adv);
-      double entropy = 0;
-      for (int j = 0; j < A; ++j) entropy -= prob[j] * logp[j];
-      const double verr = f.values[t] - tr.returns[t];
-      l.policy -= surr / n;
-      l.value += verr * verr / n;
-      l.entropy += entropy / n;
-      // d(surrogate)/d(log-prob): the unclipped term's when it is the minimum, else 0.
-      const double dsurr = ratio * adv <= clipped * adv ? ratio * adv : 0.0;
-      for (int j = 0; j < A; ++j) {
-        const double dlogp = (j == a ? 1.0 : 0.0) - prob[j];
-        const double dent = -prob[j] * (logp[j] + entropy);
-        dlogits[static_cast<std::size_t>(t) * A + j] =
-            (-dsurr * dlogp - settings.entropy_coef * dent) / n;
-      }
-      dvalue[t] = settings.value_coef * 2.0 * verr / n;
+  for (int c = 0; c < chunks; ++c) {
+    TrialPass<T> pass(w);
+    Grads<T> gr(w);
+    for (int i = c * kChunk; i < std::min(count, (c + 1) * kChunk); ++i) {
+      losses[i] = pass.forward(trials[i], mean, stdev, n, settings);
+      if (grad != nullptr) pass.backward(trials[i], gr);
     }
-    l.total = l.policy + settings.value_coef * l.value - settings.entropy_coef * l.entropy;
-    losses[i] = l;
-    if (grad == nullptr) continue;
-    std::vector<double>& gr = grads[i];
-    gr.assign(s.num_params(), 0.0);
-    std::vector<double> dh(H, 0.0), dprev(H), work(3 * H);
-    for (int t = T - 1; t >= 0; --t) {
-      const double* hn = f.hs.data() + static_cast<std::size_t>(t + 1) * H;
-      const double* dl = dlogits.data() + static_cast<std::size_t>(t) * A;
-      for (int j = 0; j < A; ++j) {
-        gr[s.pi_b() + j] += dl[j];
-        for (int k = 0; k < H; ++k) {
-          gr[s.pi_w() + j * H + k] += dl[j] * hn[k];
-          dh[k] += dl[j] * params[s.pi_w() + j * H + k];
-        }
-      }
-      gr[s.v_b()] += dvalue[t];
-      for (int k = 0; k < H; ++k) {
-        gr[s.v_w() + k] += dvalue[t] * hn[k];
-        dh[k] += dvalue[t] * params[s.v_w() + k];
-      }
-      rl::gru_backward(g, params.data(), tr.inputs.data() + static_cast<std::size_t>(t) * s.input(),
-                       f.hs.data() + static_cast<std::size_t>(t) * H,
-                       f.caches.data() + static_cast<std::size_t>(t) * g.cache_size(), dh.data(),
-                       gr.data(), dprev.data(), static_cast<double*>(nullptr), work.data());
-      dh.swap(dprev);
+    if (grad != nullptr) {
+      grads[c].assign(s.num_params(), 0.0);
+      gr.add_to(s, grads[c]);
     }
   }
   PpoLoss total;
@@ -170,6 +423,63 @@ PpoLoss ppo_loss(const PolicyShape& s, const std::vector<double>& params,
     }
   }
   return total;
+}
+
+}  // namespace
+
+PpoLoss ppo_loss(const PolicyShape& s, const std::vector<double>& params,
+                 const std::vector<Trial>& trials, const PpoSettings& settings,
+                 std::vector<double>* grad, Precision precision) {
+  return precision == Precision::kFloat ? ppo_loss_in<float>(s, params, trials, settings, grad)
+                                        : ppo_loss_in<double>(s, params, trials, settings, grad);
+}
+
+struct RecurrentNet::Impl {
+  virtual ~Impl() = default;
+  virtual void step(const double* x, std::vector<double>& h, double* logits,
+                    double* value) const = 0;
+};
+
+namespace {
+
+template <typename T>
+struct NetIn final : RecurrentNet::Impl {
+  Weights<T> w;
+  NetIn(const PolicyShape& s, const std::vector<double>& p) : w(s, p) {}
+  void step(const double* x, std::vector<double>& h, double* logits, double* value) const override {
+    const int H = w.H;
+    // Per-thread scratch: a step allocates nothing once a thread has run one.
+    thread_local std::vector<T> ht, hn, gate, gi, gh, z;
+    ht.assign(h.begin(), h.end());
+    hn.resize(H);
+    gate.resize(4 * H);
+    gi.resize(3 * H);
+    gh.resize(3 * H);
+    z.resize(w.A);
+    *value = static_cast<double>(forward_step(w, x, ht.data(), hn.data(), gate.data(), gi.data(),
+                                              gh.data(), z.data()));
+    for (int a = 0; a < w.A; ++a) logits[a] = z[a];
+    for (int k = 0; k < H; ++k) h[k] = hn[k];
+  }
+};
+
+}  // namespace
+
+RecurrentNet::RecurrentNet(const PolicyShape& s, const std::vector<double>& params,
+                           Precision precision)
+    : shape_(s) {
+  if (precision == Precision::kFloat) {
+    impl_ = std::make_unique<NetIn<float>>(s, params);
+  } else {
+    impl_ = std::make_unique<NetIn<double>>(s, params);
+  }
+}
+
+RecurrentNet::~RecurrentNet() = default;
+
+void RecurrentNet::step(const double* x, std::vector<double>& h, double* logits,
+                        double* value) const {
+  impl_->step(x, h, logits, value);
 }
 
 }  // namespace metasim::rl2

@@ -5,13 +5,16 @@
 //
 // Parameters, one flat vector: [GRU (kernels/rl/gru.hpp) | W_pi [A x H] | b_pi [A] | w_v [H] |
 // b_v]. A trial's clipped-surrogate PPO loss and its exact gradient by backpropagation through
-// time over the trial are computed on the CPU, one task per OpenMP iteration and the tasks'
-// gradients summed in task order, so that results do not depend on the thread count.
+// time over the trial are computed on the CPU, in double or in float, fixed chunks of tasks per
+// OpenMP iteration and the chunks' gradients summed in order, so that results do not depend on
+// the thread count.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
+#include <metasim/host/backend.hpp>
 #include <metasim/kernels/rl/gru.hpp>
 
 namespace metasim::rl2 {
@@ -45,6 +48,22 @@ struct Trial {
 void trial_outputs(const PolicyShape& s, const std::vector<double>& params, const Trial& trial,
                    std::vector<double>& logits, std::vector<double>& values);
 
+// The network at fixed parameters (rounded once to `precision`), acting step by step.
+class RecurrentNet {
+ public:
+  struct Impl;
+  RecurrentNet(const PolicyShape& s, const std::vector<double>& params, Precision precision);
+  ~RecurrentNet();
+  const PolicyShape& shape() const { return shape_; }
+  // One step on input row x (input() values): advances the hidden state h (H values, zeros at
+  // the start of a trial), writes the A logits and the value.
+  void step(const double* x, std::vector<double>& h, double* logits, double* value) const;
+
+ private:
+  PolicyShape shape_;
+  std::unique_ptr<Impl> impl_;
+};
+
 // GAE(gamma, lambda) over a trial treated as one episode (the hidden state, and so the bootstrap,
 // carries across the task's episodes); the value after the last step is 0.
 void estimate_advantages(Trial& trial, double gamma, double lambda);
@@ -62,9 +81,11 @@ struct PpoLoss {
 // The mean over every step of every trial of the clipped-surrogate loss, plus value_coef times
 // the squared value error and minus entropy_coef times the entropy, with the advantages
 // normalised over the batch (mean 0, standard deviation 1); its gradient (when grad is not null)
-// by backpropagation through time.
+// by backpropagation through time. The network runs in `precision` (the parameters are rounded to
+// it; the loss terms and the returned gradient are double). Trials are taken in fixed chunks of 8,
+// each summed in trial order, then the chunks in order.
 PpoLoss ppo_loss(const PolicyShape& s, const std::vector<double>& params,
                  const std::vector<Trial>& trials, const PpoSettings& settings,
-                 std::vector<double>* grad);
+                 std::vector<double>* grad, Precision precision = Precision::kDouble);
 
 }  // namespace metasim::rl2

@@ -67,6 +67,8 @@ const config::Schema<Rl2Config>& schema() {
     f.push_back(int_field("seed", &C::seed, 0, 9007199254740992LL, "seed (Philox)"));
     f.push_back(choice_field("backend", &C::backend, {"auto", "cpu"},
                              "where it runs; RL² runs on the CPU only"));
+    f.push_back(choice_field("precision", &C::precision, {"float", "double"},
+                             "arithmetic of the PPO passes over the network"));
     f.push_back(int_field("log_every", &C::log_every, 1, 1000000000LL, "updates per metrics line"));
     f.push_back(int_field("checkpoint_every", &C::checkpoint_every, 1, 1000000000LL,
                           "updates per checkpoint"));
@@ -167,8 +169,13 @@ double TrialEnv::step(int action) {
 
 Trial run_trial(const Rl2Config& c, const std::vector<double>& params, const Task& task,
                 uint64_t seed, uint32_t index, uint32_t stream) {
-  const PolicyShape s = policy_shape(c);
-  const rl::GruShape g = s.gru();
+  return run_trial(c, RecurrentNet(policy_shape(c), params, Precision::kDouble), task, seed, index,
+                   stream);
+}
+
+Trial run_trial(const Rl2Config& c, const RecurrentNet& net, const Task& task, uint64_t seed,
+                uint32_t index, uint32_t stream) {
+  const PolicyShape& s = net.shape();
   const int H = s.hidden, A = s.actions, in = s.input();
   const int T = c.trial_steps();
   Trial t;
@@ -180,7 +187,7 @@ Trial run_trial(const Rl2Config& c, const std::vector<double>& params, const Tas
   t.rewards.reserve(T);
   RandomStream act(make_key(seed, RngPurpose::kAction), index, 0u, stream);
   TrialEnv env(c, task, seed, index, stream);
-  std::vector<double> h(H, 0.0), hn(H), cache(g.cache_size()), z(A);
+  std::vector<double> h(H, 0.0), z(A);
   int prev_action = -1;
   double prev_reward = 0;
   for (int step = 0; step < T; ++step) {
@@ -190,18 +197,11 @@ Trial run_trial(const Rl2Config& c, const std::vector<double>& params, const Tas
     x[A] = prev_reward;
     x[A + 1] = env.episode_start() ? 1.0 : 0.0;
     if (s.observations > 0) x[A + 2 + env.state()] = 1.0;
-    rl::gru_forward(g, params.data(), x, h.data(), hn.data(), cache.data());
-    h.swap(hn);
+    double value = 0;
+    net.step(x, h, z.data(), &value);
     double m = -1e300;
-    for (int a = 0; a < A; ++a) {
-      double v = params[s.pi_b() + a];
-      for (int k = 0; k < H; ++k) v += params[s.pi_w() + a * H + k] * h[k];
-      z[a] = v;
-      m = std::max(m, v);
-    }
+    for (int a = 0; a < A; ++a) m = std::max(m, z[a]);
     // The value reads every hidden unit, so a non-finite state shows in it or in the logits.
-    double value = params[s.v_b()];
-    for (int k = 0; k < H; ++k) value += params[s.v_w() + k] * h[k];
     double check = value;
     for (int a = 0; a < A; ++a) check += z[a];
     if (!std::isfinite(check)) {
@@ -400,6 +400,7 @@ class Rl2Job final : public TrainingJob {
       : c_(std::move(c)),
         shape_(policy_shape(c_)),
         params_(initial_policy(shape_, c_.seed)),
+        precision_(parse_precision(c_.precision, "precision")),
         opt_(meta::OptimizerSettings{"adam", c_.lr}, params_.size()) {}
 
   std::string algorithm() const override { return c_.algorithm; }
@@ -416,9 +417,10 @@ class Rl2Job final : public TrainingJob {
   StepReport step() override {
     const uint32_t stream = static_cast<uint32_t>(iteration_);
     std::vector<Trial> trials(c_.meta_batch);
+    const RecurrentNet net(shape_, params_, precision_);
     for_each_task(c_.meta_batch, [&](int i) {
       const Task task = sample_task(c_, c_.seed, static_cast<uint32_t>(i), stream);
-      trials[i] = run_trial(c_, params_, task, c_.seed, static_cast<uint32_t>(i), stream);
+      trials[i] = run_trial(c_, net, task, c_.seed, static_cast<uint32_t>(i), stream);
       estimate_advantages(trials[i], c_.gamma, c_.gae_lambda);
     });
     double trial_return = 0;
@@ -441,7 +443,7 @@ class Rl2Job final : public TrainingJob {
         const int hi = (m + 1) * c_.meta_batch / c_.minibatches;
         std::vector<Trial> mb;
         for (int k = lo; k < hi; ++k) mb.push_back(trials[idx[k]]);
-        last = ppo_loss(shape_, params_, mb, set, &grad);
+        last = ppo_loss(shape_, params_, mb, set, &grad, precision_);
         double norm = 0;
         for (double g : grad) norm += g * g;
         norm = std::sqrt(norm);
@@ -480,6 +482,7 @@ class Rl2Job final : public TrainingJob {
   Rl2Config c_;
   PolicyShape shape_;
   std::vector<double> params_;
+  Precision precision_;
   meta::OuterOptimizer opt_;
   int64_t iteration_ = 0;
 };

@@ -45,6 +45,7 @@ struct Rl2Config {
   int64_t iterations = 2000;
   uint64_t seed = 0;
   std::string backend = "auto";  // RL² runs on the CPU: "auto" and "cpu" both mean it
+  std::string precision = "float";  // of the PPO passes; rollouts and evaluation run in double
   int64_t log_every = 50;
   int64_t checkpoint_every = 500;
 
@@ -92,6 +93,10 @@ class TrialEnv {
 // index when the hidden state stops being finite.
 Trial run_trial(const Rl2Config& c, const std::vector<double>& params, const Task& task,
                 uint64_t seed, uint32_t index, uint32_t stream);
+// The same with the network prepared once (training's rollouts run it in the PPO passes'
+// precision; evaluation runs it in double).
+Trial run_trial(const Rl2Config& c, const RecurrentNet& net, const Task& task, uint64_t seed,
+                uint32_t index, uint32_t stream);
 
 // Reference learners' total reward over a trial on the same task and reward draws.
 // Thompson sampling with Beta(1, 1) priors (bandits).
