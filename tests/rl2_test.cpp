@@ -336,11 +336,14 @@ TEST(Rl2Mdp, NonFiniteHiddenStateNamesTheTask) {
   std::vector<double> p(policy_shape(c).num_params(), 0.1);
   p[0] = std::nan("");
   const Task task = sample_task(c, 0, 3, 0);
-  try {
-    run_trial(c, p, task, 0, 3, 0);
-    FAIL() << "a NaN weight went through";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("task 3"), std::string::npos) << e.what();
+  for (Precision precision : {Precision::kDouble, Precision::kFloat}) {
+    const RecurrentNet net(policy_shape(c), p, precision);
+    try {
+      run_trial(c, net, task, 0, 3, 0);
+      FAIL() << "a NaN weight went through in " << to_string(precision);
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("task 3"), std::string::npos) << e.what();
+    }
   }
 }
 

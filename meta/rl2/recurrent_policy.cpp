@@ -142,7 +142,8 @@ struct Grads {
 
 // exp(x) in float without a library call, so that loops over gates vectorise: x = n ln2 + r with
 // |r| <= ln2 / 2, e^r by its Taylor polynomial of degree 6 (truncation below 1.2e-7 relative),
-// 2^n from the exponent bits. Arguments are clamped to [-87, 88], where 2^n stays a normal float.
+// 2^n from the exponent bits. Arguments are clamped to [-87, 88], where 2^n stays a normal float;
+// NaN gives NaN.
 inline float exp_float(float x) {
   x = std::min(std::max(x, -87.0f), 88.0f);
   const float n = std::floor(x * 1.44269504f + 0.5f);
@@ -154,7 +155,9 @@ inline float exp_float(float x) {
   p = p * r + 0.5f;
   p = p * r + 1.0f;
   p = p * r + 1.0f;
-  return p * std::bit_cast<float>((static_cast<int32_t>(n) + 127) << 23);
+  // A NaN argument stays NaN (through p); its exponent is taken as 0 so the conversion is defined.
+  const int32_t e = n == n ? static_cast<int32_t>(n) : 0;
+  return p * std::bit_cast<float>((e + 127) << 23);
 }
 
 template <typename T>
