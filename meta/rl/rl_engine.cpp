@@ -125,10 +125,9 @@ RlEnvInfo find_rl_env(const std::string& name) {
 
 void check_whole_team_paths(const char* field, int64_t paths, int agents, const std::string& env) {
   if (agents > 1 && paths % agents != 0) {
-    throw InvalidArgument(field, "must be a multiple of the " + std::to_string(agents) +
-                                     " agents of a '" + env +
-                                     "' team (one path per agent and episode), got " +
-                                     std::to_string(paths));
+    throw InvalidArgument(
+        field, "must be a multiple of the " + std::to_string(agents) + " agents of a '" + env +
+                   "' team (one path per agent and episode), got " + std::to_string(paths));
   }
 }
 

@@ -87,7 +87,8 @@ struct Weights {
   std::vector<T> wih_t, whh_t, whh, bih, bhh, wpi, bpi, wv;
   T bv = T(0);
 
-  Weights(const PolicyShape& s, const std::vector<double>& p) : I(s.input()), H(s.hidden), A(s.actions) {
+  Weights(const PolicyShape& s, const std::vector<double>& p)
+      : I(s.input()), H(s.hidden), A(s.actions) {
     const rl::GruShape g = s.gru();
     wih_t.resize(static_cast<std::size_t>(I) * 3 * H);
     whh_t.resize(static_cast<std::size_t>(H) * 3 * H);
@@ -248,8 +249,15 @@ template <typename T>
 class TrialPass {
  public:
   explicit TrialPass(const Weights<T>& w)
-      : w_(w), gi_(3 * w.H), gh_(3 * w.H), prob_(w.A), logp_(w.A), dh_(w.H), dprev_(w.H),
-        dg_(3 * w.H), dgh_(3 * w.H) {}
+      : w_(w),
+        gi_(3 * w.H),
+        gh_(3 * w.H),
+        prob_(w.A),
+        logp_(w.A),
+        dh_(w.H),
+        dprev_(w.H),
+        dg_(3 * w.H),
+        dgh_(3 * w.H) {}
 
   PpoLoss forward(const Trial& tr, double mean, double stdev, double n, const PpoSettings& set) {
     const int I = w_.I, H = w_.H, A = w_.A, steps = tr.steps;
@@ -459,8 +467,8 @@ struct NetIn final : RecurrentNet::Impl {
     gi.resize(3 * H);
     gh.resize(3 * H);
     z.resize(w.A);
-    *value = static_cast<double>(forward_step(w, x, ht.data(), hn.data(), gate.data(), gi.data(),
-                                              gh.data(), z.data()));
+    *value = static_cast<double>(
+        forward_step(w, x, ht.data(), hn.data(), gate.data(), gi.data(), gh.data(), z.data()));
     for (int a = 0; a < w.A; ++a) logits[a] = z[a];
     for (int k = 0; k < H; ++k) h[k] = hn[k];
   }

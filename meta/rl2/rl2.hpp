@@ -44,7 +44,7 @@ struct Rl2Config {
   double clip = 0.2, value_coef = 0.5, entropy_coef = 0.0;
   int64_t iterations = 2000;
   uint64_t seed = 0;
-  std::string backend = "auto";  // RL² runs on the CPU: "auto" and "cpu" both mean it
+  std::string backend = "auto";     // RL² runs on the CPU: "auto" and "cpu" both mean it
   std::string precision = "float";  // of the PPO passes; rollouts and evaluation run in double
   int64_t log_every = 50;
   int64_t checkpoint_every = 500;
