@@ -5,10 +5,12 @@
 #include <omp.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <numeric>
 #include <string>
 #include <utility>
 #include <vector>
@@ -26,13 +28,14 @@ namespace {
 
 // Two trials of a 3-action task with made-up inputs, actions and rewards; the acting policy's
 // log-probabilities are the current ones shifted so that the ratios land on both sides of the
-// clip range and inside it, away from its edges.
+// clip range and inside it, away from its edges. With `gaussian`, the head is a Gaussian over 3
+// action dimensions and the actions are made-up values around its means.
 struct Case {
-  PolicyShape s{3, 2, 4};
+  PolicyShape s;
   std::vector<double> params;
   std::vector<Trial> trials;
 
-  Case() {
+  explicit Case(bool gaussian = false) : s{3, 2, 4, gaussian} {
     params.resize(s.num_params());
     for (std::size_t i = 0; i < params.size(); ++i) params[i] = 0.5 * std::sin(1.9 * i + 0.3);
     const double shifts[] = {-0.6, 0.0, 0.07, 0.5, -0.1};
@@ -48,8 +51,20 @@ struct Case {
       trial_outputs(s, params, t, logits, values);
       for (int i = 0; i < t.steps; ++i) {
         const double* z = logits.data() + i * 3;
-        const double lse = std::log(std::exp(z[0]) + std::exp(z[1]) + std::exp(z[2]));
-        t.log_probs.push_back(z[t.actions[i]] - lse + shifts[(i + k) % 5]);
+        double logp = 0;
+        if (gaussian) {
+          // log N(a; mean, exp(log_std)) written out per dimension.
+          for (int d = 0; d < 3; ++d) {
+            const double sd = std::exp(params[s.log_std() + d]);
+            const double a = z[d] + sd * std::sin(2.3 * i + d + k);
+            t.action_values.push_back(a);
+            logp += -0.5 * std::pow((a - z[d]) / sd, 2) - std::log(sd) - 0.5 * std::log(2 * M_PI);
+          }
+          t.actions.clear();
+        } else {
+          logp = z[t.actions[i]] - std::log(std::exp(z[0]) + std::exp(z[1]) + std::exp(z[2]));
+        }
+        t.log_probs.push_back(logp + shifts[(i + k) % 5]);
         t.values.push_back(values[i] + 0.1 * std::cos(i));
       }
       estimate_advantages(t, 0.9, 0.7);
@@ -58,8 +73,7 @@ struct Case {
   }
 };
 
-TEST(Rl2Policy, PpoGradientMatchesFiniteDifferences) {
-  const Case c;
+void expect_gradient_matches_finite_differences(const Case& c) {
   PpoSettings set;
   set.entropy_coef = 0.05;
   std::vector<double> grad;
@@ -80,6 +94,17 @@ TEST(Rl2Policy, PpoGradientMatchesFiniteDifferences) {
   }
 }
 
+TEST(Rl2Policy, PpoGradientMatchesFiniteDifferences) {
+  expect_gradient_matches_finite_differences(Case(false));
+}
+
+// The Gaussian head's means and log standard deviations included (the last 3 parameters).
+TEST(Rl2Policy, GaussianPpoGradientMatchesFiniteDifferences) {
+  const Case c(true);
+  ASSERT_EQ(c.s.num_params(), c.s.log_std() + 3);
+  expect_gradient_matches_finite_differences(c);
+}
+
 TEST(Rl2Policy, AdvantagesFollowTheGaeRecursion) {
   Trial t;
   t.steps = 3;
@@ -96,36 +121,57 @@ TEST(Rl2Policy, AdvantagesFollowTheGaeRecursion) {
 }
 
 TEST(Rl2Policy, GradientIsBitIdenticalForAnyThreadCount) {
-  Case c;
-  for (int k = 0; k < 19; ++k) c.trials.push_back(c.trials[k % 2]);  // three chunks of 8
   const int saved = omp_get_max_threads();
-  for (Precision p : {Precision::kDouble, Precision::kFloat}) {
-    std::vector<double> g1, g2;
-    omp_set_num_threads(1);
-    ppo_loss(c.s, c.params, c.trials, {}, &g1, p);
-    omp_set_num_threads(2);
-    ppo_loss(c.s, c.params, c.trials, {}, &g2, p);
-    EXPECT_EQ(g1, g2) << to_string(p);
+  for (bool gaussian : {false, true}) {
+    Case c(gaussian);
+    for (int k = 0; k < 19; ++k) c.trials.push_back(c.trials[k % 2]);  // three chunks of 8
+    for (Precision p : {Precision::kDouble, Precision::kFloat}) {
+      std::vector<double> g1, g2;
+      omp_set_num_threads(1);
+      ppo_loss(c.s, c.params, c.trials, {}, &g1, p);
+      omp_set_num_threads(2);
+      ppo_loss(c.s, c.params, c.trials, {}, &g2, p);
+      EXPECT_EQ(g1, g2) << to_string(p) << (gaussian ? ", Gaussian" : "");
+    }
   }
   omp_set_num_threads(saved);
+}
+
+// A minibatch given as indices into the batch is the same as the copied trials.
+TEST(Rl2Policy, IndexedMinibatchEqualsCopiedTrials) {
+  Case c;
+  for (int k = 0; k < 10; ++k) c.trials.push_back(c.trials[k % 2]);
+  c.trials[5].rewards[0] += 1.0;
+  estimate_advantages(c.trials[5], 0.9, 0.7);
+  const std::vector<int> batch = {5, 0, 11, 3, 8, 1, 9, 2, 7};
+  std::vector<Trial> copied;
+  for (int k : batch) copied.push_back(c.trials[k]);
+  std::vector<double> g1, g2;
+  const PpoLoss l1 = ppo_loss(c.s, c.params, c.trials, batch, {}, &g1, Precision::kFloat);
+  const PpoLoss l2 = ppo_loss(c.s, c.params, copied, {}, &g2, Precision::kFloat);
+  EXPECT_EQ(l1.total, l2.total);
+  EXPECT_EQ(g1, g2);
 }
 
 // The float pass against the double one (whose gradient the finite differences check): the same
 // loss and gradient up to float rounding.
 TEST(Rl2Policy, FloatPassMatchesDouble) {
-  Case c;
-  for (int k = 0; k < 19; ++k) c.trials.push_back(c.trials[k % 2]);
-  PpoSettings set;
-  set.entropy_coef = 0.05;
-  std::vector<double> gd, gf;
-  const PpoLoss ld = ppo_loss(c.s, c.params, c.trials, set, &gd, Precision::kDouble);
-  const PpoLoss lf = ppo_loss(c.s, c.params, c.trials, set, &gf, Precision::kFloat);
-  EXPECT_NEAR(lf.total, ld.total, 1e-5 * std::abs(ld.total) + 1e-6);
-  double scale = 0;
-  for (double g : gd) scale = std::max(scale, std::abs(g));
-  ASSERT_GT(scale, 0.0);
-  for (std::size_t i = 0; i < gd.size(); ++i) {
-    EXPECT_NEAR(gf[i], gd[i], 1e-5 * scale) << "parameter " << i;
+  for (bool gaussian : {false, true}) {
+    Case c(gaussian);
+    for (int k = 0; k < 19; ++k) c.trials.push_back(c.trials[k % 2]);
+    PpoSettings set;
+    set.entropy_coef = 0.05;
+    std::vector<double> gd, gf;
+    const PpoLoss ld = ppo_loss(c.s, c.params, c.trials, set, &gd, Precision::kDouble);
+    const PpoLoss lf = ppo_loss(c.s, c.params, c.trials, set, &gf, Precision::kFloat);
+    EXPECT_NEAR(lf.total, ld.total, 1e-5 * std::abs(ld.total) + 1e-6);
+    double scale = 0;
+    for (double g : gd) scale = std::max(scale, std::abs(g));
+    ASSERT_GT(scale, 0.0);
+    for (std::size_t i = 0; i < gd.size(); ++i) {
+      EXPECT_NEAR(gf[i], gd[i], 1e-5 * scale)
+          << "parameter " << i << (gaussian ? ", Gaussian" : "");
+    }
   }
 }
 
@@ -372,6 +418,121 @@ TEST(Rl2Mdp, BadSizesNameTheirField) {
 namespace metasim::rl2 {
 namespace {
 
+Rl2Config nav_config(int episodes, int horizon) {
+  Rl2Config c;
+  c.task_family = kNav2d;
+  c.nav_episodes = episodes;
+  c.nav_horizon = horizon;
+  return c;
+}
+
+// A 2D-navigation trial against the point env written out: each step moves by 0.1 times the
+// action clipped to [-1, 1], the reward is minus the distance to the goal after the move, every
+// episode restarts at the origin, the input holds the previous (clipped) action, the previous
+// reward, the episode-start flag and the position, and each action's log-probability is the
+// Gaussian's at the policy's means. The goal is out of reach of 4 steps, so no episode ends early.
+TEST(Rl2Nav, TrialsFollowThePointEnvAndTheGaussian) {
+  Rl2Config c = nav_config(3, 4);
+  c.hidden = 5;
+  const PolicyShape s = policy_shape(c);
+  ASSERT_TRUE(s.gaussian);
+  ASSERT_EQ(s.input(), 2 + 2 + 2);
+  std::vector<double> p(s.num_params());
+  for (std::size_t i = 0; i < p.size(); ++i) p[i] = 0.4 * std::sin(1.3 * i);
+  p[s.log_std()] = std::log(2.0);
+  p[s.log_std() + 1] = std::log(0.5);
+  const Task task{{0.45, -0.45}, {}};
+  const auto clip1 = [](double a) { return std::min(std::max(a, -1.0), 1.0); };
+  double z_sum = 0, z_sq = 0;
+  int n = 0;
+  for (uint32_t index = 0; index < 50; ++index) {
+    const Trial t = run_trial(c, p, task, 4, index, 0);
+    ASSERT_EQ(t.steps, 12);
+    ASSERT_EQ(t.action_values.size(), 24u);
+    std::vector<double> means, values;
+    trial_outputs(s, p, t, means, values);
+    double x = 0, y = 0;
+    for (int i = 0; i < t.steps; ++i) {
+      const double* in = t.inputs.data() + i * s.input();
+      const double* a = t.action_values.data() + i * 2;
+      EXPECT_EQ(in[3], i % 4 == 0 ? 1.0 : 0.0) << "step " << i;
+      EXPECT_EQ(in[4], x) << "step " << i;
+      EXPECT_EQ(in[5], y) << "step " << i;
+      if (i > 0) {
+        EXPECT_EQ(in[0], clip1(a[-2]));
+        EXPECT_EQ(in[1], clip1(a[-1]));
+        EXPECT_EQ(in[2], t.rewards[i - 1]);
+      }
+      EXPECT_NEAR(t.values[i], values[i], 1e-12);
+      double logp = 0;
+      for (int d = 0; d < 2; ++d) {
+        const double sd = std::exp(p[s.log_std() + d]);
+        const double z = (a[d] - means[i * 2 + d]) / sd;
+        logp += -0.5 * z * z - std::log(sd) - 0.5 * std::log(2 * M_PI);
+        z_sum += z;
+        z_sq += z * z;
+        ++n;
+      }
+      EXPECT_NEAR(t.log_probs[i], logp, 1e-10);
+      x += 0.1 * clip1(a[0]);
+      y += 0.1 * clip1(a[1]);
+      EXPECT_NEAR(t.rewards[i], -std::hypot(x - 0.45, y + 0.45), 1e-12) << "step " << i;
+      if (i % 4 == 3) x = y = 0;
+    }
+    const std::vector<double> per = episode_returns(s, t);
+    ASSERT_EQ(per.size(), 3u);
+    EXPECT_NEAR(per[0] + per[1] + per[2], std::accumulate(t.rewards.begin(), t.rewards.end(), 0.0),
+                1e-12);
+  }
+  // The standardised draws are N(0, 1).
+  const double mean = z_sum / n, var = z_sq / n - mean * mean;
+  EXPECT_NEAR(mean, 0.0, 5.0 / std::sqrt(n));
+  EXPECT_NEAR(var, 1.0, 5.0 * std::sqrt(2.0 / n));
+}
+
+// The policy that knows the goal (0.35, -0.2) reaches it in 4 steps along the corner path
+// (0.1, -0.1), (0.2, -0.2), (0.3, -0.2), (0.35, -0.2); the episode then ends inside the goal's
+// square, and the next starts from the origin. Random actions do worse on the same task.
+TEST(Rl2Nav, KnownGoalPolicyTakesTheShortestPath) {
+  const Rl2Config c = nav_config(2, 100);
+  const Task task{{0.35, -0.2}, {}};
+  const double episode = -(std::hypot(0.25, 0.1) + 0.15 + 0.05 + 0.0);
+  EXPECT_NEAR(known_goal_trial(c, task, 0, 0, 0), 2 * episode, 1e-12);
+  EXPECT_LT(random_trial(c, task, 0, 0, 0), 2 * episode);
+  // Goals the family draws lie in [-0.5, 0.5]^2.
+  for (uint32_t i = 0; i < 200; ++i) {
+    const Task t = sample_task(c, 3, i, 0);
+    ASSERT_EQ(t.means.size(), 2u);
+    for (double g : t.means) {
+      EXPECT_GE(g, -0.5);
+      EXPECT_LE(g, 0.5);
+    }
+  }
+}
+
+TEST(Rl2Nav, BadSizesNameTheirField) {
+  const auto field_of = [](const std::vector<std::string>& sets) {
+    try {
+      resolve_rl2_config(nlohmann::json::object(), sets);
+    } catch (const InvalidArgument& e) {
+      return e.field();
+    }
+    return std::string("(accepted)");
+  };
+  EXPECT_EQ(field_of({"task_family=nav2d", "nav.episodes=1000", "nav.horizon=1000"}),
+            "nav.episodes");
+  EXPECT_EQ(field_of({"nav.horizon=0"}), "nav.horizon");
+  EXPECT_EQ(field_of({"nav.episodes=0"}), "nav.episodes");
+  EXPECT_EQ(field_of({"ppo.reward_scale=0"}), "ppo.reward_scale");
+  EXPECT_EQ(field_of({"task_family=nav2d"}), "(accepted)");
+}
+
+}  // namespace
+}  // namespace metasim::rl2
+
+namespace metasim::rl2 {
+namespace {
+
 using test_support::read_jsonl;
 using test_support::temp_dir;
 
@@ -448,6 +609,41 @@ TEST(Rl2Training, CommandLineOnTabularMdps) {
               (dir / "bad").string());
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.output.find("mdp.horizon"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir / "bad"));
+  std::filesystem::remove_all(dir);
+}
+
+// The shipped 2D-navigation config trains from the command line (shrunk), and `metasim eval
+// --json` reports the returns of each episode of the trial next to the policy that knows the goal
+// and the untrained policy's random actions on the same tasks.
+TEST(Rl2Training, CommandLineOnNav2d) {
+  using test_support::run_cli;
+  const std::filesystem::path dir = temp_dir("nav");
+  const std::string run = (dir / "run").string();
+  auto r = run_cli("train --quiet --config " METASIM_SOURCE_DIR
+                   "/configs/rl2-nav2d.json --set model.hidden=8 --set meta_batch=8 --set "
+                   "ppo.minibatches=2 --set nav.horizon=20 --set iterations=3 --out " +
+                   run);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("rl2 on nav2d (2 episodes of up to 20 steps)"), std::string::npos)
+      << r.output;
+  r = run_cli("eval --run " + run + " --tasks 50 --json");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const nlohmann::json j = nlohmann::json::parse(r.output);
+  EXPECT_EQ(j["trial_steps"], 40);
+  ASSERT_EQ(j["episode_returns"].size(), 2u);
+  const double total = j["mean_trial_return"].get<double>();
+  EXPECT_NEAR(
+      j["episode_returns"][0]["mean"].get<double>() + j["episode_returns"][1]["mean"].get<double>(),
+      total, 1e-9 * std::abs(total));
+  const double known = j["baselines"]["known_goal"]["mean"].get<double>();
+  EXPECT_GT(known, total);
+  EXPECT_GT(known, j["baselines"]["random"]["mean"].get<double>());
+  r = run_cli("train --quiet --config " METASIM_SOURCE_DIR
+              "/configs/rl2-nav2d.json --set nav.episodes=0 --out " +
+              (dir / "bad").string());
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.output.find("nav.episodes"), std::string::npos) << r.output;
   EXPECT_FALSE(std::filesystem::exists(dir / "bad"));
   std::filesystem::remove_all(dir);
 }

@@ -8,53 +8,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <numeric>
 #include <type_traits>
 
 namespace metasim::rl2 {
-
-namespace {
-
-// The forward pass along a trial from h0 = 0, keeping every hidden state and GRU cache.
-struct Forward {
-  std::vector<double> hs;      // (steps + 1) x H, hs[0] = 0
-  std::vector<double> caches;  // steps x cache_size
-  std::vector<double> logits;  // steps x A
-  std::vector<double> values;  // steps
-};
-
-Forward run_forward(const PolicyShape& s, const std::vector<double>& p, const Trial& trial) {
-  const rl::GruShape g = s.gru();
-  const int H = s.hidden, A = s.actions, T = trial.steps;
-  Forward f;
-  f.hs.assign(static_cast<std::size_t>(T + 1) * H, 0.0);
-  f.caches.resize(static_cast<std::size_t>(T) * g.cache_size());
-  f.logits.resize(static_cast<std::size_t>(T) * A);
-  f.values.resize(T);
-  for (int t = 0; t < T; ++t) {
-    const double* h = f.hs.data() + static_cast<std::size_t>(t) * H;
-    double* hn = f.hs.data() + static_cast<std::size_t>(t + 1) * H;
-    rl::gru_forward(g, p.data(), trial.inputs.data() + static_cast<std::size_t>(t) * s.input(), h,
-                    hn, f.caches.data() + static_cast<std::size_t>(t) * g.cache_size());
-    for (int a = 0; a < A; ++a) {
-      double z = p[s.pi_b() + a];
-      for (int k = 0; k < H; ++k) z += p[s.pi_w() + a * H + k] * hn[k];
-      f.logits[static_cast<std::size_t>(t) * A + a] = z;
-    }
-    double v = p[s.v_b()];
-    for (int k = 0; k < H; ++k) v += p[s.v_w() + k] * hn[k];
-    f.values[t] = v;
-  }
-  return f;
-}
-
-}  // namespace
-
-void trial_outputs(const PolicyShape& s, const std::vector<double>& params, const Trial& trial,
-                   std::vector<double>& logits, std::vector<double>& values) {
-  Forward f = run_forward(s, params, trial);
-  logits = std::move(f.logits);
-  values = std::move(f.values);
-}
 
 void estimate_advantages(Trial& trial, double gamma, double lambda) {
   const int T = trial.steps;
@@ -84,11 +41,13 @@ constexpr int kChunk = 8;
 template <typename T>
 struct Weights {
   int I = 0, H = 0, A = 0;
+  bool gaussian = false;
   std::vector<T> wih_t, whh_t, whh, bih, bhh, wpi, bpi, wv;
   T bv = T(0);
+  std::vector<double> log_std;  // Gaussian head (the loss terms are double)
 
   Weights(const PolicyShape& s, const std::vector<double>& p)
-      : I(s.input()), H(s.hidden), A(s.actions) {
+      : I(s.input()), H(s.hidden), A(s.actions), gaussian(s.gaussian) {
     const rl::GruShape g = s.gru();
     wih_t.resize(static_cast<std::size_t>(I) * 3 * H);
     whh_t.resize(static_cast<std::size_t>(H) * 3 * H);
@@ -103,6 +62,7 @@ struct Weights {
     bpi.assign(p.begin() + s.pi_b(), p.begin() + s.pi_b() + A);
     wv.assign(p.begin() + s.v_w(), p.begin() + s.v_w() + H);
     bv = static_cast<T>(p[s.v_b()]);
+    log_std.assign(p.begin() + s.log_std(), p.begin() + s.num_params());
   }
 };
 
@@ -112,6 +72,7 @@ template <typename T>
 struct Grads {
   std::vector<T> wih_t, whh_t, bih, bhh, wpi, bpi, wv;
   T bv = T(0);
+  std::vector<double> log_std;
 
   explicit Grads(const Weights<T>& w)
       : wih_t(w.wih_t.size()),
@@ -120,7 +81,8 @@ struct Grads {
         bhh(3 * w.H),
         wpi(w.wpi.size()),
         bpi(w.A),
-        wv(w.H) {}
+        wv(w.H),
+        log_std(w.log_std.size()) {}
 
   // Adds this gradient, in the flat parameter layout, to out.
   void add_to(const PolicyShape& s, std::vector<double>& out) const {
@@ -138,6 +100,7 @@ struct Grads {
     }
     for (int k = 0; k < H; ++k) out[s.v_w() + k] += wv[k];
     out[s.v_b()] += bv;
+    for (std::size_t d = 0; d < log_std.size(); ++d) out[s.log_std() + d] += log_std[d];
   }
 };
 
@@ -238,6 +201,8 @@ T forward_step(const Weights<T>& w, const double* x, const T* h, T* hn, T* gate,
   }
   for (int a = 0; a < A; ++a) {
     logits[a] = w.bpi[a] + rl::gru_dot(w.wpi.data() + static_cast<std::size_t>(a) * H, hn, H);
+    // A Gaussian's means are squashed into the action box.
+    if (w.gaussian) logits[a] = tanh_of(logits[a]);
   }
   return w.bv + rl::gru_dot(w.wv.data(), hn, H);
 }
@@ -257,7 +222,9 @@ class TrialPass {
         dh_(w.H),
         dprev_(w.H),
         dg_(3 * w.H),
-        dgh_(3 * w.H) {}
+        dgh_(3 * w.H),
+        z_(w.A),
+        dlog_std_(w.log_std.size()) {}
 
   PpoLoss forward(const Trial& tr, double mean, double stdev, double n, const PpoSettings& set) {
     const int I = w_.I, H = w_.H, A = w_.A, steps = tr.steps;
@@ -265,6 +232,7 @@ class TrialPass {
     gates_.resize(static_cast<std::size_t>(steps) * 4 * H);
     dlogits_.resize(static_cast<std::size_t>(steps) * A);
     dvalue_.resize(steps);
+    std::fill(dlog_std_.begin(), dlog_std_.end(), 0.0);
     PpoLoss l;
     for (int t = 0; t < steps; ++t) {
       const double* x = tr.inputs.data() + static_cast<std::size_t>(t) * I;
@@ -273,43 +241,83 @@ class TrialPass {
       T* gate = gates_.data() + static_cast<std::size_t>(t) * 4 * H;
       T* logits = prob_.data();
       const T value = forward_step(w_, x, h, hn, gate, gi_.data(), gh_.data(), logits);
-      T m = logits[0];
-      for (int a = 1; a < A; ++a) m = std::max(m, logits[a]);
-      T sum = T(0);
-      for (int a = 0; a < A; ++a) sum += std::exp(logits[a] - m);
-      const T lse = m + std::log(sum);
-      for (int a = 0; a < A; ++a) {
-        logp_[a] = logits[a] - lse;
-        prob_[a] = std::exp(logp_[a]);
-      }
-      const int act = tr.actions[t];
       const double adv = (tr.advantages[t] - mean) / stdev;
-      const double ratio = std::exp(static_cast<double>(logp_[act]) - tr.log_probs[t]);
-      const double clipped = std::min(std::max(ratio, 1.0 - set.clip), 1.0 + set.clip);
-      const double surr = std::min(ratio * adv, clipped * adv);
-      double entropy = 0;
-      for (int a = 0; a < A; ++a) entropy -= static_cast<double>(prob_[a]) * logp_[a];
       const double verr = static_cast<double>(value) - tr.returns[t];
-      l.policy -= surr / n;
+      T* dl = dlogits_.data() + static_cast<std::size_t>(t) * A;
+      const double entropy = w_.gaussian ? gaussian_terms(tr, t, logits, adv, n, set, l, dl)
+                                         : categorical_terms(tr, t, logits, adv, n, set, l, dl);
       l.value += verr * verr / n;
       l.entropy += entropy / n;
-      // d(surrogate)/d(log-prob): the unclipped term's when it is the minimum, else 0.
-      const double dsurr = ratio * adv <= clipped * adv ? ratio * adv : 0.0;
-      T* dl = dlogits_.data() + static_cast<std::size_t>(t) * A;
-      for (int a = 0; a < A; ++a) {
-        const double dlogp = (a == act ? 1.0 : 0.0) - prob_[a];
-        const double dent = -prob_[a] * (logp_[a] + entropy);
-        dl[a] = static_cast<T>((-dsurr * dlogp - set.entropy_coef * dent) / n);
-      }
       dvalue_[t] = static_cast<T>(set.value_coef * 2.0 * verr / n);
     }
     l.total = l.policy + set.value_coef * l.value - set.entropy_coef * l.entropy;
     return l;
   }
 
+  // The categorical head's terms at step t from its logits: adds the step's share of the policy
+  // loss to l, writes d(loss)/d(logits) to dl, returns the entropy.
+  double categorical_terms(const Trial& tr, int t, T* logits, double adv, double n,
+                           const PpoSettings& set, PpoLoss& l, T* dl) {
+    const int A = w_.A;
+    T m = logits[0];
+    for (int a = 1; a < A; ++a) m = std::max(m, logits[a]);
+    T sum = T(0);
+    for (int a = 0; a < A; ++a) sum += std::exp(logits[a] - m);
+    const T lse = m + std::log(sum);
+    for (int a = 0; a < A; ++a) {
+      logp_[a] = logits[a] - lse;
+      prob_[a] = std::exp(logp_[a]);
+    }
+    const int act = tr.actions[t];
+    const double ratio = std::exp(static_cast<double>(logp_[act]) - tr.log_probs[t]);
+    const double clipped = std::min(std::max(ratio, 1.0 - set.clip), 1.0 + set.clip);
+    l.policy -= std::min(ratio * adv, clipped * adv) / n;
+    double entropy = 0;
+    for (int a = 0; a < A; ++a) entropy -= static_cast<double>(prob_[a]) * logp_[a];
+    // d(surrogate)/d(log-prob): the unclipped term's when it is the minimum, else 0.
+    const double dsurr = ratio * adv <= clipped * adv ? ratio * adv : 0.0;
+    for (int a = 0; a < A; ++a) {
+      const double dlogp = (a == act ? 1.0 : 0.0) - prob_[a];
+      const double dent = -prob_[a] * (logp_[a] + entropy);
+      dl[a] = static_cast<T>((-dsurr * dlogp - set.entropy_coef * dent) / n);
+    }
+    return entropy;
+  }
+
+  // The Gaussian head's terms at step t from its means: as categorical_terms, and the log
+  // standard deviations' gradient added to dlog_std_. log N(a; mu, sigma) sums
+  // -((a - mu) / sigma)^2 / 2 - log sigma - log(2 pi) / 2 over the dimensions; the entropy sums
+  // log sigma + (1 + log(2 pi)) / 2 and does not depend on the means.
+  double gaussian_terms(const Trial& tr, int t, const T* means, double adv, double n,
+                        const PpoSettings& set, PpoLoss& l, T* dl) {
+    constexpr double kHalfLog2Pi = 0.91893853320467274178;
+    const int A = w_.A;
+    const double* a = tr.action_values.data() + static_cast<std::size_t>(t) * A;
+    double logp = 0, entropy = 0;
+    for (int d = 0; d < A; ++d) {
+      const double zd = (a[d] - static_cast<double>(means[d])) * std::exp(-w_.log_std[d]);
+      z_[d] = zd;
+      logp += -0.5 * zd * zd - w_.log_std[d] - kHalfLog2Pi;
+      entropy += w_.log_std[d] + 0.5 + kHalfLog2Pi;
+    }
+    const double ratio = std::exp(logp - tr.log_probs[t]);
+    const double clipped = std::min(std::max(ratio, 1.0 - set.clip), 1.0 + set.clip);
+    l.policy -= std::min(ratio * adv, clipped * adv) / n;
+    const double dsurr = ratio * adv <= clipped * adv ? ratio * adv : 0.0;
+    for (int d = 0; d < A; ++d) {
+      // d(log p)/d(mu) = z / sigma; d(log p)/d(log sigma) = z^2 - 1; d(entropy)/d(log sigma) = 1.
+      // The mean is tanh of the head's output: d(mean)/d(output) = 1 - mean^2.
+      const double mu = static_cast<double>(means[d]);
+      dl[d] = static_cast<T>(-dsurr * z_[d] * std::exp(-w_.log_std[d]) * (1.0 - mu * mu) / n);
+      dlog_std_[d] += (-dsurr * (z_[d] * z_[d] - 1.0) - set.entropy_coef) / n;
+    }
+    return entropy;
+  }
+
   // Backpropagation through time over the trial of the last forward().
   void backward(const Trial& tr, Grads<T>& gr) {
     const int I = w_.I, H = w_.H, A = w_.A, G = 3 * H, steps = tr.steps;
+    for (std::size_t d = 0; d < dlog_std_.size(); ++d) gr.log_std[d] += dlog_std_[d];
     std::fill(dh_.begin(), dh_.end(), T(0));
     dghs_.resize(static_cast<std::size_t>(steps) * G);
     for (int t = steps - 1; t >= 0; --t) {
@@ -384,17 +392,19 @@ class TrialPass {
   const Weights<T>& w_;
   std::vector<T> gi_, gh_, prob_, logp_, dh_, dprev_, dg_, dgh_;
   std::vector<T> hs_, gates_, dlogits_, dvalue_;
-  std::vector<T> dghs_, hts_;  // backward: dgh per step (steps x 3H), hidden states k-major
+  std::vector<T> dghs_, hts_;     // backward: dgh per step (steps x 3H), hidden states k-major
+  std::vector<double> z_;         // Gaussian: standardised action at the current step
+  std::vector<double> dlog_std_;  // Gaussian: the trial's log-std gradient
 };
 
 template <typename T>
 PpoLoss ppo_loss_in(const PolicyShape& s, const std::vector<double>& params,
-                    const std::vector<Trial>& trials, const PpoSettings& settings,
-                    std::vector<double>* grad) {
+                    const std::vector<Trial>& trials, const std::vector<int>& batch,
+                    const PpoSettings& settings, std::vector<double>* grad) {
   // Advantages normalised over the whole batch.
   double n = 0, mean = 0, sq = 0;
-  for (const Trial& tr : trials) {
-    for (double a : tr.advantages) {
+  for (int k : batch) {
+    for (double a : trials[k].advantages) {
       mean += a;
       sq += a * a;
       n += 1;
@@ -403,7 +413,7 @@ PpoLoss ppo_loss_in(const PolicyShape& s, const std::vector<double>& params,
   mean /= n;
   const double stdev = std::sqrt(std::max(0.0, sq / n - mean * mean)) + 1e-8;
   const Weights<T> w(s, params);
-  const int count = static_cast<int>(trials.size());
+  const int count = static_cast<int>(batch.size());
   const int chunks = (count + kChunk - 1) / kChunk;
   std::vector<PpoLoss> losses(count);
   std::vector<std::vector<double>> grads(grad != nullptr ? chunks : 0);
@@ -412,8 +422,9 @@ PpoLoss ppo_loss_in(const PolicyShape& s, const std::vector<double>& params,
     TrialPass<T> pass(w);
     Grads<T> gr(w);
     for (int i = c * kChunk; i < std::min(count, (c + 1) * kChunk); ++i) {
-      losses[i] = pass.forward(trials[i], mean, stdev, n, settings);
-      if (grad != nullptr) pass.backward(trials[i], gr);
+      const Trial& tr = trials[batch[i]];
+      losses[i] = pass.forward(tr, mean, stdev, n, settings);
+      if (grad != nullptr) pass.backward(tr, gr);
     }
     if (grad != nullptr) {
       grads[c].assign(s.num_params(), 0.0);
@@ -438,11 +449,35 @@ PpoLoss ppo_loss_in(const PolicyShape& s, const std::vector<double>& params,
 
 }  // namespace
 
+void trial_outputs(const PolicyShape& s, const std::vector<double>& params, const Trial& trial,
+                   std::vector<double>& logits, std::vector<double>& values) {
+  const Weights<double> w(s, params);
+  const int H = s.hidden, A = s.actions;
+  std::vector<double> h(H, 0.0), hn(H), gate(4 * H), gi(3 * H), gh(3 * H);
+  logits.resize(static_cast<std::size_t>(trial.steps) * A);
+  values.resize(trial.steps);
+  for (int t = 0; t < trial.steps; ++t) {
+    values[t] = forward_step(w, trial.inputs.data() + static_cast<std::size_t>(t) * s.input(),
+                             h.data(), hn.data(), gate.data(), gi.data(), gh.data(),
+                             logits.data() + static_cast<std::size_t>(t) * A);
+    h.swap(hn);
+  }
+}
+
+PpoLoss ppo_loss(const PolicyShape& s, const std::vector<double>& params,
+                 const std::vector<Trial>& trials, const std::vector<int>& batch,
+                 const PpoSettings& settings, std::vector<double>* grad, Precision precision) {
+  return precision == Precision::kFloat
+             ? ppo_loss_in<float>(s, params, trials, batch, settings, grad)
+             : ppo_loss_in<double>(s, params, trials, batch, settings, grad);
+}
+
 PpoLoss ppo_loss(const PolicyShape& s, const std::vector<double>& params,
                  const std::vector<Trial>& trials, const PpoSettings& settings,
                  std::vector<double>* grad, Precision precision) {
-  return precision == Precision::kFloat ? ppo_loss_in<float>(s, params, trials, settings, grad)
-                                        : ppo_loss_in<double>(s, params, trials, settings, grad);
+  std::vector<int> all(trials.size());
+  std::iota(all.begin(), all.end(), 0);
+  return ppo_loss(s, params, trials, all, settings, grad, precision);
 }
 
 struct RecurrentNet::Impl {
@@ -478,7 +513,7 @@ struct NetIn final : RecurrentNet::Impl {
 
 RecurrentNet::RecurrentNet(const PolicyShape& s, const std::vector<double>& params,
                            Precision precision)
-    : shape_(s) {
+    : shape_(s), log_std_(params.begin() + s.log_std(), params.begin() + s.num_params()) {
   if (precision == Precision::kFloat) {
     impl_ = std::make_unique<NetIn<float>>(s, params);
   } else {

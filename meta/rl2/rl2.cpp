@@ -10,6 +10,7 @@
 #include <numeric>
 #include <utility>
 
+#include <metasim/envs/point_nav.hpp>
 #include <metasim/host/checkpoint.hpp>
 #include <metasim/host/config_schema.hpp>
 #include <metasim/kernels/core/error.hpp>
@@ -27,6 +28,7 @@ constexpr const char* kFormat = "metasim-rl2 1";
 constexpr uint32_t kEvalStream = 0xFFFFFFF0u;  // evaluation tasks: streams no iteration reaches
 constexpr int kMaxTrialSteps = 100000;         // steps of one trial (its BPTT buffers grow with it)
 constexpr int64_t kMaxTableSize = 1 << 24;     // entries of an MDP's transition table
+using NavEnv = envs::PointNav<double>;
 
 const config::Schema<Rl2Config>& schema() {
   static const config::Schema<Rl2Config> kSchema([] {
@@ -38,9 +40,10 @@ const config::Schema<Rl2Config>& schema() {
     std::vector<Field> f;
     f.push_back(text_field("description", &C::description, "free text kept with the run"));
     f.push_back(choice_field("algorithm", &C::algorithm, {"rl2"}, "RL²: a recurrent policy"));
-    f.push_back(choice_field("task_family", &C::task_family, {kBandit, kTabularMdp},
-                             "Bernoulli bandits (arm probabilities U[0, 1]) or tabular MDPs "
-                             "(mean rewards N(1, 1), Dirichlet(1) transitions)"));
+    f.push_back(choice_field("task_family", &C::task_family, {kBandit, kTabularMdp, kNav2d},
+                             "Bernoulli bandits (arm probabilities U[0, 1]), tabular MDPs "
+                             "(mean rewards N(1, 1), Dirichlet(1) transitions) or 2D navigation "
+                             "(goals U[-0.5, 0.5]^2)"));
     f.push_back(int_field("arms", &C::arms, 2, 1024, "bandit: k, the arms"));
     f.push_back(int_field("pulls", &C::pulls, 1, kMaxTrialSteps, "bandit: n, pulls per trial"));
     f.push_back(int_field("mdp.states", &C::states, 1, 1024, "MDP: states"));
@@ -48,6 +51,10 @@ const config::Schema<Rl2Config>& schema() {
     f.push_back(int_field("mdp.horizon", &C::horizon, 1, kMaxTrialSteps, "MDP: steps per episode"));
     f.push_back(
         int_field("mdp.episodes", &C::episodes, 1, kMaxTrialSteps, "MDP: n, episodes per trial"));
+    f.push_back(int_field("nav.episodes", &C::nav_episodes, 1, kMaxTrialSteps,
+                          "2D navigation: episodes per trial"));
+    f.push_back(int_field("nav.horizon", &C::nav_horizon, 1, kMaxTrialSteps,
+                          "2D navigation: steps per episode at most"));
     f.push_back(int_field("model.hidden", &C::hidden, 1, 4096, "GRU units"));
     f.push_back(int_field("meta_batch", &C::meta_batch, 1, 1 << 20, "tasks per update"));
     f.push_back(int_field("ppo.epochs", &C::epochs, 1, 1000, "passes over a batch"));
@@ -63,6 +70,8 @@ const config::Schema<Rl2Config>& schema() {
         real_field("ppo.value_coef", &C::value_coef, 0, 1e6, false, false, "value-loss weight"));
     f.push_back(
         real_field("ppo.entropy_coef", &C::entropy_coef, 0, 1e6, false, false, "entropy bonus"));
+    f.push_back(real_field("ppo.reward_scale", &C::reward_scale, 0, 1e6, true, false,
+                           "factor on the rewards behind the advantages and value targets"));
     f.push_back(int_field("iterations", &C::iterations, 1, 1000000000LL, "updates"));
     f.push_back(int_field("seed", &C::seed, 0, 9007199254740992LL, "seed (Philox)"));
     f.push_back(choice_field("backend", &C::backend, {"auto", "cpu"},
@@ -108,6 +117,12 @@ Rl2Config resolve_rl2_config(const json& file, const std::vector<std::string>& s
                                               std::to_string(c.episodes) + " x " +
                                               std::to_string(c.horizon));
   }
+  if (c.is_nav() && static_cast<int64_t>(c.nav_episodes) * c.nav_horizon > kMaxTrialSteps) {
+    throw InvalidArgument("nav.episodes", "times nav.horizon must be at most " +
+                                              std::to_string(kMaxTrialSteps) + " steps, got " +
+                                              std::to_string(c.nav_episodes) + " x " +
+                                              std::to_string(c.nav_horizon));
+  }
   if (c.is_mdp() && static_cast<int64_t>(c.states) * c.states * c.actions > kMaxTableSize) {
     throw InvalidArgument("mdp.states",
                           "the transition table (states^2 x actions) must hold at "
@@ -120,12 +135,21 @@ Rl2Config resolve_rl2_config(const json& file, const std::vector<std::string>& s
 json to_json(const Rl2Config& c) { return schema().to_json(c); }
 
 PolicyShape policy_shape(const Rl2Config& c) {
-  return PolicyShape{c.num_actions(), c.is_mdp() ? c.states : 0, c.hidden};
+  return PolicyShape{c.num_actions(),
+                     c.is_mdp()   ? c.states
+                     : c.is_nav() ? 2
+                                  : 0,
+                     c.hidden, c.is_nav()};
 }
 
 Task sample_task(const Rl2Config& c, uint64_t seed, uint32_t task, uint32_t stream) {
   RandomStream rng(make_key(seed, RngPurpose::kTaskSample), task, 0u, stream);
   Task t;
+  if (c.is_nav()) {
+    const NavEnv::Params goal = NavEnv::sample_params(rng);
+    t.means = {goal.goal_x, goal.goal_y};
+    return t;
+  }
   if (!c.is_mdp()) {
     t.means.resize(c.arms);
     for (double& x : t.means) x = rng.uniform<double>();
@@ -148,6 +172,27 @@ Task sample_task(const Rl2Config& c, uint64_t seed, uint32_t task, uint32_t stre
 TrialEnv::TrialEnv(const Rl2Config& c, const Task& task, uint64_t seed, uint32_t index,
                    uint32_t stream)
     : c_(c), task_(task), rng_(make_key(seed, RngPurpose::kEnvStep), index, 0u, stream) {}
+
+bool TrialEnv::over() const {
+  return c_.is_nav() || c_.is_mdp() ? episode_ == c_.num_episodes() : t_ == c_.pulls;
+}
+
+double TrialEnv::step(const double* action) {
+  NavEnv::State s{x_, y_};
+  NavEnv::Action a;
+  a.v[0] = NavEnv::kActionHigh * action[0];
+  a.v[1] = NavEnv::kActionHigh * action[1];
+  const NavEnv::Params goal{task_.means[0], task_.means[1]};
+  const StepResult<double> r = NavEnv::step(goal, s, a, rng_);
+  x_ = s.x;
+  y_ = s.y;
+  if (r.terminated || ++t_ == c_.nav_horizon) {
+    t_ = 0;
+    x_ = y_ = 0;
+    ++episode_;
+  }
+  return r.reward;
+}
 
 double TrialEnv::step(int action) {
   if (!c_.is_mdp()) {
@@ -175,62 +220,111 @@ Trial run_trial(const Rl2Config& c, const std::vector<double>& params, const Tas
 
 Trial run_trial(const Rl2Config& c, const RecurrentNet& net, const Task& task, uint64_t seed,
                 uint32_t index, uint32_t stream) {
+  constexpr double kHalfLog2Pi = 0.91893853320467274178;
   const PolicyShape& s = net.shape();
   const int H = s.hidden, A = s.actions, in = s.input();
-  const int T = c.trial_steps();
+  const int most = c.trial_steps();
   Trial t;
-  t.steps = T;
-  t.inputs.assign(static_cast<std::size_t>(T) * in, 0.0);
-  t.actions.reserve(T);
-  t.log_probs.reserve(T);
-  t.values.reserve(T);
-  t.rewards.reserve(T);
+  t.inputs.assign(static_cast<std::size_t>(most) * in, 0.0);
+  (s.gaussian ? t.action_values.reserve(static_cast<std::size_t>(most) * A)
+              : t.actions.reserve(most));
+  t.log_probs.reserve(most);
+  t.values.reserve(most);
+  t.rewards.reserve(most);
   RandomStream act(make_key(seed, RngPurpose::kAction), index, 0u, stream);
   TrialEnv env(c, task, seed, index, stream);
-  std::vector<double> h(H, 0.0), z(A);
-  int prev_action = -1;
+  std::vector<double> h(H, 0.0), z(A), prev_action(A, 0.0), a(A);
   double prev_reward = 0;
-  for (int step = 0; step < T; ++step) {
-    // Input: previous action (one-hot), previous reward, episode-start flag, state (one-hot).
+  int step = 0;
+  for (; !env.over(); ++step) {
+    // Input: previous action (one-hot, or its values in [-1, 1]), previous reward, episode-start
+    // flag, observation (one-hot state, or the position).
     double* x = t.inputs.data() + static_cast<std::size_t>(step) * in;
-    if (prev_action >= 0) x[prev_action] = 1.0;
+    std::copy(prev_action.begin(), prev_action.end(), x);
     x[A] = prev_reward;
     x[A + 1] = env.episode_start() ? 1.0 : 0.0;
-    if (s.observations > 0) x[A + 2 + env.state()] = 1.0;
+    if (c.is_mdp()) x[A + 2 + env.state()] = 1.0;
+    if (c.is_nav()) {
+      x[A + 2] = env.x();
+      x[A + 3] = env.y();
+    }
     double value = 0;
     net.step(x, h, z.data(), &value);
-    double m = -1e300;
-    for (int a = 0; a < A; ++a) m = std::max(m, z[a]);
-    // The value reads every hidden unit, so a non-finite state shows in it or in the logits.
+    // The value reads every hidden unit, so a non-finite state shows in it or in the outputs.
     double check = value;
-    for (int a = 0; a < A; ++a) check += z[a];
+    for (int k = 0; k < A; ++k) check += z[k];
     if (!std::isfinite(check)) {
       throw Error("task " + std::to_string(index) + " at step " + std::to_string(step) +
                   ": the policy's hidden state or outputs are not finite");
     }
-    double sum = 0;
-    for (int a = 0; a < A; ++a) sum += std::exp(z[a] - m);
-    const double lse = m + std::log(sum);
-    // Inverse-CDF draw from the softmax.
-    const double u = act.uniform<double>();
-    int action = A - 1;
-    double cdf = 0;
-    for (int a = 0; a < A; ++a) {
-      cdf += std::exp(z[a] - lse);
-      if (u <= cdf) {
-        action = a;
-        break;
+    double r = 0;
+    if (s.gaussian) {
+      // a = mean + sigma * N(0, 1) per dimension; the environment and the next input see it
+      // clipped to [-1, 1].
+      double logp = 0;
+      for (int d = 0; d < A; ++d) {
+        const double eps = act.normal<double>();
+        a[d] = z[d] + std::exp(net.log_std()[d]) * eps;
+        logp += -0.5 * eps * eps - net.log_std()[d] - kHalfLog2Pi;
+        prev_action[d] = std::min(std::max(a[d], -1.0), 1.0);
       }
+      r = env.step(prev_action.data());
+      t.action_values.insert(t.action_values.end(), a.begin(), a.end());
+      t.log_probs.push_back(logp);
+    } else {
+      double m = -1e300;
+      for (int k = 0; k < A; ++k) m = std::max(m, z[k]);
+      double sum = 0;
+      for (int k = 0; k < A; ++k) sum += std::exp(z[k] - m);
+      const double lse = m + std::log(sum);
+      // Inverse-CDF draw from the softmax.
+      const double u = act.uniform<double>();
+      int action = A - 1;
+      double cdf = 0;
+      for (int k = 0; k < A; ++k) {
+        cdf += std::exp(z[k] - lse);
+        if (u <= cdf) {
+          action = k;
+          break;
+        }
+      }
+      r = env.step(action);
+      t.actions.push_back(action);
+      t.log_probs.push_back(z[action] - lse);
+      std::fill(prev_action.begin(), prev_action.end(), 0.0);
+      prev_action[action] = 1.0;
     }
-    const double r = env.step(action);
-    t.actions.push_back(action);
-    t.log_probs.push_back(z[action] - lse);
     t.values.push_back(value);
     t.rewards.push_back(r);
-    prev_action = action;
     prev_reward = r;
   }
+  t.steps = step;
+  t.inputs.resize(static_cast<std::size_t>(step) * in);
   return t;
+}
+
+std::vector<double> episode_returns(const PolicyShape& s, const Trial& t) {
+  std::vector<double> out;
+  for (int i = 0; i < t.steps; ++i) {
+    if (t.inputs[static_cast<std::size_t>(i) * s.input() + s.actions + 1] != 0.0 || out.empty()) {
+      out.push_back(0.0);
+    }
+    out.back() += t.rewards[i];
+  }
+  return out;
+}
+
+double known_goal_trial(const Rl2Config& c, const Task& task, uint64_t seed, uint32_t index,
+                        uint32_t stream) {
+  TrialEnv env(c, task, seed, index, stream);
+  double total = 0;
+  while (!env.over()) {
+    // The move that brings each coordinate to the goal's, in [-1, 1] units (clipped there).
+    const double a[2] = {std::min(std::max((task.means[0] - env.x()) / 0.1, -1.0), 1.0),
+                         std::min(std::max((task.means[1] - env.y()) / 0.1, -1.0), 1.0)};
+    total += env.step(a);
+  }
+  return total;
 }
 
 double thompson_trial(const Rl2Config& c, const Task& task, uint64_t seed, uint32_t index,
@@ -333,8 +427,14 @@ double random_trial(const Rl2Config& c, const Task& task, uint64_t seed, uint32_
   TrialEnv env(c, task, seed, index, stream);
   RandomStream rng(make_key(seed ^ 0x5bd1e995ULL, RngPurpose::kAction), index, 3u, stream);
   double total = 0;
-  for (int t = 0; t < c.trial_steps(); ++t) {
-    total += env.step(static_cast<int>(rng.below(static_cast<uint32_t>(c.num_actions()))));
+  while (!env.over()) {
+    if (c.is_nav()) {
+      const double a[2] = {std::min(std::max(rng.normal<double>(), -1.0), 1.0),
+                           std::min(std::max(rng.normal<double>(), -1.0), 1.0)};
+      total += env.step(a);
+    } else {
+      total += env.step(static_cast<int>(rng.below(static_cast<uint32_t>(c.num_actions()))));
+    }
   }
   return total;
 }
@@ -380,11 +480,17 @@ std::vector<double> initial_policy(const PolicyShape& s, uint64_t seed) {
   const double bound = 1.0 / std::sqrt(static_cast<double>(s.hidden));
   for (int i = 0; i < s.pi_w(); ++i) p[i] = rng.uniform<double>(-bound, bound);
   for (int i = s.pi_w(); i < s.v_w(); ++i) p[i] = 0.01 * rng.uniform<double>(-bound, bound);
-  for (int i = s.v_w(); i < s.num_params(); ++i) p[i] = rng.uniform<double>(-bound, bound);
+  for (int i = s.v_w(); i < s.log_std(); ++i) p[i] = rng.uniform<double>(-bound, bound);
+  // A Gaussian head starts at unit standard deviation in [-1, 1] units (log_std 0), as the
+  // meta-RL configs' init_log_std.
   return p;
 }
 
 std::string describe_target(const Rl2Config& c) {
+  if (c.is_nav()) {
+    return c.task_family + " (" + std::to_string(c.nav_episodes) + " episodes of up to " +
+           std::to_string(c.nav_horizon) + " steps)";
+  }
   if (c.is_mdp()) {
     return c.task_family + " (" + std::to_string(c.states) + " states, " +
            std::to_string(c.actions) + " actions, " + std::to_string(c.episodes) + " episodes of " +
@@ -410,9 +516,7 @@ class Rl2Job final : public TrainingJob {
   json config_json() const override { return to_json(c_); }
   RunCadence cadence() const override { return {c_.iterations, c_.log_every, c_.checkpoint_every}; }
   int64_t iteration() const override { return iteration_; }
-  int64_t samples_done() const override {
-    return iteration_ * static_cast<int64_t>(c_.meta_batch) * c_.trial_steps();
-  }
+  int64_t samples_done() const override { return env_steps_; }
 
   StepReport step() override {
     const uint32_t stream = static_cast<uint32_t>(iteration_);
@@ -421,13 +525,20 @@ class Rl2Job final : public TrainingJob {
     for_each_task(c_.meta_batch, [&](int i) {
       const Task task = sample_task(c_, c_.seed, static_cast<uint32_t>(i), stream);
       trials[i] = run_trial(c_, net, task, c_.seed, static_cast<uint32_t>(i), stream);
-      estimate_advantages(trials[i], c_.gamma, c_.gae_lambda);
     });
     double trial_return = 0;
+    int64_t steps = 0;
     for (const Trial& t : trials) {
       for (double r : t.rewards) trial_return += r;
+      steps += t.steps;
     }
     trial_return /= c_.meta_batch;
+    for_each_task(c_.meta_batch, [&](int i) {
+      if (c_.reward_scale != 1.0) {
+        for (double& r : trials[i].rewards) r *= c_.reward_scale;
+      }
+      estimate_advantages(trials[i], c_.gamma, c_.gae_lambda);
+    });
     PpoSettings set{c_.clip, c_.value_coef, c_.entropy_coef};
     RandomStream order(make_key(c_.seed, RngPurpose::kData), stream, 0u, 0u);
     std::vector<int> idx(c_.meta_batch);
@@ -441,9 +552,8 @@ class Rl2Job final : public TrainingJob {
       for (int m = 0; m < c_.minibatches; ++m) {
         const int lo = m * c_.meta_batch / c_.minibatches;
         const int hi = (m + 1) * c_.meta_batch / c_.minibatches;
-        std::vector<Trial> mb;
-        for (int k = lo; k < hi; ++k) mb.push_back(trials[idx[k]]);
-        last = ppo_loss(shape_, params_, mb, set, &grad, precision_);
+        const std::vector<int> mb(idx.begin() + lo, idx.begin() + hi);
+        last = ppo_loss(shape_, params_, trials, mb, set, &grad, precision_);
         double norm = 0;
         for (double g : grad) norm += g * g;
         norm = std::sqrt(norm);
@@ -459,9 +569,10 @@ class Rl2Job final : public TrainingJob {
       }
     }
     ++iteration_;
+    env_steps_ += steps;
     StepReport r;
     r.iteration = iteration_;
-    r.samples = static_cast<int64_t>(c_.meta_batch) * c_.trial_steps();
+    r.samples = steps;
     r.window = {{"trial_return", trial_return},
                 {"policy_loss", last.policy},
                 {"value_loss", last.value},
@@ -471,11 +582,17 @@ class Rl2Job final : public TrainingJob {
   }
 
   Checkpoint to_checkpoint() const override {
-    return meta::params_checkpoint(kFormat, to_json(c_), iteration_, params_, opt_);
+    Checkpoint k = meta::params_checkpoint(kFormat, to_json(c_), iteration_, params_, opt_);
+    k.header["env_steps"] = env_steps_;
+    return k;
   }
 
   void restore(const Checkpoint& k) override {
     iteration_ = meta::restore_params_checkpoint(k, kFormat, "an RL²", params_, opt_);
+    // Checkpoints written before trials could end early hold no count: theirs were fixed.
+    env_steps_ = k.header.contains("env_steps")
+                     ? checkpoint_int(k, "env_steps", 0, kMaxCheckpointCount)
+                     : iteration_ * static_cast<int64_t>(c_.meta_batch) * c_.trial_steps();
   }
 
  private:
@@ -485,6 +602,7 @@ class Rl2Job final : public TrainingJob {
   Precision precision_;
   meta::OuterOptimizer opt_;
   int64_t iteration_ = 0;
+  int64_t env_steps_ = 0;
 };
 
 }  // namespace
@@ -518,17 +636,27 @@ std::vector<AlgorithmEntry> rl2_algorithms() {
     const uint64_t seed = a.seed.value_or(c.seed);
     // The policy and the reference learners on the same tasks and reward draws.
     const std::vector<std::string> names =
-        c.is_mdp() ? std::vector<std::string>{"psrl", "random", "known_mdp_optimal"}
-                   : std::vector<std::string>{"thompson_sampling", "random"};
+        c.is_nav()   ? std::vector<std::string>{"known_goal", "random"}
+        : c.is_mdp() ? std::vector<std::string>{"psrl", "random", "known_mdp_optimal"}
+                     : std::vector<std::string>{"thompson_sampling", "random"};
+    const PolicyShape shape = policy_shape(c);
     std::vector<double> rl2(tasks);
+    // Per episode of the trial (MDPs and 2D navigation): episodes x tasks.
+    std::vector<std::vector<double>> episodes(c.num_episodes(), std::vector<double>(tasks));
     std::vector<std::vector<double>> refs(names.size(), std::vector<double>(tasks));
     for_each_task(tasks, [&](int i) {
       const uint32_t index = static_cast<uint32_t>(i);
       const Task task = sample_task(c, seed, index, kEvalStream);
       const Trial t = run_trial(c, params, task, seed, index, kEvalStream);
       rl2[i] = std::accumulate(t.rewards.begin(), t.rewards.end(), 0.0);
+      const std::vector<double> per_episode = episode_returns(shape, t);
+      for (std::size_t e = 0; e < per_episode.size() && e < episodes.size(); ++e) {
+        episodes[e][i] = per_episode[e];
+      }
       refs[1][i] = random_trial(c, task, seed, index, kEvalStream);
-      if (c.is_mdp()) {
+      if (c.is_nav()) {
+        refs[0][i] = known_goal_trial(c, task, seed, index, kEvalStream);
+      } else if (c.is_mdp()) {
         refs[0][i] = psrl_trial(c, task, seed, index, kEvalStream);
         refs[2][i] = known_mdp_value(c, task);
       } else {
@@ -554,7 +682,18 @@ std::vector<AlgorithmEntry> rl2_algorithms() {
                 {"mean_trial_return", m.mean},
                 {"mean_trial_return_stderr", m.stderr_},
                 {"baselines", baselines}};
-    if (c.is_mdp()) {
+    if (c.is_mdp() || c.is_nav()) {
+      json per = json::array();
+      for (const std::vector<double>& e : episodes) {
+        const MeanError x = mean_error(e);
+        per.push_back({{"mean", x.mean}, {"stderr", x.stderr_}});
+      }
+      result["episode_returns"] = per;
+    }
+    if (c.is_nav()) {
+      result["episodes"] = c.nav_episodes;
+      result["horizon"] = c.nav_horizon;
+    } else if (c.is_mdp()) {
       result["states"] = c.states;
       result["actions"] = c.actions;
       result["horizon"] = c.horizon;

@@ -1,13 +1,20 @@
 // RL² (Duan et al. 2016): a recurrent policy trained with PPO over batches of tasks, each task one
-// trial with the hidden state carried through it. Two task families, as in the paper:
+// trial with the hidden state carried through it. Three task families: the paper's two, and the
+// MAML paper's 2D navigation, so that RL² and MAML-RL can be compared on the same tasks.
 //  - Bernoulli bandits: `arms` arms with success probabilities U[0, 1], a trial of `pulls` pulls.
 //  - Tabular MDPs: `mdp.states` states and `mdp.actions` actions, mean rewards N(1, 1) per
 //    (state, action) with unit-variance Gaussian rewards around them, transition rows from a flat
 //    Dirichlet; a trial is `mdp.episodes` episodes of `mdp.horizon` steps, each starting in state
 //    0.
+//  - 2D navigation (envs/point_nav.hpp, the family "nav2d" of meta-RL): a goal uniform in
+//    [-0.5, 0.5]^2, a trial of `nav.episodes` episodes of at most `nav.horizon` steps from the
+//    origin (an episode also ends inside the goal's square), reward minus the distance to the
+//    goal. The policy is Gaussian and acts in [-1, 1] units mapped onto the step box [-0.1, 0.1]^2,
+//    as the meta-RL policies do.
 // The trainer under the run loop ("algorithm": "rl2") and the evaluation on fresh tasks, with
 // reference learners on the same tasks and reward draws: Thompson sampling on bandits; posterior
-// sampling (PSRL), uniform random actions and the optimal policy of the known MDP on MDPs.
+// sampling (PSRL), uniform random actions and the optimal policy of the known MDP on MDPs; the
+// untrained policy's actions and the policy that knows the goal on 2D navigation.
 #pragma once
 
 #include <cstdint>
@@ -23,25 +30,29 @@ namespace metasim::rl2 {
 
 inline constexpr const char* kBandit = "bernoulli-bandit";
 inline constexpr const char* kTabularMdp = "tabular-mdp";
+inline constexpr const char* kNav2d = "nav2d";
 
 struct Rl2Config {
   std::string description;
   std::string algorithm = "rl2";
   std::string task_family = kBandit;
-  int arms = 5;          // bandit: k
-  int pulls = 10;        // bandit: n, the trial's length
-  int states = 10;       // MDP
-  int actions = 5;       // MDP
-  int horizon = 10;      // MDP: steps per episode
-  int episodes = 10;     // MDP: n, episodes per trial
-  int hidden = 256;      // GRU units
-  int meta_batch = 256;  // tasks (trials) per update
-  int epochs = 4;        // PPO passes over a batch
-  int minibatches = 4;   // of tasks, per pass
-  double lr = 3e-4;      // Adam
+  int arms = 5;           // bandit: k
+  int pulls = 10;         // bandit: n, the trial's length
+  int states = 10;        // MDP
+  int actions = 5;        // MDP
+  int horizon = 10;       // MDP: steps per episode
+  int episodes = 10;      // MDP: n, episodes per trial
+  int nav_episodes = 2;   // 2D navigation: episodes per trial
+  int nav_horizon = 100;  // 2D navigation: steps per episode at most
+  int hidden = 256;       // GRU units
+  int meta_batch = 256;   // tasks (trials) per update
+  int epochs = 4;         // PPO passes over a batch
+  int minibatches = 4;    // of tasks, per pass
+  double lr = 3e-4;       // Adam
   double max_grad_norm = 0.5;
   double gamma = 0.99, gae_lambda = 0.3;
   double clip = 0.2, value_coef = 0.5, entropy_coef = 0.0;
+  double reward_scale = 1.0;  // rewards are multiplied by it for the advantages and values only
   int64_t iterations = 2000;
   uint64_t seed = 0;
   std::string backend = "auto";     // RL² runs on the CPU: "auto" and "cpu" both mean it
@@ -50,8 +61,14 @@ struct Rl2Config {
   int64_t checkpoint_every = 500;
 
   bool is_mdp() const { return task_family == kTabularMdp; }
-  int num_actions() const { return is_mdp() ? actions : arms; }
-  int trial_steps() const { return is_mdp() ? episodes * horizon : pulls; }
+  bool is_nav() const { return task_family == kNav2d; }
+  // Categorical actions, or (2D navigation) the action's dimensions.
+  int num_actions() const { return is_nav() ? 2 : is_mdp() ? actions : arms; }
+  int num_episodes() const { return is_nav() ? nav_episodes : is_mdp() ? episodes : 1; }
+  // A trial's steps (the most, on 2D navigation, whose episodes may end early).
+  int trial_steps() const {
+    return is_nav() ? nav_episodes * nav_horizon : is_mdp() ? episodes * horizon : pulls;
+  }
 };
 
 Rl2Config resolve_rl2_config(const nlohmann::json& file, const std::vector<std::string>& sets);
@@ -59,7 +76,8 @@ nlohmann::json to_json(const Rl2Config& c);
 PolicyShape policy_shape(const Rl2Config& c);
 
 // One task. Bandit: `means` holds the arms' success probabilities. MDP: `means` the mean reward
-// of (state s, action a) at s * A + a, `transitions` the row P(. | s, a) at (s * A + a) * S.
+// of (state s, action a) at s * A + a, `transitions` the row P(. | s, a) at (s * A + a) * S. 2D
+// navigation: `means` holds the goal (x, y).
 struct Task {
   std::vector<double> means;
   std::vector<double> transitions;
@@ -78,15 +96,25 @@ class TrialEnv {
   int state() const { return state_; }
   bool episode_start() const { return t_ == 0; }
   int episode() const { return episode_; }
+  // Whether the trial has ended (every pull made, every episode run).
+  bool over() const;
   // Takes `action` (in [0, A)), returns the reward and moves to the next step: the next state,
   // or state 0 of the next episode.
   double step(int action);
+  // 2D navigation: takes the action (2 values in [-1, 1] units; the step is 0.1 times each,
+  // clipped to [-0.1, 0.1]), returns the reward, and starts the next episode from the origin when
+  // this one ends.
+  double step(const double* action);
+  // 2D navigation: the position, the policy's observation.
+  double x() const { return x_; }
+  double y() const { return y_; }
 
  private:
   const Rl2Config& c_;
   const Task& task_;
   RandomStream rng_;
   int state_ = 0, t_ = 0, episode_ = 0;
+  double x_ = 0, y_ = 0;
 };
 
 // One trial of the policy on a task, actions sampled from it. Throws an Error naming the task
@@ -106,9 +134,17 @@ double thompson_trial(const Rl2Config& c, const Task& task, uint64_t seed, uint3
 // (MDPs): per episode an MDP drawn from the posterior, followed by its optimal policy.
 double psrl_trial(const Rl2Config& c, const Task& task, uint64_t seed, uint32_t index,
                   uint32_t stream);
-// Uniform random actions (MDPs).
+// Uniform random actions (MDPs); on 2D navigation, actions N(0, 1) in [-1, 1] units, the
+// untrained policy's.
 double random_trial(const Rl2Config& c, const Task& task, uint64_t seed, uint32_t index,
                     uint32_t stream);
+// 2D navigation: the policy that knows the goal and moves each coordinate towards it by up to
+// the step's 0.1. Every position it reaches is the nearest to the goal of those reachable in as
+// many steps, so no policy earns more.
+double known_goal_trial(const Rl2Config& c, const Task& task, uint64_t seed, uint32_t index,
+                        uint32_t stream);
+// The returns of a trial's episodes, in order, from its rewards and episode-start inputs.
+std::vector<double> episode_returns(const PolicyShape& s, const Trial& t);
 // The expected total reward of the optimal policy of the known MDP (backward induction over an
 // episode from state 0, times the episodes): an upper bound for every learner.
 double known_mdp_value(const Rl2Config& c, const Task& task);
