@@ -2,9 +2,10 @@
 // whole trial of one task, under an action head and a value head. The action head is categorical
 // over A actions (its A outputs are logits) or a diagonal Gaussian over A action dimensions (the
 // means are tanh of its outputs, inside the [-1, 1] action box; the log standard deviations are
-// parameters of their own, as in the MAML experiments' policies). Its input at step t is the previous action (one-hot, or its values),
-// the previous reward, the episode-start flag and the current observation (one-hot state for
-// tabular tasks, the position on 2D navigation, none for bandits).
+// parameters of their own, as in the MAML experiments' policies). Its input at step t is the
+// previous action (one-hot, or its values), the previous reward, the episode-start flag and the
+// current observation (one-hot state for tabular tasks, the position on 2D navigation, none for
+// bandits).
 //
 // Parameters, one flat vector: [GRU (kernels/rl/gru.hpp) | W_pi [A x H] | b_pi [A] | w_v [H] |
 // b_v | log_std [A] (Gaussian only)]. A trial's clipped-surrogate PPO loss and its exact gradient
