@@ -622,11 +622,18 @@ TEST(Rl2Training, CommandLineOnNav2d) {
   const std::string run = (dir / "run").string();
   auto r = run_cli("train --quiet --config " METASIM_SOURCE_DIR
                    "/configs/rl2-nav2d.json --set model.hidden=8 --set meta_batch=8 --set "
-                   "ppo.minibatches=2 --set nav.horizon=20 --set iterations=3 --out " +
+                   "ppo.minibatches=2 --set nav.horizon=20 --set iterations=3 --set log_every=1 "
+                   "--out " +
                    run);
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("rl2 on nav2d (2 episodes of up to 20 steps)"), std::string::npos)
       << r.output;
+  const auto lines = read_jsonl(run + "/metrics.jsonl");
+  ASSERT_EQ(lines.size(), 3u);
+  // Episodes may end early, so the steps counted are at most 8 trials of 40 steps per update.
+  const int64_t samples = lines.back()["samples"].get<int64_t>();
+  EXPECT_GT(samples, 0);
+  EXPECT_LE(samples, 3 * 8 * 40);
   r = run_cli("eval --run " + run + " --tasks 50 --json");
   ASSERT_EQ(r.status, 0) << r.output;
   const nlohmann::json j = nlohmann::json::parse(r.output);
@@ -637,8 +644,12 @@ TEST(Rl2Training, CommandLineOnNav2d) {
       j["episode_returns"][0]["mean"].get<double>() + j["episode_returns"][1]["mean"].get<double>(),
       total, 1e-9 * std::abs(total));
   const double known = j["baselines"]["known_goal"]["mean"].get<double>();
+  const double random = j["baselines"]["random"]["mean"].get<double>();
   EXPECT_GT(known, total);
-  EXPECT_GT(known, j["baselines"]["random"]["mean"].get<double>());
+  EXPECT_GT(known, random);
+  // The config's ppo.reward_scale (0.1) scales the advantages' rewards only: the logged return of
+  // the first batch, drawn by the near-random initial policy, is on the unscaled rewards' scale.
+  EXPECT_NEAR(lines.front()["trial_return"].get<double>() / random, 1.0, 0.5);
   r = run_cli("train --quiet --config " METASIM_SOURCE_DIR
               "/configs/rl2-nav2d.json --set nav.episodes=0 --out " +
               (dir / "bad").string());

@@ -226,8 +226,11 @@ Trial run_trial(const Rl2Config& c, const RecurrentNet& net, const Task& task, u
   const int most = c.trial_steps();
   Trial t;
   t.inputs.assign(static_cast<std::size_t>(most) * in, 0.0);
-  (s.gaussian ? t.action_values.reserve(static_cast<std::size_t>(most) * A)
-              : t.actions.reserve(most));
+  if (s.gaussian) {
+    t.action_values.reserve(static_cast<std::size_t>(most) * A);
+  } else {
+    t.actions.reserve(most);
+  }
   t.log_probs.reserve(most);
   t.values.reserve(most);
   t.rewards.reserve(most);
