@@ -650,6 +650,20 @@ TEST(Rl2Training, CommandLineOnNav2d) {
   // The config's ppo.reward_scale (0.1) scales the advantages' rewards only: the logged return of
   // the first batch, drawn by the near-random initial policy, is on the unscaled rewards' scale.
   EXPECT_NEAR(lines.front()["trial_return"].get<double>() / random, 1.0, 0.5);
+  // Stopped after 2 updates and resumed to 3: the same parameters and the same count of steps.
+  const std::string shrunk = " --set model.hidden=8 --set meta_batch=8 --set ppo.minibatches=2 "
+                             "--set nav.horizon=20 --set log_every=1";
+  const std::string resumed = (dir / "resumed").string();
+  r = run_cli("train --quiet --config " METASIM_SOURCE_DIR "/configs/rl2-nav2d.json" + shrunk +
+              " --set iterations=2 --out " + resumed);
+  ASSERT_EQ(r.status, 0) << r.output;
+  r = run_cli("train --quiet --resume --out " + resumed + " --set iterations=3");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(load_checkpoint(run + "/checkpoint").arrays.at("params"),
+            load_checkpoint(resumed + "/checkpoint").arrays.at("params"));
+  EXPECT_EQ(read_jsonl(resumed + "/metrics.jsonl").back()["samples"], lines.back()["samples"]);
+  EXPECT_EQ(load_checkpoint(resumed + "/checkpoint").header.at("env_steps"),
+            lines.back()["samples"]);
   r = run_cli("train --quiet --config " METASIM_SOURCE_DIR
               "/configs/rl2-nav2d.json --set nav.episodes=0 --out " +
               (dir / "bad").string());
