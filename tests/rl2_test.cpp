@@ -651,8 +651,9 @@ TEST(Rl2Training, CommandLineOnNav2d) {
   // the first batch, drawn by the near-random initial policy, is on the unscaled rewards' scale.
   EXPECT_NEAR(lines.front()["trial_return"].get<double>() / random, 1.0, 0.5);
   // Stopped after 2 updates and resumed to 3: the same parameters and the same count of steps.
-  const std::string shrunk = " --set model.hidden=8 --set meta_batch=8 --set ppo.minibatches=2 "
-                             "--set nav.horizon=20 --set log_every=1";
+  const std::string shrunk =
+      " --set model.hidden=8 --set meta_batch=8 --set ppo.minibatches=2 "
+      "--set nav.horizon=20 --set log_every=1";
   const std::string resumed = (dir / "resumed").string();
   r = run_cli("train --quiet --config " METASIM_SOURCE_DIR "/configs/rl2-nav2d.json" + shrunk +
               " --set iterations=2 --out " + resumed);
