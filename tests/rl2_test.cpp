@@ -393,7 +393,7 @@ TEST(Rl2Mdp, NonFiniteHiddenStateNamesTheTask) {
   }
 }
 
-TEST(Rl2Mdp, BadSizesNameTheirField) {
+TEST(Rl2Config, BadSizesNameTheirField) {
   const auto field_of = [](const std::vector<std::string>& sets) {
     try {
       resolve_rl2_config(nlohmann::json::object(), sets);
@@ -410,6 +410,12 @@ TEST(Rl2Mdp, BadSizesNameTheirField) {
   EXPECT_EQ(field_of({"task_family=tabular-mdp", "mdp.states=1024", "mdp.actions=1024"}),
             "mdp.states");
   EXPECT_EQ(field_of({"task_family=tabular-mdp"}), "(accepted)");
+  EXPECT_EQ(field_of({"task_family=nav2d", "nav.episodes=1000", "nav.horizon=1000"}),
+            "nav.episodes");
+  EXPECT_EQ(field_of({"nav.horizon=0"}), "nav.horizon");
+  EXPECT_EQ(field_of({"nav.episodes=0"}), "nav.episodes");
+  EXPECT_EQ(field_of({"ppo.reward_scale=0"}), "ppo.reward_scale");
+  EXPECT_EQ(field_of({"task_family=nav2d"}), "(accepted)");
 }
 
 }  // namespace
@@ -510,23 +516,6 @@ TEST(Rl2Nav, KnownGoalPolicyTakesTheShortestPath) {
   }
 }
 
-TEST(Rl2Nav, BadSizesNameTheirField) {
-  const auto field_of = [](const std::vector<std::string>& sets) {
-    try {
-      resolve_rl2_config(nlohmann::json::object(), sets);
-    } catch (const InvalidArgument& e) {
-      return e.field();
-    }
-    return std::string("(accepted)");
-  };
-  EXPECT_EQ(field_of({"task_family=nav2d", "nav.episodes=1000", "nav.horizon=1000"}),
-            "nav.episodes");
-  EXPECT_EQ(field_of({"nav.horizon=0"}), "nav.horizon");
-  EXPECT_EQ(field_of({"nav.episodes=0"}), "nav.episodes");
-  EXPECT_EQ(field_of({"ppo.reward_scale=0"}), "ppo.reward_scale");
-  EXPECT_EQ(field_of({"task_family=nav2d"}), "(accepted)");
-}
-
 }  // namespace
 }  // namespace metasim::rl2
 
@@ -620,11 +609,10 @@ TEST(Rl2Training, CommandLineOnNav2d) {
   using test_support::run_cli;
   const std::filesystem::path dir = temp_dir("nav");
   const std::string run = (dir / "run").string();
-  auto r = run_cli("train --quiet --config " METASIM_SOURCE_DIR
-                   "/configs/rl2-nav2d.json --set model.hidden=8 --set meta_batch=8 --set "
-                   "ppo.minibatches=2 --set nav.horizon=20 --set iterations=3 --set log_every=1 "
-                   "--out " +
-                   run);
+  const std::string shrunk = "train --quiet --config " METASIM_SOURCE_DIR
+                             "/configs/rl2-nav2d.json --set model.hidden=8 --set meta_batch=8 "
+                             "--set ppo.minibatches=2 --set nav.horizon=20 --set log_every=1";
+  auto r = run_cli(shrunk + " --set iterations=3 --out " + run);
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("rl2 on nav2d (2 episodes of up to 20 steps)"), std::string::npos)
       << r.output;
@@ -651,12 +639,8 @@ TEST(Rl2Training, CommandLineOnNav2d) {
   // the first batch, drawn by the near-random initial policy, is on the unscaled rewards' scale.
   EXPECT_NEAR(lines.front()["trial_return"].get<double>() / random, 1.0, 0.5);
   // Stopped after 2 updates and resumed to 3: the same parameters and the same count of steps.
-  const std::string shrunk =
-      " --set model.hidden=8 --set meta_batch=8 --set ppo.minibatches=2 "
-      "--set nav.horizon=20 --set log_every=1";
   const std::string resumed = (dir / "resumed").string();
-  r = run_cli("train --quiet --config " METASIM_SOURCE_DIR "/configs/rl2-nav2d.json" + shrunk +
-              " --set iterations=2 --out " + resumed);
+  r = run_cli(shrunk + " --set iterations=2 --out " + resumed);
   ASSERT_EQ(r.status, 0) << r.output;
   r = run_cli("train --quiet --resume --out " + resumed + " --set iterations=3");
   ASSERT_EQ(r.status, 0) << r.output;
