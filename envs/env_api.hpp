@@ -25,29 +25,32 @@ struct ActionVec {
   Real v[D];
 };
 
+// clang-format off
 // Environment contract. An environment is a class template over the scalar type:
 //
 //   template <typename Real> struct MyEnv {
-//     static constexpr const char* kName;        // the name it is registered under, e.g.
-//     "CartPole-v1" static constexpr int kObsDim;              // observation length, >= 1 static
-//     constexpr bool kDiscrete;           // discrete or continuous actions static constexpr int
-//     kNumActions;          // discrete: number of actions (>= 1); continuous: 0 static constexpr
-//     int kActionDim;           // discrete: 1; continuous: action length (>= 1) static constexpr
-//     int kMaxEpisodeSteps;     // the time limit (Gymnasium's TimeLimit), >= 1 struct Params {
-//     Real ...; };               // per-task constants: only Real members, each
-//                                                // with its default as a member initialiser
-//     struct State { Real ...; };                // per-instance state: only Real members
+//     static constexpr const char* kName;   // the name it is registered under, e.g. "CartPole-v1"
+//     static constexpr int kObsDim;         // observation length, >= 1
+//     static constexpr bool kDiscrete;      // discrete or continuous actions
+//     static constexpr int kNumActions;     // discrete: number of actions (>= 1); continuous: 0
+//     static constexpr int kActionDim;      // discrete: 1; continuous: action length (>= 1)
+//     static constexpr int kMaxEpisodeSteps;  // the time limit (Gymnasium's TimeLimit), >= 1
+//     struct Params { Real ...; };          // per-task constants: only Real members, each
+//                                           // with its default as a member initialiser
+//     struct State { Real ...; };           // per-instance state: only Real members
 //     static constexpr const char* kParamNames[];  // one name per Params member, in order
 //     static constexpr const char* kStateNames[];  // one name per State member, in order
 //     using Action = int32_t;                      // discrete, or
 //     using Action = ActionVec<Real, kActionDim>;  // continuous, with
-//     static constexpr Real kActionLow, kActionHigh;   // the Box bounds: random actions are drawn
-//                                                  // in them; step() clips given actions itself
-//                                                  // where it should (as Gymnasium's envs do)
+//     static constexpr Real kActionLow, kActionHigh;  // the Box bounds: random actions are drawn
+//                                                     // in them; step() clips given actions
+//                                                     // itself where it should (as Gymnasium's
+//                                                     // envs do)
 //     static METASIM_HD State reset(const Params&, RandomStream&);
 //     static METASIM_HD StepResult<Real> step(const Params&, State&, const Action&, RandomStream&);
 //     static METASIM_HD void observe(const Params&, const State&, Real* obs);
 //   };
+// clang-format on
 //
 // Params and State hold only Real members so the launcher can store them as structure-of-arrays
 // (one contiguous array per field), which coalesces on the GPU and vectorises on the CPU.

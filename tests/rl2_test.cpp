@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <numeric>
@@ -656,6 +657,118 @@ TEST(Rl2Training, CommandLineOnNav2d) {
   EXPECT_NE(r.output.find("nav.episodes"), std::string::npos) << r.output;
   EXPECT_FALSE(std::filesystem::exists(dir / "bad"));
   std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace metasim::rl2
+
+// RL² on the built-in single-agent meta-RL families.
+namespace metasim::rl2 {
+namespace {
+
+// A trial on a built-in family against its env stepped here: the task's Params are the family's
+// draw from the task's stream, each episode starts from the env's reset and ends when the env
+// terminates or at family.horizon, the input holds the previous action, the previous reward, the
+// episode-start flag and the env's observation, and the rewards are the env's. CartPole
+// (categorical actions) ends episodes early; Pendulum (Gaussian actions in [-1, 1] units, mapped
+// onto its torque box [-2, 2]) never does.
+template <class Family>
+void expect_trial_follows_env(const char* name, int episodes, int horizon) {
+  using E = typename Family::template Env<double>;
+  const Rl2Config c =
+      resolve_rl2_config({{"task_family", name},
+                          {"family", {{"episodes", episodes}, {"horizon", horizon}}},
+                          {"model", {{"hidden", 6}}}},
+                         {});
+  const PolicyShape s = policy_shape(c);
+  ASSERT_EQ(s.gaussian, !E::kDiscrete);
+  ASSERT_EQ(s.actions, E::kDiscrete ? E::kNumActions : E::kActionDim);
+  ASSERT_EQ(s.observations, E::kObsDim);
+  std::vector<double> p(s.num_params());
+  for (std::size_t i = 0; i < p.size(); ++i) p[i] = 0.3 * std::sin(0.7 * i + 0.2);
+  int early_ends = 0;
+  for (uint32_t index = 0; index < 20; ++index) {
+    const uint64_t seed = 11;
+    const Task task = sample_task(c, seed, index, 3);
+    RandomStream draw(make_key(seed, RngPurpose::kTaskSample), index, 0u, 3u);
+    const typename E::Params params = Family::template sample<double>(draw);
+    ASSERT_EQ(task.means.size(), sizeof(params) / sizeof(double));
+    EXPECT_EQ(std::memcmp(task.means.data(), &params, sizeof(params)), 0) << "task " << index;
+    const Trial t = run_trial(c, p, task, seed, index, 3);
+    RandomStream rng(make_key(seed, RngPurpose::kEnvStep), index, 0u, 3u);
+    typename E::State state = E::reset(params, rng);
+    double obs[E::kObsDim];
+    E::observe(params, state, obs);
+    int episode = 0, t_in_episode = 0;
+    for (int i = 0; i < t.steps; ++i) {
+      const double* in = t.inputs.data() + static_cast<std::size_t>(i) * s.input();
+      ASSERT_LT(episode, episodes) << "step " << i;
+      EXPECT_EQ(in[s.actions + 1], t_in_episode == 0 ? 1.0 : 0.0) << "step " << i;
+      for (int k = 0; k < E::kObsDim; ++k) EXPECT_EQ(in[s.actions + 2 + k], obs[k]) << "step " << i;
+      if (i > 0) {
+        EXPECT_EQ(in[s.actions], t.rewards[i - 1]) << "step " << i;
+      }
+      typename E::Action a{};
+      if constexpr (E::kDiscrete) {
+        a = t.actions[i];
+      } else {
+        for (int d = 0; d < E::kActionDim; ++d) {
+          const double unit = std::min(std::max(t.action_values[i * E::kActionDim + d], -1.0), 1.0);
+          if (i + 1 < t.steps) {
+            EXPECT_EQ(t.inputs[(i + 1) * s.input() + d], unit) << "step " << i;
+          }
+          a.v[d] = E::kActionLow + 0.5 * (unit + 1.0) * (E::kActionHigh - E::kActionLow);
+        }
+      }
+      const StepResult<double> r = E::step(params, state, a, rng);
+      EXPECT_EQ(t.rewards[i], r.reward) << "step " << i;
+      E::observe(params, state, obs);
+      if (r.terminated || ++t_in_episode == horizon) {
+        early_ends += r.terminated && t_in_episode < horizon;
+        t_in_episode = 0;
+        if (++episode < episodes) {
+          state = E::reset(params, rng);
+          E::observe(params, state, obs);
+        }
+      }
+    }
+    EXPECT_EQ(episode, episodes) << "task " << index;
+    EXPECT_EQ(t_in_episode, 0);
+    EXPECT_EQ(static_cast<int>(episode_returns(s, t).size()), episodes);
+  }
+  if (E::kDiscrete) {
+    EXPECT_GT(early_ends, 0);
+  } else {
+    EXPECT_EQ(early_ends, 0);
+  }
+}
+
+TEST(Rl2Family, TrialsFollowTheEnvsResetsAndSteps) {
+  expect_trial_follows_env<rl::CartPolePoles>("cartpole", 3, 60);
+  expect_trial_follows_env<rl::PendulumPhysics>("pendulum", 2, 15);
+}
+
+TEST(Rl2Family, BadFamiliesNameTheField) {
+  const auto expect_field = [](const nlohmann::json& j, const std::string& field,
+                               const std::string& text) {
+    try {
+      resolve_rl2_config(j, {});
+      ADD_FAILURE() << "accepted " << j.dump();
+    } catch (const InvalidArgument& e) {
+      EXPECT_EQ(e.field(), field) << e.what();
+      EXPECT_NE(std::string(e.what()).find(text), std::string::npos) << e.what();
+    }
+  };
+  expect_field({{"task_family", "no-such-family"}}, "task_family", "cartpole");
+  expect_field({{"task_family", "spread"}}, "task_family", "team family");
+  expect_field({{"task_family", "cartpole"}, {"family", {{"horizon", -1}}}}, "family.horizon", "");
+  expect_field({{"task_family", "cartpole"}, {"family", {{"episodes", 0}}}}, "family.episodes", "");
+  expect_field({{"task_family", "pendulum"}, {"family", {{"episodes", 1000}, {"horizon", 1000}}}},
+               "family.episodes", "100000");
+  // The horizon defaults to the family's own.
+  const Rl2Config c = resolve_rl2_config({{"task_family", "cartpole"}}, {});
+  EXPECT_EQ(c.family_horizon, rl::CartPolePoles::kDefaultHorizon);
+  EXPECT_EQ(to_json(c)["family"]["horizon"], rl::CartPolePoles::kDefaultHorizon);
 }
 
 }  // namespace

@@ -3,8 +3,8 @@
 // kernels/rl/task_families.hpp). Call register_meta_rl_family<MyFamily>() once, before resolving
 // a meta-RL config or calling the CLI entry point; "env": "<kName>" then trains it with
 // maml-trpo, fomaml-rl and reptile-rl on the CPU, with the 100-100 ReLU policy of the built-in
-// families. For CUDA also call register_meta_rl_family_cuda<MyFamily>() from a .cu file
-// (meta/rl/register_meta_rl.cuh).
+// families, and "task_family": "<kName>" trains RL² on it (meta/rl2/rl2.hpp). For CUDA also call
+// register_meta_rl_family_cuda<MyFamily>() from a .cu file (meta/rl/register_meta_rl.cuh).
 #pragma once
 
 #include <concepts>
@@ -112,6 +112,7 @@ bool register_meta_rl_family() {
       RlModelSpec{Family::kName, E::kDiscrete ? "categorical" : "gaussian", {100, 100}, "relu"};
   e.make = &make_registered_rl_engine<Family, P>;
   e.make_generic = &make_registered_generic_rl_engine<Family>;
+  e.host = host_family_ops<Family>();
   register_rl_family_entry(std::move(e));
   return true;
 }

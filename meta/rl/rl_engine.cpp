@@ -123,6 +123,35 @@ RlEnvInfo find_rl_env(const std::string& name) {
   throw InvalidArgument("env", "must be one of " + known + "; got '" + name + "'");
 }
 
+HostFamilyOps find_host_family(const std::string& name, const char* field) {
+  if (name == PointNavGoals::kName) return host_family_ops<PointNavGoals>();
+  if (name == CartPolePoles::kName) return host_family_ops<CartPolePoles>();
+  if (name == PendulumPhysics::kName) return host_family_ops<PendulumPhysics>();
+  if (name == MountainCarPower::kName) return host_family_ops<MountainCarPower>();
+  std::string known;
+  for (const RlEnvInfo& e : rl_envs()) {
+    if (e.agents == 1) known += (known.empty() ? "" : ", ") + e.name;
+  }
+  if (name == SpreadTeams::kName) {
+    throw InvalidArgument(field, "'" + name +
+                                     "' is a team family (several agents per episode); this "
+                                     "takes a single-agent family: " +
+                                     known);
+  }
+  for (const RlFamilyEntry& e : registered_rl_families()) {
+    if (e.info.name != name) continue;
+    if (e.info.agents != 1 || !e.host) {
+      throw InvalidArgument(field, "'" + name +
+                                       "' is a team family (several agents per episode); this "
+                                       "takes a single-agent family: " +
+                                       known);
+    }
+    return e.host;
+  }
+  throw InvalidArgument(
+      field, "must be one of the single-agent meta-RL families " + known + "; got '" + name + "'");
+}
+
 void check_whole_team_paths(const char* field, int64_t paths, int agents, const std::string& env) {
   if (agents > 1 && paths % agents != 0) {
     throw InvalidArgument(

@@ -12,6 +12,7 @@
 #include <metasim/host/backend.hpp>
 #include <metasim/kernels/rl/meta_rl_task.hpp>
 #include <metasim/meta/rl/rl_engine.hpp>
+#include <metasim/meta/rl/task_episodes.hpp>
 
 namespace metasim::rl {
 
@@ -33,6 +34,8 @@ struct RlFamilyEntry {
   // The generic policy of the given widths (obs, hidden..., outputs).
   std::unique_ptr<RlEngine> (*make_generic)(Backend, Precision, const MlpShape&,
                                             RlPolicyKind) = nullptr;
+  // The family stepped on the host one action at a time (RL²'s view of it).
+  HostFamilyOps host;
   // CUDA launchers per RlPolicyKind.
   RlCudaOps<float> cuda_f[3];
   RlCudaOps<double> cuda_d[3];

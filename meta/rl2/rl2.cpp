@@ -40,10 +40,12 @@ const config::Schema<Rl2Config>& schema() {
     std::vector<Field> f;
     f.push_back(text_field("description", &C::description, "free text kept with the run"));
     f.push_back(choice_field("algorithm", &C::algorithm, {"rl2"}, "RL²: a recurrent policy"));
-    f.push_back(choice_field("task_family", &C::task_family, {kBandit, kTabularMdp, kNav2d},
-                             "Bernoulli bandits (arm probabilities U[0, 1]), tabular MDPs "
-                             "(mean rewards N(1, 1), Dirichlet(1) transitions) or 2D navigation "
-                             "(goals U[-0.5, 0.5]^2)"));
+    f.push_back(text_field("task_family", &C::task_family,
+                           "bernoulli-bandit (arm probabilities U[0, 1]), tabular-mdp (mean "
+                           "rewards N(1, 1), Dirichlet(1) transitions), nav2d (goals "
+                           "U[-0.5, 0.5]^2), or a single-agent meta-RL family: cartpole | "
+                           "pendulum | mountaincar | one registered with "
+                           "register_meta_rl_family<F>()"));
     f.push_back(int_field("arms", &C::arms, 2, 1024, "bandit: k, the arms"));
     f.push_back(int_field("pulls", &C::pulls, 1, kMaxTrialSteps, "bandit: n, pulls per trial"));
     f.push_back(int_field("mdp.states", &C::states, 1, 1024, "MDP: states"));
@@ -55,6 +57,10 @@ const config::Schema<Rl2Config>& schema() {
                           "2D navigation: episodes per trial"));
     f.push_back(int_field("nav.horizon", &C::nav_horizon, 1, kMaxTrialSteps,
                           "2D navigation: steps per episode at most"));
+    f.push_back(int_field("family.episodes", &C::family_episodes, 1, kMaxTrialSteps,
+                          "a meta-RL family: episodes per trial"));
+    f.push_back(int_field("family.horizon", &C::family_horizon, 0, kMaxTrialSteps,
+                          "a meta-RL family: steps per episode at most (0: the family's default)"));
     f.push_back(int_field("model.hidden", &C::hidden, 1, 4096, "GRU units"));
     f.push_back(int_field("meta_batch", &C::meta_batch, 1, 1 << 20, "tasks per update"));
     f.push_back(int_field("ppo.epochs", &C::epochs, 1, 1000, "passes over a batch"));
@@ -111,6 +117,17 @@ Rl2Config resolve_rl2_config(const json& file, const std::vector<std::string>& s
     throw InvalidArgument("ppo.minibatches",
                           "must be at most meta_batch (" + std::to_string(c.meta_batch) + ")");
   }
+  if (c.is_family()) {
+    c.family_ops = rl::find_host_family(c.task_family, "task_family");
+    c.family_info = rl::find_rl_env(c.task_family);
+    if (c.family_horizon == 0) c.family_horizon = c.family_info.default_horizon;
+    if (static_cast<int64_t>(c.family_episodes) * c.family_horizon > kMaxTrialSteps) {
+      throw InvalidArgument("family.episodes", "times family.horizon must be at most " +
+                                                   std::to_string(kMaxTrialSteps) + " steps, got " +
+                                                   std::to_string(c.family_episodes) + " x " +
+                                                   std::to_string(c.family_horizon));
+    }
+  }
   if (c.is_mdp() && static_cast<int64_t>(c.episodes) * c.horizon > kMaxTrialSteps) {
     throw InvalidArgument("mdp.episodes", "times mdp.horizon must be at most " +
                                               std::to_string(kMaxTrialSteps) + " steps, got " +
@@ -135,16 +152,16 @@ Rl2Config resolve_rl2_config(const json& file, const std::vector<std::string>& s
 json to_json(const Rl2Config& c) { return schema().to_json(c); }
 
 PolicyShape policy_shape(const Rl2Config& c) {
-  return PolicyShape{c.num_actions(),
-                     c.is_mdp()   ? c.states
-                     : c.is_nav() ? 2
-                                  : 0,
-                     c.hidden, c.is_nav()};
+  return PolicyShape{c.num_actions(), c.num_observations(), c.hidden, c.gaussian()};
 }
 
 Task sample_task(const Rl2Config& c, uint64_t seed, uint32_t task, uint32_t stream) {
   RandomStream rng(make_key(seed, RngPurpose::kTaskSample), task, 0u, stream);
   Task t;
+  if (c.is_family()) {
+    t.means = c.family_ops.sample(rng);
+    return t;
+  }
   if (c.is_nav()) {
     const NavEnv::Params goal = NavEnv::sample_params(rng);
     t.means = {goal.goal_x, goal.goal_y};
@@ -171,13 +188,31 @@ Task sample_task(const Rl2Config& c, uint64_t seed, uint32_t task, uint32_t stre
 
 TrialEnv::TrialEnv(const Rl2Config& c, const Task& task, uint64_t seed, uint32_t index,
                    uint32_t stream)
-    : c_(c), task_(task), rng_(make_key(seed, RngPurpose::kEnvStep), index, 0u, stream) {}
+    : c_(c), task_(task), rng_(make_key(seed, RngPurpose::kEnvStep), index, 0u, stream) {
+  if (c.is_family()) {
+    // The env's resets and steps draw from the trial's stream, in order.
+    family_ = c.family_ops.episodes(task.means, rng_);
+    obs_.resize(c.family_info.obs_dim);
+    family_->reset(obs_.data());
+  }
+}
 
 bool TrialEnv::over() const {
-  return c_.is_nav() || c_.is_mdp() ? episode_ == c_.num_episodes() : t_ == c_.pulls;
+  return c_.task_family == kBandit ? t_ == c_.pulls : episode_ == c_.num_episodes();
+}
+
+double TrialEnv::family_step(int discrete, const double* action) {
+  const StepResult<double> r = family_->step(discrete, action, obs_.data());
+  if (r.terminated || ++t_ == c_.family_horizon) {
+    t_ = 0;
+    ++episode_;
+    if (episode_ < c_.family_episodes) family_->reset(obs_.data());
+  }
+  return r.reward;
 }
 
 double TrialEnv::step(const double* action) {
+  if (c_.is_family()) return family_step(0, action);
   NavEnv::State s{x_, y_};
   NavEnv::Action a;
   a.v[0] = NavEnv::kActionHigh * action[0];
@@ -195,6 +230,7 @@ double TrialEnv::step(const double* action) {
 }
 
 double TrialEnv::step(int action) {
+  if (c_.is_family()) return family_step(action, nullptr);
   if (!c_.is_mdp()) {
     // One uniform per pull, shared by every arm.
     ++t_;
@@ -251,6 +287,7 @@ Trial run_trial(const Rl2Config& c, const RecurrentNet& net, const Task& task, u
       x[A + 2] = env.x();
       x[A + 3] = env.y();
     }
+    if (c.is_family()) std::copy(env.observation().begin(), env.observation().end(), x + A + 2);
     double value = 0;
     net.step(x, h, z.data(), &value);
     // The value reads every hidden unit, so a non-finite state shows in it or in the outputs.
@@ -435,6 +472,10 @@ double random_trial(const Rl2Config& c, const Task& task, uint64_t seed, uint32_
       const double a[2] = {std::min(std::max(rng.normal<double>(), -1.0), 1.0),
                            std::min(std::max(rng.normal<double>(), -1.0), 1.0)};
       total += env.step(a);
+    } else if (c.gaussian()) {
+      std::vector<double> a(c.num_actions());
+      for (double& x : a) x = rng.uniform<double>(-1.0, 1.0);
+      total += env.step(a.data());
     } else {
       total += env.step(static_cast<int>(rng.below(static_cast<uint32_t>(c.num_actions()))));
     }
@@ -490,6 +531,10 @@ std::vector<double> initial_policy(const PolicyShape& s, uint64_t seed) {
 }
 
 std::string describe_target(const Rl2Config& c) {
+  if (c.is_family()) {
+    return c.task_family + " (" + std::to_string(c.family_episodes) + " episodes of up to " +
+           std::to_string(c.family_horizon) + " steps)";
+  }
   if (c.is_nav()) {
     return c.task_family + " (" + std::to_string(c.nav_episodes) + " episodes of up to " +
            std::to_string(c.nav_horizon) + " steps)";
@@ -638,10 +683,12 @@ std::vector<AlgorithmEntry> rl2_algorithms() {
     }
     const uint64_t seed = a.seed.value_or(c.seed);
     // The policy and the reference learners on the same tasks and reward draws.
+    // The policy and the reference learners on the same tasks and reward draws; "random" first.
     const std::vector<std::string> names =
-        c.is_nav()   ? std::vector<std::string>{"known_goal", "random"}
-        : c.is_mdp() ? std::vector<std::string>{"psrl", "random", "known_mdp_optimal"}
-                     : std::vector<std::string>{"thompson_sampling", "random"};
+        c.is_family() ? std::vector<std::string>{"random"}
+        : c.is_nav()  ? std::vector<std::string>{"random", "known_goal"}
+        : c.is_mdp()  ? std::vector<std::string>{"random", "psrl", "known_mdp_optimal"}
+                      : std::vector<std::string>{"random", "thompson_sampling"};
     const PolicyShape shape = policy_shape(c);
     std::vector<double> rl2(tasks);
     // Per episode of the trial (MDPs and 2D navigation): episodes x tasks.
@@ -656,14 +703,14 @@ std::vector<AlgorithmEntry> rl2_algorithms() {
       for (std::size_t e = 0; e < per_episode.size() && e < episodes.size(); ++e) {
         episodes[e][i] = per_episode[e];
       }
-      refs[1][i] = random_trial(c, task, seed, index, kEvalStream);
+      refs[0][i] = random_trial(c, task, seed, index, kEvalStream);
       if (c.is_nav()) {
-        refs[0][i] = known_goal_trial(c, task, seed, index, kEvalStream);
+        refs[1][i] = known_goal_trial(c, task, seed, index, kEvalStream);
       } else if (c.is_mdp()) {
-        refs[0][i] = psrl_trial(c, task, seed, index, kEvalStream);
+        refs[1][i] = psrl_trial(c, task, seed, index, kEvalStream);
         refs[2][i] = known_mdp_value(c, task);
-      } else {
-        refs[0][i] = thompson_trial(c, task, seed, index, kEvalStream);
+      } else if (!c.is_family()) {
+        refs[1][i] = thompson_trial(c, task, seed, index, kEvalStream);
       }
     });
     const MeanError m = mean_error(rl2);
@@ -685,7 +732,7 @@ std::vector<AlgorithmEntry> rl2_algorithms() {
                 {"mean_trial_return", m.mean},
                 {"mean_trial_return_stderr", m.stderr_},
                 {"baselines", baselines}};
-    if (c.is_mdp() || c.is_nav()) {
+    if (c.task_family != kBandit) {
       json per = json::array();
       for (const std::vector<double>& e : episodes) {
         const MeanError x = mean_error(e);
@@ -693,7 +740,10 @@ std::vector<AlgorithmEntry> rl2_algorithms() {
       }
       result["episode_returns"] = per;
     }
-    if (c.is_nav()) {
+    if (c.is_family()) {
+      result["episodes"] = c.family_episodes;
+      result["horizon"] = c.family_horizon;
+    } else if (c.is_nav()) {
       result["episodes"] = c.nav_episodes;
       result["horizon"] = c.nav_horizon;
     } else if (c.is_mdp()) {

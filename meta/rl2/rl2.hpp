@@ -1,6 +1,7 @@
 // RL² (Duan et al. 2016): a recurrent policy trained with PPO over batches of tasks, each task one
-// trial with the hidden state carried through it. Three task families: the paper's two, and the
-// MAML paper's 2D navigation, so that RL² and MAML-RL can be compared on the same tasks.
+// trial with the hidden state carried through it. Three task families of its own: the paper's two,
+// and the MAML paper's 2D navigation, so that RL² and MAML-RL can be compared on the same tasks;
+// and every single-agent meta-RL family, built in or registered from the user's code.
 //  - Bernoulli bandits: `arms` arms with success probabilities U[0, 1], a trial of `pulls` pulls.
 //  - Tabular MDPs: `mdp.states` states and `mdp.actions` actions, mean rewards N(1, 1) per
 //    (state, action) with unit-variance Gaussian rewards around them, transition rows from a flat
@@ -11,6 +12,12 @@
 //    origin (an episode also ends inside the goal's square), reward minus the distance to the
 //    goal. The policy is Gaussian and acts in [-1, 1] units mapped onto the step box [-0.1, 0.1]^2,
 //    as the meta-RL policies do.
+//  - A meta-RL family (meta/rl/task_episodes.hpp; "cartpole", "pendulum", "mountaincar" or a
+//    family registered with register_meta_rl_family<F>()): a task's Params drawn by the family, a
+//    trial of `family.episodes` episodes of at most `family.horizon` steps (0: the family's
+//    default horizon), each from the env's reset, ending early when the env terminates. The policy
+//    sees the env's observation; a continuous env gets a Gaussian policy whose [-1, 1] units map
+//    onto its action box.
 // The trainer under the run loop ("algorithm": "rl2") and the evaluation on fresh tasks, with
 // reference learners on the same tasks and reward draws: Thompson sampling on bandits; posterior
 // sampling (PSRL), uniform random actions and the optimal policy of the known MDP on MDPs; the
@@ -18,12 +25,15 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include <metasim/kernels/core/philox.hpp>
 #include <metasim/meta/algorithms.hpp>
+#include <metasim/meta/rl/rl_engine.hpp>
+#include <metasim/meta/rl/task_episodes.hpp>
 #include <metasim/meta/rl2/recurrent_policy.hpp>
 
 namespace metasim::rl2 {
@@ -36,19 +46,21 @@ struct Rl2Config {
   std::string description;
   std::string algorithm = "rl2";
   std::string task_family = kBandit;
-  int arms = 5;           // bandit: k
-  int pulls = 10;         // bandit: n, the trial's length
-  int states = 10;        // MDP
-  int actions = 5;        // MDP
-  int horizon = 10;       // MDP: steps per episode
-  int episodes = 10;      // MDP: n, episodes per trial
-  int nav_episodes = 2;   // 2D navigation: episodes per trial
-  int nav_horizon = 100;  // 2D navigation: steps per episode at most
-  int hidden = 256;       // GRU units
-  int meta_batch = 256;   // tasks (trials) per update
-  int epochs = 4;         // PPO passes over a batch
-  int minibatches = 4;    // of tasks, per pass
-  double lr = 3e-4;       // Adam
+  int arms = 5;             // bandit: k
+  int pulls = 10;           // bandit: n, the trial's length
+  int states = 10;          // MDP
+  int actions = 5;          // MDP
+  int horizon = 10;         // MDP: steps per episode
+  int episodes = 10;        // MDP: n, episodes per trial
+  int nav_episodes = 2;     // 2D navigation: episodes per trial
+  int nav_horizon = 100;    // 2D navigation: steps per episode at most
+  int family_episodes = 2;  // a meta-RL family: episodes per trial
+  int family_horizon = 0;   // a meta-RL family: steps per episode at most (0: its default)
+  int hidden = 256;         // GRU units
+  int meta_batch = 256;     // tasks (trials) per update
+  int epochs = 4;           // PPO passes over a batch
+  int minibatches = 4;      // of tasks, per pass
+  double lr = 3e-4;         // Adam
   double max_grad_norm = 0.5;
   double gamma = 0.99, gae_lambda = 0.3;
   double clip = 0.2, value_coef = 0.5, entropy_coef = 0.0;
@@ -60,13 +72,28 @@ struct Rl2Config {
   int64_t log_every = 50;
   int64_t checkpoint_every = 500;
 
+  // Filled by resolve_rl2_config for a meta-RL family (not config fields).
+  rl::RlEnvInfo family_info{};
+  rl::HostFamilyOps family_ops{};
+
   bool is_mdp() const { return task_family == kTabularMdp; }
   bool is_nav() const { return task_family == kNav2d; }
-  // Categorical actions, or (2D navigation) the action's dimensions.
-  int num_actions() const { return is_nav() ? 2 : is_mdp() ? actions : arms; }
-  int num_episodes() const { return is_nav() ? nav_episodes : is_mdp() ? episodes : 1; }
-  // A trial's steps (the most, on 2D navigation, whose episodes may end early).
+  bool is_family() const { return !is_mdp() && !is_nav() && task_family != kBandit; }
+  bool gaussian() const { return is_nav() || (is_family() && !family_info.discrete); }
+  // Categorical actions, or (Gaussian) the action's dimensions.
+  int num_actions() const {
+    if (is_family()) return family_info.discrete ? family_info.num_actions : family_info.action_dim;
+    return is_nav() ? 2 : is_mdp() ? actions : arms;
+  }
+  int num_observations() const {
+    return is_family() ? family_info.obs_dim : is_nav() ? 2 : is_mdp() ? states : 0;
+  }
+  int num_episodes() const {
+    return is_family() ? family_episodes : is_nav() ? nav_episodes : is_mdp() ? episodes : 1;
+  }
+  // A trial's steps (the most, where episodes may end early).
   int trial_steps() const {
+    if (is_family()) return family_episodes * family_horizon;
     return is_nav() ? nav_episodes * nav_horizon : is_mdp() ? episodes * horizon : pulls;
   }
 };
@@ -77,7 +104,7 @@ PolicyShape policy_shape(const Rl2Config& c);
 
 // One task. Bandit: `means` holds the arms' success probabilities. MDP: `means` the mean reward
 // of (state s, action a) at s * A + a, `transitions` the row P(. | s, a) at (s * A + a) * S. 2D
-// navigation: `means` holds the goal (x, y).
+// navigation: `means` holds the goal (x, y). A meta-RL family: `means` holds the env's Params.
 struct Task {
   std::vector<double> means;
   std::vector<double> transitions;
@@ -103,18 +130,25 @@ class TrialEnv {
   double step(int action);
   // 2D navigation: takes the action (2 values in [-1, 1] units; the step is 0.1 times each,
   // clipped to [-0.1, 0.1]), returns the reward, and starts the next episode from the origin when
-  // this one ends.
+  // this one ends. A continuous meta-RL family: the action in [-1, 1] units, mapped onto the env's
+  // box; the next episode starts from the env's reset.
   double step(const double* action);
   // 2D navigation: the position, the policy's observation.
   double x() const { return x_; }
   double y() const { return y_; }
+  // A meta-RL family: the env's observation (obs_dim values).
+  const std::vector<double>& observation() const { return obs_; }
 
  private:
+  double family_step(int discrete, const double* action);
+
   const Rl2Config& c_;
   const Task& task_;
   RandomStream rng_;
   int state_ = 0, t_ = 0, episode_ = 0;
   double x_ = 0, y_ = 0;
+  std::unique_ptr<rl::TaskEpisodes> family_;
+  std::vector<double> obs_;
 };
 
 // One trial of the policy on a task, actions sampled from it. Throws an Error naming the task
@@ -134,8 +168,8 @@ double thompson_trial(const Rl2Config& c, const Task& task, uint64_t seed, uint3
 // (MDPs): per episode an MDP drawn from the posterior, followed by its optimal policy.
 double psrl_trial(const Rl2Config& c, const Task& task, uint64_t seed, uint32_t index,
                   uint32_t stream);
-// Uniform random actions (MDPs); on 2D navigation, actions N(0, 1) in [-1, 1] units, the
-// untrained policy's.
+// Uniform random actions (MDPs, discrete meta-RL families; uniform in the action box for a
+// continuous one); on 2D navigation, actions N(0, 1) in [-1, 1] units, the untrained policy's.
 double random_trial(const Rl2Config& c, const Task& task, uint64_t seed, uint32_t index,
                     uint32_t stream);
 // 2D navigation: the policy that knows the goal and moves each coordinate towards it by up to
