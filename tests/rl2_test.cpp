@@ -22,6 +22,7 @@
 #include <metasim/meta/rl2/recurrent_policy.hpp>
 #include <metasim/meta/rl2/rl2.hpp>
 
+#include "point_mass_env.hpp"
 #include "test_support.hpp"
 
 namespace metasim::rl2 {
@@ -748,6 +749,38 @@ TEST(Rl2Family, TrialsFollowTheEnvsResetsAndSteps) {
   expect_trial_follows_env<rl::PendulumPhysics>("pendulum", 2, 15);
 }
 
+// A family whose env observes x / 0: the trial stops at its first observation with an error
+// naming the task, before the policy runs on it.
+struct BrokenObserveTasks {
+  static constexpr const char* kName = "test/broken-observe";
+  template <typename Real>
+  using Env = test_envs::BrokenObserve<Real>;
+  static constexpr int kDefaultHorizon = 10;
+  template <typename Real>
+  static typename Env<Real>::Params sample(RandomStream&) {
+    return {};
+  }
+};
+
+TEST(Rl2Family, NonFiniteObservationNamesTheTask) {
+  Rl2Config c;
+  c.task_family = BrokenObserveTasks::kName;
+  c.family_info = rl::rl_env_info<BrokenObserveTasks>();
+  c.family_ops = rl::host_family_ops<BrokenObserveTasks>();
+  c.family_horizon = 10;
+  c.hidden = 4;
+  const std::vector<double> p(policy_shape(c).num_params(), 0.1);
+  const Task task = sample_task(c, 0, 7, 0);
+  try {
+    run_trial(c, p, task, 0, 7, 0);
+    ADD_FAILURE() << "a non-finite observation was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("task 7"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("observation is not finite"), std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(Rl2Family, BadFamiliesNameTheField) {
   const auto expect_field = [](const nlohmann::json& j, const std::string& field,
                                const std::string& text) {
@@ -769,6 +802,104 @@ TEST(Rl2Family, BadFamiliesNameTheField) {
   const Rl2Config c = resolve_rl2_config({{"task_family", "cartpole"}}, {});
   EXPECT_EQ(c.family_horizon, rl::CartPolePoles::kDefaultHorizon);
   EXPECT_EQ(to_json(c)["family"]["horizon"], rl::CartPolePoles::kDefaultHorizon);
+}
+
+}  // namespace
+}  // namespace metasim::rl2
+
+// RL² on a task stream: nav2d's goal region moves between stages.
+namespace metasim::rl2 {
+namespace {
+
+Rl2Config small_nav_stream() {
+  return resolve_rl2_config(
+      nlohmann::json::object(),
+      {"task_family=nav2d", "model.hidden=8", "meta_batch=8", "ppo.minibatches=2", "nav.horizon=10",
+       "iterations=6", "log_every=1", "checkpoint_every=1", "stream.eval_tasks=6",
+       "stream.stages=[{\"at\": 0, \"ranges\": {\"goal_x\": [0.3, 0.5]}}, {\"at\": 3, "
+       "\"ranges\": {\"goal_x\": [-0.5, -0.3], \"goal_y\": [-0.5, -0.3]}}]"});
+}
+
+TEST(Rl2Stream, StageTasksLieInTheStagesRanges) {
+  const Rl2Config c = small_nav_stream();
+  const std::vector<TaskParamRange> ranges = stream_param_ranges(c);
+  ASSERT_EQ(ranges.size(), 2u);
+  const ParamRemap first = stage_remap(c.stream_stages[0], ranges);
+  const ParamRemap second = stage_remap(c.stream_stages[1], ranges);
+  double y_min = 1, y_max = -1;
+  for (uint32_t i = 0; i < 200; ++i) {
+    const Task a = sample_task(c, 1, i, 0, first);
+    EXPECT_GE(a.means[0], 0.3);
+    EXPECT_LE(a.means[0], 0.5);
+    // goal_y keeps the family's own range in the first stage.
+    EXPECT_EQ(a.means[1], sample_task(c, 1, i, 0).means[1]);
+    y_min = std::min(y_min, a.means[1]);
+    y_max = std::max(y_max, a.means[1]);
+    const Task b = sample_task(c, 1, i, 0, second);
+    for (double g : b.means) {
+      EXPECT_GE(g, -0.5);
+      EXPECT_LE(g, -0.3);
+    }
+  }
+  EXPECT_LT(y_min, -0.4);
+  EXPECT_GT(y_max, 0.4);
+  // Bandits and MDPs have no parameter a stream could move.
+  try {
+    resolve_rl2_config(nlohmann::json::object(),
+                       {"stream.stages=[{\"at\": 0, \"ranges\": {\"p\": [0, 1]}}]"});
+    ADD_FAILURE() << "a stream on bandits was accepted";
+  } catch (const InvalidArgument& e) {
+    EXPECT_EQ(e.field(), "stream.stages") << e.what();
+  }
+  try {
+    resolve_rl2_config(nlohmann::json::object(), {"task_family=nav2d", "stream.eval_steps=1"});
+    ADD_FAILURE() << "adaptation steps were accepted";
+  } catch (const InvalidArgument& e) {
+    EXPECT_EQ(e.field(), "stream.eval_steps") << e.what();
+  }
+}
+
+// The return matrix's rows are held-out evaluations of each stage's tasks at the stage's end,
+// written to the metrics at those ends, and a run stopped at a stage's end resumes to the same
+// matrix and parameters.
+TEST(Rl2Stream, RowsAreHeldOutEvaluationsAndAResumedRunEndsTheSame) {
+  const Rl2Config c = small_nav_stream();
+  const std::filesystem::path dir = temp_dir("rl2_stream");
+  const nlohmann::json config = to_json(c);
+  const nlohmann::json s = train(config, {}, (dir / "a").string(), {});
+  ASSERT_TRUE(s.contains("stream")) << s.dump();
+  const nlohmann::json& st = s["stream"];
+  const auto R = st["return_matrix"].get<std::vector<std::vector<double>>>();
+  ASSERT_EQ(R.size(), 2u);
+  ASSERT_EQ(st["return_before"].size(), 2u);
+  const std::vector<double> params =
+      load_checkpoint((dir / "a" / "checkpoint").string()).arrays.at("params");
+  const std::vector<TaskParamRange> ranges = stream_param_ranges(c);
+  for (int j = 0; j < 2; ++j) {
+    EXPECT_EQ(stream_eval_return(c, params, stage_remap(c.stream_stages[j], ranges)), R[1][j])
+        << "stage " << j;
+  }
+  EXPECT_NE(R[1][0], R[1][1]);
+  EXPECT_DOUBLE_EQ(st["average_return"].get<double>(), (R[1][0] + R[1][1]) / 2);
+  EXPECT_DOUBLE_EQ(st["backward_transfer"].get<double>(), R[1][0] - R[0][0]);
+  int stream_lines = 0;
+  for (const nlohmann::json& line : read_jsonl((dir / "a" / "metrics.jsonl").string())) {
+    if (!line.contains("stream_stage")) continue;
+    EXPECT_EQ(line["iteration"], 3 * (stream_lines + 1));
+    EXPECT_EQ(line["stream_returns"], nlohmann::json(R[static_cast<std::size_t>(stream_lines)]));
+    ++stream_lines;
+  }
+  EXPECT_EQ(stream_lines, 2);
+
+  RunOptions killed;
+  killed.before_step = [](TrainingJob& job) {
+    if (job.iteration() == 3) throw std::runtime_error("killed at a stage's end");
+  };
+  EXPECT_THROW(train(config, {}, (dir / "b").string(), killed), std::runtime_error);
+  const nlohmann::json s2 = train(nullptr, {}, (dir / "b").string(), RunOptions::resumed());
+  EXPECT_EQ(s2["stream"], st);
+  EXPECT_EQ(load_checkpoint((dir / "b" / "checkpoint").string()).arrays.at("params"), params);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

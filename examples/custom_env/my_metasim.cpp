@@ -3,6 +3,7 @@
 //   my_metasim rollout --env PointMass1D-v0 --num-envs 4096 --steps 1000
 //   my_metasim train --config ppo-point-mass.json --out runs/pm
 //   my_metasim train --config maml-rl-point-mass.json --out runs/pm-meta
+//   my_metasim train --config rl2-point-mass.json --out runs/pm-rl2
 #include <metasim/tools/cli.hpp>
 
 #include "point_mass.hpp"

@@ -17,6 +17,7 @@
 #include <metasim/kernels/core/philox.hpp>
 #include <metasim/meta/common/optimizer.hpp>
 #include <metasim/meta/common/params_checkpoint.hpp>
+#include <metasim/meta/rl/meta_rl.hpp>
 
 namespace metasim::rl2 {
 
@@ -26,8 +27,10 @@ using nlohmann::json;
 using Field = config::Field<Rl2Config>;
 constexpr const char* kFormat = "metasim-rl2 1";
 constexpr uint32_t kEvalStream = 0xFFFFFFF0u;  // evaluation tasks: streams no iteration reaches
-constexpr int kMaxTrialSteps = 100000;         // steps of one trial (its BPTT buffers grow with it)
-constexpr int64_t kMaxTableSize = 1 << 24;     // entries of an MDP's transition table
+// A task stream's held-out tasks (the same for every stage, each stage remapping them).
+constexpr uint32_t kStreamEvalStream = 0xFFFFFFE0u;
+constexpr int kMaxTrialSteps = 100000;      // steps of one trial (its BPTT buffers grow with it)
+constexpr int64_t kMaxTableSize = 1 << 24;  // entries of an MDP's transition table
 using NavEnv = envs::PointNav<double>;
 
 const config::Schema<Rl2Config>& schema() {
@@ -87,6 +90,9 @@ const config::Schema<Rl2Config>& schema() {
     f.push_back(int_field("log_every", &C::log_every, 1, 1000000000LL, "updates per metrics line"));
     f.push_back(int_field("checkpoint_every", &C::checkpoint_every, 1, 1000000000LL,
                           "updates per checkpoint"));
+    add_stream_fields<C>(f, &C::stream_stages, &C::stream_eval_tasks, &C::stream_eval_steps, 0,
+                         "{\"at\": 0, \"ranges\": {\"goal_x\": [-0.5, 0]}} on nav2d",
+                         "RL² adapts inside its trials, with no gradient step: 0");
     return f;
   }());
   return kSchema;
@@ -140,6 +146,8 @@ Rl2Config resolve_rl2_config(const json& file, const std::vector<std::string>& s
                                               std::to_string(c.nav_episodes) + " x " +
                                               std::to_string(c.nav_horizon));
   }
+  check_stream(c.stream_stages, c.iterations, stream_param_ranges(c), c.task_family,
+               "stream.stages");
   if (c.is_mdp() && static_cast<int64_t>(c.states) * c.states * c.actions > kMaxTableSize) {
     throw InvalidArgument("mdp.states",
                           "the transition table (states^2 x actions) must hold at "
@@ -151,20 +159,31 @@ Rl2Config resolve_rl2_config(const json& file, const std::vector<std::string>& s
 
 json to_json(const Rl2Config& c) { return schema().to_json(c); }
 
+std::vector<TaskParamRange> stream_param_ranges(const Rl2Config& c) {
+  if (c.is_family()) return c.family_info.param_ranges;
+  if (c.is_nav()) return rl::rl_param_ranges<rl::PointNavGoals>();
+  return {};
+}
+
 PolicyShape policy_shape(const Rl2Config& c) {
   return PolicyShape{c.num_actions(), c.num_observations(), c.hidden, c.gaussian()};
 }
 
-Task sample_task(const Rl2Config& c, uint64_t seed, uint32_t task, uint32_t stream) {
+Task sample_task(const Rl2Config& c, uint64_t seed, uint32_t task, uint32_t stream,
+                 const ParamRemap& remap) {
   RandomStream rng(make_key(seed, RngPurpose::kTaskSample), task, 0u, stream);
   Task t;
-  if (c.is_family()) {
-    t.means = c.family_ops.sample(rng);
-    return t;
-  }
-  if (c.is_nav()) {
-    const NavEnv::Params goal = NavEnv::sample_params(rng);
-    t.means = {goal.goal_x, goal.goal_y};
+  if (c.is_family() || c.is_nav()) {
+    if (c.is_family()) {
+      t.means = c.family_ops.sample(rng);
+    } else {
+      const NavEnv::Params goal = NavEnv::sample_params(rng);
+      t.means = {goal.goal_x, goal.goal_y};
+    }
+    // The parameters a stream names come first, in the order of the family's ranges.
+    for (int i = 0; i < remap.count && i < static_cast<int>(t.means.size()); ++i) {
+      t.means[i] = remap.scale[i] * t.means[i] + remap.shift[i];
+    }
     return t;
   }
   if (!c.is_mdp()) {
@@ -188,13 +207,27 @@ Task sample_task(const Rl2Config& c, uint64_t seed, uint32_t task, uint32_t stre
 
 TrialEnv::TrialEnv(const Rl2Config& c, const Task& task, uint64_t seed, uint32_t index,
                    uint32_t stream)
-    : c_(c), task_(task), rng_(make_key(seed, RngPurpose::kEnvStep), index, 0u, stream) {
+    : c_(c),
+      task_(task),
+      rng_(make_key(seed, RngPurpose::kEnvStep), index, 0u, stream),
+      index_(index) {
   if (c.is_family()) {
     // The env's resets and steps draw from the trial's stream, in order.
     family_ = c.family_ops.episodes(task.means, rng_);
     obs_.resize(c.family_info.obs_dim);
     family_->reset(obs_.data());
+    check_family_output(0.0);
   }
+}
+
+void TrialEnv::check_family_output(double reward) const {
+  double sum = reward;
+  for (double x : obs_) sum += x;
+  if (std::isfinite(sum)) return;
+  std::string what = std::isfinite(reward) ? "observation" : "reward";
+  throw Error("task " + std::to_string(index_) + ": the '" + c_.task_family + "' env's " + what +
+              " is not finite in episode " + std::to_string(episode_) + " at step " +
+              std::to_string(t_));
 }
 
 bool TrialEnv::over() const {
@@ -203,10 +236,14 @@ bool TrialEnv::over() const {
 
 double TrialEnv::family_step(int discrete, const double* action) {
   const StepResult<double> r = family_->step(discrete, action, obs_.data());
+  check_family_output(r.reward);
   if (r.terminated || ++t_ == c_.family_horizon) {
     t_ = 0;
     ++episode_;
-    if (episode_ < c_.family_episodes) family_->reset(obs_.data());
+    if (episode_ < c_.family_episodes) {
+      family_->reset(obs_.data());
+      check_family_output(0.0);
+    }
   }
   return r.reward;
 }
@@ -555,7 +592,11 @@ class Rl2Job final : public TrainingJob {
         shape_(policy_shape(c_)),
         params_(initial_policy(shape_, c_.seed)),
         precision_(parse_precision(c_.precision, "precision")),
-        opt_(meta::OptimizerSettings{"adam", c_.lr}, params_.size()) {}
+        opt_(meta::OptimizerSettings{"adam", c_.lr}, params_.size()) {
+    stream_.measure = "return";
+    const std::vector<TaskParamRange> ranges = stream_param_ranges(c_);
+    for (const StreamStage& st : c_.stream_stages) stage_remaps_.push_back(stage_remap(st, ranges));
+  }
 
   std::string algorithm() const override { return c_.algorithm; }
   std::string target() const override { return describe_target(c_); }
@@ -568,10 +609,14 @@ class Rl2Job final : public TrainingJob {
 
   StepReport step() override {
     const uint32_t stream = static_cast<uint32_t>(iteration_);
+    const bool streaming = !stage_remaps_.empty();
+    if (streaming && stream_.before.empty()) stream_.before = stream_row();
+    const ParamRemap remap =
+        streaming ? stage_remaps_[stage_of(c_.stream_stages, iteration_)] : ParamRemap{};
     std::vector<Trial> trials(c_.meta_batch);
     const RecurrentNet net(shape_, params_, precision_);
     for_each_task(c_.meta_batch, [&](int i) {
-      const Task task = sample_task(c_, c_.seed, static_cast<uint32_t>(i), stream);
+      const Task task = sample_task(c_, c_.seed, static_cast<uint32_t>(i), stream, remap);
       trials[i] = run_trial(c_, net, task, c_.seed, static_cast<uint32_t>(i), stream);
     });
     double trial_return = 0;
@@ -618,6 +663,9 @@ class Rl2Job final : public TrainingJob {
     }
     ++iteration_;
     env_steps_ += steps;
+    if (ends_stage(c_.stream_stages, c_.iterations, iteration_)) {
+      stream_.rows.push_back(stream_row());
+    }
     StepReport r;
     r.iteration = iteration_;
     r.samples = steps;
@@ -632,10 +680,19 @@ class Rl2Job final : public TrainingJob {
   Checkpoint to_checkpoint() const override {
     Checkpoint k = meta::params_checkpoint(kFormat, to_json(c_), iteration_, params_, opt_);
     k.header["env_steps"] = env_steps_;
+    stream_.save(k);
     return k;
   }
 
   void restore(const Checkpoint& k) override {
+    if (!stage_remaps_.empty()) {
+      // Checked before anything changes.
+      StreamErrors stream = stream_;
+      stream.restore(k, c_.stream_stages, c_.iterations,
+                     checkpoint_int(k, "iteration", 0, kMaxCheckpointCount));
+      stream_ = std::move(stream);
+      stream_rows_reported_ = stream_.rows.size();
+    }
     iteration_ = meta::restore_params_checkpoint(k, kFormat, "an RL²", params_, opt_);
     // Checkpoints written before trials could end early hold no count: theirs were fixed.
     env_steps_ = k.header.contains("env_steps")
@@ -643,7 +700,33 @@ class Rl2Job final : public TrainingJob {
                      : iteration_ * static_cast<int64_t>(c_.meta_batch) * c_.trial_steps();
   }
 
+  // A stream's metrics at the end of every stage: the average return over the stages so far and
+  // the transfers (task_stream.hpp), in the metrics line as stream_*.
+  void after_step(const StepReport& /*report*/, const std::string& /*run_dir*/, bool /*last*/,
+                  json& line) override {
+    if (stream_.rows.size() == stream_rows_reported_) return;
+    stream_rows_reported_ = stream_.rows.size();
+    const json latest = stream_.latest();
+    for (const auto& [k, v] : latest.items()) line["stream_" + k] = v;
+  }
+
+  json finish(const std::string& /*run_dir*/) override {
+    json out = json::object();
+    if (!stream_.rows.empty()) {
+      out["stream"] = stream_.summary();
+      out["stream"]["eval"] = {{"tasks", c_.stream_eval_tasks}, {"steps", 0}};
+    }
+    return out;
+  }
+
  private:
+  // The current policy on each stage's held-out tasks.
+  std::vector<double> stream_row() const {
+    std::vector<double> row;
+    for (const ParamRemap& m : stage_remaps_) row.push_back(stream_eval_return(c_, params_, m));
+    return row;
+  }
+
   Rl2Config c_;
   PolicyShape shape_;
   std::vector<double> params_;
@@ -651,9 +734,28 @@ class Rl2Job final : public TrainingJob {
   meta::OuterOptimizer opt_;
   int64_t iteration_ = 0;
   int64_t env_steps_ = 0;
+  std::vector<ParamRemap> stage_remaps_;
+  StreamErrors stream_;
+  std::size_t stream_rows_reported_ = 0;
 };
 
 }  // namespace
+
+double stream_eval_return(const Rl2Config& c, const std::vector<double>& params,
+                          const ParamRemap& remap) {
+  // Drawn from the held-out seed's stream of its own, which neither training nor `metasim eval`
+  // uses.
+  const RecurrentNet net(policy_shape(c), params, Precision::kDouble);
+  const uint64_t seed = rl::held_out_seed(c.seed);
+  std::vector<double> totals(c.stream_eval_tasks);
+  for_each_task(c.stream_eval_tasks, [&](int i) {
+    const uint32_t index = static_cast<uint32_t>(i);
+    const Task task = sample_task(c, seed, index, kStreamEvalStream, remap);
+    const Trial t = run_trial(c, net, task, seed, index, kStreamEvalStream);
+    totals[i] = std::accumulate(t.rewards.begin(), t.rewards.end(), 0.0);
+  });
+  return std::accumulate(totals.begin(), totals.end(), 0.0) / c.stream_eval_tasks;
+}
 
 std::vector<AlgorithmEntry> rl2_algorithms() {
   std::vector<AlgorithmEntry> out;

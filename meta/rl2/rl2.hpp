@@ -30,8 +30,10 @@
 #include <string>
 #include <vector>
 
+#include <metasim/kernels/core/param_remap.hpp>
 #include <metasim/kernels/core/philox.hpp>
 #include <metasim/meta/algorithms.hpp>
+#include <metasim/meta/common/task_stream.hpp>
 #include <metasim/meta/rl/rl_engine.hpp>
 #include <metasim/meta/rl/task_episodes.hpp>
 #include <metasim/meta/rl2/recurrent_policy.hpp>
@@ -71,6 +73,13 @@ struct Rl2Config {
   std::string precision = "float";  // of the PPO passes; rollouts and evaluation run in double
   int64_t log_every = 50;
   int64_t checkpoint_every = 500;
+  // A task stream (meta/common/task_stream.hpp): stages that move the family's parameter ranges
+  // (nav2d's goal_x and goal_y, or a meta-RL family's kParamRanges). At the end of every stage the
+  // policy plays stream_eval_tasks held-out trials of every stage; stream_eval_steps stays 0,
+  // since RL² adapts inside its trials, without a gradient step.
+  std::vector<StreamStage> stream_stages;
+  int stream_eval_tasks = 200;
+  int stream_eval_steps = 0;
 
   // Filled by resolve_rl2_config for a meta-RL family (not config fields).
   rl::RlEnvInfo family_info{};
@@ -99,6 +108,9 @@ struct Rl2Config {
 };
 
 Rl2Config resolve_rl2_config(const nlohmann::json& file, const std::vector<std::string>& sets);
+// The parameters a task stream can move: nav2d's goal, a meta-RL family's kParamRanges; none on
+// bandits and MDPs.
+std::vector<TaskParamRange> stream_param_ranges(const Rl2Config& c);
 nlohmann::json to_json(const Rl2Config& c);
 PolicyShape policy_shape(const Rl2Config& c);
 
@@ -110,13 +122,16 @@ struct Task {
   std::vector<double> transitions;
 };
 
-// Task `task` of stream `stream` (a training iteration, or an evaluation stream).
-Task sample_task(const Rl2Config& c, uint64_t seed, uint32_t task, uint32_t stream);
+// Task `task` of stream `stream` (a training iteration, or an evaluation stream); `remap` (a task
+// stream's stage) maps the parameters it names after the draw.
+Task sample_task(const Rl2Config& c, uint64_t seed, uint32_t task, uint32_t stream,
+                 const ParamRemap& remap = {});
 
 // A task's trial as an environment: the current state, whether this step starts an episode, and
 // the reward of an action. Rewards and transitions come from a stream of their own per (task,
 // stream), one draw per step whatever the action, so that two learners on the same task see the
-// same luck.
+// same luck; a meta-RL family's env draws from that stream as its reset and step do, and a
+// reward or observation of it that is not finite throws an Error naming the task index.
 class TrialEnv {
  public:
   TrialEnv(const Rl2Config& c, const Task& task, uint64_t seed, uint32_t index, uint32_t stream);
@@ -141,12 +156,15 @@ class TrialEnv {
 
  private:
   double family_step(int discrete, const double* action);
+  // Throws an Error naming the task index when the env's reward or observation is not finite.
+  void check_family_output(double reward) const;
 
   const Rl2Config& c_;
   const Task& task_;
   RandomStream rng_;
   int state_ = 0, t_ = 0, episode_ = 0;
   double x_ = 0, y_ = 0;
+  uint32_t index_;
   std::unique_ptr<rl::TaskEpisodes> family_;
   std::vector<double> obs_;
 };
@@ -186,6 +204,12 @@ double known_mdp_value(const Rl2Config& c, const Task& task);
 // transitions, by backward induction: policy[t * S + s]; `value` gets V_0.
 std::vector<int> optimal_policy(const Rl2Config& c, const std::vector<double>& means,
                                 const std::vector<double>& transitions, std::vector<double>* value);
+
+// A task stream's evaluation of one stage: the mean total reward of the policy `params` over
+// c.stream_eval_tasks held-out trials whose tasks `remap` moves onto the stage's ranges (the
+// same task indices for every stage). The return matrix's rows hold it for every stage.
+double stream_eval_return(const Rl2Config& c, const std::vector<double>& params,
+                          const ParamRemap& remap);
 
 std::vector<AlgorithmEntry> rl2_algorithms();
 
