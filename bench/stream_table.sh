@@ -2,10 +2,11 @@
 # The drifting-stream tables (docs/streams.md). STREAM=sinusoid (default): every supervised
 # meta-learner and plain fine-tuning on configs/stream-sinusoid-maml.json with the algorithm
 # changed; STREAM=nav2d: first-order MAML-RL, Reptile-RL and plain fine-tuning on
-# configs/stream-nav2d-fomaml.json. SEEDS seeds each. Prints JSON lines: the command, one line per
+# configs/stream-nav2d-fomaml.json; STREAM=nav2d-rl2: RL² on the same stream
+# (configs/stream-nav2d-rl2.json). SEEDS seeds each. Prints JSON lines: the command, one line per
 # run (summary.json's "stream"), then one line per learner with the mean and standard error over
 # seeds. With PLOT=FILE.svg it also draws the stream's average over the stages seen so far, the
-# first learner against fine-tuning.
+# first learner against fine-tuning (not on nav2d-rl2, which has no fine-tuning run).
 #   bench/stream_table.sh [BIN] > bench/results/cpu-COMMIT-stream-table.jsonl
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,7 +30,12 @@ case $STREAM in
     learners=("fomaml-rl|algorithm=fomaml-rl" "reptile-rl|algorithm=reptile-rl inner.steps=3"
               "finetune|algorithm=fomaml-rl inner.lr=0")
     ;;
-  *) echo "STREAM must be sinusoid or nav2d" >&2; exit 2 ;;
+  nav2d-rl2)
+    CONFIG=configs/stream-nav2d-rl2.json
+    metric=stream_average_return
+    learners=("rl2|algorithm=rl2")
+    ;;
+  *) echo "STREAM must be sinusoid, nav2d or nav2d-rl2" >&2; exit 2 ;;
 esac
 echo "{\"command\": \"STREAM=$STREAM SEEDS=$SEEDS bench/stream_table.sh (metasim train --config $CONFIG --set seed=S and each learner's --set: ${learners[*]})\", \"commit\": \"$(git rev-parse --short HEAD)\", \"machine\": \"$(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores\"}"
 for entry in "${learners[@]}"; do
@@ -61,7 +67,7 @@ for name in dict.fromkeys(r["learner"] for r in rows):
         out[key] = {"mean": mean, "stderr": se}
     print(json.dumps(out))
 EOF
-if [ -n "${PLOT:-}" ]; then
+if [ -n "${PLOT:-}" ] && [ "$STREAM" != nav2d-rl2 ]; then
   first=${learners[0]%%|*}
   "$BIN" plot --metric $metric --out "$PLOT" "$work"/$first-? "$work"/finetune-? \
     --label $(for ((s = 0; s < SEEDS; s++)); do echo $first; done) \
