@@ -784,7 +784,6 @@ std::vector<AlgorithmEntry> rl2_algorithms() {
       throw InvalidArgument("tasks", "must be in [1, 10000000], got " + std::to_string(tasks));
     }
     const uint64_t seed = a.seed.value_or(c.seed);
-    // The policy and the reference learners on the same tasks and reward draws.
     // The policy and the reference learners on the same tasks and reward draws; "random" first.
     const std::vector<std::string> names =
         c.is_family() ? std::vector<std::string>{"random"}
